@@ -1,0 +1,209 @@
+//! Strict parsing of one JSON event: shape (serde, `deny_unknown_fields` everywhere), then
+//! `trace_id` assignment, then [`Event::validate`].
+//!
+//! The envelope is read first with the payload kept as raw JSON text, so `type` may appear
+//! anywhere in the object; the payload is then read as the struct of that type.
+//!
+//! Speed: the happy path runs plain `serde_json` with no path tracking (which would allocate a
+//! `String` per key). Only when that fails is the same input parsed again through
+//! `serde_path_to_error` to name the bad field; both passes are deterministic, so the second
+//! fails where the first did.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::error::Category;
+use serde_json::value::RawValue;
+use serde_path_to_error::Segment;
+use uuid::Uuid;
+
+use super::obj::Obj;
+use super::{Actor, Event, EventBody, EventType, InvalidEvent};
+
+/// A parsed, valid event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedEvent {
+    /// The event, `trace_id` always set.
+    pub event: Event,
+    /// The input had no `trace_id` and the parser assigned a fresh one.
+    pub trace_id_assigned: bool,
+}
+
+/// The envelope as sent, with the payload still unparsed.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename = "Event")]
+struct RawEnvelope<'a> {
+    #[serde(rename = "type")]
+    ty: EventType,
+    event_id: Uuid,
+    #[serde(deserialize_with = "super::time::deserialize")]
+    timestamp: DateTime<Utc>,
+    actor: Actor,
+    #[serde(default)]
+    trace_id: Option<Uuid>,
+    #[serde(default)]
+    job_id: Option<String>,
+    #[serde(default)]
+    model_id: Option<String>,
+    #[serde(default)]
+    model_session_id: Option<String>,
+    #[serde(default)]
+    wsids: Option<Vec<String>>,
+    #[serde(default)]
+    activity_span_id: Option<String>,
+    #[serde(default)]
+    session_span_id: Option<String>,
+    #[serde(default)]
+    capability_id: Option<String>,
+    #[serde(default)]
+    policy_decision_id: Option<String>,
+    #[serde(borrow)]
+    payload: &'a RawValue,
+}
+
+/// Parses and validates one event (one JSON object, UTF-8), assigning a fresh `trace_id` when
+/// it is absent and the type allows that.
+///
+/// Never panics.
+///
+/// # Errors
+/// [`InvalidEvent`] naming the bad field by its JSON path and saying what is wrong.
+pub fn parse_event(json: &[u8]) -> Result<ParsedEvent, InvalidEvent> {
+    let raw: RawEnvelope<'_> = read(json, "")?;
+    let payload = raw.payload.get().as_bytes();
+    let body = match raw.ty {
+        EventType::TerminalCommand => EventBody::TerminalCommand(read(payload, "payload")?),
+        EventType::EditorEdit => EventBody::EditorEdit(read(payload, "payload")?),
+        EventType::Diagnostic => EventBody::Diagnostic(read(payload, "payload")?),
+        EventType::DebugBundleExport => EventBody::DebugBundleExport(read(payload, "payload")?),
+        EventType::LlmInference => EventBody::LlmInference(read(payload, "payload")?),
+        EventType::ToolCall => EventBody::ToolCall(read(payload, "payload")?),
+        EventType::WorkflowRecovery => EventBody::WorkflowRecovery(read(payload, "payload")?),
+        EventType::JobLifecycle => EventBody::JobLifecycle(read(payload, "payload")?),
+        EventType::CapabilityDecision => EventBody::CapabilityDecision(read(payload, "payload")?),
+    };
+    let (trace_id, trace_id_assigned) = match raw.trace_id {
+        Some(id) => (id, false),
+        None if raw.ty.requires_trace_id() => {
+            return Err(InvalidEvent::new("trace_id", format!("required for {} events", raw.ty)));
+        }
+        None => (Uuid::new_v4(), true),
+    };
+    let event = Event {
+        event_id: raw.event_id,
+        timestamp: raw.timestamp,
+        actor: raw.actor,
+        trace_id,
+        job_id: raw.job_id,
+        model_id: raw.model_id,
+        model_session_id: raw.model_session_id,
+        wsids: raw.wsids,
+        activity_span_id: raw.activity_span_id,
+        session_span_id: raw.session_span_id,
+        capability_id: raw.capability_id,
+        policy_decision_id: raw.policy_decision_id,
+        body,
+    };
+    event.validate()?;
+    Ok(ParsedEvent { event, trace_id_assigned })
+}
+
+/// Reads one JSON object as `T`; errors name the path, starting with `prefix`.
+fn read<'de, T: Deserialize<'de>>(bytes: &'de [u8], prefix: &str) -> Result<T, InvalidEvent> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match Obj::<T>::deserialize(&mut de).and_then(|v| de.end().map(|()| v.0)) {
+        Ok(v) => Ok(v),
+        Err(e) => Err(locate::<T>(bytes, prefix, &e)),
+    }
+}
+
+/// Parses again with path tracking to name the field `first` failed on.
+fn locate<'de, T: Deserialize<'de>>(bytes: &'de [u8], prefix: &str, first: &serde_json::Error) -> InvalidEvent {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, Obj<T>>(&mut de) {
+        Err(e) => describe(prefix, e.path().iter(), e.inner()),
+        // The value itself was fine: `first` is about what follows it (trailing characters).
+        Ok(_) => describe(prefix, [].iter(), first),
+    }
+}
+
+/// Turns a `serde_json` error at `path` into an [`InvalidEvent`] with the full field path.
+fn describe<'p>(prefix: &str, path: impl Iterator<Item = &'p Segment>, err: &serde_json::Error) -> InvalidEvent {
+    let mut field = String::from(prefix);
+    for seg in path {
+        match seg {
+            Segment::Seq { index } => {
+                let _ = write!(field, "[{index}]");
+            }
+            Segment::Map { key } | Segment::Enum { variant: key } => push_key(&mut field, key),
+            Segment::Unknown => {}
+        }
+    }
+    let msg = message(err);
+    let reason = match err.classify() {
+        Category::Syntax | Category::Eof | Category::Io => format!("invalid JSON: {msg}"),
+        Category::Data => data_reason(&mut field, &msg),
+    };
+    InvalidEvent::new(field, reason)
+}
+
+/// The reason for a shape error; appends the field name to `field` when serde names the field
+/// only in the message (missing and duplicate fields are reported at their parent).
+fn data_reason(field: &mut String, msg: &str) -> String {
+    if let Some(name) = quoted_after(msg, "missing field `") {
+        push_key(field, name);
+        return "missing required field".to_owned();
+    }
+    if let Some(name) = quoted_after(msg, "duplicate field `") {
+        if !ends_with_key(field, name) {
+            push_key(field, name);
+        }
+        return "field given more than once".to_owned();
+    }
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        // "unknown field `k`, expected one of `a`, `b`": the key may contain backticks, the
+        // list of our own field names does not, so split at the last "`, expected ".
+        if let Some(at) = rest.rfind("`, expected ") {
+            let (name, expected) = rest.split_at(at);
+            if !ends_with_key(field, name) {
+                push_key(field, name);
+            }
+            return format!("unknown field; {}", expected.trim_start_matches("`, "));
+        }
+        return "unknown field".to_owned();
+    }
+    if let Some(rest) = msg.strip_prefix("unknown variant ") {
+        return format!("unknown value {rest}");
+    }
+    msg.replace("expected u64", "expected a non-negative integer").replace("expected i64", "expected an integer")
+}
+
+/// The `serde_json` message without its " at line L column C" suffix.
+fn message(err: &serde_json::Error) -> String {
+    let full = err.to_string();
+    if err.line() == 0 {
+        return full;
+    }
+    let suffix = format!(" at line {} column {}", err.line(), err.column());
+    match full.strip_suffix(&suffix) {
+        Some(m) => m.to_owned(),
+        None => full,
+    }
+}
+
+/// The text between `prefix` and a final backtick, when `msg` has exactly that form.
+fn quoted_after<'m>(msg: &'m str, prefix: &str) -> Option<&'m str> {
+    msg.strip_prefix(prefix)?.strip_suffix('`')
+}
+
+fn push_key(field: &mut String, key: &str) {
+    if !field.is_empty() {
+        field.push('.');
+    }
+    field.push_str(key);
+}
+
+fn ends_with_key(field: &str, key: &str) -> bool {
+    field == key || field.strip_suffix(key).is_some_and(|head| head.ends_with('.'))
+}

@@ -1,0 +1,4 @@
+//! flightrec: a flight recorder for AI-agent runtimes.
+
+pub mod event;
+pub mod redact;
