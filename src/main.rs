@@ -1,1 +1,137 @@
-fn main() {}
+//! The `flightrec` command line. Parsing and printing only; the work is in the library.
+
+mod cli;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use flightrec::datadir::DEFAULT_DATA_DIR;
+use flightrec::wal::Durability;
+
+/// flightrec: a durable, searchable record of everything an AI-agent runtime did.
+#[derive(Parser, Debug)]
+#[command(name = "flightrec", version, about, propagate_version = true)]
+struct Cli {
+    /// Data directory (WAL, Parquet, catalog).
+    #[arg(long, global = true, env = "FLIGHTREC_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Settings shared by the verbs that write.
+#[derive(Args, Debug, Clone)]
+struct WriteSettings {
+    /// When an event counts as recorded: sync (fdatasync, group commit), batch, async.
+    #[arg(long, default_value = "sync")]
+    durability: Durability,
+    /// Seal a WAL segment at this size in bytes.
+    #[arg(long, default_value_t = 64 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(4096..))]
+    segment_bytes: u64,
+    /// Seal a WAL segment when it is this many seconds old.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    segment_age: u64,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Record the events of an NDJSON file (or - for standard input), one JSON event a line.
+    Ingest {
+        /// The NDJSON file, or - for standard input.
+        file: String,
+        #[command(flatten)]
+        settings: WriteSettings,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every WAL segment and report records, LSN range and damage, changing nothing.
+    Verify {
+        /// Data directory to check (default: --data-dir).
+        dir: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compact sealed WAL segments into Parquet files and the catalog.
+    Compact {
+        /// Keep running and compact each segment as it is sealed.
+        #[arg(long)]
+        watch: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drop whole segments whose newest event is older than the retention window.
+    Retention {
+        /// Show what would be dropped without dropping it.
+        #[arg(long)]
+        dry_run: bool,
+        /// The retention window in days.
+        #[arg(long, default_value_t = flightrec::retention::DEFAULT_WINDOW_DAYS, value_parser = clap::value_parser!(u32).range(1..))]
+        retention_days: u32,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Summarise what the data directory holds.
+    Stats {
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure durable ingest: generated events through the full path (validate, redact,
+    /// WAL append) from concurrent writers.
+    BenchIngest {
+        /// Concurrent writers (tokio tasks), comma-separated for several runs, e.g. 1,8,64.
+        #[arg(long, default_value = "1,8,64", value_delimiter = ',')]
+        writers: Vec<usize>,
+        /// How long each run lasts, in seconds.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        #[command(flatten)]
+        settings: WriteSettings,
+        /// Print each acknowledged event_id on standard output as soon as it is acknowledged
+        /// (crash tests read it), and run until killed when --seconds is 0.
+        #[arg(long)]
+        print_acks: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cli::init_tracing();
+    let data_dir = cli.data_dir;
+    let result = match cli.command {
+        Command::Ingest { file, settings, json } => cli::ingest::run(&data_dir, &file, &settings.wal_options(), json),
+        Command::Verify { dir, json } => cli::verify::run(dir.as_deref().unwrap_or(&data_dir), json),
+        Command::Compact { watch, json } => cli::compact::run(&data_dir, watch, json),
+        Command::Retention { dry_run, retention_days, json } => {
+            cli::retention::run(&data_dir, retention_days, dry_run, json)
+        }
+        Command::Stats { json } => cli::stats::run(&data_dir, json),
+        Command::BenchIngest { writers, seconds, settings, print_acks } => {
+            cli::bench::run(&data_dir, &writers, seconds, &settings.wal_options(), print_acks)
+        }
+    };
+    match result {
+        Ok(status) => status,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+impl WriteSettings {
+    fn wal_options(&self) -> flightrec::wal::WalOptions {
+        flightrec::wal::WalOptions {
+            durability: self.durability,
+            segment_bytes: self.segment_bytes,
+            segment_age: std::time::Duration::from_secs(self.segment_age),
+            ..Default::default()
+        }
+    }
+}

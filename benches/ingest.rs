@@ -1,0 +1,52 @@
+//! Criterion benchmarks of the ingest path's CPU cost, each beside its baseline:
+//! - `prepare`: parse + validate + redact + encode one event, vs `serde_json::from_slice`
+//!   into an untyped value (the least any JSON ingest must do);
+//! - `scan`: CRC-verified decoding of a WAL segment, vs a bare CRC32 over the same bytes.
+//!
+//! The durable, concurrent ingest figures come from `flightrec bench-ingest` (see
+//! BENCHMARKS.md); they need real fsyncs, which criterion's loop is not made for.
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use flightrec::ingest::prepare_json;
+use flightrec::redact::Redactor;
+use flightrec::wal::{event_payload, format, scan::scan_segment};
+use flightrec::workload::Generator;
+
+fn events(n: usize) -> Vec<String> {
+    let mut g = Generator::new(7, chrono::Utc::now(), 1_000);
+    (0..n).map(|_| g.next_json()).collect()
+}
+
+fn prepare(c: &mut Criterion) {
+    let redactor = Redactor::builtin();
+    let lines = events(1_000);
+    let bytes: u64 = lines.iter().map(|l| l.len() as u64).sum();
+    let mut group = c.benchmark_group("prepare");
+    group.throughput(Throughput::Elements(lines.len() as u64));
+    group.bench_function("flightrec_prepare_json", |b| {
+        b.iter(|| lines.iter().filter(|l| prepare_json(&redactor, l.as_bytes()).is_ok()).count())
+    });
+    group.bench_function("baseline_serde_json_value", |b| {
+        b.iter(|| lines.iter().filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()).count())
+    });
+    group.finish();
+    println!("prepare: {} events, {} bytes of JSON", lines.len(), bytes);
+}
+
+fn scan(c: &mut Criterion) {
+    let header = format::SegmentHeader { first_lsn: 1, created_micros: 0 }.encode();
+    let mut segment = header.to_vec();
+    for (i, line) in events(20_000).iter().enumerate() {
+        format::encode_record(&mut segment, i as u64 + 1, &event_payload(false, line.as_bytes()));
+    }
+    let mut group = c.benchmark_group("scan");
+    group.throughput(Throughput::Bytes(segment.len() as u64));
+    group.bench_function("flightrec_scan_segment", |b| {
+        b.iter_batched(|| (), |()| scan_segment(&segment, &mut |_| {}).map(|s| s.event_records), BatchSize::SmallInput)
+    });
+    group.bench_function("baseline_crc32_only", |b| b.iter(|| crc32fast::hash(&segment)));
+    group.finish();
+}
+
+criterion_group!(benches, prepare, scan);
+criterion_main!(benches);

@@ -1,0 +1,91 @@
+//! `flightrec compact [--watch]`: compacts sealed WAL segments into Parquet.
+//!
+//! Takes the compactor lock. When no writer holds the data directory, it first seals the
+//! newest segment too, so everything recorded so far is compacted; when a recorder is
+//! running, the newest segment stays its own. `--watch` keeps running and compacts each
+//! segment as the writer seals it (notify on `wal/`, with a periodic rescan as a fallback).
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use flightrec::compact::{CompactReport, Compactor};
+use flightrec::datadir::{DataDir, DirLock, Layout};
+use flightrec::wal::{Wal, WalError, WalOptions};
+use notify::{RecursiveMode, Watcher};
+
+use super::{CliError, print_json};
+
+pub fn run(data_dir: &Path, watch: bool, json: bool) -> Result<ExitCode, CliError> {
+    let _lock = DirLock::compactor(data_dir)?;
+    let layout = Layout::new(data_dir);
+    let sealed_newest = seal_newest_if_no_writer(data_dir)?;
+    let mut compactor = Compactor::open(&layout)?;
+    let report = compactor.run_once()?;
+    print_report(&report, json, sealed_newest)?;
+    if watch {
+        watch_loop(&mut compactor, &layout, json)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Seals the newest WAL segment when no writer is running. Returns whether it could.
+fn seal_newest_if_no_writer(data_dir: &Path) -> Result<bool, CliError> {
+    let dir = match DataDir::open(data_dir) {
+        Ok(dir) => dir,
+        Err(WalError::Locked { .. }) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    let (wal, _) = Wal::open(&dir.layout().wal_dir(), WalOptions::default(), None, &mut |_, _| {})?;
+    wal.seal_blocking()?;
+    wal.close()?;
+    Ok(true)
+}
+
+fn watch_loop(compactor: &mut Compactor, layout: &Layout, json: bool) -> Result<(), CliError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut watcher = notify::recommended_watcher(tx).map_err(notify_err)?;
+    let wal_dir = layout.wal_dir();
+    std::fs::create_dir_all(&wal_dir).map_err(CliError::io(format!("create {}", wal_dir.display())))?;
+    watcher.watch(&wal_dir, RecursiveMode::NonRecursive).map_err(notify_err)?;
+    eprintln!("compact: watching {} for sealed segments (Ctrl-C to stop)", wal_dir.display());
+    loop {
+        let _ = rx.recv_timeout(Duration::from_secs(10));
+        // A seal creates the next segment: let the burst of events settle, then rescan.
+        std::thread::sleep(Duration::from_millis(100));
+        while rx.try_recv().is_ok() {}
+        let report = compactor.run_once()?;
+        if report.segments > 0 || report.finished_interrupted > 0 {
+            print_report(&report, json, false)?;
+        }
+    }
+}
+
+fn notify_err(e: notify::Error) -> CliError {
+    CliError::Io { what: "watch the WAL directory".into(), source: std::io::Error::other(e.to_string()) }
+}
+
+fn print_report(r: &CompactReport, json: bool, sealed_newest: bool) -> Result<(), CliError> {
+    if json {
+        return print_json(r);
+    }
+    let ratio = if r.wal_bytes > 0 { r.parquet_bytes as f64 / r.wal_bytes as f64 * 100.0 } else { 0.0 };
+    println!(
+        "compacted {} segments, {} events into {} Parquet files ({} bytes, {ratio:.1}% of the WAL bytes){}",
+        r.segments,
+        r.events,
+        r.parquet_files.len(),
+        r.parquet_bytes,
+        if sealed_newest { "" } else { "; the newest segment belongs to a running writer" }
+    );
+    for f in &r.parquet_files {
+        println!("  {f}");
+    }
+    if r.finished_interrupted > 0 {
+        println!("finished {} segments an interrupted run had compacted", r.finished_interrupted);
+    }
+    if r.undecodable_records > 0 {
+        println!("skipped {} records whose JSON did not decode", r.undecodable_records);
+    }
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! Building the Arrow record batch of a segment's events, in the column layout of the
+//! Parquet files (see [`COLUMNS_SQL`]).
+
+use std::sync::Arc;
+
+use duckdb::arrow::array::{
+    ArrayRef, BooleanBuilder, ListBuilder, StringBuilder, TimestampMicrosecondBuilder, UInt64Builder,
+};
+use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use duckdb::arrow::error::ArrowError;
+use duckdb::arrow::record_batch::RecordBatch;
+
+use super::row::StoredEnvelope;
+
+/// The staging table's columns, in batch order. `date` (the partition) is not written into
+/// the Parquet files: readers get it from the `date=YYYY-MM-DD` directory (hive layout).
+pub const COLUMNS_SQL: &str = "event_id VARCHAR, type VARCHAR, timestamp TIMESTAMPTZ, actor VARCHAR, \
+    trace_id VARCHAR, job_id VARCHAR, model_id VARCHAR, model_session_id VARCHAR, wsids VARCHAR[], \
+    activity_span_id VARCHAR, session_span_id VARCHAR, capability_id VARCHAR, policy_decision_id VARCHAR, \
+    payload VARCHAR, lsn UBIGINT, segment UBIGINT, redacted BOOLEAN, date VARCHAR";
+
+/// Accumulates events column by column.
+pub struct BatchBuilder {
+    strings: [StringBuilder; 12],
+    wsids: ListBuilder<StringBuilder>,
+    timestamp: TimestampMicrosecondBuilder,
+    lsn: UInt64Builder,
+    segment: UInt64Builder,
+    redacted: BooleanBuilder,
+    date: StringBuilder,
+    rows: usize,
+}
+
+/// Indexes into `BatchBuilder::strings`, in column order.
+const EVENT_ID: usize = 0;
+const TYPE: usize = 1;
+const ACTOR: usize = 2;
+const TRACE_ID: usize = 3;
+const JOB_ID: usize = 4;
+const MODEL_ID: usize = 5;
+const MODEL_SESSION_ID: usize = 6;
+const ACTIVITY_SPAN_ID: usize = 7;
+const SESSION_SPAN_ID: usize = 8;
+const CAPABILITY_ID: usize = 9;
+const POLICY_DECISION_ID: usize = 10;
+const PAYLOAD: usize = 11;
+
+impl Default for BatchBuilder {
+    fn default() -> Self {
+        BatchBuilder {
+            strings: std::array::from_fn(|_| StringBuilder::new()),
+            wsids: ListBuilder::new(StringBuilder::new()),
+            timestamp: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+            lsn: UInt64Builder::new(),
+            segment: UInt64Builder::new(),
+            redacted: BooleanBuilder::new(),
+            date: StringBuilder::new(),
+            rows: 0,
+        }
+    }
+}
+
+impl BatchBuilder {
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Adds one event.
+    pub fn push(&mut self, e: &StoredEnvelope<'_>, lsn: u64, segment: u64, redacted: bool) {
+        let s = &mut self.strings;
+        s[EVENT_ID].append_value(&e.event_id);
+        s[TYPE].append_value(&e.ty);
+        s[ACTOR].append_value(&e.actor);
+        s[TRACE_ID].append_value(&e.trace_id);
+        s[JOB_ID].append_option(e.job_id.as_deref());
+        s[MODEL_ID].append_option(e.model_id.as_deref());
+        s[MODEL_SESSION_ID].append_option(e.model_session_id.as_deref());
+        s[ACTIVITY_SPAN_ID].append_option(e.activity_span_id.as_deref());
+        s[SESSION_SPAN_ID].append_option(e.session_span_id.as_deref());
+        s[CAPABILITY_ID].append_option(e.capability_id.as_deref());
+        s[POLICY_DECISION_ID].append_option(e.policy_decision_id.as_deref());
+        s[PAYLOAD].append_value(e.payload.get());
+        match &e.wsids {
+            Some(ids) => {
+                for id in ids {
+                    self.wsids.values().append_value(id);
+                }
+                self.wsids.append(true);
+            }
+            None => self.wsids.append(false),
+        }
+        self.timestamp.append_value(e.timestamp.timestamp_micros());
+        self.lsn.append_value(lsn);
+        self.segment.append_value(segment);
+        self.redacted.append_value(redacted);
+        self.date.append_value(e.date());
+        self.rows += 1;
+    }
+
+    /// The batch of every event added, in staging-table column order.
+    pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        let text = |name: &str| Field::new(name, DataType::Utf8, true);
+        let ts_type = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+        let list_type = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
+        let fields = vec![
+            text("event_id"),
+            text("type"),
+            Field::new("timestamp", ts_type, false),
+            text("actor"),
+            text("trace_id"),
+            text("job_id"),
+            text("model_id"),
+            text("model_session_id"),
+            Field::new("wsids", list_type, true),
+            text("activity_span_id"),
+            text("session_span_id"),
+            text("capability_id"),
+            text("policy_decision_id"),
+            text("payload"),
+            Field::new("lsn", DataType::UInt64, false),
+            Field::new("segment", DataType::UInt64, false),
+            Field::new("redacted", DataType::Boolean, false),
+            text("date"),
+        ];
+        let s = &mut self.strings;
+        let mut string = |i: usize| -> ArrayRef { Arc::new(s[i].finish()) };
+        let columns: Vec<ArrayRef> = vec![
+            string(EVENT_ID),
+            string(TYPE),
+            Arc::new(self.timestamp.finish()),
+            string(ACTOR),
+            string(TRACE_ID),
+            string(JOB_ID),
+            string(MODEL_ID),
+            string(MODEL_SESSION_ID),
+            Arc::new(self.wsids.finish()),
+            string(ACTIVITY_SPAN_ID),
+            string(SESSION_SPAN_ID),
+            string(CAPABILITY_ID),
+            string(POLICY_DECISION_ID),
+            string(PAYLOAD),
+            Arc::new(self.lsn.finish()),
+            Arc::new(self.segment.finish()),
+            Arc::new(self.redacted.finish()),
+            Arc::new(self.date.finish()),
+        ];
+        self.rows = 0;
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+    }
+}

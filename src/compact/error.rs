@@ -1,0 +1,56 @@
+//! Errors of the compactor, the catalog and retention, each with a stable code.
+
+use std::path::PathBuf;
+
+use crate::wal::WalError;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("HSK-500-DB: {context}: {source}")]
+    Db { context: String, source: duckdb::Error },
+
+    #[error("HSK-500-IO: {op} {path}: {source}")]
+    Io { op: &'static str, path: PathBuf, source: std::io::Error },
+
+    #[error("HSK-500-ARROW: building the columns of segment {segment}: {reason}")]
+    Arrow { segment: u64, reason: String },
+
+    #[error(
+        "HSK-500-CATALOG-VERSION: catalog {path} has schema version {found}, newer than this \
+         build knows ({known}); upgrade flightrec"
+    )]
+    CatalogTooNew { path: PathBuf, found: i64, known: i64 },
+
+    #[error(transparent)]
+    Wal(#[from] WalError),
+}
+
+impl StoreError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Db { .. } => "HSK-500-DB",
+            StoreError::Io { .. } => "HSK-500-IO",
+            StoreError::Arrow { .. } => "HSK-500-ARROW",
+            StoreError::CatalogTooNew { .. } => "HSK-500-CATALOG-VERSION",
+            StoreError::Wal(e) => e.code(),
+        }
+    }
+}
+
+/// Wraps a DuckDB error with what was being done.
+pub fn db(context: impl Into<String>) -> impl FnOnce(duckdb::Error) -> StoreError {
+    let context = context.into();
+    move |source| StoreError::Db { context, source }
+}
+
+/// Wraps an I/O error with the operation and path.
+pub fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.into();
+    move |source| StoreError::Io { op, path, source }
+}
+
+/// Quotes a string as a SQL literal.
+pub fn sql_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}

@@ -1,0 +1,53 @@
+//! The Parquet files under `events/`, read without the catalog (for `stats` and tools that
+//! must not take the compactor lock).
+
+use std::path::{Path, PathBuf};
+
+use duckdb::Connection;
+
+use super::error::{StoreError, db, sql_str};
+
+/// What the Parquet files hold.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ParquetSummary {
+    pub files: u64,
+    pub bytes: u64,
+    pub events: u64,
+    pub oldest_micros: Option<i64>,
+    pub newest_micros: Option<i64>,
+}
+
+/// Every `*.parquet` file under `events/date=*/`, sorted.
+pub fn parquet_files(events_dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(partitions) = std::fs::read_dir(events_dir) else { return out };
+    for partition in partitions.flatten() {
+        let Ok(files) = std::fs::read_dir(partition.path()) else { continue };
+        out.extend(files.flatten().map(|f| f.path()).filter(|p| p.extension().is_some_and(|e| e == "parquet")));
+    }
+    out.sort();
+    out
+}
+
+/// Counts the events of the Parquet files with DuckDB (footers and the timestamp column).
+pub fn summarize(events_dir: &Path) -> Result<ParquetSummary, StoreError> {
+    let files = parquet_files(events_dir);
+    let mut summary = ParquetSummary {
+        files: files.len() as u64,
+        bytes: files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum(),
+        ..ParquetSummary::default()
+    };
+    if files.is_empty() {
+        return Ok(summary);
+    }
+    let list = files.iter().map(|f| sql_str(&f.display().to_string())).collect::<Vec<_>>().join(", ");
+    let conn = Connection::open_in_memory().map_err(db("open DuckDB"))?;
+    let sql =
+        format!("SELECT count(*), epoch_us(min(timestamp)), epoch_us(max(timestamp)) FROM read_parquet([{list}])");
+    let (events, oldest, newest): (u64, Option<i64>, Option<i64>) =
+        conn.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(db("read Parquet files"))?;
+    summary.events = events;
+    summary.oldest_micros = oldest;
+    summary.newest_micros = newest;
+    Ok(summary)
+}

@@ -1,0 +1,265 @@
+//! The compactor: sealed WAL segments become Parquet files and catalog rows.
+//!
+//! For one sealed segment: decode it (memory-mapped), load its events into DuckDB in bulk
+//! (one Arrow batch through the Appender), write one Parquet file per UTC date to
+//! `events/date=YYYY-MM-DD/seg-<first LSN>.parquet` (zstd, sorted by trace then time), each
+//! written as `.seg-<first LSN>.parquet.tmp`, fsynced, renamed and its directory fsynced; then record the
+//! segment, its traces and jobs in the catalog in one transaction; only then delete the WAL
+//! segment.
+//!
+//! Why a crash at any step is safe (`docs`: the same argument, longer):
+//! - before the rename: only `*.tmp` files exist; they are deleted on the next run and the
+//!   segment, still in the WAL and not in the catalog, is compacted again;
+//! - after the rename, before the catalog: the Parquet files exist but the catalog does not
+//!   list the segment, so it is compacted again and the files are replaced by identical
+//!   ones (same names): no event is duplicated;
+//! - after the catalog, before the WAL delete: the catalog lists the segment, so the next run
+//!   only deletes the WAL file.
+//!
+//! Ownership: the compactor (the process holding the compactor lock) owns `events/`,
+//! `catalog.duckdb`, and the sealed WAL segments, which it alone deletes.
+
+pub mod batch;
+pub mod catalog;
+pub mod error;
+pub mod files;
+pub mod row;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use duckdb::Connection;
+
+use crate::datadir::Layout;
+use crate::failpoint;
+use crate::fsutil::{remove_file_durable, sync_dir};
+use crate::wal::format::segment_file_name;
+use crate::wal::recovery::{list_segments, read_segment};
+use crate::wal::scan::scan_segment;
+
+use batch::{BatchBuilder, COLUMNS_SQL};
+pub use error::StoreError;
+use error::{db, io, sql_str};
+use row::StoredEnvelope;
+
+/// Rows per Parquet row group: small enough that a trace lookup reads little.
+const ROW_GROUP_SIZE: usize = 16_384;
+
+/// What one compaction pass did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct CompactReport {
+    pub segments: u64,
+    pub events: u64,
+    pub parquet_files: Vec<String>,
+    pub parquet_bytes: u64,
+    pub wal_bytes: u64,
+    /// WAL segments deleted because the catalog already listed them (an interrupted run).
+    pub finished_interrupted: u64,
+    /// Records whose checksum held but whose JSON did not decode (skipped, reported).
+    pub undecodable_records: u64,
+}
+
+/// What [`Compactor::stage`] loaded.
+#[derive(Debug, Clone, Copy)]
+pub struct Staged {
+    pub events: u64,
+    pub undecodable: u64,
+    pub wal_bytes: u64,
+}
+
+/// Compacts sealed segments; holds a DuckDB connection with the catalog attached.
+pub struct Compactor {
+    layout: Layout,
+    conn: Connection,
+}
+
+impl Compactor {
+    /// Opens the catalog (creating or migrating it). The caller holds the compactor lock.
+    pub fn open(layout: &Layout) -> Result<Compactor, StoreError> {
+        std::fs::create_dir_all(layout.events_dir()).map_err(io("create events directory", layout.events_dir()))?;
+        let conn = catalog::open(&layout.catalog_path())?;
+        Ok(Compactor { layout: layout.clone(), conn })
+    }
+
+    /// The connection, with the catalog attached as `cat` (retention and queries use it).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Runs statements in one transaction, rolling back if any fails.
+    pub fn transaction(&self, what: &str, statements: &str) -> Result<(), StoreError> {
+        let sql = format!("BEGIN TRANSACTION; {statements}; COMMIT;");
+        if let Err(e) = self.conn.execute_batch(&sql) {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(db(what.to_string())(e));
+        }
+        Ok(())
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Compacts every sealed segment the catalog does not list yet, and finishes runs a
+    /// crash interrupted. The newest WAL segment is the writer's and is left alone.
+    pub fn run_once(&mut self) -> Result<CompactReport, StoreError> {
+        remove_tmp_files(&self.layout.events_dir())?;
+        let mut report = CompactReport::default();
+        let done: BTreeSet<u64> = catalog::segments(&self.conn)?.iter().map(|s| s.segment).collect();
+        let mut segments = list_segments(&self.layout.wal_dir())?;
+        segments.pop();
+        for (first_lsn, path) in segments {
+            if done.contains(&first_lsn) {
+                remove_file_durable(&path).map_err(io("delete compacted WAL segment", &path))?;
+                report.finished_interrupted += 1;
+                continue;
+            }
+            self.compact_segment(first_lsn, &path, &mut report)?;
+        }
+        Ok(report)
+    }
+
+    /// Compacts one sealed segment (see the module doc for the steps and crash points).
+    pub fn compact_segment(&mut self, segment: u64, path: &Path, report: &mut CompactReport) -> Result<(), StoreError> {
+        let Some(staged) = self.stage(segment, path)? else {
+            return Ok(());
+        };
+        let files = self.write_parquet_files(segment)?;
+        failpoint::hit("compact:after_rename");
+        let parquet_bytes = files.iter().map(|f| file_len(&self.layout.root.join(f))).sum::<u64>();
+        self.record_in_catalog(segment, &files, parquet_bytes)?;
+        failpoint::hit("compact:after_catalog");
+        remove_file_durable(path).map_err(io("delete compacted WAL segment", path))?;
+        report.segments += 1;
+        report.events += staged.events;
+        report.parquet_bytes += parquet_bytes;
+        report.wal_bytes += staged.wal_bytes;
+        report.undecodable_records += staged.undecodable;
+        report.parquet_files.extend(files);
+        Ok(())
+    }
+
+    /// Decodes a sealed segment into the `staging` table. None when its header is unreadable
+    /// (recovery quarantines such files; they are not compacted).
+    pub fn stage(&mut self, segment: u64, path: &Path) -> Result<Option<Staged>, StoreError> {
+        let bytes = read_segment(path, true)?;
+        let mut builder = BatchBuilder::default();
+        let mut undecodable = 0u64;
+        let scanned = scan_segment(&bytes, &mut |rec| match StoredEnvelope::parse(rec.json) {
+            Ok(e) => builder.push(&e, rec.lsn, segment, rec.redacted),
+            Err(_) => undecodable += 1,
+        });
+        if let Err(reason) = scanned {
+            tracing::warn!(segment = %path.display(), %reason, "skipping unreadable WAL segment");
+            return Ok(None);
+        }
+        let events = builder.rows() as u64;
+        let batch = builder.finish().map_err(|e| StoreError::Arrow { segment, reason: e.to_string() })?;
+        self.load_staging(batch)?;
+        Ok(Some(Staged { events, undecodable, wal_bytes: bytes.len() as u64 }))
+    }
+
+    fn load_staging(&self, batch: duckdb::arrow::record_batch::RecordBatch) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch(&format!("CREATE OR REPLACE TABLE staging ({COLUMNS_SQL})"))
+            .map_err(db("create staging table"))?;
+        let mut appender = self.conn.appender("staging").map_err(db("open appender"))?;
+        appender.append_record_batch(batch).map_err(db("append events"))?;
+        appender.flush().map_err(db("flush appender"))
+    }
+
+    /// Writes one Parquet file per date of the staged events; returns their relative paths.
+    fn write_parquet_files(&self, segment: u64) -> Result<Vec<String>, StoreError> {
+        let dates = self.staged_dates()?;
+        let stem = segment_file_name(segment).replace(".wal", "");
+        let mut files = Vec::with_capacity(dates.len());
+        for date in dates {
+            let rel = format!("events/date={date}/seg-{stem}.parquet");
+            let target = self.layout.root.join(&rel);
+            let dir = target.parent().map(Path::to_path_buf).unwrap_or_default();
+            if !dir.exists() {
+                std::fs::create_dir_all(&dir).map_err(io("create partition directory", &dir))?;
+                sync_dir(&self.layout.events_dir()).map_err(io("fsync events directory", self.layout.events_dir()))?;
+            }
+            // A leading dot: Parquet readers (pyarrow, Spark, Trino) skip such files while
+            // they are being written, and the `*.parquet` glob does not match them.
+            let tmp = dir.join(format!(".seg-{stem}.parquet.tmp"));
+            let sql = format!(
+                "COPY (SELECT * EXCLUDE (date) REPLACE (payload::JSON AS payload) FROM staging \
+                 WHERE date = {} ORDER BY trace_id, timestamp, lsn) TO {} \
+                 (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})",
+                sql_str(&date),
+                sql_str(&tmp.display().to_string())
+            );
+            self.conn.execute_batch(&sql).map_err(db(format!("write {}", tmp.display())))?;
+            std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io("fsync Parquet file", &tmp))?;
+            failpoint::hit("compact:before_rename");
+            std::fs::rename(&tmp, &target).map_err(io("rename Parquet file", &target))?;
+            sync_dir(&dir).map_err(io("fsync partition directory", &dir))?;
+            files.push(rel);
+        }
+        Ok(files)
+    }
+
+    fn staged_dates(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt =
+            self.conn.prepare("SELECT DISTINCT date FROM staging ORDER BY date").map_err(db("list dates"))?;
+        let dates = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db("list dates"))?;
+        dates.collect::<Result<Vec<_>, _>>().map_err(db("list dates"))
+    }
+
+    /// Records the staged segment in the catalog in one transaction (replacing any rows an
+    /// interrupted run left).
+    fn record_in_catalog(&self, segment: u64, files: &[String], bytes: u64) -> Result<(), StoreError> {
+        let files_sql = sql_list(files);
+        let sql = format!(
+            "DELETE FROM cat.segments WHERE segment = {segment};
+             DELETE FROM cat.trace_index WHERE segment = {segment};
+             DELETE FROM cat.job_index WHERE segment = {segment};
+             INSERT INTO cat.segments
+                 SELECT {segment}, min(lsn), max(lsn), min(timestamp), max(timestamp), count(*), {bytes},
+                        {files_sql}, 'compacted', now() FROM staging;
+             {}",
+            index_staged_sql(segment, false)
+        );
+        self.transaction(&format!("record segment {segment} in the catalog"), &sql)
+    }
+}
+
+/// Inserts the trace and job index rows of the staged segment.
+pub fn index_staged_sql(segment: u64, dropped: bool) -> String {
+    format!(
+        "INSERT INTO cat.trace_index (trace_id, segment, min_ts, max_ts, events, dropped)
+             SELECT trace_id, {segment}, min(timestamp), max(timestamp), count(*), {dropped} FROM staging GROUP BY trace_id;
+         INSERT INTO cat.job_index (job_id, segment, min_ts, max_ts, events, dropped)
+             SELECT job_id, {segment}, min(timestamp), max(timestamp), count(*), {dropped} FROM staging
+             WHERE job_id IS NOT NULL GROUP BY job_id"
+    )
+}
+
+/// A SQL `VARCHAR[]` literal of the strings.
+pub fn sql_list(items: &[String]) -> String {
+    format!("[{}]::VARCHAR[]", items.iter().map(|f| sql_str(f)).collect::<Vec<_>>().join(", "))
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Deletes `*.tmp` files left under `events/` by an interrupted run.
+fn remove_tmp_files(events_dir: &Path) -> Result<(), StoreError> {
+    let Ok(partitions) = std::fs::read_dir(events_dir) else {
+        return Ok(());
+    };
+    for partition in partitions.flatten() {
+        let dir = partition.path();
+        let Ok(files) = std::fs::read_dir(&dir) else { continue };
+        for file in files.flatten() {
+            let path = file.path();
+            if path.extension().is_some_and(|e| e == "tmp") {
+                remove_file_durable(&path).map_err(io("delete unfinished Parquet file", &path))?;
+            }
+        }
+    }
+    Ok(())
+}

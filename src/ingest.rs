@@ -1,0 +1,47 @@
+//! The ingest path up to the WAL: parse and validate (crate::event), redact (crate::redact),
+//! encode as a WAL payload. Nothing reaches the WAL without passing through here, so no
+//! secret the redactor knows is ever written to disk.
+
+use uuid::Uuid;
+
+use crate::event::{Event, InvalidEvent, parse_event};
+use crate::redact::Redactor;
+use crate::wal::event_payload;
+
+/// An event ready for the WAL.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub event_id: Uuid,
+    pub trace_id: Uuid,
+    /// The recorder assigned the trace_id (the caller sent none).
+    pub trace_id_assigned: bool,
+    /// The redactor replaced at least one secret.
+    pub redacted: bool,
+    /// The WAL payload: kind, flags, canonical JSON.
+    pub payload: Vec<u8>,
+}
+
+/// Parses, validates and redacts one JSON event.
+pub fn prepare_json(redactor: &Redactor, json: &[u8]) -> Result<Prepared, InvalidEvent> {
+    let parsed = parse_event(json)?;
+    finish(redactor, parsed.event, parsed.trace_id_assigned)
+}
+
+/// Validates and redacts an event built in Rust.
+pub fn prepare_event(redactor: &Redactor, event: Event) -> Result<Prepared, InvalidEvent> {
+    event.validate()?;
+    finish(redactor, event, false)
+}
+
+fn finish(redactor: &Redactor, mut event: Event, trace_id_assigned: bool) -> Result<Prepared, InvalidEvent> {
+    let mut redacted = false;
+    event.for_each_string_mut(&mut |s| redacted |= redactor.redact_in_place(s));
+    let json = event.to_json().map_err(|e| InvalidEvent::new("", format!("the event cannot be encoded: {e}")))?;
+    Ok(Prepared {
+        event_id: event.event_id,
+        trace_id: event.trace_id,
+        trace_id_assigned,
+        redacted,
+        payload: event_payload(redacted, &json),
+    })
+}

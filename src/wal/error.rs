@@ -1,0 +1,81 @@
+//! Errors of the WAL. Corruption (bytes on disk that do not decode) is kept apart from I/O
+//! failures: recovery may cut corruption away, but an I/O error is always reported and, on
+//! the write path, poisons the writer until the WAL is reopened (a failed fsync is never
+//! retried: the page cache may already have dropped the data).
+
+use std::path::PathBuf;
+
+/// An error of the write-ahead log; every variant has a stable code (see [`WalError::code`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WalError {
+    #[error("HSK-500-IO: {op} {path}: {source}")]
+    Io { op: &'static str, path: PathBuf, source: std::io::Error },
+
+    #[error("HSK-500-WAL-CORRUPT: segment {segment} offset {offset}: {reason}")]
+    Corruption { segment: PathBuf, offset: u64, reason: String },
+
+    #[error(
+        "HSK-409-LOCKED: data directory {dir} is in use: its {role} lock is held by another \
+         flightrec process{holder}; stop that process or choose another --data-dir"
+    )]
+    Locked { dir: PathBuf, role: &'static str, holder: String },
+
+    #[error(
+        "HSK-500-WAL-POISONED: an earlier write or fsync failed ({cause}); nothing more is \
+         accepted until the recorder is reopened, which recovers every acknowledged event"
+    )]
+    Poisoned { cause: String },
+
+    #[error(
+        "HSK-503-QUEUE-FULL: the async ingest queue is full ({capacity} events); the event was dropped and counted"
+    )]
+    QueueFull { capacity: usize },
+
+    #[error("HSK-503-CLOSED: the WAL writer has shut down")]
+    Closed,
+
+    #[error("HSK-413-EVENT-TOO-LARGE: event is {size} bytes; the limit is {max}")]
+    TooLarge { size: usize, max: usize },
+}
+
+impl WalError {
+    /// The stable code of this error, e.g. `HSK-500-IO`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            WalError::Io { .. } => "HSK-500-IO",
+            WalError::Corruption { .. } => "HSK-500-WAL-CORRUPT",
+            WalError::Locked { .. } => "HSK-409-LOCKED",
+            WalError::Poisoned { .. } => "HSK-500-WAL-POISONED",
+            WalError::QueueFull { .. } => "HSK-503-QUEUE-FULL",
+            WalError::Closed => "HSK-503-CLOSED",
+            WalError::TooLarge { .. } => "HSK-413-EVENT-TOO-LARGE",
+        }
+    }
+
+    /// A copy of this error for the second and later waiters of a failed group
+    /// (`std::io::Error` is not `Clone`).
+    pub fn duplicate(&self) -> WalError {
+        match self {
+            WalError::Io { op, path, source } => {
+                WalError::Io { op, path: path.clone(), source: std::io::Error::new(source.kind(), source.to_string()) }
+            }
+            WalError::Corruption { segment, offset, reason } => {
+                WalError::Corruption { segment: segment.clone(), offset: *offset, reason: reason.clone() }
+            }
+            WalError::Locked { dir, role, holder } => {
+                WalError::Locked { dir: dir.clone(), role, holder: holder.clone() }
+            }
+            WalError::Poisoned { cause } => WalError::Poisoned { cause: cause.clone() },
+            WalError::QueueFull { capacity } => WalError::QueueFull { capacity: *capacity },
+            WalError::Closed => WalError::Closed,
+            WalError::TooLarge { size, max } => WalError::TooLarge { size: *size, max: *max },
+        }
+    }
+}
+
+/// Builds a closure that wraps an `io::Error` with the operation and path it happened on.
+pub fn io_err(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> WalError {
+    let path = path.into();
+    move |source| WalError::Io { op, path, source }
+}

@@ -1,0 +1,371 @@
+//! The writer thread: the only code that appends to the WAL.
+//!
+//! Callers hand requests over a bounded channel. The thread takes whatever is waiting (up to
+//! `max_group` requests) as one group, assigns LSNs in order, writes the group's records with
+//! one write, and, when any request in the group asked for `sync`, makes them durable with one
+//! fdatasync before completing the waiters (group commit). `batch` and `async` requests are
+//! acknowledged after the write, and an fdatasync runs every `batch_interval`.
+//!
+//! Invariant: a `sync` acknowledgement is sent only after an fdatasync that covers the record
+//! returned. After any failed write or fsync the writer is poisoned: it fails every later
+//! request and never retries the fsync; reopening the WAL recovers what reached the disk.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::error::WalError;
+use super::format::{encode_record, framed_len};
+use super::options::{Durability, WalOptions};
+use super::segment::ActiveSegment;
+
+/// The LSNs a request was given, first to last inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LsnRange {
+    pub first: u64,
+    pub last: u64,
+}
+
+pub type Ack = oneshot::Sender<Result<LsnRange, WalError>>;
+
+/// One request to the writer thread.
+pub enum Request {
+    Append {
+        payloads: Payloads,
+        durability: Durability,
+        ack: Option<Ack>,
+    },
+    /// Make everything written so far durable.
+    Flush {
+        ack: Ack,
+    },
+    /// Seal the active segment now (if it holds any record).
+    Seal {
+        ack: Ack,
+    },
+    Shutdown,
+}
+
+/// One payload or many: a batch shares one acknowledgement.
+pub enum Payloads {
+    One(Vec<u8>),
+    Many(Vec<Vec<u8>>),
+}
+
+impl Payloads {
+    fn as_slices(&self) -> impl Iterator<Item = &[u8]> {
+        let (one, many) = match self {
+            Payloads::One(p) => (Some(p.as_slice()), &[][..]),
+            Payloads::Many(v) => (None, v.as_slice()),
+        };
+        one.into_iter().chain(many.iter().map(Vec::as_slice))
+    }
+}
+
+/// Counters shared between the writer thread and everyone else.
+#[derive(Debug, Default)]
+pub struct WalCounters {
+    pub next_lsn: AtomicU64,
+    pub durable_lsn: AtomicU64,
+    pub appended: AtomicU64,
+    pub dropped: AtomicU64,
+    pub fsyncs: AtomicU64,
+    pub groups: AtomicU64,
+    pub sealed_segments: AtomicU64,
+    pub bytes_written: AtomicU64,
+    pub is_poisoned: std::sync::atomic::AtomicBool,
+    pub poisoned: Mutex<Option<String>>,
+}
+
+impl WalCounters {
+    /// Why the writer is poisoned, if it is (one atomic load on the fast path).
+    pub fn poison_cause(&self) -> Option<String> {
+        if !self.is_poisoned.load(Ordering::Acquire) {
+            return None;
+        }
+        self.poisoned.lock().ok().and_then(|p| p.clone())
+    }
+}
+
+/// Called with the path of every segment the writer seals (wakes the compactor).
+pub type SealListener = Box<dyn Fn(PathBuf) + Send>;
+
+pub struct Writer {
+    pub(super) opts: WalOptions,
+    pub(super) wal_dir: PathBuf,
+    pub(super) active: Option<ActiveSegment>,
+    pub(super) next_lsn: u64,
+    pub(super) counters: Arc<WalCounters>,
+    pub(super) on_seal: Option<SealListener>,
+    buf: Vec<u8>,
+    unsynced: bool,
+    last_sync: Instant,
+}
+
+/// The state of one group while it is being written.
+struct Group {
+    acks: Vec<(Ack, LsnRange)>,
+    flush_acks: Vec<Ack>,
+    needs_sync: bool,
+    shutdown: bool,
+}
+
+impl Writer {
+    pub fn new(
+        opts: WalOptions,
+        wal_dir: PathBuf,
+        active: ActiveSegment,
+        next_lsn: u64,
+        counters: Arc<WalCounters>,
+    ) -> Self {
+        counters.next_lsn.store(next_lsn, Ordering::Relaxed);
+        counters.durable_lsn.store(next_lsn.saturating_sub(1), Ordering::Relaxed);
+        Writer {
+            opts,
+            wal_dir,
+            active: Some(active),
+            next_lsn,
+            counters,
+            on_seal: None,
+            buf: Vec::with_capacity(1 << 20),
+            unsynced: false,
+            last_sync: Instant::now(),
+        }
+    }
+
+    /// The thread's loop: runs until a Shutdown request or until every sender is gone.
+    pub fn run(mut self, rx: Receiver<Request>) {
+        let mut requests = Vec::with_capacity(self.opts.max_group);
+        loop {
+            match rx.recv_timeout(self.tick()) {
+                Ok(req) => requests.push(req),
+                Err(RecvTimeoutError::Timeout) => {
+                    self.on_idle();
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            while requests.len() < self.opts.max_group {
+                match rx.try_recv() {
+                    Ok(req) => requests.push(req),
+                    Err(_) => break,
+                }
+            }
+            if self.process(&mut requests) {
+                break;
+            }
+        }
+        if self.unsynced
+            && self.poison_cause().is_none()
+            && let Err(e) = self.sync()
+        {
+            self.poison(&e);
+        }
+    }
+
+    /// How long to wait for the next request before doing periodic work.
+    fn tick(&self) -> Duration {
+        if self.unsynced { self.opts.batch_interval } else { self.opts.segment_age.min(Duration::from_secs(1)) }
+    }
+
+    /// Periodic work while no request arrives: the batch-mode fsync and sealing by age.
+    fn on_idle(&mut self) {
+        if self.poison_cause().is_some() {
+            return;
+        }
+        let result = self.sync_if_due().and_then(|()| self.seal_if_old());
+        if let Err(e) = result {
+            self.poison(&e);
+        }
+    }
+
+    /// Writes one group. Returns true when a Shutdown request was seen.
+    fn process(&mut self, requests: &mut Vec<Request>) -> bool {
+        let mut group = Group { acks: Vec::new(), flush_acks: Vec::new(), needs_sync: false, shutdown: false };
+        if let Some(cause) = self.poison_cause() {
+            fail_all(requests.drain(..), &WalError::Poisoned { cause });
+            return false;
+        }
+        self.counters.groups.fetch_add(1, Ordering::Relaxed);
+        let result = self.write_group(requests, &mut group);
+        match result {
+            Ok(()) => {
+                for (ack, range) in group.acks {
+                    let _ = ack.send(Ok(range));
+                }
+                let durable = LsnRange { first: 1, last: self.counters.durable_lsn.load(Ordering::Relaxed) };
+                for ack in group.flush_acks {
+                    let _ = ack.send(Ok(durable));
+                }
+            }
+            Err(e) => {
+                self.poison(&e);
+                let errs = group.acks.into_iter().map(|(a, _)| a).chain(group.flush_acks);
+                for ack in errs {
+                    let _ = ack.send(Err(e.duplicate()));
+                }
+                fail_all(requests.drain(..), &e);
+            }
+        }
+        group.shutdown
+    }
+
+    fn write_group(&mut self, requests: &mut Vec<Request>, group: &mut Group) -> Result<(), WalError> {
+        self.seal_if_old()?;
+        let mut pending = std::mem::take(requests).into_iter();
+        while let Some(req) = pending.next() {
+            if let Err(e) = self.take_request(req, group) {
+                requests.extend(pending);
+                return Err(e);
+            }
+        }
+        self.write_buffer()?;
+        if group.needs_sync {
+            self.sync()?;
+        } else {
+            self.sync_if_due()?;
+        }
+        Ok(())
+    }
+
+    /// Adds one request to the group; a request that fails is answered here.
+    fn take_request(&mut self, req: Request, group: &mut Group) -> Result<(), WalError> {
+        match req {
+            Request::Append { payloads, durability, ack } => match self.append(&payloads) {
+                Ok(range) => {
+                    group.needs_sync |= durability == Durability::Sync;
+                    if let Some(ack) = ack {
+                        group.acks.push((ack, range));
+                    }
+                }
+                Err(e) => {
+                    if let Some(ack) = ack {
+                        let _ = ack.send(Err(e.duplicate()));
+                    }
+                    return Err(e);
+                }
+            },
+            Request::Flush { ack } => {
+                group.needs_sync = true;
+                group.flush_acks.push(ack);
+            }
+            Request::Seal { ack } => {
+                if let Err(e) = self.seal_active() {
+                    let _ = ack.send(Err(e.duplicate()));
+                    return Err(e);
+                }
+                group.flush_acks.push(ack);
+            }
+            Request::Shutdown => group.shutdown = true,
+        }
+        Ok(())
+    }
+
+    /// Frames the payloads into the group buffer, sealing first when the segment is full.
+    fn append(&mut self, payloads: &Payloads) -> Result<LsnRange, WalError> {
+        let first = self.next_lsn;
+        for payload in payloads.as_slices() {
+            if self.segment_full(framed_len(payload.len())) {
+                self.seal_active()?;
+            }
+            encode_record(&mut self.buf, self.next_lsn, payload);
+            self.next_lsn += 1;
+            if let Some(active) = self.active.as_mut() {
+                active.event_records += 1;
+            }
+        }
+        let appended = self.next_lsn - first;
+        self.counters.appended.fetch_add(appended, Ordering::Relaxed);
+        self.counters.next_lsn.store(self.next_lsn, Ordering::Relaxed);
+        Ok(LsnRange { first, last: self.next_lsn.saturating_sub(1) })
+    }
+
+    fn segment_full(&self, extra: usize) -> bool {
+        self.active.as_ref().is_some_and(|a| {
+            a.event_records > 0 && a.write_offset + (self.buf.len() + extra) as u64 > self.opts.segment_bytes
+        })
+    }
+
+    fn write_buffer(&mut self) -> Result<(), WalError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let active = self.active.as_mut().ok_or(WalError::Closed)?;
+        active.write(&self.buf)?;
+        self.counters.bytes_written.fetch_add(self.buf.len() as u64, Ordering::Relaxed);
+        self.buf.clear();
+        self.unsynced = true;
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), WalError> {
+        if self.unsynced {
+            self.active.as_ref().ok_or(WalError::Closed)?.sync()?;
+            self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
+        }
+        self.unsynced = false;
+        self.last_sync = Instant::now();
+        self.counters.durable_lsn.store(self.next_lsn.saturating_sub(1), Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn sync_if_due(&mut self) -> Result<(), WalError> {
+        if self.unsynced && self.last_sync.elapsed() >= self.opts.batch_interval {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    fn seal_if_old(&mut self) -> Result<(), WalError> {
+        let age_limit = i64::try_from(self.opts.segment_age.as_micros()).unwrap_or(i64::MAX);
+        let old = self.active.as_ref().is_some_and(|a| a.event_records > 0 && a.age_micros() >= age_limit);
+        if old { self.seal_active() } else { Ok(()) }
+    }
+
+    /// Seals the active segment (writing out the group buffer first) and opens the next one.
+    fn seal_active(&mut self) -> Result<(), WalError> {
+        self.write_buffer()?;
+        if self.active.as_ref().is_none_or(|a| a.event_records == 0) {
+            return Ok(());
+        }
+        let active = self.active.take().ok_or(WalError::Closed)?;
+        let sealed = active.seal(self.next_lsn)?;
+        self.unsynced = false;
+        self.counters.durable_lsn.store(self.next_lsn.saturating_sub(1), Ordering::Relaxed);
+        self.counters.sealed_segments.fetch_add(1, Ordering::Relaxed);
+        self.active = Some(ActiveSegment::create(&self.wal_dir, self.next_lsn, self.opts.segment_bytes)?);
+        if let Some(listener) = &self.on_seal {
+            listener(sealed);
+        }
+        Ok(())
+    }
+
+    fn poison_cause(&self) -> Option<String> {
+        self.counters.poison_cause()
+    }
+
+    fn poison(&mut self, e: &WalError) {
+        tracing::error!(error = %e, "WAL writer poisoned");
+        if let Ok(mut p) = self.counters.poisoned.lock() {
+            p.get_or_insert_with(|| e.to_string());
+        }
+        self.counters.is_poisoned.store(true, Ordering::Release);
+    }
+}
+
+fn fail_all(requests: impl Iterator<Item = Request>, e: &WalError) {
+    for req in requests {
+        let ack = match req {
+            Request::Append { ack, .. } => ack,
+            Request::Flush { ack } | Request::Seal { ack } => Some(ack),
+            Request::Shutdown => None,
+        };
+        if let Some(ack) = ack {
+            let _ = ack.send(Err(e.duplicate()));
+        }
+    }
+}

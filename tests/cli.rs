@@ -1,0 +1,138 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The CLI verbs as a user runs them: output, `--json`, exit statuses.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample-events.ndjson");
+
+fn flightrec(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flightrec")).arg("--data-dir").arg(data_dir).args(args).output().unwrap()
+}
+
+fn flightrec_stdin(data_dir: &Path, args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flightrec"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn sample_lines() -> Vec<String> {
+    std::fs::read_to_string(SAMPLE).unwrap().lines().filter(|l| !l.trim().is_empty()).map(String::from).collect()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn ingest_the_sample_then_verify_and_stats_agree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = sample_lines().len();
+    let out = flightrec(tmp.path(), &["ingest", SAMPLE]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("accepted {n}, rejected 0")), "{text}");
+
+    let out = flightrec(tmp.path(), &["verify", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v = json(&out);
+    assert_eq!(v["records"], n as u64);
+    assert_eq!(v["first_lsn"], 1);
+    assert_eq!(v["last_lsn"], n as u64);
+    assert_eq!(v["ok"], true);
+
+    let out = flightrec(tmp.path(), &["stats", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v = json(&out);
+    for key in ["events", "wal_events", "compacted_events", "wal_segments", "parquet_files", "oldest", "newest"] {
+        assert!(v.get(key).is_some(), "stats --json lacks {key}: {v}");
+    }
+    assert_eq!(v["events"], n as u64);
+    assert_eq!(v["wal_events"], n as u64);
+    assert!(v["oldest"].as_str().unwrap() <= v["newest"].as_str().unwrap());
+}
+
+#[test]
+fn bad_lines_are_reported_with_their_number_and_do_not_stop_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = sample_lines();
+    let input = format!(
+        "{}\nnot json\n{}\n{{\"type\":\"nope\"}}\n\n{}\n",
+        good[0],
+        good[1],
+        good[2].replacen("\"payload\":{", "\"payload\":{\"bogus\":1,", 1)
+    );
+    let out = flightrec_stdin(tmp.path(), &["ingest", "-"], input.as_bytes());
+    assert_eq!(out.status.code(), Some(1), "rejected lines make exit status 1");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("line 2: rejected: HSK-400-INVALID-EVENT"), "{text}");
+    assert!(text.contains("line 4: rejected: HSK-400-INVALID-EVENT at type"), "{text}");
+    assert!(text.contains("line 6: rejected: HSK-400-INVALID-EVENT at payload.bogus"), "{text}");
+    assert!(text.contains("accepted 2, rejected 3"), "{text}");
+
+    let out = flightrec_stdin(tmp.path(), &["ingest", "-", "--json"], input.as_bytes());
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(v["accepted"], 2);
+    assert_eq!(v["rejected_count"], 3);
+    let lines: Vec<u64> = v["rejected"].as_array().unwrap().iter().map(|r| r["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, vec![2, 4, 6]);
+    assert_eq!(v["rejected"][2]["field"], "payload.bogus");
+
+    let out = flightrec(tmp.path(), &["verify"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("4 records"), "two runs of two accepted events");
+}
+
+#[test]
+fn secrets_are_redacted_before_they_reach_the_wal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let secret = "sk-proj-Abc123Def456Ghi789Jkl012Mno345";
+    let line = format!(
+        r#"{{"type":"terminal_command","event_id":"6a0f7c1e-3a55-4c53-9c3e-5d7f2b9e8a10","timestamp":"2026-11-25T10:00:00Z","actor":"agent","payload":{{"session_id":"s1","command":"curl -H 'Authorization: Bearer {secret}' https://api.example.com"}}}}"#
+    );
+    let out = flightrec_stdin(tmp.path(), &["ingest", "-"], line.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("redacted 1"));
+    let mut found = false;
+    for entry in std::fs::read_dir(tmp.path().join("wal")).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "the secret reached the disk");
+        found |= bytes.windows(10).any(|w| w == b"[REDACTED:");
+    }
+    assert!(found, "the redaction marker is stored");
+}
+
+#[test]
+fn damage_makes_verify_exit_1_and_usage_errors_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert_eq!(flightrec(tmp.path(), &["ingest", SAMPLE]).status.code(), Some(0));
+    let seg = std::fs::read_dir(tmp.path().join("wal")).unwrap().next().unwrap().unwrap().path();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes[64 + 16 + 10] ^= 0x40; // inside the first record's payload
+    std::fs::write(&seg, &bytes).unwrap();
+    let out = flightrec(tmp.path(), &["verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("DAMAGE at offset 64"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    assert_eq!(flightrec(tmp.path(), &["ingest"]).status.code(), Some(2), "missing FILE");
+    assert_eq!(flightrec(tmp.path(), &["ingest", "-", "--durability", "never"]).status.code(), Some(2));
+    let out = flightrec(tmp.path(), &["ingest", "/no/such/file.ndjson"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HSK-500-IO"));
+    let out = flightrec(&tmp.path().join("missing"), &["verify"]);
+    assert_eq!(out.status.code(), Some(2));
+}

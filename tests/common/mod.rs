@@ -1,0 +1,52 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use flightrec::datadir::DataDir;
+use flightrec::ingest::prepare_json;
+use flightrec::redact::Redactor;
+use flightrec::wal::{Durability, Wal, WalOptions};
+
+pub const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample-events.ndjson");
+
+pub fn sample_lines() -> Vec<String> {
+    std::fs::read_to_string(SAMPLE).unwrap().lines().filter(|l| !l.trim().is_empty()).map(String::from).collect()
+}
+
+/// Runs the flightrec binary on a data directory.
+pub fn flightrec(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flightrec")).arg("--data-dir").arg(data_dir).args(args).output().unwrap()
+}
+
+/// Records JSON events through the full ingest path, sealing after every `per_segment`.
+pub fn record(data_dir: &Path, lines: &[String], per_segment: usize) {
+    let dir = DataDir::open(data_dir).unwrap();
+    let (wal, _) = Wal::open(&dir.layout().wal_dir(), WalOptions::default(), None, &mut |_, _| {}).unwrap();
+    let redactor = Redactor::builtin();
+    for (i, line) in lines.iter().enumerate() {
+        let p = prepare_json(&redactor, line.as_bytes()).unwrap();
+        wal.append_blocking(p.payload, Durability::Sync).unwrap();
+        if (i + 1) % per_segment == 0 {
+            wal.seal_blocking().unwrap();
+        }
+    }
+    wal.seal_blocking().unwrap();
+    wal.close().unwrap();
+}
+
+/// One DuckDB query over every Parquet file of a data directory.
+pub fn parquet_query(data_dir: &Path, select: &str) -> Vec<Vec<Option<String>>> {
+    let glob = data_dir.join("events/**/*.parquet");
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let sql = select.replace("EVENTS", &format!("read_parquet('{}', hive_partitioning = true)", glob.display()));
+    let mut stmt = conn.prepare(&sql).unwrap();
+    let mut rows = stmt.query([]).unwrap();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().unwrap() {
+        let n = row.as_ref().column_count();
+        out.push((0..n).map(|i| row.get::<_, Option<String>>(i).unwrap()).collect());
+    }
+    out
+}
