@@ -13,6 +13,8 @@ pub mod failpoint;
 pub mod fsutil;
 pub mod ingest;
 pub mod ndjson;
+pub mod query;
+pub mod recorder;
 pub mod redact;
 pub mod retention;
 pub mod wal;

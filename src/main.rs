@@ -76,6 +76,44 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Find events: by job, trace, time range, type, actor, id text; paged.
+    /// Reads the data directory without a lock, so it runs beside a serving recorder.
+    Query {
+        #[arg(long)]
+        job_id: Option<String>,
+        #[arg(long)]
+        trace_id: Option<String>,
+        /// RFC 3339, inclusive.
+        #[arg(long, value_parser = parse_time)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        /// RFC 3339, exclusive.
+        #[arg(long, value_parser = parse_time)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+        #[arg(long = "type")]
+        event_type: Option<flightrec::event::EventType>,
+        #[arg(long)]
+        actor: Option<flightrec::event::Actor>,
+        /// Substring of any id (event, trace, job, span, model, capability, policy decision).
+        #[arg(long)]
+        text: Option<String>,
+        /// Events per page (at most 1000).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        limit: u16,
+        /// The next_cursor of the previous page.
+        #[arg(long, value_parser = flightrec::query::Cursor::decode)]
+        cursor: Option<flightrec::query::Cursor>,
+        /// NDJSON, one stored event a line (the next cursor goes to standard error).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run DuckDB SQL over the view `events` (Parquet files and WAL tail), without a lock.
+    Sql {
+        /// The statement, e.g. "SELECT type, count(*) FROM events GROUP BY type".
+        sql: String,
+        /// NDJSON, one object a row.
+        #[arg(long)]
+        json: bool,
+    },
     /// Summarise what the data directory holds.
     Stats {
         /// Print the summary as JSON.
@@ -111,6 +149,21 @@ fn main() -> ExitCode {
         Command::Retention { dry_run, retention_days, json } => {
             cli::retention::run(&data_dir, retention_days, dry_run, json)
         }
+        Command::Query { job_id, trace_id, from, to, event_type, actor, text, limit, cursor, json } => {
+            let q = flightrec::query::EventQuery {
+                job_id,
+                trace_id,
+                from,
+                to,
+                event_type,
+                actor,
+                text,
+                limit: Some(usize::from(limit)),
+                cursor,
+            };
+            cli::query::run_query(&data_dir, &q, json)
+        }
+        Command::Sql { sql, json } => cli::query::run_sql_verb(&data_dir, &sql, json),
         Command::Stats { json } => cli::stats::run(&data_dir, json),
         Command::BenchIngest { writers, seconds, settings, print_acks } => {
             cli::bench::run(&data_dir, &writers, seconds, &settings.wal_options(), print_acks)
@@ -123,6 +176,10 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    flightrec::event::time::parse_rfc3339(s)
 }
 
 impl WriteSettings {

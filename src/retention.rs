@@ -23,6 +23,8 @@ pub const DEFAULT_WINDOW_DAYS: u32 = 7;
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Dropped {
     pub segment: u64,
+    /// LSN of the segment's last event (None when unknown).
+    pub last_lsn: Option<u64>,
     /// `parquet` (compacted) or `wal` (not compacted yet).
     pub source: &'static str,
     pub events: u64,
@@ -69,6 +71,7 @@ fn compacted_candidates(compactor: &Compactor, cutoff: DateTime<Utc>) -> Result<
         .filter(|s| s.state == "dropping" || s.max_ts_micros.is_none_or(|t| t < cutoff_us))
         .map(|s| Dropped {
             segment: s.segment,
+            last_lsn: s.last_lsn,
             source: "parquet",
             events: s.events,
             newest: micros_to_time(s.max_ts_micros),
@@ -141,7 +144,14 @@ fn drop_old_wal_segments(
             compactor.transaction("log dropped WAL segment", &sql)?;
             remove_file_durable(&path).map_err(io("delete expired WAL segment", &path))?;
         }
-        dropped.push(Dropped { segment, source: "wal", events: staged.events, newest: micros_to_time(newest), files });
+        dropped.push(Dropped {
+            segment,
+            last_lsn: last,
+            source: "wal",
+            events: staged.events,
+            newest: micros_to_time(newest),
+            files,
+        });
     }
     Ok(dropped)
 }

@@ -136,3 +136,86 @@ fn damage_makes_verify_exit_1_and_usage_errors_exit_2() {
     let out = flightrec(&tmp.path().join("missing"), &["verify"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn query_and_sql_read_wal_and_parquet_without_a_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = sample_lines().len();
+    assert_eq!(flightrec(tmp.path(), &["ingest", SAMPLE]).status.code(), Some(0));
+    // Half compacted: compact seals the newest segment, then more events arrive in the WAL.
+    assert_eq!(flightrec(tmp.path(), &["compact"]).status.code(), Some(0));
+    let fresh_id = |l: &String| {
+        let at = l.find("\"event_id\":\"").unwrap() + 12;
+        format!("{}ffffffff{}\n", &l[..at], &l[at + 8..])
+    };
+    let more: String = sample_lines().iter().map(fresh_id).collect();
+    let out = flightrec_stdin(tmp.path(), &["ingest", "-"], more.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+
+    let out = flightrec(tmp.path(), &["query", "--json", "--limit", "1000"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let events: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(events.len(), 2 * n, "Parquet and WAL events together");
+
+    let out = flightrec(tmp.path(), &["query", "--json", "--job-id", "job-42", "--type", "tool_call"]);
+    let hits: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!hits.is_empty());
+    assert!(hits.iter().all(|e| e["job_id"] == "job-42" && e["type"] == "tool_call"));
+
+    let mut cursor: Option<String> = None;
+    let mut seen = 0;
+    loop {
+        let mut args = vec!["query", "--json", "--limit", "7"];
+        if let Some(c) = &cursor {
+            args.extend(["--cursor", c.as_str()]);
+        }
+        let out = flightrec(tmp.path(), &args);
+        seen += String::from_utf8_lossy(&out.stdout).lines().count();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        match err.lines().find_map(|l| l.strip_prefix("next_cursor: ")) {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 2 * n, "the pages cover every event once");
+
+    let out =
+        flightrec(tmp.path(), &["sql", "--json", "SELECT count(*) AS n, count(DISTINCT lsn) AS lsns FROM events"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["n"], (2 * n).to_string());
+    assert_eq!(v["lsns"], (2 * n).to_string());
+
+    let out = flightrec(tmp.path(), &["sql", "SELEKT nonsense"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HSK-500-DB"));
+    assert_eq!(flightrec(tmp.path(), &["query", "--cursor", "not-a-cursor"]).status.code(), Some(2));
+    assert_eq!(flightrec(tmp.path(), &["query", "--type", "nope"]).status.code(), Some(2));
+    assert_eq!(flightrec(tmp.path(), &["query", "--from", "yesterday"]).status.code(), Some(2));
+}
+
+#[test]
+fn retention_dry_run_changes_nothing_then_retention_drops() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut generator = flightrec::workload::Generator::new(3, chrono::Utc::now() - chrono::Duration::days(3), 1_000);
+    let old: String = (0..50).map(|_| format!("{}\n", generator.next_json())).collect();
+    assert_eq!(flightrec_stdin(tmp.path(), &["ingest", "-"], old.as_bytes()).status.code(), Some(0));
+    assert_eq!(flightrec(tmp.path(), &["compact"]).status.code(), Some(0));
+    let out = flightrec(tmp.path(), &["retention", "--dry-run", "--retention-days", "1", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    assert_eq!(v["dry_run"], true);
+    assert_eq!(v["events_purged"], 50);
+    assert_eq!(json(&flightrec(tmp.path(), &["stats", "--json"]))["events"], 50, "a dry run drops nothing");
+    let out = flightrec(tmp.path(), &["retention", "--retention-days", "7"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("dropped 0 segments, 0 events"), "inside a 7-day window");
+    let out = flightrec(tmp.path(), &["retention", "--retention-days", "1"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("dropped 1 segments, 50 events"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(json(&flightrec(tmp.path(), &["stats", "--json"]))["events"], 0);
+}

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use flightrec::wal::{Wal, WalOptions};
+use flightrec::wal::{Wal, WalHooks, WalOptions};
 
 fn stored_ids(data_dir: &Path) -> HashMap<String, u32> {
     #[derive(serde::Deserialize)]
@@ -20,11 +20,12 @@ fn stored_ids(data_dir: &Path) -> HashMap<String, u32> {
     }
     let mut counts = HashMap::new();
     let dir = flightrec::datadir::DataDir::open(data_dir).unwrap();
-    let (wal, report) = Wal::open(&dir.layout().wal_dir(), WalOptions::default(), None, &mut |_, rec| {
-        let id: Id = serde_json::from_slice(rec.json).unwrap();
-        *counts.entry(id.event_id).or_insert(0) += 1;
-    })
-    .unwrap();
+    let (wal, report) =
+        Wal::open(&dir.layout().wal_dir(), WalOptions::default(), WalHooks::default(), &mut |_, rec| {
+            let id: Id = serde_json::from_slice(rec.json).unwrap();
+            *counts.entry(id.event_id).or_insert(0) += 1;
+        })
+        .unwrap();
     assert_eq!(report.damage_count(), 0, "a crash leaves at most a torn tail: {report:?}");
     wal.close().unwrap();
     counts

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use flightrec::wal::{Durability, Wal, WalOptions, WalReport, event_payload, inspect};
+use flightrec::wal::{Durability, Wal, WalHooks, WalOptions, WalReport, event_payload, inspect};
 use proptest::prelude::*;
 
 fn opts(segment_bytes: u64) -> WalOptions {
@@ -14,7 +14,7 @@ fn opts(segment_bytes: u64) -> WalOptions {
 /// Opens the WAL and returns it with every replayed record body and the report.
 fn open(dir: &Path, o: WalOptions) -> (Wal, Vec<Vec<u8>>, WalReport) {
     let mut got = Vec::new();
-    let (wal, report) = Wal::open(dir, o, None, &mut |_, rec| got.push(rec.json.to_vec())).unwrap();
+    let (wal, report) = Wal::open(dir, o, WalHooks::default(), &mut |_, rec| got.push(rec.json.to_vec())).unwrap();
     (wal, got, report)
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use flightrec::datadir::DataDir;
 use flightrec::ingest::prepare_json;
 use flightrec::redact::Redactor;
-use flightrec::wal::{Wal, WalOptions};
+use flightrec::wal::{Wal, WalHooks, WalOptions};
 use flightrec::workload::Generator;
 
 use super::CliError;
@@ -31,7 +31,7 @@ pub fn run(
     print_acks: bool,
 ) -> Result<ExitCode, CliError> {
     let dir = DataDir::open(data_dir)?;
-    let (wal, _) = Wal::open(&dir.layout().wal_dir(), opts.clone(), None, &mut |_, _| {})?;
+    let (wal, _) = Wal::open(&dir.layout().wal_dir(), opts.clone(), WalHooks::default(), &mut |_, _| {})?;
     let wal = Arc::new(wal);
     let redactor = Arc::new(Redactor::builtin());
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use flightrec::compact::{CompactReport, Compactor};
 use flightrec::datadir::{DataDir, DirLock, Layout};
-use flightrec::wal::{Wal, WalError, WalOptions};
+use flightrec::wal::{Wal, WalError, WalHooks, WalOptions};
 use notify::{RecursiveMode, Watcher};
 
 use super::{CliError, print_json};
@@ -36,7 +36,7 @@ fn seal_newest_if_no_writer(data_dir: &Path) -> Result<bool, CliError> {
         Err(WalError::Locked { .. }) => return Ok(false),
         Err(e) => return Err(e.into()),
     };
-    let (wal, _) = Wal::open(&dir.layout().wal_dir(), WalOptions::default(), None, &mut |_, _| {})?;
+    let (wal, _) = Wal::open(&dir.layout().wal_dir(), WalOptions::default(), WalHooks::default(), &mut |_, _| {})?;
     wal.seal_blocking()?;
     wal.close()?;
     Ok(true)

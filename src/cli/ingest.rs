@@ -11,7 +11,7 @@ use flightrec::event::InvalidEvent;
 use flightrec::ingest::prepare_json;
 use flightrec::ndjson::{Line, LineReader, is_blank};
 use flightrec::redact::Redactor;
-use flightrec::wal::{MAX_PAYLOAD_LEN, Wal, WalOptions};
+use flightrec::wal::{MAX_PAYLOAD_LEN, Wal, WalHooks, WalOptions};
 
 use super::{CliError, print_json};
 
@@ -46,7 +46,7 @@ pub fn run(data_dir: &Path, file: &str, opts: &WalOptions, json: bool) -> Result
         (Box::new(BufReader::with_capacity(1 << 20, f)), size)
     };
     let dir = DataDir::open(data_dir)?;
-    let (wal, _) = Wal::open(&dir.layout().wal_dir(), opts.clone(), None, &mut |_, _| {})?;
+    let (wal, _) = Wal::open(&dir.layout().wal_dir(), opts.clone(), WalHooks::default(), &mut |_, _| {})?;
     let redactor = Redactor::builtin();
     let mut reader = LineReader::new(input, MAX_PAYLOAD_LEN);
     let mut summary = Summary::default();

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod compact;
 pub mod ingest;
+pub mod query;
 pub mod retention;
 pub mod stats;
 pub mod verify;

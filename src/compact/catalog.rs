@@ -99,13 +99,14 @@ pub struct SegmentRow {
     pub files: Vec<String>,
     pub state: String,
     pub max_ts_micros: Option<i64>,
+    pub last_lsn: Option<u64>,
 }
 
 /// Every segment the catalog lists, in LSN order.
 pub fn segments(conn: &Connection) -> Result<Vec<SegmentRow>, StoreError> {
     let mut stmt = conn
         .prepare(
-            "SELECT segment, events, bytes, array_to_string(files, chr(10)), state, epoch_us(max_ts) \
+            "SELECT segment, events, bytes, array_to_string(files, chr(10)), state, epoch_us(max_ts), last_lsn \
              FROM cat.segments ORDER BY segment",
         )
         .map_err(db("list catalog segments"))?;
@@ -119,6 +120,7 @@ pub fn segments(conn: &Connection) -> Result<Vec<SegmentRow>, StoreError> {
                 files: files.split('\n').filter(|f| !f.is_empty()).map(String::from).collect(),
                 state: r.get(4)?,
                 max_ts_micros: r.get(5)?,
+                last_lsn: r.get(6)?,
             })
         })
         .map_err(db("list catalog segments"))?;

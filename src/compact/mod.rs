@@ -57,6 +57,8 @@ pub struct CompactReport {
     pub finished_interrupted: u64,
     /// Records whose checksum held but whose JSON did not decode (skipped, reported).
     pub undecodable_records: u64,
+    /// The LSN range of every segment compacted (or finished), first to last.
+    pub ranges: Vec<(u64, u64)>,
 }
 
 /// What [`Compactor::stage`] loaded.
@@ -65,6 +67,8 @@ pub struct Staged {
     pub events: u64,
     pub undecodable: u64,
     pub wal_bytes: u64,
+    /// LSN of the segment's last valid event record.
+    pub last_lsn: Option<u64>,
 }
 
 /// Compacts sealed segments; holds a DuckDB connection with the catalog attached.
@@ -107,9 +111,12 @@ impl Compactor {
         let mut report = CompactReport::default();
         let done: BTreeSet<u64> = catalog::segments(&self.conn)?.iter().map(|s| s.segment).collect();
         let mut segments = list_segments(&self.layout.wal_dir())?;
+        // Each segment ends where the next begins; the newest (the writer's) is not compacted.
+        let next_firsts: Vec<u64> = segments.iter().skip(1).map(|(lsn, _)| *lsn).collect();
         segments.pop();
-        for (first_lsn, path) in segments {
+        for ((first_lsn, path), next_first) in segments.into_iter().zip(next_firsts) {
             if done.contains(&first_lsn) {
+                report.ranges.push((first_lsn, next_first.saturating_sub(1)));
                 remove_file_durable(&path).map_err(io("delete compacted WAL segment", &path))?;
                 report.finished_interrupted += 1;
                 continue;
@@ -136,6 +143,7 @@ impl Compactor {
         report.wal_bytes += staged.wal_bytes;
         report.undecodable_records += staged.undecodable;
         report.parquet_files.extend(files);
+        report.ranges.push((segment, staged.last_lsn.unwrap_or(segment)));
         Ok(())
     }
 
@@ -145,9 +153,13 @@ impl Compactor {
         let bytes = read_segment(path, true)?;
         let mut builder = BatchBuilder::default();
         let mut undecodable = 0u64;
-        let scanned = scan_segment(&bytes, &mut |rec| match StoredEnvelope::parse(rec.json) {
-            Ok(e) => builder.push(&e, rec.lsn, segment, rec.redacted),
-            Err(_) => undecodable += 1,
+        let mut last_lsn = None;
+        let scanned = scan_segment(&bytes, &mut |rec| {
+            last_lsn = Some(rec.lsn);
+            match StoredEnvelope::parse(rec.json) {
+                Ok(e) => builder.push(&e, rec.lsn, segment, rec.redacted),
+                Err(_) => undecodable += 1,
+            }
         });
         if let Err(reason) = scanned {
             tracing::warn!(segment = %path.display(), %reason, "skipping unreadable WAL segment");
@@ -156,7 +168,7 @@ impl Compactor {
         let events = builder.rows() as u64;
         let batch = builder.finish().map_err(|e| StoreError::Arrow { segment, reason: e.to_string() })?;
         self.load_staging(batch)?;
-        Ok(Some(Staged { events, undecodable, wal_bytes: bytes.len() as u64 }))
+        Ok(Some(Staged { events, undecodable, wal_bytes: bytes.len() as u64, last_lsn }))
     }
 
     fn load_staging(&self, batch: duckdb::arrow::record_batch::RecordBatch) -> Result<(), StoreError> {

@@ -34,7 +34,7 @@ pub use format::{MAX_PAYLOAD_LEN, event_payload};
 pub use options::{Durability, WalOptions};
 pub use recovery::{SegmentReport, WalReport, inspect};
 pub use scan::{Damage, EventRecord};
-pub use writer::{LsnRange, SealListener};
+pub use writer::{AppendListener, LsnRange, SealListener, WalHooks};
 
 use writer::{Payloads, Request, WalCounters, Writer};
 
@@ -69,7 +69,7 @@ impl Wal {
     pub fn open(
         wal_dir: &Path,
         opts: WalOptions,
-        on_seal: Option<SealListener>,
+        hooks: WalHooks,
         replay: &mut dyn FnMut(u64, EventRecord<'_>),
     ) -> Result<(Wal, WalReport), WalError> {
         let (active, next_lsn, report) = recovery::recover(wal_dir, opts.segment_bytes, replay)?;
@@ -78,7 +78,7 @@ impl Wal {
         let durability = opts.durability;
         let capacity = opts.queue_capacity;
         let mut writer = Writer::new(opts, wal_dir.to_path_buf(), active, next_lsn, counters.clone());
-        writer.on_seal = on_seal;
+        writer.hooks = hooks;
         let thread = std::thread::Builder::new()
             .name("flightrec-wal".into())
             .spawn(move || writer.run(rx))

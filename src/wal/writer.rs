@@ -57,12 +57,11 @@ pub enum Payloads {
 }
 
 impl Payloads {
-    fn as_slices(&self) -> impl Iterator<Item = &[u8]> {
-        let (one, many) = match self {
-            Payloads::One(p) => (Some(p.as_slice()), &[][..]),
-            Payloads::Many(v) => (None, v.as_slice()),
-        };
-        one.into_iter().chain(many.iter().map(Vec::as_slice))
+    fn into_vec(self) -> Vec<Vec<u8>> {
+        match self {
+            Payloads::One(p) => vec![p],
+            Payloads::Many(v) => v,
+        }
     }
 }
 
@@ -94,13 +93,25 @@ impl WalCounters {
 /// Called with the path of every segment the writer seals (wakes the compactor).
 pub type SealListener = Box<dyn Fn(PathBuf) + Send>;
 
+/// Called once per written group, before any of its appends is acknowledged, with the
+/// `(LSN, payload)` of every record in it (feeds the query tail index: read-your-writes).
+pub type AppendListener = Box<dyn Fn(Vec<(u64, Vec<u8>)>) + Send>;
+
+/// Callbacks of the writer thread.
+#[derive(Default)]
+pub struct WalHooks {
+    pub on_seal: Option<SealListener>,
+    pub on_append: Option<AppendListener>,
+}
+
 pub struct Writer {
     pub(super) opts: WalOptions,
     pub(super) wal_dir: PathBuf,
     pub(super) active: Option<ActiveSegment>,
     pub(super) next_lsn: u64,
     pub(super) counters: Arc<WalCounters>,
-    pub(super) on_seal: Option<SealListener>,
+    pub(super) hooks: WalHooks,
+    appended: Vec<(u64, Vec<u8>)>,
     buf: Vec<u8>,
     unsynced: bool,
     last_sync: Instant,
@@ -130,7 +141,8 @@ impl Writer {
             active: Some(active),
             next_lsn,
             counters,
-            on_seal: None,
+            hooks: WalHooks::default(),
+            appended: Vec::new(),
             buf: Vec::with_capacity(1 << 20),
             unsynced: false,
             last_sync: Instant::now(),
@@ -194,6 +206,9 @@ impl Writer {
         let result = self.write_group(requests, &mut group);
         match result {
             Ok(()) => {
+                if let Some(listener) = &self.hooks.on_append {
+                    listener(std::mem::take(&mut self.appended));
+                }
                 for (ack, range) in group.acks {
                     let _ = ack.send(Ok(range));
                 }
@@ -203,6 +218,7 @@ impl Writer {
                 }
             }
             Err(e) => {
+                self.appended.clear();
                 self.poison(&e);
                 let errs = group.acks.into_iter().map(|(a, _)| a).chain(group.flush_acks);
                 for ack in errs {
@@ -235,7 +251,7 @@ impl Writer {
     /// Adds one request to the group; a request that fails is answered here.
     fn take_request(&mut self, req: Request, group: &mut Group) -> Result<(), WalError> {
         match req {
-            Request::Append { payloads, durability, ack } => match self.append(&payloads) {
+            Request::Append { payloads, durability, ack } => match self.append(payloads) {
                 Ok(range) => {
                     group.needs_sync |= durability == Durability::Sync;
                     if let Some(ack) = ack {
@@ -266,13 +282,16 @@ impl Writer {
     }
 
     /// Frames the payloads into the group buffer, sealing first when the segment is full.
-    fn append(&mut self, payloads: &Payloads) -> Result<LsnRange, WalError> {
+    fn append(&mut self, payloads: Payloads) -> Result<LsnRange, WalError> {
         let first = self.next_lsn;
-        for payload in payloads.as_slices() {
+        for payload in payloads.into_vec() {
             if self.segment_full(framed_len(payload.len())) {
                 self.seal_active()?;
             }
-            encode_record(&mut self.buf, self.next_lsn, payload);
+            encode_record(&mut self.buf, self.next_lsn, &payload);
+            if self.hooks.on_append.is_some() {
+                self.appended.push((self.next_lsn, payload));
+            }
             self.next_lsn += 1;
             if let Some(active) = self.active.as_mut() {
                 active.event_records += 1;
@@ -338,7 +357,7 @@ impl Writer {
         self.counters.durable_lsn.store(self.next_lsn.saturating_sub(1), Ordering::Relaxed);
         self.counters.sealed_segments.fetch_add(1, Ordering::Relaxed);
         self.active = Some(ActiveSegment::create(&self.wal_dir, self.next_lsn, self.opts.segment_bytes)?);
-        if let Some(listener) = &self.on_seal {
+        if let Some(listener) = &self.hooks.on_seal {
             listener(sealed);
         }
         Ok(())

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use flightrec::datadir::DataDir;
 use flightrec::ingest::prepare_json;
 use flightrec::redact::Redactor;
-use flightrec::wal::{Durability, Wal, WalOptions};
+use flightrec::wal::{Durability, Wal, WalHooks, WalOptions};
 
 pub const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample-events.ndjson");
 
@@ -23,7 +23,8 @@ pub fn flightrec(data_dir: &Path, args: &[&str]) -> Output {
 /// Records JSON events through the full ingest path, sealing after every `per_segment`.
 pub fn record(data_dir: &Path, lines: &[String], per_segment: usize) {
     let dir = DataDir::open(data_dir).unwrap();
-    let (wal, _) = Wal::open(&dir.layout().wal_dir(), WalOptions::default(), None, &mut |_, _| {}).unwrap();
+    let (wal, _) =
+        Wal::open(&dir.layout().wal_dir(), WalOptions::default(), WalHooks::default(), &mut |_, _| {}).unwrap();
     let redactor = Redactor::builtin();
     for (i, line) in lines.iter().enumerate() {
         let p = prepare_json(&redactor, line.as_bytes()).unwrap();

@@ -1,0 +1,36 @@
+//! Queries: filter by job, trace, time range, type, actor and id text; (timestamp, event_id)
+//! order; keyset pagination with an opaque cursor.
+//!
+//! A page merges two sources: the Parquet files (DuckDB; the files are chosen by the catalog
+//! in the recorder, or by the date partitions when reading a data directory without the
+//! catalog) and the WAL tail (the in-memory [`tail::TailIndex`] in the recorder, or the WAL
+//! read from disk). Events are deduplicated by LSN, so an event that is in both while it is
+//! being compacted appears once.
+
+pub mod model;
+pub mod parquet;
+pub mod reader;
+pub mod sql;
+pub mod tail;
+pub mod views;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub use model::{Cursor, DEFAULT_LIMIT, EventPage, EventQuery, MAX_LIMIT, StoredEvent};
+
+/// Merges tail and Parquet results into one page of at most `q.page_size()` events.
+/// `parquet` must hold up to `page_size + 1` events so the next cursor can be known.
+pub fn merge_page(q: &EventQuery, tail: Vec<Arc<StoredEvent>>, parquet: Vec<StoredEvent>) -> EventPage {
+    let limit = q.page_size();
+    let mut by_lsn: BTreeMap<u64, StoredEvent> = parquet.into_iter().map(|e| (e.lsn, e)).collect();
+    for e in tail {
+        by_lsn.entry(e.lsn).or_insert_with(|| (*e).clone());
+    }
+    let mut events: Vec<StoredEvent> = by_lsn.into_values().collect();
+    events.sort_by(|a, b| a.key().cmp(&b.key()));
+    let more = events.len() > limit;
+    events.truncate(limit);
+    let next_cursor = if more { events.last().map(|e| Cursor::after(e).encode()) } else { None };
+    EventPage { events, next_cursor }
+}

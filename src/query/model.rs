@@ -1,0 +1,198 @@
+//! What queries take and return: the filter, a stored event, a page, the opaque cursor.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::compact::row::StoredEnvelope;
+use crate::event::{Actor, EventType};
+
+/// Most events one page may hold.
+pub const MAX_LIMIT: usize = 1_000;
+/// Page size when the caller gives none.
+pub const DEFAULT_LIMIT: usize = 100;
+
+/// A filter over stored events. Every field set must match; `None` matches anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventQuery {
+    pub job_id: Option<String>,
+    pub trace_id: Option<String>,
+    /// Inclusive lower bound on `timestamp`.
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive upper bound on `timestamp`.
+    pub to: Option<DateTime<Utc>>,
+    pub event_type: Option<EventType>,
+    pub actor: Option<Actor>,
+    /// Substring of any id (event, trace, job, span, model, capability, policy decision).
+    pub text: Option<String>,
+    /// Page size (at most [`MAX_LIMIT`]).
+    pub limit: Option<usize>,
+    /// Where the previous page ended.
+    pub cursor: Option<Cursor>,
+}
+
+impl EventQuery {
+    /// Bounds truncated to microseconds, the precision events are stored with.
+    pub fn normalized(mut self) -> EventQuery {
+        self.from = self.from.map(crate::event::time::truncate_micros);
+        self.to = self.to.map(crate::event::time::truncate_micros);
+        self
+    }
+
+    pub fn page_size(&self) -> usize {
+        self.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
+    }
+}
+
+/// One stored event as queries return it: the event's canonical fields plus where it is
+/// stored (`lsn`) and whether the redactor changed it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredEvent {
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub event_id: String,
+    #[serde(with = "crate::event::time")]
+    pub timestamp: DateTime<Utc>,
+    pub actor: String,
+    pub trace_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_session_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wsids: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activity_span_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_span_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capability_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_decision_id: Option<String>,
+    pub payload: Box<RawValue>,
+    pub lsn: u64,
+    pub redacted: bool,
+}
+
+impl StoredEvent {
+    /// Builds the owned form of a WAL record's envelope.
+    pub fn from_envelope(e: &StoredEnvelope<'_>, lsn: u64, redacted: bool) -> StoredEvent {
+        let own = |s: &Option<std::borrow::Cow<'_, str>>| s.as_deref().map(String::from);
+        StoredEvent {
+            ty: e.ty.to_string(),
+            event_id: e.event_id.to_string(),
+            timestamp: e.timestamp,
+            actor: e.actor.to_string(),
+            trace_id: e.trace_id.to_string(),
+            job_id: own(&e.job_id),
+            model_id: own(&e.model_id),
+            model_session_id: own(&e.model_session_id),
+            wsids: e.wsids.as_ref().map(|v| v.iter().map(|s| s.to_string()).collect()),
+            activity_span_id: own(&e.activity_span_id),
+            session_span_id: own(&e.session_span_id),
+            capability_id: own(&e.capability_id),
+            policy_decision_id: own(&e.policy_decision_id),
+            payload: e.payload.to_owned(),
+            lsn,
+            redacted,
+        }
+    }
+
+    /// The sort key of every query: time, then event_id.
+    pub fn key(&self) -> (i64, &str) {
+        (self.timestamp.timestamp_micros(), &self.event_id)
+    }
+
+    /// True when the event passes every filter of `q` (the cursor included).
+    pub fn matches(&self, q: &EventQuery) -> bool {
+        let eq = |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| have == Some(w));
+        eq(&q.job_id, self.job_id.as_deref())
+            && eq(&q.trace_id, Some(&self.trace_id))
+            && q.from.is_none_or(|f| self.timestamp >= f)
+            && q.to.is_none_or(|t| self.timestamp < t)
+            && q.event_type.is_none_or(|t| t.as_str() == self.ty)
+            && q.actor.is_none_or(|a| a.as_str() == self.actor)
+            && q.text.as_deref().is_none_or(|t| self.ids().any(|id| id.contains(t)))
+            && q.cursor.as_ref().is_none_or(|c| self.key() > (c.micros, c.event_id.as_str()))
+    }
+
+    /// The ids a text search looks in.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        [
+            Some(self.event_id.as_str()),
+            Some(self.trace_id.as_str()),
+            self.job_id.as_deref(),
+            self.model_id.as_deref(),
+            self.model_session_id.as_deref(),
+            self.activity_span_id.as_deref(),
+            self.session_span_id.as_deref(),
+            self.capability_id.as_deref(),
+            self.policy_decision_id.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
+/// A page of events in (timestamp, event_id) order.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventPage {
+    pub events: Vec<StoredEvent>,
+    /// Pass back as `cursor` for the next page; None on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Where a page ended: the key of its last event. Opaque to callers (hex of `micros:id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub micros: i64,
+    pub event_id: String,
+}
+
+impl Cursor {
+    pub fn after(e: &StoredEvent) -> Cursor {
+        Cursor { micros: e.timestamp.timestamp_micros(), event_id: e.event_id.clone() }
+    }
+
+    pub fn encode(&self) -> String {
+        format!("{}:{}", self.micros, self.event_id).bytes().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Decodes a cursor, rejecting anything [`Cursor::encode`] did not produce.
+    pub fn decode(text: &str) -> Result<Cursor, String> {
+        let bad = || {
+            format!("invalid cursor `{}`: pass back a next_cursor unchanged", text.chars().take(80).collect::<String>())
+        };
+        if text.len() > 512 || !text.len().is_multiple_of(2) {
+            return Err(bad());
+        }
+        let bytes: Option<Vec<u8>> = (0..text.len())
+            .step_by(2)
+            .map(|i| text.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+            .collect();
+        let plain = bytes.and_then(|b| String::from_utf8(b).ok()).ok_or_else(bad)?;
+        let (micros, id) = plain.split_once(':').ok_or_else(bad)?;
+        let micros = micros.parse().map_err(|_| bad())?;
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+            return Err(bad());
+        }
+        Ok(Cursor { micros, event_id: id.to_string() })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let c = Cursor { micros: 1_764_000_000_000_000, event_id: "4f1c7a8e-2b7d-4a53-9a0e-6b1d2f6c9e01".into() };
+        assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+        for bad in ["", "zz", "abc", "3a", &"00".repeat(300), "313a", "31323a27206f7220313d31"] {
+            assert!(Cursor::decode(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Reading events from Parquet files with DuckDB: one SQL query over the files the caller
+//! chose (the catalog or the date partitions prune them), with every filter pushed down.
+
+use chrono::DateTime;
+use duckdb::Connection;
+
+use super::model::{EventQuery, StoredEvent};
+use crate::compact::error::{StoreError, db, sql_str};
+
+/// The columns read, in [`row_to_event`] order.
+const SELECT: &str = "SELECT type, event_id, epoch_us(timestamp), actor, trace_id, job_id, model_id, \
+    model_session_id, to_json(wsids)::VARCHAR, activity_span_id, session_span_id, capability_id, \
+    policy_decision_id, payload::VARCHAR, lsn, redacted";
+
+/// The WHERE clause of `q` (values are quoted literals built here, never caller SQL).
+pub fn where_clause(q: &EventQuery) -> String {
+    let mut conds = vec!["true".to_string()];
+    let text_eq = |col: &str, v: &Option<String>| v.as_ref().map(|v| format!("{col} = {}", sql_str(v)));
+    conds.extend(text_eq("job_id", &q.job_id));
+    conds.extend(text_eq("trace_id", &q.trace_id));
+    conds.extend(q.event_type.map(|t| format!("type = {}", sql_str(t.as_str()))));
+    conds.extend(q.actor.map(|a| format!("actor = {}", sql_str(a.as_str()))));
+    conds.extend(q.from.map(|f| format!("timestamp >= make_timestamp({})::TIMESTAMPTZ", f.timestamp_micros())));
+    conds.extend(q.to.map(|t| format!("timestamp < make_timestamp({})::TIMESTAMPTZ", t.timestamp_micros())));
+    if let Some(text) = &q.text {
+        let like = sql_str(&format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+        let cols = [
+            "event_id",
+            "trace_id",
+            "job_id",
+            "model_id",
+            "model_session_id",
+            "activity_span_id",
+            "session_span_id",
+            "capability_id",
+            "policy_decision_id",
+        ];
+        let any: Vec<String> = cols.iter().map(|c| format!("{c} LIKE {like} ESCAPE '\\'")).collect();
+        conds.push(format!("({})", any.join(" OR ")));
+    }
+    if let Some(c) = &q.cursor {
+        let ts = format!("make_timestamp({})::TIMESTAMPTZ", c.micros);
+        conds.push(format!("(timestamp > {ts} OR (timestamp = {ts} AND event_id > {}))", sql_str(&c.event_id)));
+    }
+    conds.join(" AND ")
+}
+
+/// The first `limit` events of `files` matching `q`, in (timestamp, event_id) order.
+pub fn query_files(
+    conn: &Connection,
+    files: &[String],
+    q: &EventQuery,
+    limit: usize,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = files.iter().map(|f| sql_str(f)).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "{SELECT} FROM read_parquet([{list}], union_by_name = true) WHERE {} ORDER BY timestamp, event_id LIMIT {limit}",
+        where_clause(q)
+    );
+    let mut stmt = conn.prepare(&sql).map_err(db("prepare event query"))?;
+    let rows = stmt.query_map([], row_to_event).map_err(db("run event query"))?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(db("read event query rows"))
+}
+
+fn row_to_event(r: &duckdb::Row<'_>) -> duckdb::Result<StoredEvent> {
+    let micros: i64 = r.get(2)?;
+    let wsids: Option<String> = r.get(8)?;
+    let payload: String = r.get(13)?;
+    let conv =
+        |e: serde_json::Error| duckdb::Error::FromSqlConversionFailure(13, duckdb::types::Type::Text, Box::new(e));
+    Ok(StoredEvent {
+        ty: r.get(0)?,
+        event_id: r.get(1)?,
+        timestamp: DateTime::from_timestamp_micros(micros).unwrap_or_default(),
+        actor: r.get(3)?,
+        trace_id: r.get(4)?,
+        job_id: r.get(5)?,
+        model_id: r.get(6)?,
+        model_session_id: r.get(7)?,
+        wsids: wsids.map(|w| serde_json::from_str(&w)).transpose().map_err(conv)?,
+        activity_span_id: r.get(9)?,
+        session_span_id: r.get(10)?,
+        capability_id: r.get(11)?,
+        policy_decision_id: r.get(12)?,
+        payload: serde_json::value::RawValue::from_string(payload).map_err(conv)?,
+        lsn: r.get(14)?,
+        redacted: r.get(15)?,
+    })
+}

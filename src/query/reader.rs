@@ -1,0 +1,60 @@
+//! Queries over a data directory without taking any lock: the Parquet files found under
+//! `events/` (pruned by their date partition) and the WAL read from disk. This is how the CLI
+//! queries while a recorder is serving: the catalog is the recorder's, the files are anyone's.
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use duckdb::Connection;
+
+use super::model::{EventPage, EventQuery, StoredEvent};
+use super::{merge_page, parquet};
+use crate::compact::error::{StoreError, db};
+use crate::compact::files::parquet_files;
+use crate::compact::row::StoredEnvelope;
+use crate::datadir::Layout;
+use crate::wal::inspect;
+
+/// One page of events of the data directory at `root`.
+pub fn query_dir(root: &Path, q: &EventQuery) -> Result<EventPage, StoreError> {
+    let q = &q.clone().normalized();
+    let layout = Layout::new(root);
+    let tail = wal_events(&layout, q)?;
+    let files = files_for(&layout, q);
+    let conn = Connection::open_in_memory().map_err(db("open DuckDB"))?;
+    let from_parquet = parquet::query_files(&conn, &files, q, q.page_size() + 1)?;
+    Ok(merge_page(q, tail.into_iter().map(std::sync::Arc::new).collect(), from_parquet))
+}
+
+/// The Parquet files whose date partition can hold events of `q`'s time range.
+pub fn files_for(layout: &Layout, q: &EventQuery) -> Vec<String> {
+    let from = q.from.map(|t| t.date_naive());
+    let to = q.to.map(|t| t.date_naive());
+    parquet_files(&layout.events_dir())
+        .into_iter()
+        .filter(|f| match partition_date(f) {
+            Some(d) => from.is_none_or(|from| d >= from) && to.is_none_or(|to| d <= to),
+            None => true,
+        })
+        .map(|f| f.display().to_string())
+        .collect()
+}
+
+fn partition_date(file: &Path) -> Option<NaiveDate> {
+    let dir = file.parent()?.file_name()?.to_str()?;
+    NaiveDate::parse_from_str(dir.strip_prefix("date=")?, "%Y-%m-%d").ok()
+}
+
+/// The WAL's events matching `q`.
+fn wal_events(layout: &Layout, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut out = Vec::new();
+    inspect(&layout.wal_dir(), &mut |_, rec| {
+        if let Ok(e) = StoredEnvelope::parse(rec.json) {
+            let e = StoredEvent::from_envelope(&e, rec.lsn, rec.redacted);
+            if e.matches(q) {
+                out.push(e);
+            }
+        }
+    })?;
+    Ok(out)
+}

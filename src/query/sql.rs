@@ -1,0 +1,72 @@
+//! `flightrec sql`: DuckDB SQL over a view `events` that covers the Parquet files and the WAL
+//! tail, opened without any lock (the catalog stays the recorder's), so it runs while a
+//! recorder is serving. Every result value is rendered as text.
+
+use std::path::Path;
+
+use duckdb::Connection;
+
+use crate::compact::batch::{BatchBuilder, COLUMNS_SQL};
+use crate::compact::error::{StoreError, db, sql_str};
+use crate::compact::files::parquet_files;
+use crate::compact::row::StoredEnvelope;
+use crate::datadir::Layout;
+use crate::wal::inspect;
+
+/// A query's result: column names and rows of text (NULL as None).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SqlResult {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+/// Opens an in-memory DuckDB with the view `events` over the data directory at `root`.
+pub fn open_events_view(root: &Path) -> Result<Connection, StoreError> {
+    let layout = Layout::new(root);
+    let conn = Connection::open_in_memory().map_err(db("open DuckDB"))?;
+    conn.execute_batch(&format!("CREATE TABLE wal_events ({COLUMNS_SQL})")).map_err(db("create WAL table"))?;
+    let mut builder = BatchBuilder::default();
+    inspect(&layout.wal_dir(), &mut |segment, rec| {
+        if let Ok(e) = StoredEnvelope::parse(rec.json) {
+            builder.push(&e, rec.lsn, segment, rec.redacted);
+        }
+    })?;
+    let batch = builder.finish().map_err(|e| StoreError::Arrow { segment: 0, reason: e.to_string() })?;
+    let mut appender = conn.appender("wal_events").map_err(db("open appender"))?;
+    appender.append_record_batch(batch).map_err(db("load WAL events"))?;
+    appender.flush().map_err(db("load WAL events"))?;
+    drop(appender);
+    let wal = "SELECT * EXCLUDE (date) REPLACE (payload::JSON AS payload) FROM wal_events";
+    let view = if parquet_files(&layout.events_dir()).is_empty() {
+        format!("CREATE VIEW events AS {wal}")
+    } else {
+        let glob = sql_str(&layout.events_dir().join("**").join("*.parquet").display().to_string());
+        format!(
+            "CREATE VIEW parquet_events AS SELECT * EXCLUDE (date) FROM read_parquet({glob}, hive_partitioning = true, union_by_name = true);
+             CREATE VIEW events AS SELECT * FROM parquet_events
+                 UNION ALL BY NAME {wal} WHERE lsn NOT IN (SELECT lsn FROM parquet_events)"
+        )
+    };
+    conn.execute_batch(&view).map_err(db("create the events view"))?;
+    Ok(conn)
+}
+
+/// Runs one SQL statement and returns its result as text.
+pub fn run_sql(conn: &Connection, sql: &str) -> Result<SqlResult, StoreError> {
+    let sql = sql.trim().trim_end_matches(';');
+    let wrapped = format!("SELECT COLUMNS(*)::VARCHAR FROM ({sql})");
+    let mut stmt = conn.prepare(&wrapped).map_err(db("run SQL"))?;
+    let mut rows = stmt.query([]).map_err(db("run SQL"))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(db("read SQL result"))? {
+        let n = row.as_ref().column_count();
+        out.push(
+            (0..n)
+                .map(|i| row.get::<_, Option<String>>(i))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db("read SQL result"))?,
+        );
+    }
+    let columns = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
+    Ok(SqlResult { columns, rows: out })
+}

@@ -1,0 +1,75 @@
+//! The in-memory index of events in the WAL that are not compacted yet (the "tail").
+//!
+//! The WAL writer hands over every group's records before it acknowledges any of them, and
+//! recovery replays the WAL into it on open, so a query sees an event as soon as it is
+//! acknowledged (read-your-writes). Records are kept raw and decoded on the first query that
+//! needs them, which keeps the writer thread's work per event to a move. Rows leave the tail
+//! only after their segment is in the catalog (or dropped by retention); queries snapshot the
+//! tail before reading Parquet and merge by LSN, so an event moving from the WAL to Parquet is
+//! never missed and never shown twice.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::model::{EventQuery, StoredEvent};
+use crate::compact::row::StoredEnvelope;
+use crate::wal::format::{FLAG_REDACTED, KIND_EVENT_JSON_V1};
+
+/// Uncompacted events by LSN.
+#[derive(Debug, Default)]
+pub struct TailIndex {
+    pending: Vec<(u64, Vec<u8>)>,
+    events: BTreeMap<u64, Arc<StoredEvent>>,
+}
+
+impl TailIndex {
+    /// Adds WAL payloads (kind, flags, JSON) as the writer hands them over.
+    pub fn push_payloads(&mut self, records: Vec<(u64, Vec<u8>)>) {
+        if self.pending.is_empty() {
+            self.pending = records;
+        } else {
+            self.pending.extend(records);
+        }
+    }
+
+    /// Adds one replayed record.
+    pub fn insert_record(&mut self, lsn: u64, redacted: bool, json: &[u8]) {
+        match StoredEnvelope::parse(json) {
+            Ok(e) => {
+                self.events.insert(lsn, Arc::new(StoredEvent::from_envelope(&e, lsn, redacted)));
+            }
+            Err(e) => tracing::warn!(lsn, error = %e, "WAL record does not decode; left out of queries"),
+        }
+    }
+
+    fn catch_up(&mut self) {
+        for (lsn, payload) in std::mem::take(&mut self.pending) {
+            if let [KIND_EVENT_JSON_V1, flags, json @ ..] = payload.as_slice() {
+                self.insert_record(lsn, flags & FLAG_REDACTED != 0, json);
+            }
+        }
+    }
+
+    /// Removes the events with LSNs in `first..=last` (a compacted or dropped segment).
+    pub fn remove_range(&mut self, first: u64, last: u64) {
+        self.catch_up();
+        let keep = self.events.split_off(&last.saturating_add(1));
+        let _gone = self.events.split_off(&first);
+        self.events.extend(keep);
+    }
+
+    pub fn len(&mut self) -> usize {
+        self.catch_up();
+        self.events.len()
+    }
+
+    pub fn is_empty(&mut self) -> bool {
+        self.len() == 0
+    }
+
+    /// The events matching `q` (cursor included), in LSN order.
+    pub fn matching(&mut self, q: &EventQuery) -> Vec<Arc<StoredEvent>> {
+        self.catch_up();
+        self.events.values().filter(|e| e.matches(q)).cloned().collect()
+    }
+}

@@ -1,0 +1,68 @@
+//! What the recorder's callers see when something fails; every variant has a stable code and
+//! an HTTP status (the server maps them one to one).
+
+use crate::compact::StoreError;
+use crate::event::InvalidEvent;
+use crate::wal::WalError;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecorderError {
+    /// The event does not match its FR-EVT shape (`HSK-400-INVALID-EVENT`).
+    #[error("{0}")]
+    InvalidEvent(#[from] InvalidEvent),
+
+    /// A query parameter is malformed (`HSK-400-INVALID-QUERY`).
+    #[error("HSK-400-INVALID-QUERY: {field}: {reason}")]
+    InvalidQuery { field: String, reason: String },
+
+    /// The WAL refused or failed the append: queue full (async mode), event too large, data
+    /// directory locked, I/O error, poisoned writer. The code is the WAL error's.
+    #[error(transparent)]
+    Wal(#[from] WalError),
+
+    /// The compacted store (DuckDB catalog, Parquet) failed (`HSK-500-DB` and kin).
+    #[error(transparent)]
+    Sink(#[from] StoreError),
+
+    /// The recorder is shutting down (`HSK-503-SHUTTING-DOWN`).
+    #[error("HSK-503-SHUTTING-DOWN: the recorder is shutting down")]
+    ShuttingDown,
+}
+
+impl RecorderError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            RecorderError::InvalidEvent(_) => InvalidEvent::CODE,
+            RecorderError::InvalidQuery { .. } => "HSK-400-INVALID-QUERY",
+            RecorderError::Wal(e) => e.code(),
+            RecorderError::Sink(e) => e.code(),
+            RecorderError::ShuttingDown => "HSK-503-SHUTTING-DOWN",
+        }
+    }
+
+    /// The JSON path of the field at fault, where there is one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            RecorderError::InvalidEvent(e) => Some(&e.field),
+            RecorderError::InvalidQuery { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status this error maps to.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            RecorderError::InvalidEvent(_) | RecorderError::InvalidQuery { .. } => 400,
+            RecorderError::Wal(WalError::TooLarge { .. }) => 413,
+            RecorderError::Wal(WalError::QueueFull { .. }) => 429,
+            RecorderError::Wal(WalError::Closed) | RecorderError::ShuttingDown => 503,
+            RecorderError::Wal(WalError::Locked { .. }) => 409,
+            RecorderError::Wal(_) | RecorderError::Sink(_) => 500,
+        }
+    }
+
+    pub fn invalid_query(field: &str, reason: impl Into<String>) -> RecorderError {
+        RecorderError::InvalidQuery { field: field.to_string(), reason: reason.into() }
+    }
+}

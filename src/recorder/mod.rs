@@ -1,0 +1,352 @@
+//! The embedded recorder: the [`FlightRecorder`] API tying validation, redaction, the WAL,
+//! compaction, retention and queries together.
+//!
+//! [`Recorder::open`] takes both locks of the data directory (writer and compactor), recovers
+//! the WAL (replaying it into the query tail and the de-duplication memory), and starts two
+//! background tasks: compaction (woken when the writer seals a segment, and periodically) and
+//! retention (at open, then periodically). [`Recorder::shutdown`] stops them and flushes the WAL.
+//!
+//! Durability is the WAL's: `record_event` returns once the event is as durable as the
+//! configured mode promises, and it is visible to queries from that moment (read-your-writes).
+
+pub mod config;
+pub mod dedup;
+pub mod error;
+mod store;
+mod tasks;
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use duckdb::Connection;
+use uuid::Uuid;
+
+pub use config::RecorderConfig;
+pub use error::RecorderError;
+
+use crate::compact::Compactor;
+use crate::datadir::{DataDir, DirLock, Layout};
+use crate::event::Event;
+use crate::ingest::{Prepared, prepare_event, prepare_json};
+use crate::query::views::{JobView, TraceView, collect_all, job_view, trace_view};
+use crate::query::{EventPage, EventQuery, merge_page, parquet, tail::TailIndex};
+use crate::redact::Redactor;
+use crate::wal::{Durability, Wal, WalHooks, WalStats};
+use dedup::Dedup;
+
+/// The recorder API of DESIGN.md (Interfaces → Rust).
+pub trait FlightRecorder {
+    /// Validates, redacts and appends one event with the configured durability.
+    fn record_event(&self, event: Event) -> impl Future<Output = Result<(), RecorderError>> + Send;
+    /// Drops segments older than the retention window; returns the number of events purged.
+    fn enforce_retention(&self) -> impl Future<Output = Result<u64, RecorderError>> + Send;
+    /// One page of events matching the filter.
+    fn query(&self, q: EventQuery) -> impl Future<Output = Result<EventPage, RecorderError>> + Send;
+    /// A trace's events, spans and jobs, with retention gaps.
+    fn trace(&self, trace_id: &str) -> impl Future<Output = Result<TraceView, RecorderError>> + Send;
+    /// A job's lifecycle, traces and events, with retention gaps.
+    fn job(&self, job_id: &str) -> impl Future<Output = Result<JobView, RecorderError>> + Send;
+}
+
+/// What happened to one recorded event.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Recorded {
+    pub event_id: Uuid,
+    pub trace_id: Uuid,
+    pub trace_id_assigned: bool,
+    /// The id was seen within the de-duplication window: nothing was stored.
+    pub duplicate: bool,
+    pub redacted: bool,
+}
+
+/// An open recorder. Cheap to clone; every clone is the same recorder.
+#[derive(Clone)]
+pub struct Recorder {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    layout: Layout,
+    config: RecorderConfig,
+    wal: Wal,
+    redactor: Redactor,
+    tail: Arc<Mutex<TailIndex>>,
+    dedup: Mutex<Dedup>,
+    compactor: Mutex<Compactor>,
+    query_conn: Mutex<Connection>,
+    seal_notify: Arc<tokio::sync::Notify>,
+    tasks: tasks::Tasks,
+    _compactor_lock: DirLock,
+    _writer_lock: DataDir,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Recorder {
+    /// Opens (recovering) the data directory and starts compaction and retention.
+    /// Must be called inside a tokio runtime.
+    pub async fn open(config: RecorderConfig) -> Result<Recorder, RecorderError> {
+        let inner = tokio::task::spawn_blocking(move || {
+            let inner = Inner::open(config)?;
+            // Retention runs once before the recorder is handed out, then periodically.
+            if let Err(e) = inner.retention_once() {
+                tracing::error!(error = %e, "retention at open failed; retrying later");
+            }
+            Ok::<Inner, RecorderError>(inner)
+        })
+        .await
+        .map_err(|_| RecorderError::ShuttingDown)??;
+        let inner = Arc::new(inner);
+        tasks::start(&inner);
+        Ok(Recorder { inner })
+    }
+
+    /// Records one JSON event (HTTP and CLI ingest).
+    pub async fn record_json(&self, json: &[u8], durability: Option<Durability>) -> Result<Recorded, RecorderError> {
+        let prepared = prepare_json(&self.inner.redactor, json)?;
+        self.record_prepared(prepared, durability).await
+    }
+
+    /// Records many JSON events with one WAL request (one fdatasync in sync mode).
+    /// Each gets its own result, in order.
+    pub async fn record_json_batch(
+        &self,
+        items: &[&[u8]],
+        durability: Option<Durability>,
+    ) -> Vec<Result<Recorded, RecorderError>> {
+        let inner = &self.inner;
+        let mut results: Vec<Result<Recorded, RecorderError>> = Vec::with_capacity(items.len());
+        let mut payloads = Vec::new();
+        let mut appended = Vec::new();
+        for item in items {
+            match prepare_json(&inner.redactor, item) {
+                Ok(p) => {
+                    let duplicate = !inner.remember(p.event_id);
+                    if !duplicate {
+                        appended.push(results.len());
+                        payloads.push(p.payload.clone());
+                    }
+                    results.push(Ok(recorded(&p, duplicate)));
+                }
+                Err(e) => results.push(Err(e.into())),
+            }
+        }
+        let durability = durability.unwrap_or(inner.config.wal.durability);
+        if let Err(e) = inner.wal.append_batch(payloads, durability).await {
+            for i in appended {
+                if let Some(Ok(r)) = results.get(i) {
+                    lock(&inner.dedup).remove(&r.event_id);
+                }
+                results[i] = Err(RecorderError::Wal(e.duplicate()));
+            }
+        }
+        results
+    }
+
+    /// Records an event built in Rust and says what happened to it.
+    pub async fn record(&self, event: Event, durability: Option<Durability>) -> Result<Recorded, RecorderError> {
+        let prepared = prepare_event(&self.inner.redactor, event)?;
+        self.record_prepared(prepared, durability).await
+    }
+
+    async fn record_prepared(&self, p: Prepared, durability: Option<Durability>) -> Result<Recorded, RecorderError> {
+        let inner = &self.inner;
+        if !inner.remember(p.event_id) {
+            return Ok(recorded(&p, true));
+        }
+        let durability = durability.unwrap_or(inner.config.wal.durability);
+        let result = recorded(&p, false);
+        if let Err(e) = inner.wal.append(p.payload, durability).await {
+            lock(&inner.dedup).remove(&p.event_id);
+            return Err(e.into());
+        }
+        Ok(result)
+    }
+
+    /// Compacts every sealed segment now (tests, `flightrec compact` semantics in-process).
+    pub async fn compact_now(&self) -> Result<crate::compact::CompactReport, RecorderError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.compact_once()).await.map_err(|_| RecorderError::ShuttingDown)?
+    }
+
+    /// Seals the active WAL segment (so the compactor can take it).
+    pub async fn seal(&self) -> Result<(), RecorderError> {
+        Ok(self.inner.wal.seal().await?)
+    }
+
+    pub fn wal_stats(&self) -> WalStats {
+        self.inner.wal.stats()
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.inner.layout
+    }
+
+    /// Events in the WAL tail (not compacted yet).
+    pub fn tail_len(&self) -> usize {
+        lock(&self.inner.tail).len()
+    }
+
+    /// Stops the background tasks and flushes and closes the WAL.
+    pub async fn shutdown(&self) -> Result<(), RecorderError> {
+        self.inner.tasks.stop().await;
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.wal.close()).await.map_err(|_| RecorderError::ShuttingDown)??;
+        Ok(())
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Inner) -> Result<T, RecorderError> + Send + 'static,
+    ) -> Result<T, RecorderError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || f(&inner)).await.map_err(|_| RecorderError::ShuttingDown)?
+    }
+}
+
+fn recorded(p: &Prepared, duplicate: bool) -> Recorded {
+    Recorded {
+        event_id: p.event_id,
+        trace_id: p.trace_id,
+        trace_id_assigned: p.trace_id_assigned,
+        duplicate,
+        redacted: p.redacted,
+    }
+}
+
+impl FlightRecorder for Recorder {
+    async fn record_event(&self, event: Event) -> Result<(), RecorderError> {
+        self.record(event, None).await.map(|_| ())
+    }
+
+    async fn enforce_retention(&self) -> Result<u64, RecorderError> {
+        self.blocking(|inner| inner.retention_once().map(|r| r.events_purged)).await
+    }
+
+    async fn query(&self, q: EventQuery) -> Result<EventPage, RecorderError> {
+        let q = q.normalized();
+        self.blocking(move |inner| inner.query_page(&q)).await
+    }
+
+    async fn trace(&self, trace_id: &str) -> Result<TraceView, RecorderError> {
+        let id = trace_id.to_string();
+        self.blocking(move |inner| {
+            let q = EventQuery { trace_id: Some(id.clone()), ..EventQuery::default() };
+            let (events, truncated) = collect_all(q, |q| inner.query_page(q))?;
+            let gaps = store::retention_gaps(&lock(&inner.query_conn), "trace_index", "trace_id", &id, "trace")?;
+            Ok(trace_view(&id, events, gaps, truncated))
+        })
+        .await
+    }
+
+    async fn job(&self, job_id: &str) -> Result<JobView, RecorderError> {
+        let id = job_id.to_string();
+        self.blocking(move |inner| {
+            let q = EventQuery { job_id: Some(id.clone()), ..EventQuery::default() };
+            let (events, truncated) = collect_all(q, |q| inner.query_page(q))?;
+            let gaps = store::retention_gaps(&lock(&inner.query_conn), "job_index", "job_id", &id, "job")?;
+            Ok(job_view(&id, events, gaps, truncated))
+        })
+        .await
+    }
+}
+
+impl Inner {
+    fn open(config: RecorderConfig) -> Result<Inner, RecorderError> {
+        let writer_lock = DataDir::open(&config.data_dir)?;
+        let compactor_lock = DirLock::compactor(&config.data_dir)?;
+        let layout = writer_lock.layout().clone();
+        let redactor = Redactor::new(&config.redaction_patterns)
+            .map_err(|e| RecorderError::invalid_query("redaction_patterns", e.to_string()))?;
+        let compactor = Compactor::open(&layout)?;
+        let query_conn =
+            compactor.connection().try_clone().map_err(crate::compact::error::db("open query connection"))?;
+        let mut dedup = Dedup::new(config.dedup_window, config.dedup_capacity);
+        let now = chrono::Utc::now().timestamp_micros();
+        for id in store::recent_event_ids(&query_conn, &layout.root, config.dedup_window)? {
+            if let Ok(id) = Uuid::parse_str(&id) {
+                dedup.insert(id, now);
+            }
+        }
+        let tail = Arc::new(Mutex::new(TailIndex::default()));
+        let seal_notify = Arc::new(tokio::sync::Notify::new());
+        let hooks = WalHooks {
+            on_seal: Some(Box::new({
+                let n = seal_notify.clone();
+                move |_| n.notify_one()
+            })),
+            on_append: Some(Box::new({
+                let t = tail.clone();
+                move |records| lock(&t).push_payloads(records)
+            })),
+        };
+        let (wal, _report) = {
+            let mut t = lock(&tail);
+            Wal::open(&layout.wal_dir(), config.wal.clone(), hooks, &mut |_, rec| {
+                t.insert_record(rec.lsn, rec.redacted, rec.json);
+                if let Some(id) = event_id_of(rec.json) {
+                    dedup.insert(id, now);
+                }
+            })?
+        };
+        Ok(Inner {
+            layout,
+            config,
+            wal,
+            redactor,
+            tail,
+            dedup: Mutex::new(dedup),
+            compactor: Mutex::new(compactor),
+            query_conn: Mutex::new(query_conn),
+            seal_notify,
+            tasks: tasks::Tasks::default(),
+            _compactor_lock: compactor_lock,
+            _writer_lock: writer_lock,
+        })
+    }
+
+    /// Remembers an event id; false when it is a duplicate.
+    fn remember(&self, id: Uuid) -> bool {
+        lock(&self.dedup).insert(id, chrono::Utc::now().timestamp_micros())
+    }
+
+    fn query_page(&self, q: &EventQuery) -> Result<EventPage, RecorderError> {
+        // The tail first: an event compacted meanwhile is then found in Parquet (see tail.rs).
+        let tail = lock(&self.tail).matching(q);
+        let conn = lock(&self.query_conn);
+        let files = store::files_for(&conn, &self.layout.root, q)?;
+        let from_parquet = parquet::query_files(&conn, &files, q, q.page_size() + 1)?;
+        Ok(merge_page(q, tail, from_parquet))
+    }
+
+    fn compact_once(&self) -> Result<crate::compact::CompactReport, RecorderError> {
+        let report = lock(&self.compactor).run_once()?;
+        let mut tail = lock(&self.tail);
+        for (first, last) in &report.ranges {
+            tail.remove_range(*first, *last);
+        }
+        Ok(report)
+    }
+
+    fn retention_once(&self) -> Result<crate::retention::RetentionReport, RecorderError> {
+        let report = {
+            let mut compactor = lock(&self.compactor);
+            crate::retention::enforce(&mut compactor, self.config.retention, chrono::Utc::now(), false)?
+        };
+        let mut tail = lock(&self.tail);
+        for d in report.dropped.iter().filter(|d| d.source == "wal") {
+            tail.remove_range(d.segment, d.last_lsn.unwrap_or(d.segment));
+        }
+        Ok(report)
+    }
+}
+
+fn event_id_of(json: &[u8]) -> Option<Uuid> {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        event_id: Uuid,
+    }
+    serde_json::from_slice::<Id>(json).ok().map(|i| i.event_id)
+}
