@@ -120,6 +120,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure compaction and query latency: generate N events over D days into a fresh
+    /// --data-dir, compact them, then time trace lookups, job lookups and one-hour pages.
+    BenchQuery {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Lookups of each kind.
+        #[arg(long, default_value_t = 30)]
+        reps: usize,
+    },
     /// Measure durable ingest: generated events through the full path (validate, redact,
     /// WAL append) from concurrent writers.
     BenchIngest {
@@ -165,6 +176,7 @@ fn main() -> ExitCode {
         }
         Command::Sql { sql, json } => cli::query::run_sql_verb(&data_dir, &sql, json),
         Command::Stats { json } => cli::stats::run(&data_dir, json),
+        Command::BenchQuery { events, days, reps } => cli::bench_query::run(&data_dir, events, days, reps),
         Command::BenchIngest { writers, seconds, settings, print_acks } => {
             cli::bench::run(&data_dir, &writers, seconds, &settings.wal_options(), print_acks)
         }

@@ -2,6 +2,7 @@
 //! (rejected lines, damage), 2 usage or I/O errors (returned as `CliError`).
 
 pub mod bench;
+pub mod bench_query;
 pub mod compact;
 pub mod ingest;
 pub mod query;

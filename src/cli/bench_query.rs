@@ -1,0 +1,121 @@
+//! `flightrec bench-query`: builds a data directory of N generated events spread over D days
+//! (WAL, then compaction), then measures through the recorder a trace lookup, a job lookup and
+//! a one-hour page. Prints the compaction rate and the Parquet size as a share of the NDJSON.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use flightrec::compact::Compactor;
+use flightrec::compact::row::StoredEnvelope;
+use flightrec::datadir::DataDir;
+use flightrec::ingest::prepare_json;
+use flightrec::query::EventQuery;
+use flightrec::recorder::{FlightRecorder, Recorder, RecorderConfig};
+use flightrec::redact::Redactor;
+use flightrec::wal::{Durability, Wal, WalHooks, WalOptions};
+use flightrec::workload::Generator;
+
+use super::CliError;
+
+fn err(what: &str) -> impl FnOnce(String) -> CliError + '_ {
+    move |e| CliError::Io { what: what.to_string(), source: std::io::Error::other(e) }
+}
+
+pub fn run(data_dir: &Path, events: u64, days: u32, reps: usize) -> Result<ExitCode, CliError> {
+    let start = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+    let step = (i64::from(days) * 86_400_000_000 / events.max(1) as i64).max(1);
+    let (ndjson_bytes, samples) = generate(data_dir, events, start, step)?;
+    let t = Instant::now();
+    let report = {
+        let _lock = flightrec::datadir::DirLock::compactor(data_dir)?;
+        Compactor::open(&flightrec::datadir::Layout::new(data_dir))?.run_once()?
+    };
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "compaction: {} events in {secs:.2} s = {:.0} events/s; Parquet {} bytes = {:.1}% of {} NDJSON bytes",
+        report.events,
+        report.events as f64 / secs,
+        report.parquet_bytes,
+        report.parquet_bytes as f64 * 100.0 / ndjson_bytes as f64,
+        ndjson_bytes
+    );
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::io("start tokio"))?;
+    runtime.block_on(measure(data_dir, &samples, start, days, reps))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Appends the events to the WAL (sealing as it goes); returns the NDJSON size and sampled
+/// (trace_id, job_id) pairs.
+fn generate(
+    data_dir: &Path,
+    events: u64,
+    start: chrono::DateTime<chrono::Utc>,
+    step: i64,
+) -> Result<(u64, Vec<(String, String)>), CliError> {
+    let dir = DataDir::open(data_dir)?;
+    let (wal, _) = Wal::open(&dir.layout().wal_dir(), WalOptions::default(), WalHooks::default(), &mut |_, _| {})?;
+    let redactor = Redactor::builtin();
+    let mut generator = Generator::new(11, start, step);
+    let (mut bytes, mut samples, mut batch) = (0u64, Vec::new(), Vec::with_capacity(4096));
+    let t = Instant::now();
+    for i in 0..events {
+        let line = generator.next_json();
+        bytes += line.len() as u64 + 1;
+        if i % 9_973 == 0
+            && let Ok(e) = StoredEnvelope::parse(line.as_bytes())
+        {
+            samples.push((e.trace_id.to_string(), e.job_id.as_deref().unwrap_or_default().to_string()));
+        }
+        batch.push(prepare_json(&redactor, line.as_bytes()).map_err(|e| err("generate")(e.to_string()))?.payload);
+        if batch.len() == 4096 {
+            wal.append_batch_blocking(std::mem::take(&mut batch), Durability::Batch)?;
+        }
+    }
+    wal.append_batch_blocking(batch, Durability::Batch)?;
+    wal.seal_blocking()?;
+    wal.close()?;
+    println!("ingest: {events} events in {:.2} s (batch durability, one writer)", t.elapsed().as_secs_f64());
+    Ok((bytes, samples))
+}
+
+async fn measure(
+    data_dir: &Path,
+    samples: &[(String, String)],
+    start: chrono::DateTime<chrono::Utc>,
+    days: u32,
+    reps: usize,
+) -> Result<(), CliError> {
+    let mut config = RecorderConfig::new(data_dir);
+    config.retention = chrono::Duration::days(3650);
+    let recorder = Recorder::open(config).await.map_err(|e| err("open recorder")(e.to_string()))?;
+    let (mut trace_ms, mut job_ms, mut page_ms, mut found) = (Vec::new(), Vec::new(), Vec::new(), 0usize);
+    for i in 0..reps {
+        let (trace, job) = &samples[i % samples.len().max(1)];
+        let t = Instant::now();
+        found += recorder.trace(trace).await.map_err(|e| err("trace")(e.to_string()))?.events.len();
+        trace_ms.push(t.elapsed());
+        let t = Instant::now();
+        found += recorder.job(job).await.map_err(|e| err("job")(e.to_string()))?.events.len();
+        job_ms.push(t.elapsed());
+        let from = start + chrono::Duration::hours((i as i64 * 7919) % (i64::from(days) * 24 - 1));
+        let q = EventQuery {
+            from: Some(from),
+            to: Some(from + chrono::Duration::hours(1)),
+            limit: Some(100),
+            ..Default::default()
+        };
+        let t = Instant::now();
+        found += recorder.query(q).await.map_err(|e| err("page")(e.to_string()))?.events.len();
+        page_ms.push(t.elapsed());
+    }
+    recorder.shutdown().await.map_err(|e| err("shutdown")(e.to_string()))?;
+    for (name, mut v) in [("trace lookup", trace_ms), ("job lookup", job_ms), ("one-hour page (100 events)", page_ms)] {
+        v.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let at = |p: f64| v.get(((v.len() as f64 - 1.0) * p) as usize).copied().unwrap_or_default();
+        println!("{name:<28} median {:>7.2} ms   p90 {:>7.2} ms   ({} runs)", ms(at(0.5)), ms(at(0.9)), v.len());
+    }
+    println!("({found} events returned in all)");
+    Ok(())
+}
