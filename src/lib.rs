@@ -8,6 +8,7 @@
 
 pub mod compact;
 pub mod datadir;
+pub mod demo;
 pub mod event;
 pub mod failpoint;
 pub mod fsutil;
@@ -17,5 +18,6 @@ pub mod query;
 pub mod recorder;
 pub mod redact;
 pub mod retention;
+pub mod server;
 pub mod wal;
 pub mod workload;

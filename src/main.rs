@@ -37,6 +37,24 @@ struct WriteSettings {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the recorder with its HTTP API and web UI.
+    Serve {
+        /// Record a generated workload (nine days of history, then live events) into a fresh
+        /// data directory under the system temp dir, and serve it.
+        #[arg(long)]
+        demo: bool,
+        /// Listen address; a non-loopback address requires --token.
+        #[arg(long, default_value = flightrec::server::DEFAULT_BIND)]
+        bind: std::net::SocketAddr,
+        /// Bearer token required on every route but /healthz.
+        #[arg(long, env = "FLIGHTREC_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        #[command(flatten)]
+        settings: WriteSettings,
+        /// The retention window in days.
+        #[arg(long, default_value_t = flightrec::retention::DEFAULT_WINDOW_DAYS, value_parser = clap::value_parser!(u32).range(1..))]
+        retention_days: u32,
+    },
     /// Record the events of an NDJSON file (or - for standard input), one JSON event a line.
     Ingest {
         /// The NDJSON file, or - for standard input.
@@ -156,6 +174,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Ingest { file, settings, json } => cli::ingest::run(&data_dir, &file, &settings.wal_options(), json),
         Command::Verify { dir, json } => cli::verify::run(dir.as_deref().unwrap_or(&data_dir), json),
+        Command::Serve { demo, bind, token, settings, retention_days } => {
+            let args = cli::serve::ServeArgs { bind, token, demo, wal: settings.wal_options(), retention_days };
+            cli::serve::run(&data_dir, args)
+        }
         Command::Compact { watch, json } => cli::compact::run(&data_dir, watch, json),
         Command::Retention { dry_run, retention_days, json } => {
             cli::retention::run(&data_dir, retention_days, dry_run, json)

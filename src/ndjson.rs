@@ -71,6 +71,71 @@ impl<R: BufRead> LineReader<R> {
     }
 }
 
+/// Splits a stream of chunks (an HTTP body) into lines, holding at most `max_line` bytes of
+/// an unfinished line. A longer line is reported as [`SplitLine::TooLong`] once its end
+/// arrives, and its bytes are dropped as they come.
+#[derive(Debug)]
+pub struct LineSplitter {
+    buf: Vec<u8>,
+    max_line: usize,
+    overlong: u64,
+    /// 1-based number of the last line returned.
+    pub line_no: u64,
+}
+
+/// One line from a [`LineSplitter`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum SplitLine {
+    Bytes(Vec<u8>),
+    TooLong { len: u64 },
+}
+
+impl LineSplitter {
+    pub fn new(max_line: usize) -> Self {
+        LineSplitter { buf: Vec::new(), max_line, overlong: 0, line_no: 0 }
+    }
+
+    /// Feeds a chunk; returns the lines it completed, with their numbers.
+    pub fn push(&mut self, mut chunk: &[u8]) -> Vec<(u64, SplitLine)> {
+        let mut out = Vec::new();
+        while let Some(i) = chunk.iter().position(|&b| b == b'\n') {
+            self.take(&chunk[..i]);
+            out.push(self.finish_line());
+            chunk = &chunk[i + 1..];
+        }
+        self.take(chunk);
+        out
+    }
+
+    /// Ends the input: the last line if it had no newline.
+    pub fn finish(&mut self) -> Option<(u64, SplitLine)> {
+        (!self.buf.is_empty() || self.overlong > 0).then(|| self.finish_line())
+    }
+
+    fn take(&mut self, part: &[u8]) {
+        if self.overlong > 0 || self.buf.len() + part.len() > self.max_line {
+            self.overlong += (self.buf.len() + part.len()) as u64;
+            self.buf.clear();
+        } else {
+            self.buf.extend_from_slice(part);
+        }
+    }
+
+    fn finish_line(&mut self) -> (u64, SplitLine) {
+        self.line_no += 1;
+        let line = if self.overlong > 0 {
+            SplitLine::TooLong { len: std::mem::take(&mut self.overlong) }
+        } else {
+            let mut line = std::mem::take(&mut self.buf);
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            SplitLine::Bytes(line)
+        };
+        (self.line_no, line)
+    }
+}
+
 /// True for a line with nothing but white space (skipped, not an error).
 pub fn is_blank(line: &[u8]) -> bool {
     line.iter().all(u8::is_ascii_whitespace)
@@ -104,6 +169,25 @@ mod tests {
     fn a_long_line_is_skipped_and_the_next_kept() {
         let got = lines(b"0123456789abcdef\nok\n", 8);
         assert_eq!(got, vec![Err(16), Ok(b"ok".to_vec())]);
+    }
+
+    #[test]
+    fn the_splitter_joins_chunks_and_bounds_long_lines() {
+        let mut s = LineSplitter::new(8);
+        let mut got = s.push(b"{\"a\"");
+        got.extend(s.push(b":1}\n0123456789"));
+        got.extend(s.push(b"abc\nok\r\nlast"));
+        got.extend(s.finish());
+        assert_eq!(
+            got,
+            vec![
+                (1, SplitLine::Bytes(b"{\"a\":1}".to_vec())),
+                (2, SplitLine::TooLong { len: 13 }),
+                (3, SplitLine::Bytes(b"ok".to_vec())),
+                (4, SplitLine::Bytes(b"last".to_vec())),
+            ]
+        );
+        assert_eq!(s.finish(), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod compact;
 pub mod ingest;
 pub mod query;
 pub mod retention;
+pub mod serve;
 pub mod stats;
 pub mod verify;
 
@@ -19,6 +20,10 @@ pub enum CliError {
     Wal(#[from] WalError),
     #[error(transparent)]
     Store(#[from] flightrec::compact::StoreError),
+    #[error(transparent)]
+    Recorder(#[from] flightrec::recorder::RecorderError),
+    #[error(transparent)]
+    Serve(#[from] flightrec::server::ServeError),
     #[error("HSK-500-IO: {what}: {source}")]
     Io { what: String, source: std::io::Error },
 }

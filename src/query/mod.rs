@@ -8,6 +8,7 @@
 //! being compacted appears once.
 
 pub mod model;
+pub mod params;
 pub mod parquet;
 pub mod reader;
 pub mod sql;

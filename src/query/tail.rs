@@ -67,6 +67,14 @@ impl TailIndex {
         self.len() == 0
     }
 
+    /// The oldest and newest timestamps in the tail (microseconds).
+    pub fn time_range(&mut self) -> Option<(i64, i64)> {
+        self.catch_up();
+        let mut times = self.events.values().map(|e| e.timestamp.timestamp_micros());
+        let first = times.next()?;
+        Some(times.fold((first, first), |(lo, hi), t| (lo.min(t), hi.max(t))))
+    }
+
     /// The events matching `q` (cursor included), in LSN order.
     pub fn matching(&mut self, q: &EventQuery) -> Vec<Arc<StoredEvent>> {
         self.catch_up();

@@ -59,6 +59,21 @@ pub struct Recorded {
     pub redacted: bool,
 }
 
+/// What the recorder holds, for `GET /v1/stats` and the UI.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RecorderStats {
+    pub events: u64,
+    pub wal_events: u64,
+    pub compacted_events: u64,
+    pub parquet_files: u64,
+    #[serde(with = "crate::event::time::option")]
+    pub oldest: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(with = "crate::event::time::option")]
+    pub newest: Option<chrono::DateTime<chrono::Utc>>,
+    pub dedup_ids: usize,
+    pub wal: WalStats,
+}
+
 /// An open recorder. Cheap to clone; every clone is the same recorder.
 #[derive(Clone)]
 pub struct Recorder {
@@ -182,6 +197,38 @@ impl Recorder {
 
     pub fn layout(&self) -> &Layout {
         &self.inner.layout
+    }
+
+    /// Counts and time range of everything recorded.
+    pub async fn stats(&self) -> Result<RecorderStats, RecorderError> {
+        self.blocking(|inner| {
+            let (wal_events, tail_range) = {
+                let mut tail = lock(&inner.tail);
+                (tail.len() as u64, tail.time_range())
+            };
+            let (compacted, files, lo, hi): (u64, u64, Option<i64>, Option<i64>) = lock(&inner.query_conn)
+                .query_row(
+                    "SELECT coalesce(sum(events), 0)::UBIGINT, coalesce(sum(len(files)), 0)::UBIGINT, \
+                     epoch_us(min(min_ts)), epoch_us(max(max_ts)) FROM cat.segments WHERE state = 'compacted'",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .map_err(crate::compact::error::db("read catalog totals"))?;
+            let at = |t: Option<i64>| t.and_then(chrono::DateTime::from_timestamp_micros);
+            let oldest = [lo, tail_range.map(|r| r.0)].into_iter().flatten().min();
+            let newest = [hi, tail_range.map(|r| r.1)].into_iter().flatten().max();
+            Ok(RecorderStats {
+                events: wal_events + compacted,
+                wal_events,
+                compacted_events: compacted,
+                parquet_files: files,
+                oldest: at(oldest),
+                newest: at(newest),
+                dedup_ids: lock(&inner.dedup).len(),
+                wal: inner.wal.stats(),
+            })
+        })
+        .await
     }
 
     /// Events in the WAL tail (not compacted yet).

@@ -1,0 +1,50 @@
+//! `flightrec serve [--demo]`: the recorder with its HTTP API and web UI.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use flightrec::recorder::{Recorder, RecorderConfig};
+use flightrec::server;
+use flightrec::wal::WalOptions;
+
+use super::CliError;
+
+pub struct ServeArgs {
+    pub bind: SocketAddr,
+    pub token: Option<String>,
+    pub demo: bool,
+    pub wal: WalOptions,
+    pub retention_days: u32,
+}
+
+pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode, CliError> {
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::io("start tokio"))?;
+    runtime.block_on(serve(data_dir, args))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), CliError> {
+    let listener = server::bind(args.bind, args.token.as_deref()).await?;
+    let dir: PathBuf = if args.demo {
+        std::env::temp_dir().join(format!("flightrec-demo-{}-{}", std::process::id(), chrono::Utc::now().timestamp()))
+    } else {
+        data_dir.to_path_buf()
+    };
+    let mut config = RecorderConfig::new(&dir);
+    config.wal = args.wal;
+    config.retention = chrono::Duration::days(i64::from(args.retention_days));
+    let recorder = Recorder::open(config).await?;
+    if args.demo {
+        eprintln!("demo: recording nine days of history into {} ...", dir.display());
+        let seeded = flightrec::demo::seed(&recorder).await?;
+        eprintln!("demo: {} events recorded, {} older than the retention window dropped", seeded.events, seeded.purged);
+        tokio::spawn(flightrec::demo::live(recorder.clone()));
+    }
+    let addr = listener.local_addr().map_err(CliError::io("read the listen address"))?;
+    println!("flightrec: listening on http://{addr}/ (data dir {})", dir.display());
+    if args.demo {
+        println!("flightrec: open http://{addr}/ in a browser; try job {}", flightrec::demo::NIGHTLY_JOB);
+    }
+    server::run(listener, recorder, args.token, server::shutdown_signal()).await.map_err(CliError::io("serve HTTP"))
+}

@@ -1,0 +1,89 @@
+//! Decoding the query parameters of `GET /v1/events` (and the CLI's `--url` mode) into an
+//! [`EventQuery`], naming the parameter at fault. Unknown parameters are rejected.
+
+use std::str::FromStr;
+
+use super::model::{Cursor, EventQuery, MAX_LIMIT};
+use crate::event::time::parse_rfc3339;
+use crate::event::{Actor, EventType};
+
+/// A parameter that does not decode: its name and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadParam {
+    pub field: String,
+    pub reason: String,
+}
+
+fn bad(field: &str, reason: impl Into<String>) -> BadParam {
+    BadParam { field: field.to_string(), reason: reason.into() }
+}
+
+/// Decodes `key=value` pairs (already URL-decoded). A repeated key or an empty value is an
+/// error, so a typo never silently widens a query.
+pub fn parse_params(pairs: &[(String, String)]) -> Result<EventQuery, BadParam> {
+    let mut q = EventQuery::default();
+    let mut seen = std::collections::HashSet::new();
+    for (key, value) in pairs {
+        if !seen.insert(key.as_str()) {
+            return Err(bad(key, "given more than once"));
+        }
+        if value.is_empty() {
+            return Err(bad(key, "is empty"));
+        }
+        let v = value.clone();
+        match key.as_str() {
+            "job_id" => q.job_id = Some(v),
+            "trace_id" => q.trace_id = Some(v),
+            "text" => q.text = Some(v),
+            "from" => q.from = Some(parse_rfc3339(value).map_err(|e| bad(key, e))?),
+            "to" => q.to = Some(parse_rfc3339(value).map_err(|e| bad(key, e))?),
+            "type" => q.event_type = Some(EventType::from_str(value).map_err(|e| bad(key, e.to_string()))?),
+            "actor" => q.actor = Some(Actor::from_str(value).map_err(|e| bad(key, e.to_string()))?),
+            "limit" => {
+                let n: usize = value.parse().map_err(|_| bad(key, format!("`{value}` is not a whole number")))?;
+                if !(1..=MAX_LIMIT).contains(&n) {
+                    return Err(bad(key, format!("must be between 1 and {MAX_LIMIT}")));
+                }
+                q.limit = Some(n);
+            }
+            "cursor" => q.cursor = Some(Cursor::decode(value).map_err(|e| bad(key, e))?),
+            other => {
+                let known = "job_id, trace_id, from, to, type, actor, text, limit, cursor";
+                return Err(bad(other, format!("unknown parameter; known: {known}")));
+            }
+        }
+    }
+    Ok(q)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn p(pairs: &[(&str, &str)]) -> Result<EventQuery, BadParam> {
+        parse_params(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn decodes_every_filter_and_names_the_bad_one() {
+        let q = p(&[
+            ("job_id", "j"),
+            ("type", "tool_call"),
+            ("actor", "agent"),
+            ("limit", "5"),
+            ("from", "2026-11-25T00:00:00Z"),
+        ])
+        .unwrap();
+        assert_eq!(q.job_id.as_deref(), Some("j"));
+        assert_eq!(q.event_type, Some(EventType::ToolCall));
+        assert_eq!(q.limit, Some(5));
+        assert_eq!(p(&[("limit", "0")]).unwrap_err().field, "limit");
+        assert_eq!(p(&[("limit", "x")]).unwrap_err().field, "limit");
+        assert_eq!(p(&[("type", "nope")]).unwrap_err().field, "type");
+        assert_eq!(p(&[("from", "yesterday")]).unwrap_err().field, "from");
+        assert_eq!(p(&[("cursor", "zz")]).unwrap_err().field, "cursor");
+        assert_eq!(p(&[("bogus", "1")]).unwrap_err().field, "bogus");
+        assert_eq!(p(&[("job_id", "a"), ("job_id", "b")]).unwrap_err().reason, "given more than once");
+    }
+}

@@ -1,0 +1,157 @@
+//! The HTTP server: the `/v1` API of DESIGN.md, `/healthz`, `/metrics`, the OpenAPI document
+//! and the embedded web UI, on axum.
+//!
+//! Safety defaults: binds 127.0.0.1 unless told otherwise, and refuses a non-loopback address
+//! without a bearer token; with a token, every route but `/healthz` and the static UI assets
+//! (which hold no data) requires `Authorization: Bearer <token>`. Request bodies are limited
+//! (16 MiB for JSON, 1 GiB streamed NDJSON with each line limited to one event), arrays to
+//! 10,000 events, and every request to 30 seconds.
+
+pub mod api;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod ui;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_http::timeout::TimeoutLayer;
+
+use crate::recorder::Recorder;
+use error::ApiError;
+use metrics::Metrics;
+
+/// Default listen address.
+pub const DEFAULT_BIND: &str = "127.0.0.1:7080";
+/// Largest JSON body of `POST /v1/events`.
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Longest a request may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    token: Option<Arc<str>>,
+}
+
+/// Errors starting the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(
+        "HSK-400-TOKEN-REQUIRED: refusing to listen on {0} (not a loopback address) without a bearer \
+         token; pass --token or set FLIGHTREC_TOKEN"
+    )]
+    TokenRequired(SocketAddr),
+    #[error("HSK-500-IO: listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+/// Binds the listener, enforcing the token rule.
+pub async fn bind(addr: SocketAddr, token: Option<&str>) -> Result<tokio::net::TcpListener, ServeError> {
+    if !addr.ip().is_loopback() && token.is_none_or(str::is_empty) {
+        return Err(ServeError::TokenRequired(addr));
+    }
+    tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })
+}
+
+/// The router of the whole service.
+pub fn router(recorder: Recorder, token: Option<String>) -> Router {
+    let state = AppState {
+        recorder,
+        metrics: Arc::new(Metrics::default()),
+        token: token.filter(|t| !t.is_empty()).map(Arc::from),
+    };
+    let protected = Router::new()
+        .route("/v1/events", post(api::post_events).get(api::get_events))
+        .route("/v1/events:ndjson", post(api::post_ndjson))
+        .route("/v1/traces/{trace_id}", get(api::get_trace))
+        .route("/v1/jobs/{job_id}", get(api::get_job))
+        .route("/v1/retention:run", post(api::run_retention))
+        .route("/v1/stats", get(api::get_stats))
+        .route("/v1/openapi.json", get(openapi::document))
+        .route("/metrics", get(api::get_metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .merge(protected)
+        .route("/healthz", get(healthz))
+        .merge(ui::routes())
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then stops taking requests, finishes the ones in flight
+/// and shuts the recorder down (flushing the WAL).
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    recorder: Recorder,
+    token: Option<String>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(recorder.clone(), token);
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    if let Err(e) = recorder.shutdown().await {
+        tracing::error!(error = %e, "shutdown: flushing the WAL failed");
+    }
+    served
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down: finishing requests and flushing the WAL");
+}
+
+async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(token) = &s.token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+            let msg = "this server requires `Authorization: Bearer <token>`";
+            return ApiError::new(StatusCode::UNAUTHORIZED, "HSK-401-UNAUTHORIZED", msg).into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Compares without an early exit, so timing does not reveal the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("route")
+}

@@ -1,0 +1,253 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The HTTP API over a real listening server on loopback: every endpoint, the error statuses,
+//! auth on and off, oversize bodies, malformed JSON, NDJSON with mixed lines, pagination, and
+//! the OpenAPI document against the routes.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use common::sample_lines;
+use flightrec::recorder::{Recorder, RecorderConfig};
+use flightrec::server;
+use serde_json::Value;
+
+struct Server {
+    base: String,
+    agent: ureq::Agent,
+    _rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+fn start(token: Option<&str>) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let token = token.map(String::from);
+    let base = rt.block_on(async {
+        let listener = server::bind(addr, token.as_deref()).await.unwrap();
+        let recorder = Recorder::open(RecorderConfig::new(dir.path())).await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(server::run(listener, recorder, token, std::future::pending()));
+        base
+    });
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    Server { base, agent, _rt: rt, _dir: dir }
+}
+
+impl Server {
+    fn get(&self, path: &str) -> (u16, String) {
+        let mut r = self.agent.get(&format!("{}{path}", self.base)).call().unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    }
+    fn post(&self, path: &str, body: &[u8]) -> (u16, String) {
+        let mut r = self.agent.post(&format!("{}{path}", self.base)).send(body).unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    }
+    fn get_json(&self, path: &str) -> (u16, Value) {
+        let (s, b) = self.get(path);
+        (s, serde_json::from_str(&b).unwrap_or_else(|e| panic!("{path}: {e}: {b}")))
+    }
+    fn post_json(&self, path: &str, body: &[u8]) -> (u16, Value) {
+        let (s, b) = self.post(path, body);
+        (s, serde_json::from_str(&b).unwrap_or_else(|e| panic!("{path}: {e}: {b}")))
+    }
+}
+
+#[test]
+fn ingest_one_many_and_ndjson_then_query_every_way() {
+    let s = start(None);
+    let lines = sample_lines();
+    let (status, v) = s.post_json("/v1/events", lines[0].as_bytes());
+    assert_eq!(status, 200, "{v}");
+    assert_eq!((v["accepted"].as_u64(), v["duplicates"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(v["events"][0]["trace_id_assigned"], true, "job_lifecycle without trace_id gets one");
+
+    let array = format!("[{}]", lines[1..10].join(","));
+    let (status, v) = s.post_json("/v1/events", array.as_bytes());
+    assert_eq!(status, 200);
+    assert_eq!(v["accepted"], 9);
+
+    let (status, v) = s.post_json("/v1/events", lines[0].as_bytes());
+    assert_eq!(status, 200);
+    assert_eq!((v["accepted"].as_u64(), v["duplicates"].as_u64()), (Some(0), Some(1)), "a retry is a duplicate");
+
+    // NDJSON: good, bad JSON, blank, unknown field, good, duplicate.
+    let bad_field = lines[11].replacen("\"payload\":{", "\"payload\":{\"bogus\":1,", 1);
+    let body = format!("{}\nnot json\n\n{bad_field}\n{}\n{}", lines[10], lines[12], lines[10]);
+    let (status, v) = s.post_json("/v1/events:ndjson", body.as_bytes());
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["accepted"], 2);
+    assert_eq!(v["duplicates"], 1);
+    let rejected: Vec<(u64, String)> = v["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["line"].as_u64().unwrap(), r["field"].as_str().unwrap_or("").to_string()))
+        .collect();
+    assert_eq!(rejected, vec![(2, String::new()), (4, "payload.bogus".to_string())]);
+    s.post_json("/v1/events:ndjson", lines[13..].join("\n").as_bytes());
+
+    let total = lines.len() as u64 - 1; // line 11 was only sent with a bad field
+    let (status, v) = s.get_json("/v1/events?limit=1000");
+    assert_eq!(status, 200);
+    assert_eq!(v["events"].as_array().unwrap().len() as u64, total);
+    assert!(v["next_cursor"].is_null());
+
+    // Pagination: every event once.
+    let mut seen = std::collections::HashSet::new();
+    let mut path = "/v1/events?limit=3".to_string();
+    loop {
+        let (_, v) = s.get_json(&path);
+        for e in v["events"].as_array().unwrap() {
+            assert!(seen.insert(e["event_id"].as_str().unwrap().to_string()));
+        }
+        match v["next_cursor"].as_str() {
+            Some(c) => path = format!("/v1/events?limit=3&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len() as u64, total);
+
+    let (_, v) = s.get_json("/v1/events?job_id=job-42&type=tool_call&actor=agent");
+    let hits = v["events"].as_array().unwrap();
+    assert!(!hits.is_empty());
+    assert!(hits.iter().all(|e| e["job_id"] == "job-42" && e["type"] == "tool_call" && e["actor"] == "agent"));
+    let (_, v) = s.get_json("/v1/events?from=2026-11-25T09:14:00Z&to=2026-11-25T09:15:00Z");
+    for e in v["events"].as_array().unwrap() {
+        let t = e["timestamp"].as_str().unwrap();
+        assert!(("2026-11-25T09:14:00".."2026-11-25T09:15:00").contains(&t), "{t}");
+    }
+
+    let (status, v) = s.get_json("/v1/traces/0b8e6c52-53a4-4c1e-8d63-2f0d9a7b5c11");
+    assert_eq!(status, 200);
+    assert!(v["events"].as_array().unwrap().len() >= 4);
+    assert!(v["spans"].as_array().unwrap().iter().any(|s| s["kind"] == "tool_call"));
+    let (status, v) = s.get_json("/v1/jobs/job-42");
+    assert_eq!(status, 200);
+    assert_eq!(v["status"], "ok");
+
+    let (status, v) = s.get_json("/v1/stats");
+    assert_eq!(status, 200);
+    assert_eq!(v["events"].as_u64(), Some(total));
+    let (status, v) = s.post_json("/v1/retention:run", b"");
+    assert_eq!(status, 200);
+    assert!(v["events_purged"].is_u64());
+    let (status, text) = s.get("/metrics");
+    assert_eq!(status, 200);
+    assert!(text.contains(&format!("flightrec_events_accepted_total {}", total)), "{text}");
+    assert!(text.contains("flightrec_query_seconds_bucket"));
+    let (status, v) = s.get_json("/healthz");
+    assert_eq!((status, v["status"].as_str()), (200, Some("ok")));
+    let (status, page) = s.get("/");
+    assert_eq!(status, 200);
+    assert!(page.contains("<html") || page.contains("<!DOCTYPE") || page.contains("<!doctype"));
+}
+
+#[test]
+fn every_error_status_has_a_json_body_with_a_code() {
+    let s = start(None);
+    let lines = sample_lines();
+    let cases: Vec<(u16, &str, (u16, Value))> = vec![
+        (400, "HSK-400-INVALID-EVENT", s.post_json("/v1/events", b"{not json")),
+        (400, "HSK-400-INVALID-JSON", s.post_json("/v1/events", b"[1, 2")),
+        (400, "HSK-400-INVALID-EVENT", s.post_json("/v1/events", br#"{"type":"diagnostic"}"#)),
+        (400, "HSK-400-INVALID-EVENT", s.post_json("/v1/events", b"[{\"type\":\"x\"},{\"type\":\"y\"}]")),
+        (400, "HSK-400-INVALID-QUERY", s.get_json("/v1/events?limit=5000")),
+        (400, "HSK-400-INVALID-QUERY", s.get_json("/v1/events?cursor=abc")),
+        (400, "HSK-400-INVALID-QUERY", s.get_json("/v1/events?from=noon")),
+        (400, "HSK-400-INVALID-QUERY", s.post_json("/v1/events?durability=maybe", lines[0].as_bytes())),
+        (404, "HSK-404-NOT-FOUND", s.get_json("/v1/traces/00000000-0000-4000-8000-000000000000")),
+        (404, "HSK-404-NOT-FOUND", s.get_json("/v1/jobs/no-such-job")),
+        (404, "HSK-404-NOT-FOUND", s.get_json("/v2/nothing")),
+    ];
+    for (want_status, want_code, (status, v)) in cases {
+        assert_eq!(status, want_status, "{v}");
+        assert_eq!(v["code"], want_code, "{v}");
+        assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    // A batch over the limit and a body over the size limit.
+    let many = format!("[{}]", vec![lines[0].as_str(); 10_001].join(","));
+    let (status, v) = s.post_json("/v1/events", many.as_bytes());
+    assert_eq!((status, v["code"].as_str()), (413, Some("HSK-413-BATCH-TOO-LARGE")));
+    let huge = vec![b' '; server::MAX_BODY + 1];
+    let (status, _) = s.post("/v1/events", &huge);
+    assert_eq!(status, 413);
+    // Half-bad array: 200 with the rejected index; the good one is kept.
+    let mixed = format!("[{},{{\"type\":\"bad\"}}]", lines[2]);
+    let (status, v) = s.post_json("/v1/events", mixed.as_bytes());
+    assert_eq!(status, 200);
+    assert_eq!(v["accepted"], 1);
+    assert_eq!(v["rejected"][0]["index"], 1);
+    // The server still serves after all that.
+    assert_eq!(s.get("/healthz").0, 200);
+}
+
+#[test]
+fn with_a_token_every_route_but_healthz_requires_it() {
+    let s = start(Some("s3cret-token"));
+    assert_eq!(s.get("/healthz").0, 200);
+    for path in ["/v1/events", "/v1/stats", "/metrics", "/v1/openapi.json", "/v1/jobs/x", "/v1/traces/x"] {
+        let (status, v) = s.get_json(path);
+        assert_eq!(status, 401, "{path}");
+        assert_eq!(v["code"], "HSK-401-UNAUTHORIZED");
+    }
+    assert_eq!(s.post_json("/v1/events", sample_lines()[0].as_bytes()).0, 401);
+    let url = format!("{}/v1/stats", s.base);
+    assert_eq!(s.agent.get(&url).header("Authorization", "Bearer wrong").call().unwrap().status().as_u16(), 401);
+    assert_eq!(s.agent.get(&url).header("Authorization", "Bearer s3cret-token").call().unwrap().status().as_u16(), 200);
+    assert_eq!(s.get("/").0, 200, "the static UI holds no data and loads without the token");
+}
+
+#[test]
+fn a_non_loopback_bind_needs_a_token() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let addr: SocketAddr = "0.0.0.0:0".parse().unwrap();
+    let err = rt.block_on(server::bind(addr, None)).unwrap_err();
+    assert!(err.to_string().starts_with("HSK-400-TOKEN-REQUIRED"), "{err}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flightrec"))
+        .args(["serve", "--bind", "0.0.0.0:0", "--data-dir"])
+        .arg(tempfile::tempdir().unwrap().path())
+        .env_remove("FLIGHTREC_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HSK-400-TOKEN-REQUIRED"));
+}
+
+#[test]
+fn the_openapi_document_matches_the_routes() {
+    let s = start(None);
+    let (status, doc) = s.get_json("/v1/openapi.json");
+    assert_eq!(status, 200);
+    let paths = doc["paths"].as_object().unwrap();
+    let expected = [
+        "/v1/events",
+        "/v1/events:ndjson",
+        "/v1/traces/{trace_id}",
+        "/v1/jobs/{job_id}",
+        "/v1/retention:run",
+        "/v1/stats",
+        "/v1/openapi.json",
+        "/healthz",
+        "/metrics",
+    ];
+    let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
+    documented.sort();
+    let mut want = expected.to_vec();
+    want.sort();
+    assert_eq!(documented, want, "every route is documented and every documented path is routed");
+    for (path, ops) in paths {
+        let concrete = path.replace("{trace_id}", "x").replace("{job_id}", "x");
+        for method in ops.as_object().unwrap().keys() {
+            let status = match method.as_str() {
+                "get" => s.get(&concrete).0,
+                "post" => s.post(&concrete, b"").0,
+                other => panic!("undocumented method {other}"),
+            };
+            let code = status.to_string();
+            let documented = ops[method]["responses"].as_object().unwrap();
+            assert!(documented.contains_key(&code), "{method} {path} answered {status}, not in the document");
+        }
+    }
+}
