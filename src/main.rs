@@ -59,6 +59,12 @@ enum Command {
     Ingest {
         /// The NDJSON file, or - for standard input.
         file: String,
+        /// Send to a running server (e.g. http://127.0.0.1:7080) instead of the data directory.
+        #[arg(long)]
+        url: Option<String>,
+        /// Bearer token for --url.
+        #[arg(long, env = "FLIGHTREC_TOKEN", hide_env_values = true)]
+        token: Option<String>,
         #[command(flatten)]
         settings: WriteSettings,
         /// Print the result as JSON.
@@ -123,6 +129,12 @@ enum Command {
         /// NDJSON, one stored event a line (the next cursor goes to standard error).
         #[arg(long)]
         json: bool,
+        /// Ask a running server (e.g. http://127.0.0.1:7080) instead of reading the data directory.
+        #[arg(long)]
+        url: Option<String>,
+        /// Bearer token for --url.
+        #[arg(long, env = "FLIGHTREC_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
     /// Run DuckDB SQL over the view `events` (Parquet files and WAL tail), without a lock.
     Sql {
@@ -172,7 +184,12 @@ fn main() -> ExitCode {
     cli::init_tracing();
     let data_dir = cli.data_dir;
     let result = match cli.command {
-        Command::Ingest { file, settings, json } => cli::ingest::run(&data_dir, &file, &settings.wal_options(), json),
+        Command::Ingest { file, url: Some(url), token, json, .. } => {
+            cli::remote::ingest(&url, token.as_deref(), &file, json)
+        }
+        Command::Ingest { file, settings, json, url: None, .. } => {
+            cli::ingest::run(&data_dir, &file, &settings.wal_options(), json)
+        }
         Command::Verify { dir, json } => cli::verify::run(dir.as_deref().unwrap_or(&data_dir), json),
         Command::Serve { demo, bind, token, settings, retention_days } => {
             let args = cli::serve::ServeArgs { bind, token, demo, wal: settings.wal_options(), retention_days };
@@ -182,7 +199,7 @@ fn main() -> ExitCode {
         Command::Retention { dry_run, retention_days, json } => {
             cli::retention::run(&data_dir, retention_days, dry_run, json)
         }
-        Command::Query { job_id, trace_id, from, to, event_type, actor, text, limit, cursor, json } => {
+        Command::Query { job_id, trace_id, from, to, event_type, actor, text, limit, cursor, json, url, token } => {
             let q = flightrec::query::EventQuery {
                 job_id,
                 trace_id,
@@ -194,7 +211,11 @@ fn main() -> ExitCode {
                 limit: Some(usize::from(limit)),
                 cursor,
             };
-            cli::query::run_query(&data_dir, &q, json)
+            let source = match url.as_deref() {
+                Some(url) => cli::query::Source::Server { url, token: token.as_deref() },
+                None => cli::query::Source::Dir(&data_dir),
+            };
+            cli::query::run_query(source, &q, json)
         }
         Command::Sql { sql, json } => cli::query::run_sql_verb(&data_dir, &sql, json),
         Command::Stats { json } => cli::stats::run(&data_dir, json),

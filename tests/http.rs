@@ -137,6 +137,10 @@ fn ingest_one_many_and_ndjson_then_query_every_way() {
     assert_eq!(status, 200);
     assert!(text.contains(&format!("flightrec_events_accepted_total {}", total)), "{text}");
     assert!(text.contains("flightrec_query_seconds_bucket"));
+    let fsyncs: u64 =
+        text.lines().find_map(|l| l.strip_prefix("flightrec_wal_fsync_seconds_count ")).unwrap().parse().unwrap();
+    assert!(fsyncs > 0, "sync-mode ingest fsynced: {text}");
+    assert!(text.contains(&format!("flightrec_wal_fsync_seconds_bucket{{le=\"+Inf\"}} {fsyncs}")));
     let (status, v) = s.get_json("/healthz");
     assert_eq!((status, v["status"].as_str()), (200, Some("ok")));
     let (status, page) = s.get("/");
@@ -250,4 +254,68 @@ fn the_openapi_document_matches_the_routes() {
             assert!(documented.contains_key(&code), "{method} {path} answered {status}, not in the document");
         }
     }
+}
+
+#[test]
+fn query_and_sql_on_the_data_directory_work_while_the_server_runs() {
+    let s = start(None);
+    let lines = sample_lines();
+    assert_eq!(s.post_json("/v1/events:ndjson", lines.join("\n").as_bytes()).0, 200);
+    let bin = env!("CARGO_BIN_EXE_flightrec");
+    let out = std::process::Command::new(bin)
+        .arg("--data-dir")
+        .arg(s._dir.path())
+        .args(["query", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), lines.len(), "no lock error, every event");
+    let out = std::process::Command::new(bin)
+        .arg("--data-dir")
+        .arg(s._dir.path())
+        .args(["sql", "--json", "SELECT count(*) AS n FROM events"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["n"], lines.len().to_string());
+}
+
+#[test]
+fn the_cli_ingests_and_queries_through_a_running_server() {
+    let s = start(Some("tok"));
+    let bin = env!("CARGO_BIN_EXE_flightrec");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut input = sample_lines().join("\n");
+    input.push_str("\n{\"type\":\"nope\"}\n");
+    let path = elsewhere.path().join("in.ndjson");
+    std::fs::write(&path, input).unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["ingest", "--url", &s.base, "--token", "tok"])
+        .arg(&path)
+        .arg("--data-dir")
+        .arg(elsewhere.path().join("unused"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "one rejected line: {text}");
+    assert!(text.contains(&format!("accepted {}, duplicates 0, rejected 1", sample_lines().len())), "{text}");
+    assert!(
+        text.contains(&format!("line {}: rejected: HSK-400-INVALID-EVENT at type", sample_lines().len() + 1)),
+        "{text}"
+    );
+    assert!(!elsewhere.path().join("unused").exists(), "--url writes nothing locally");
+
+    let out = std::process::Command::new(bin)
+        .args(["query", "--url", &s.base, "--token", "tok", "--json", "--job-id", "job-42"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let events: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!events.is_empty());
+    assert!(events.iter().all(|e| e["job_id"] == "job-42"));
+    let out = std::process::Command::new(bin).args(["query", "--url", &s.base, "--token", "bad"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
 }

@@ -6,6 +6,7 @@ pub mod bench_query;
 pub mod compact;
 pub mod ingest;
 pub mod query;
+pub mod remote;
 pub mod retention;
 pub mod serve;
 pub mod stats;

@@ -10,8 +10,17 @@ use flightrec::query::{EventPage, EventQuery};
 
 use super::CliError;
 
-pub fn run_query(root: &Path, q: &EventQuery, json: bool) -> Result<ExitCode, CliError> {
-    let page = query_dir(root, q)?;
+/// Where `query` reads: the data directory, or a running server.
+pub enum Source<'a> {
+    Dir(&'a Path),
+    Server { url: &'a str, token: Option<&'a str> },
+}
+
+pub fn run_query(source: Source<'_>, q: &EventQuery, json: bool) -> Result<ExitCode, CliError> {
+    let page = match source {
+        Source::Dir(root) => query_dir(root, q)?,
+        Source::Server { url, token } => super::remote::query(url, token, q)?,
+    };
     if json {
         for e in &page.events {
             println!(

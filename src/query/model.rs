@@ -1,7 +1,7 @@
 //! What queries take and return: the filter, a stored event, a page, the opaque cursor.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::compact::row::StoredEnvelope;
@@ -46,7 +46,7 @@ impl EventQuery {
 
 /// One stored event as queries return it: the event's canonical fields plus where it is
 /// stored (`lsn`) and whether the redactor changed it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredEvent {
     #[serde(rename = "type")]
     pub ty: String,
@@ -55,21 +55,21 @@ pub struct StoredEvent {
     pub timestamp: DateTime<Utc>,
     pub actor: String,
     pub trace_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_session_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wsids: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activity_span_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_span_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capability_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_decision_id: Option<String>,
     pub payload: Box<RawValue>,
     pub lsn: u64,
@@ -137,7 +137,7 @@ impl StoredEvent {
 }
 
 /// A page of events in (timestamp, event_id) order.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventPage {
     pub events: Vec<StoredEvent>,
     /// Pass back as `cursor` for the next page; None on the last page.

@@ -95,6 +95,9 @@ pub(crate) struct Inner {
     _writer_lock: DataDir,
 }
 
+/// A trace's or job's events, whether they were truncated, and its retention gaps.
+type Linked = (Vec<crate::query::StoredEvent>, bool, Vec<crate::query::views::RetentionGap>);
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -281,8 +284,7 @@ impl FlightRecorder for Recorder {
         let id = trace_id.to_string();
         self.blocking(move |inner| {
             let q = EventQuery { trace_id: Some(id.clone()), ..EventQuery::default() };
-            let (events, truncated) = collect_all(q, |q| inner.query_page(q))?;
-            let gaps = store::retention_gaps(&lock(&inner.query_conn), "trace_index", "trace_id", &id, "trace")?;
+            let (events, truncated, gaps) = inner.linked(q, "trace_index", "trace_id", &id, "trace")?;
             Ok(trace_view(&id, events, gaps, truncated))
         })
         .await
@@ -292,8 +294,7 @@ impl FlightRecorder for Recorder {
         let id = job_id.to_string();
         self.blocking(move |inner| {
             let q = EventQuery { job_id: Some(id.clone()), ..EventQuery::default() };
-            let (events, truncated) = collect_all(q, |q| inner.query_page(q))?;
-            let gaps = store::retention_gaps(&lock(&inner.query_conn), "job_index", "job_id", &id, "job")?;
+            let (events, truncated, gaps) = inner.linked(q, "job_index", "job_id", &id, "job")?;
             Ok(job_view(&id, events, gaps, truncated))
         })
         .await
@@ -366,6 +367,14 @@ impl Inner {
         let files = store::files_for(&conn, &self.layout.root, q)?;
         let from_parquet = parquet::query_files(&conn, &files, q, q.page_size() + 1)?;
         Ok(merge_page(q, tail, from_parquet))
+    }
+
+    /// Every event of a trace or job (up to the view limit), whether there were more, and
+    /// what retention dropped of it (from the catalog's `index` rows flagged dropped).
+    fn linked(&self, q: EventQuery, index: &str, column: &str, id: &str, what: &str) -> Result<Linked, RecorderError> {
+        let (events, truncated) = collect_all(q, |q| self.query_page(q))?;
+        let gaps = store::retention_gaps(&lock(&self.query_conn), index, column, id, what)?;
+        Ok((events, truncated, gaps))
     }
 
     fn compact_once(&self) -> Result<crate::compact::CompactReport, RecorderError> {

@@ -224,10 +224,7 @@ pub async fn get_trace(State(s): State<AppState>, Path(id): Path<String>) -> Res
     let t = Instant::now();
     let view = s.recorder.trace(&id).await?;
     s.metrics.observe_query(t.elapsed());
-    if view.events.is_empty() && view.retention_gaps.is_empty() {
-        return Err(ApiError::not_found(&format!("trace {id}")));
-    }
-    Ok(Json(view).into_response())
+    found(view.events.is_empty() && view.retention_gaps.is_empty(), &format!("trace {id}"), view)
 }
 
 /// `GET /v1/jobs/{job_id}`.
@@ -235,8 +232,13 @@ pub async fn get_job(State(s): State<AppState>, Path(id): Path<String>) -> Resul
     let t = Instant::now();
     let view = s.recorder.job(&id).await?;
     s.metrics.observe_query(t.elapsed());
-    if view.events.is_empty() && view.retention_gaps.is_empty() {
-        return Err(ApiError::not_found(&format!("job {id}")));
+    found(view.events.is_empty() && view.retention_gaps.is_empty(), &format!("job {id}"), view)
+}
+
+/// 404 for a view of something never recorded (no event, no retention gap), else the view.
+fn found<T: serde::Serialize>(empty: bool, what: &str, view: T) -> Result<Response, ApiError> {
+    if empty {
+        return Err(ApiError::not_found(what));
     }
     Ok(Json(view).into_response())
 }

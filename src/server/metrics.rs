@@ -70,6 +70,14 @@ impl Metrics {
             "gauge",
             u64::from(stats.wal.poisoned.is_some()),
         );
+        let _ = writeln!(out, "# HELP flightrec_wal_fsync_seconds Latency of the WAL writer's fdatasync calls.");
+        let _ = writeln!(out, "# TYPE flightrec_wal_fsync_seconds histogram");
+        for (le, n) in &stats.wal.fsync_histogram {
+            let _ = writeln!(out, "flightrec_wal_fsync_seconds_bucket{{le=\"{}\"}} {n}", *le as f64 / 1e6);
+        }
+        let _ = writeln!(out, "flightrec_wal_fsync_seconds_bucket{{le=\"+Inf\"}} {}", stats.wal.fsyncs);
+        let _ = writeln!(out, "flightrec_wal_fsync_seconds_sum {}", stats.wal.fsync_micros_total as f64 / 1e6);
+        let _ = writeln!(out, "flightrec_wal_fsync_seconds_count {}", stats.wal.fsyncs);
         let _ = writeln!(out, "# HELP flightrec_query_seconds Latency of event, trace and job queries.");
         let _ = writeln!(out, "# TYPE flightrec_query_seconds histogram");
         for (bucket, le) in self.query_buckets.iter().zip(BUCKETS) {

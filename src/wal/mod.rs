@@ -49,6 +49,9 @@ pub struct WalStats {
     pub groups: u64,
     pub sealed_segments: u64,
     pub bytes_written: u64,
+    /// fdatasync latency histogram: (upper bound in µs, count at or under it).
+    pub fsync_histogram: Vec<(u64, u64)>,
+    pub fsync_micros_total: u64,
     pub poisoned: Option<String>,
 }
 
@@ -101,18 +104,12 @@ impl Wal {
     /// Appends one payload (see [`format::event_payload`]). Returns its LSN once it is as
     /// durable as `durability` asks, or None for `async`, which returns at once.
     pub async fn append(&self, payload: Vec<u8>, durability: Durability) -> Result<Option<u64>, WalError> {
-        match self.submit(Payloads::One(payload), durability)? {
-            Some(rx) => Ok(Some(rx.await.map_err(|_| WalError::Closed)??.first)),
-            None => Ok(None),
-        }
+        Ok(wait(self.submit(Payloads::One(payload), durability)?).await?.map(|r| r.first))
     }
 
     /// [`Wal::append`] for threads outside an async runtime.
     pub fn append_blocking(&self, payload: Vec<u8>, durability: Durability) -> Result<Option<u64>, WalError> {
-        match self.submit(Payloads::One(payload), durability)? {
-            Some(rx) => Ok(Some(rx.blocking_recv().map_err(|_| WalError::Closed)??.first)),
-            None => Ok(None),
-        }
+        Ok(wait_blocking(self.submit(Payloads::One(payload), durability)?)?.map(|r| r.first))
     }
 
     /// Appends many payloads as one request sharing one acknowledgement; their LSNs are
@@ -125,10 +122,7 @@ impl Wal {
         if payloads.is_empty() {
             return Ok(None);
         }
-        match self.submit(Payloads::Many(payloads), durability)? {
-            Some(rx) => Ok(Some(rx.await.map_err(|_| WalError::Closed)??)),
-            None => Ok(None),
-        }
+        wait(self.submit(Payloads::Many(payloads), durability)?).await
     }
 
     /// [`Wal::append_batch`] for threads outside an async runtime.
@@ -140,10 +134,7 @@ impl Wal {
         if payloads.is_empty() {
             return Ok(None);
         }
-        match self.submit(Payloads::Many(payloads), durability)? {
-            Some(rx) => Ok(Some(rx.blocking_recv().map_err(|_| WalError::Closed)??)),
-            None => Ok(None),
-        }
+        wait_blocking(self.submit(Payloads::Many(payloads), durability)?)
     }
 
     /// Makes everything appended so far durable (fdatasync).
@@ -185,6 +176,12 @@ impl Wal {
             groups: c.groups.load(Ordering::Relaxed),
             sealed_segments: c.sealed_segments.load(Ordering::Relaxed),
             bytes_written: c.bytes_written.load(Ordering::Relaxed),
+            fsync_histogram: writer::FSYNC_BUCKETS_MICROS
+                .iter()
+                .zip(&c.fsync_buckets)
+                .map(|(le, n)| (*le, n.load(Ordering::Relaxed)))
+                .collect(),
+            fsync_micros_total: c.fsync_micros_total.load(Ordering::Relaxed),
             poisoned: c.poison_cause(),
         }
     }
@@ -235,6 +232,24 @@ impl Wal {
 impl Drop for Wal {
     fn drop(&mut self) {
         let _ = self.close();
+    }
+}
+
+type AckReceiver = oneshot::Receiver<Result<LsnRange, WalError>>;
+
+/// Waits for the writer's answer to a request (None: nothing to wait for, `async` mode).
+async fn wait(rx: Option<AckReceiver>) -> Result<Option<LsnRange>, WalError> {
+    match rx {
+        Some(rx) => Ok(Some(rx.await.map_err(|_| WalError::Closed)??)),
+        None => Ok(None),
+    }
+}
+
+/// [`wait`] for threads outside an async runtime.
+fn wait_blocking(rx: Option<AckReceiver>) -> Result<Option<LsnRange>, WalError> {
+    match rx {
+        Some(rx) => Ok(Some(rx.blocking_recv().map_err(|_| WalError::Closed)??)),
+        None => Ok(None),
     }
 }
 

@@ -76,11 +76,28 @@ pub struct WalCounters {
     pub groups: AtomicU64,
     pub sealed_segments: AtomicU64,
     pub bytes_written: AtomicU64,
+    /// fdatasync latencies: counts at or under each bound of [`FSYNC_BUCKETS_MICROS`].
+    pub fsync_buckets: [AtomicU64; FSYNC_BUCKETS_MICROS.len()],
+    pub fsync_micros_total: AtomicU64,
     pub is_poisoned: std::sync::atomic::AtomicBool,
     pub poisoned: Mutex<Option<String>>,
 }
 
+/// Upper bounds (microseconds) of the fdatasync latency histogram.
+pub const FSYNC_BUCKETS_MICROS: [u64; 10] = [50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 50_000, 250_000];
+
 impl WalCounters {
+    fn observe_fsync(&self, took: Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        for (bucket, le) in self.fsync_buckets.iter().zip(FSYNC_BUCKETS_MICROS) {
+            if micros <= le {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.fsyncs.fetch_add(1, Ordering::Relaxed);
+        self.fsync_micros_total.fetch_add(micros, Ordering::Relaxed);
+    }
+
     /// Why the writer is poisoned, if it is (one atomic load on the fast path).
     pub fn poison_cause(&self) -> Option<String> {
         if !self.is_poisoned.load(Ordering::Acquire) {
@@ -323,8 +340,9 @@ impl Writer {
 
     fn sync(&mut self) -> Result<(), WalError> {
         if self.unsynced {
+            let started = Instant::now();
             self.active.as_ref().ok_or(WalError::Closed)?.sync()?;
-            self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
+            self.counters.observe_fsync(started.elapsed());
         }
         self.unsynced = false;
         self.last_sync = Instant::now();

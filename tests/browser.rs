@@ -1,0 +1,58 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The web UI in real headless Chromium (Debian `chromium`, driven by playwright-core from
+//! npm): starts `flightrec serve --demo` on a free loopback port and runs
+//! `tests/browser/ui.test.mjs` against it, which filters by job, opens a trace and its spans,
+//! opens an event's detail, sees the retention notice, and saves screenshots under
+//! `<target>/tmp/browser-screenshots/`.
+//!
+//! Needs /usr/bin/chromium, node and `npm ci --prefix tests/browser` (`.ci/run` does all
+//! three). Outside CI a machine without them skips with a message; in CI it fails instead.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+#[test]
+fn the_ui_shows_events_traces_details_and_retention_gaps_in_chromium() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let ready = Path::new("/usr/bin/chromium").exists()
+        && dir.join("node_modules/playwright-core").exists()
+        && Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !ready {
+        assert!(std::env::var_os("CI").is_none(), "CI must have chromium, node and tests/browser/node_modules");
+        eprintln!("SKIPPED: apt-get install chromium && npm ci --prefix tests/browser");
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_flightrec"))
+        .args(["serve", "--demo", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string();
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = Command::new("node").arg(dir.join("ui.test.mjs")).arg(&url).arg(&shots).output().unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let report = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    println!("{report}");
+    assert!(out.status.success(), "browser checks failed:\n{report}");
+    assert!(report.contains(" 0 failed"), "{report}");
+    let pngs = std::fs::read_dir(&shots)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "png"))
+        .count();
+    assert!(pngs >= 5, "screenshots saved in {}", shots.display());
+}
