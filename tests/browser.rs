@@ -44,8 +44,10 @@ fn the_ui_shows_events_traces_details_and_retention_gaps_in_chromium() {
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let out = Command::new("node").arg(dir.join("ui.test.mjs")).arg(&url).arg(&shots).output().unwrap();
-    server.kill().unwrap();
-    server.wait().unwrap();
+    // SIGTERM: a clean stop, which also removes the demo's temporary data directory.
+    let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
+    let status = server.wait().unwrap();
+    assert!(status.success(), "the server stops cleanly on SIGTERM: {status:?}");
     let report = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     println!("{report}");
     assert!(out.status.success(), "browser checks failed:\n{report}");

@@ -46,5 +46,10 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), CliError> {
     if args.demo {
         println!("flightrec: open http://{addr}/ in a browser; try job {}", flightrec::demo::NIGHTLY_JOB);
     }
-    server::run(listener, recorder, args.token, server::shutdown_signal()).await.map_err(CliError::io("serve HTTP"))
+    let served = server::run(listener, recorder, args.token, server::shutdown_signal()).await;
+    if args.demo {
+        // The demo's data is throwaway: remove it on a clean stop (SIGINT/SIGTERM).
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    served.map_err(CliError::io("serve HTTP"))
 }

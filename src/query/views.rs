@@ -40,7 +40,7 @@ pub struct RetentionGap {
 
 impl RetentionGap {
     pub fn new(what: &str, events: u64, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> RetentionGap {
-        let fmt = |t: Option<DateTime<Utc>>| t.map_or("?".to_string(), |t| t.to_rfc3339());
+        let fmt = |t: Option<DateTime<Utc>>| t.map_or("?".to_string(), |t| crate::event::time::format_rfc3339(&t));
         let message = format!(
             "evidence missing due to retention: {events} events of this {what} between {} and {} were dropped",
             fmt(from),

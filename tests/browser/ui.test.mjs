@@ -1,0 +1,355 @@
+// Browser test of the flightrec web UI, run against a live `flightrec serve --demo`.
+//
+//   node ui.test.mjs <base-url> <screenshot-dir>
+//
+// Drives Debian's chromium (/usr/bin/chromium) headless through playwright-core, checks what
+// the page SHOWS, and saves one screenshot per check. Exits 0 when every check passes; the
+// last line printed is "N passed, M failed".
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const [baseArg, shotDir] = process.argv.slice(2);
+if (!baseArg || !shotDir) {
+  console.error('usage: node ui.test.mjs <base-url> <screenshot-dir>');
+  process.exit(2);
+}
+const base = baseArg.replace(/\/+$/, '');
+fs.mkdirSync(shotDir, { recursive: true });
+
+const CHECK_TIMEOUT_MS = 60_000;
+const HARD_TIMEOUT_MS = 8 * 60_000;
+const LIVE_WAIT_MS = 7_000; // "new events within ~6 s" (2 s polling + request time)
+const TYPES = ['terminal_command', 'editor_edit', 'diagnostic', 'debug_bundle_export', 'llm_inference', 'tool_call', 'workflow_recovery', 'job_lifecycle', 'capability_decision'];
+
+const hardStop = setTimeout(() => {
+  console.log(`FAIL the whole run took over ${HARD_TIMEOUT_MS / 1000} s`);
+  console.log(`${passed} passed, ${failed + 1} failed`);
+  process.exit(1);
+}, HARD_TIMEOUT_MS);
+
+let passed = 0;
+let failed = 0;
+let checkNo = 0;
+const pageErrors = [];
+
+// ---------------------------------------------------------------- helpers
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+/** Polls `fn` until it returns a truthy value; fails with `what` and the last value seen. */
+async function until(what, fn, timeout = 15_000, every = 150) {
+  const end = Date.now() + timeout;
+  let last;
+  let lastErr;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      lastErr = e;
+    }
+    if (Date.now() > end) {
+      const detail = lastErr ? ` (last error: ${lastErr.message.split('\n')[0]})` : last !== undefined ? ` (last value: ${JSON.stringify(last)})` : '';
+      throw new Error(`timed out after ${timeout / 1000} s waiting for ${what}${detail}`);
+    }
+    await sleep(every);
+  }
+}
+
+const tid = (id) => `[data-testid="${id}"]`;
+
+/** Microseconds since the epoch of an RFC 3339 timestamp (keeps the digits past ms). */
+function tsMicros(s) {
+  const m = /\.(\d+)/.exec(s);
+  const ms = Date.parse(m ? s.replace(m[0], '') : s);
+  const frac = m ? Math.round(Number(`0.${m[1]}`) * 1e6) : 0;
+  return ms * 1000 + frac;
+}
+
+/** The rows of a table as the page shows them. */
+async function rowsOf(page, tableTestId) {
+  return page.$$eval(`${tid(tableTestId)} ${tid('event-row')}`, (rows) => rows
+    .filter((r) => r.offsetParent !== null)
+    .map((r) => {
+      const cell = (c) => (r.querySelector(`[data-col="${c}"]`)?.textContent || '').trim();
+      const traceA = r.querySelector('[data-col="trace"] a');
+      return {
+        id: r.dataset.eventId, ts: r.dataset.ts, time: cell('time'), type: cell('type'), actor: cell('actor'),
+        job: cell('job'), trace: traceA ? traceA.dataset.id : '', summary: cell('summary'),
+      };
+    }));
+}
+
+async function visible(page, selector) {
+  const el = await page.$(selector);
+  return !!el && (await el.isVisible());
+}
+
+async function idle(page, testid) {
+  await until(`${testid} to finish loading`, async () => page.$eval(tid(testid), (el) => !el.hasAttribute('aria-busy') && !el.hidden).catch(() => false));
+}
+
+async function check(page, name, fn) {
+  checkNo += 1;
+  const n = String(checkNo).padStart(2, '0');
+  const started = Date.now();
+  let timer;
+  try {
+    await Promise.race([
+      fn(),
+      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`check took over ${CHECK_TIMEOUT_MS / 1000} s`)), CHECK_TIMEOUT_MS); }),
+    ]);
+    passed += 1;
+    console.log(`ok   ${n} ${name} (${Date.now() - started} ms)`);
+  } catch (e) {
+    failed += 1;
+    const lines = String(e.message || e).replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter((l) => l.trim());
+    console.log(`FAIL ${n} ${name}: ${lines.slice(0, 6).join('\n     ')}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  const file = path.join(shotDir, `${n}-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}.png`);
+  try {
+    await page.screenshot({ path: file });
+  } catch (e) {
+    console.log(`     (no screenshot: ${e.message.split('\n')[0]})`);
+  }
+}
+
+// ---------------------------------------------------------------- run
+
+let browser;
+try {
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+} catch (e) {
+  console.log(`FAIL launching /usr/bin/chromium: ${e.message.split('\n')[0]}`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
+const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+const watch = (p) => p.on('pageerror', (err) => pageErrors.push(`${p.url()}: ${err.message}`));
+context.setDefaultTimeout(15_000);
+const page = await context.newPage();
+watch(page);
+
+let jobId = null;
+let traceId = null;
+let traceUrl = null;
+
+await check(page, 'page loads and the event table has rows', async () => {
+  const res = await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
+  assert(res && res.ok(), `GET ${base}/ answered ${res ? res.status() : 'nothing'}`);
+  await until('rows in the event table', async () => (await rowsOf(page, 'event-table')).length > 0);
+  await idle(page, 'events-view');
+  const rows = await rowsOf(page, 'event-table');
+  assert(await visible(page, tid('event-table')), 'the event table is not visible');
+  const r = rows[0];
+  assert(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/.test(r.time), `the first row's time cell shows "${r.time}"`);
+  assert(TYPES.includes(r.type), `the first row's type cell shows "${r.type}"`);
+  assert(['human', 'agent', 'system'].includes(r.actor), `the first row's actor cell shows "${r.actor}"`);
+  assert(r.trace && r.id, 'the first row has no trace link or event id');
+  assert(!(await visible(page, tid('error-banner'))), `the error banner shows: ${await page.textContent(tid('error-banner'))}`);
+  const stats = (await page.textContent(tid('stats'))) || '';
+  assert(/\d[\d,]* events/.test(stats), `the header shows no event count ("${stats}")`);
+});
+
+await check(page, 'filter by job', async () => {
+  const rows = await rowsOf(page, 'event-table');
+  const first = rows.find((r) => r.job);
+  assert(first, 'no row of the first page has a job id');
+  jobId = first.job;
+  await page.fill(tid('filter-job'), jobId);
+  await page.click(tid('filter-apply'));
+  await until('the URL to carry the job filter', async () => page.url().includes(encodeURIComponent(jobId)));
+  await idle(page, 'events-view');
+  const shown = await until(`rows of job ${jobId} only`, async () => {
+    const rs = await rowsOf(page, 'event-table');
+    return rs.length > 0 && rs.every((r) => r.job === jobId) ? rs : false;
+  });
+  const caption = await page.textContent(tid('table-caption'));
+  assert(caption.includes(jobId), `the table caption does not name the job: "${caption}"`);
+  // The URL is the state: a reload keeps the filter and the same rows.
+  await page.reload({ waitUntil: 'domcontentloaded' });
+  await until('rows after the reload', async () => (await rowsOf(page, 'event-table')).length > 0);
+  assert((await page.inputValue(tid('filter-job'))) === jobId, 'the job filter input is empty after a reload');
+  const again = await rowsOf(page, 'event-table');
+  assert(again.every((r) => r.job === jobId), 'after a reload, rows of other jobs are shown');
+  assert(again.length === shown.length, `after a reload ${again.length} rows are shown instead of ${shown.length}`);
+});
+
+await check(page, 'open a trace with a tool_call span', async () => {
+  await page.fill(tid('filter-job'), '');
+  await page.selectOption(tid('filter-type'), 'tool_call'); // applies on change
+  await until('tool_call rows only', async () => {
+    const rs = await rowsOf(page, 'event-table');
+    return rs.length > 0 && rs.every((r) => r.type === 'tool_call') && !page.url().includes('job_id=');
+  });
+  const link = await page.$(`${tid('event-table')} ${tid('event-row')} [data-col="trace"] a`);
+  traceId = await link.getAttribute('data-id');
+  await link.click();
+  await until('the trace view', async () => visible(page, tid('trace-view')));
+  await idle(page, 'trace-view');
+  const shownId = (await page.textContent(`${tid('trace-view')} ${tid('trace-id')}`)).trim();
+  assert(shownId === traceId, `the trace view shows trace "${shownId}", not the clicked "${traceId}"`);
+  assert(!(await visible(page, tid('event-table'))), 'the event table is still shown over the trace view');
+  const spans = await page.$$eval(`${tid('trace-view')} ${tid('span-row')}`, (rs) => rs.filter((r) => r.offsetParent !== null).map((r) => ({
+    kind: r.dataset.kind, id: r.dataset.spanId, parent: r.dataset.parentSpanId || null, depth: Number(r.dataset.depth), text: r.textContent,
+  })));
+  assert(spans.length > 0, 'the trace view shows no span row');
+  const tool = spans.find((s) => s.kind === 'tool_call');
+  assert(tool, `no tool_call span is shown (kinds: ${[...new Set(spans.map((s) => s.kind))].join(', ')})`);
+  assert(tool.text.includes('tool_call'), `the tool_call span row does not say so: "${tool.text}"`);
+  assert(await visible(page, `${tid('span-row')}[data-kind="tool_call"] .bar`), 'the tool_call span has no bar on the timeline');
+  // Parent/child: a span whose parent is in the trace is drawn under it, indented.
+  for (const s of spans) {
+    const parent = s.parent && spans.find((p) => p.id === s.parent);
+    if (parent) assert(s.depth > parent.depth, `span ${s.id} is not indented under its parent ${parent.id}`);
+  }
+  const markers = await page.$$(`${tid('trace-view')} ${tid('event-marker')}`);
+  assert(markers.length > 0, 'the timeline shows no event marker');
+  traceUrl = page.url();
+  assert(traceUrl.includes(encodeURIComponent(traceId)) || traceUrl.includes(traceId), `the URL does not name the trace: ${traceUrl}`);
+});
+
+await check(page, 'open an event detail', async () => {
+  assert(await visible(page, tid('trace-view')), 'needs the trace view of the previous check');
+  const row = (await page.$(`${tid('trace-events')} ${tid('event-row')}[data-type="tool_call"]`)) || (await page.$(`${tid('trace-events')} ${tid('event-row')}`));
+  assert(row, 'the trace view lists no event rows');
+  const id = await row.getAttribute('data-event-id');
+  await row.click();
+  await until('the detail pane', async () => visible(page, tid('detail-pane')));
+  await until(`the detail of event ${id}`, async () => ((await page.textContent(`${tid('detail-pane')} ${tid('detail-event-id')}`).catch(() => '')) || '').trim() === id);
+  const paneText = await page.textContent(tid('detail-pane'));
+  assert(paneText.includes(id), 'the detail pane does not show the event id');
+  const payloadText = await page.textContent(`${tid('detail-pane')} ${tid('detail-payload')}`);
+  let payload;
+  try {
+    payload = JSON.parse(payloadText);
+  } catch (e) {
+    throw new Error(`the payload shown is not JSON: ${payloadText.slice(0, 200)}`);
+  }
+  assert(payload && typeof payload === 'object' && Object.keys(payload).length > 0, 'the payload shown is empty');
+  assert(/\n {2}"/.test(payloadText), 'the payload JSON is not pretty-printed (indented)');
+  const type = await row.getAttribute('data-type');
+  if (type === 'tool_call') assert('tool_call_id' in payload && 'tool_id' in payload, 'the tool_call payload lacks tool_call_id/tool_id');
+  assert(await visible(page, `${tid('detail-pane')} ${tid('detail-trace-link')}`), 'the detail pane has no link to its trace');
+  const redacted = await row.evaluate((r) => !!r.querySelector('[data-testid="redacted-badge"]'));
+  if (redacted) assert(await visible(page, `${tid('detail-pane')} ${tid('redacted-badge')}`), 'a redacted event shows no redacted badge in the detail');
+  assert(page.url().includes(`event=${id}`), 'the URL does not name the open event');
+});
+
+await check(page, 'job-nightly-reindex shows the retention notice', async () => {
+  await page.goto(`${base}/#view=job&id=job-nightly-reindex`, { waitUntil: 'domcontentloaded' });
+  await until('the job view', async () => visible(page, tid('job-view')));
+  await idle(page, 'job-view');
+  const jobText = (await page.textContent(`${tid('job-view')} ${tid('job-id')}`).catch(() => '')) || '';
+  assert(jobText.trim() === 'job-nightly-reindex', `the job view shows "${jobText}" (is the job in the demo data?)`);
+  const notice = `${tid('job-view')} ${tid('retention-notice')}`;
+  assert(await visible(page, notice), 'the job view shows no retention notice');
+  assert(/retention/i.test(await page.textContent(notice)), 'the job retention notice does not mention retention');
+  assert(await visible(page, `${tid('job-view')} ${tid('job-status')}`), 'the job view shows no status');
+  const traces = await page.$$eval(`${tid('job-view')} ${tid('job-traces')} ${tid('trace-link')}`, (as) => as.map((a) => a.dataset.id));
+  assert(traces.length > 0, 'the job view lists no traces');
+  let found = null;
+  for (const t of traces.slice(0, 25)) {
+    await page.click(`${tid('job-view')} ${tid('job-traces')} ${tid('trace-link')}[data-id="${t}"]`);
+    await until('the trace view', async () => visible(page, tid('trace-view')));
+    await idle(page, 'trace-view');
+    const tnotice = `${tid('trace-view')} ${tid('retention-notice')}`;
+    if ((await visible(page, tnotice)) && /retention/i.test(await page.textContent(tnotice))) {
+      found = t;
+      break;
+    }
+    await page.goBack();
+    await until('the job view again', async () => visible(page, tid('job-view')));
+  }
+  assert(found, `none of the job's ${traces.length} trace views shows a retention notice`);
+});
+
+await check(page, 'reload the shared URL of a trace', async () => {
+  assert(traceUrl && traceId, 'needs the trace URL from the trace check');
+  const shared = await context.newPage();
+  watch(shared);
+  try {
+    await shared.setViewportSize({ width: 1440, height: 900 });
+    await shared.goto(traceUrl, { waitUntil: 'domcontentloaded' });
+    await until('the trace view from the shared URL', async () => visible(shared, tid('trace-view')));
+    await idle(shared, 'trace-view');
+    const shown = (await shared.textContent(`${tid('trace-view')} ${tid('trace-id')}`)).trim();
+    assert(shown === traceId, `the shared URL opened trace "${shown}", not "${traceId}"`);
+    await shared.reload({ waitUntil: 'domcontentloaded' });
+    await until('the trace view after a reload', async () => visible(shared, tid('trace-view')));
+    await idle(shared, 'trace-view');
+    const again = (await shared.textContent(`${tid('trace-view')} ${tid('trace-id')}`)).trim();
+    assert(again === traceId, `after a reload the page shows trace "${again}"`);
+    const spans = await shared.$$(`${tid('trace-view')} ${tid('span-row')}`);
+    assert(spans.length > 0, 'the reloaded trace view shows no span');
+    await shared.screenshot({ path: path.join(shotDir, `${String(checkNo).padStart(2, '0')}-shared-page.png`) });
+  } finally {
+    await shared.close();
+  }
+  await page.goto(traceUrl, { waitUntil: 'domcontentloaded' }); // for this check's screenshot
+  await until('the trace view', async () => visible(page, tid('trace-view')));
+  await idle(page, 'trace-view');
+});
+
+await check(page, 'live tail shows new events', async () => {
+  await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
+  await until('rows in the event table', async () => (await rowsOf(page, 'event-table')).length > 0);
+  const stats = await (await page.request.get(`${base}/v1/stats`)).json();
+  assert(stats.newest, `GET /v1/stats has no newest timestamp: ${JSON.stringify(stats)}`);
+  const baseline = tsMicros(stats.newest);
+  await page.click(tid('live-toggle'));
+  assert((await page.getAttribute(tid('live-toggle'), 'aria-pressed')) === 'true', 'the live toggle does not show as on');
+  const started = Date.now();
+  const newer = await until(`a row newer than ${stats.newest} (the newest event when the tail started)`, async () => {
+    const rs = (await rowsOf(page, 'event-table')).filter((r) => tsMicros(r.ts) > baseline);
+    return rs.length ? rs : false;
+  }, LIVE_WAIT_MS, 200);
+  console.log(`     ${newer.length} new event(s) shown ${Date.now() - started} ms after the toggle`);
+  assert(page.url().includes('live=1'), 'the URL does not record the live tail');
+  const rows = await rowsOf(page, 'event-table');
+  for (let i = 1; i < rows.length; i++) {
+    assert(tsMicros(rows[i - 1].ts) >= tsMicros(rows[i].ts), 'the live rows are not newest first');
+  }
+  // Pause: the table holds still while the demo goes on recording.
+  await page.click(tid('live-pause'));
+  await sleep(1500); // a poll in flight may still land
+  const held = (await rowsOf(page, 'event-table')).map((r) => r.id).join();
+  await sleep(3000);
+  const after = (await rowsOf(page, 'event-table')).map((r) => r.id).join();
+  assert(held === after, 'rows kept arriving while the tail was paused');
+  await page.click(tid('live-pause')); // resume
+  await page.screenshot({ path: path.join(shotDir, `${String(checkNo).padStart(2, '0')}-live-resumed.png`) });
+  await page.click(tid('live-toggle')); // off: back to the paged table
+  await until('the paged table after the tail', async () => visible(page, tid('next-page')));
+});
+
+await check(page, 'an invalid filter shows the error banner', async () => {
+  await page.goto(`${base}/#range=custom&from=not-a-time`, { waitUntil: 'domcontentloaded' });
+  await until('the error banner', async () => visible(page, tid('error-banner')));
+  const text = await page.textContent(tid('error-banner'));
+  assert(/HSK-/.test(text) && /from/.test(text), `the banner does not name the code and the field: "${text.trim()}"`);
+  // Fixing the filter clears it.
+  await page.selectOption(tid('filter-range'), 'all');
+  await until('the banner to go away', async () => !(await visible(page, tid('error-banner'))));
+  await until('rows again', async () => (await rowsOf(page, 'event-table')).length > 0);
+});
+
+await check(page, 'no uncaught script errors', async () => {
+  assert(pageErrors.length === 0, `uncaught errors in the page:\n  ${pageErrors.join('\n  ')}`);
+});
+
+await browser.close();
+clearTimeout(hardStop);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
