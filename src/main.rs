@@ -176,6 +176,10 @@ enum Command {
         /// (crash tests read it), and run until killed when --seconds is 0.
         #[arg(long)]
         print_acks: bool,
+        /// Also run the baselines in the same process and print the ratios: a per-event
+        /// fdatasync loop, and one DuckDB connection with one autocommitted INSERT per event.
+        #[arg(long)]
+        baselines: bool,
     },
 }
 
@@ -220,8 +224,8 @@ fn main() -> ExitCode {
         Command::Sql { sql, json } => cli::query::run_sql_verb(&data_dir, &sql, json),
         Command::Stats { json } => cli::stats::run(&data_dir, json),
         Command::BenchQuery { events, days, reps } => cli::bench_query::run(&data_dir, events, days, reps),
-        Command::BenchIngest { writers, seconds, settings, print_acks } => {
-            cli::bench::run(&data_dir, &writers, seconds, &settings.wal_options(), print_acks)
+        Command::BenchIngest { writers, seconds, settings, print_acks, baselines } => {
+            cli::bench::run(&data_dir, &writers, seconds, &settings.wal_options(), print_acks, baselines)
         }
     };
     match result {

@@ -17,6 +17,9 @@ use flightrec::workload::Generator;
 
 use super::CliError;
 
+/// Generated events each writer cycles through.
+const POOL: usize = 1_024;
+
 struct RunResult {
     events: u64,
     secs: f64,
@@ -29,6 +32,7 @@ pub fn run(
     seconds: f64,
     opts: &WalOptions,
     print_acks: bool,
+    baselines: bool,
 ) -> Result<ExitCode, CliError> {
     let dir = DataDir::open(data_dir)?;
     let (wal, _) = Wal::open(&dir.layout().wal_dir(), opts.clone(), WalHooks::default(), &mut |_, _| {})?;
@@ -38,12 +42,24 @@ pub fn run(
         .enable_all()
         .build()
         .map_err(CliError::io("start tokio runtime"))?;
+    let fsync_loop = if baselines { Some(super::baselines::fdatasync_loop(data_dir, seconds)?) } else { None };
     for &n in writers {
         let before = wal.stats();
         let result = runtime.block_on(run_writers(&wal, &redactor, n.max(1), seconds, opts, print_acks))?;
         let after = wal.stats();
-        if !print_acks {
-            report(n, opts, &result, after.fsyncs - before.fsyncs);
+        if print_acks {
+            continue;
+        }
+        report(n, opts, &result, after.fsyncs - before.fsyncs);
+        let rate = result.events as f64 / result.secs.max(1e-9);
+        let naive = if baselines { Some(super::baselines::naive_duckdb(data_dir, n, seconds)?) } else { None };
+        for b in fsync_loop.iter().chain(naive.iter()) {
+            println!(
+                "    baseline {:<28} {:>10.0} events/s   flightrec/baseline = {:.1}x",
+                b.name,
+                b.events_per_sec,
+                rate / b.events_per_sec.max(1e-9)
+            );
         }
     }
     wal.close()?;
@@ -66,9 +82,19 @@ async fn run_writers(
         let seed = fastrand::u64(..) ^ w as u64;
         tasks.push(tokio::spawn(async move {
             let mut generator = Generator::new(seed, chrono::Utc::now(), 1_000);
+            // The runtime's own cost of making events stays out of the measurement: a pool of
+            // generated events is reused (ids repeat; the WAL does not de-duplicate). Crash
+            // tests need every acknowledged id to be unique, so they generate each one.
+            let pool: Vec<String> =
+                if print_acks { Vec::new() } else { (0..POOL).map(|_| generator.next_json()).collect() };
             let mut latencies = Vec::new();
+            let mut i = 0usize;
             while deadline.is_none_or(|d| Instant::now() < d) {
-                let json = generator.next_json();
+                let json = match pool.get(i % POOL) {
+                    Some(line) => line.clone(),
+                    None => generator.next_json(),
+                };
+                i += 1;
                 let t0 = Instant::now();
                 let prepared = prepare_json(&redactor, json.as_bytes()).map_err(|e| e.to_string())?;
                 wal.append(prepared.payload, durability).await.map_err(|e| e.to_string())?;

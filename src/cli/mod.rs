@@ -1,6 +1,7 @@
 //! Implementations of the CLI verbs. Exit statuses: 0 success, 1 the work found problems
 //! (rejected lines, damage), 2 usage or I/O errors (returned as `CliError`).
 
+pub mod baselines;
 pub mod bench;
 pub mod bench_query;
 pub mod compact;
