@@ -180,6 +180,10 @@ enum Command {
         /// fdatasync loop, and one DuckDB connection with one autocommitted INSERT per event.
         #[arg(long)]
         baselines: bool,
+        /// Record through the whole recorder (de-duplication, query tail, background
+        /// compaction and retention) instead of the bare WAL.
+        #[arg(long)]
+        recorder: bool,
     },
 }
 
@@ -224,8 +228,9 @@ fn main() -> ExitCode {
         Command::Sql { sql, json } => cli::query::run_sql_verb(&data_dir, &sql, json),
         Command::Stats { json } => cli::stats::run(&data_dir, json),
         Command::BenchQuery { events, days, reps } => cli::bench_query::run(&data_dir, events, days, reps),
-        Command::BenchIngest { writers, seconds, settings, print_acks, baselines } => {
-            cli::bench::run(&data_dir, &writers, seconds, &settings.wal_options(), print_acks, baselines)
+        Command::BenchIngest { writers, seconds, settings, print_acks, baselines, recorder } => {
+            let args = cli::bench::BenchArgs { writers: &writers, seconds, print_acks, baselines, recorder };
+            cli::bench::run(&data_dir, &settings.wal_options(), args)
         }
     };
     match result {

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use flightrec::datadir::DataDir;
 use flightrec::ingest::prepare_json;
+use flightrec::recorder::{Recorder, RecorderConfig};
 use flightrec::redact::Redactor;
-use flightrec::wal::{Wal, WalHooks, WalOptions};
+use flightrec::wal::{Durability, Wal, WalHooks, WalOptions};
 use flightrec::workload::Generator;
 
 use super::CliError;
@@ -26,33 +27,76 @@ struct RunResult {
     latencies_us: Vec<u32>,
 }
 
-pub fn run(
-    data_dir: &Path,
-    writers: &[usize],
-    seconds: f64,
-    opts: &WalOptions,
-    print_acks: bool,
-    baselines: bool,
-) -> Result<ExitCode, CliError> {
-    let dir = DataDir::open(data_dir)?;
-    let (wal, _) = Wal::open(&dir.layout().wal_dir(), opts.clone(), WalHooks::default(), &mut |_, _| {})?;
-    let wal = Arc::new(wal);
-    let redactor = Arc::new(Redactor::builtin());
+pub struct BenchArgs<'a> {
+    pub writers: &'a [usize],
+    pub seconds: f64,
+    pub print_acks: bool,
+    pub baselines: bool,
+    /// Go through the whole recorder (de-duplication, query tail, compaction and retention
+    /// running) instead of the bare WAL.
+    pub recorder: bool,
+}
+
+/// Where the writers record.
+#[derive(Clone)]
+enum Sink {
+    Wal { wal: Arc<Wal>, redactor: Arc<Redactor> },
+    Recorder(Recorder),
+}
+
+impl Sink {
+    /// Records one JSON event; returns its event_id once acknowledged.
+    async fn record(&self, json: &str, durability: Durability) -> Result<String, String> {
+        match self {
+            Sink::Wal { wal, redactor } => {
+                let prepared = prepare_json(redactor, json.as_bytes()).map_err(|e| e.to_string())?;
+                wal.append(prepared.payload, durability).await.map_err(|e| e.to_string())?;
+                Ok(prepared.event_id.to_string())
+            }
+            Sink::Recorder(r) => {
+                let recorded = r.record_json(json.as_bytes(), Some(durability)).await.map_err(|e| e.to_string())?;
+                Ok(recorded.event_id.to_string())
+            }
+        }
+    }
+
+    fn stats(&self) -> flightrec::wal::WalStats {
+        match self {
+            Sink::Wal { wal, .. } => wal.stats(),
+            Sink::Recorder(r) => r.wal_stats(),
+        }
+    }
+}
+
+pub fn run(data_dir: &Path, opts: &WalOptions, args: BenchArgs<'_>) -> Result<ExitCode, CliError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(CliError::io("start tokio runtime"))?;
-    let fsync_loop = if baselines { Some(super::baselines::fdatasync_loop(data_dir, seconds)?) } else { None };
-    for &n in writers {
-        let before = wal.stats();
-        let result = runtime.block_on(run_writers(&wal, &redactor, n.max(1), seconds, opts, print_acks))?;
-        let after = wal.stats();
-        if print_acks {
+    let mut wal_dir = None;
+    let sink = if args.recorder {
+        let mut config = RecorderConfig::new(data_dir);
+        config.wal = opts.clone();
+        Sink::Recorder(runtime.block_on(Recorder::open(config))?)
+    } else {
+        let dir = DataDir::open(data_dir)?;
+        let (wal, _) = Wal::open(&dir.layout().wal_dir(), opts.clone(), WalHooks::default(), &mut |_, _| {})?;
+        wal_dir = Some(dir);
+        Sink::Wal { wal: Arc::new(wal), redactor: Arc::new(Redactor::builtin()) }
+    };
+    let fsync_loop =
+        if args.baselines { Some(super::baselines::fdatasync_loop(data_dir, args.seconds)?) } else { None };
+    for &n in args.writers {
+        let before = sink.stats();
+        let result = runtime.block_on(run_writers(&sink, n.max(1), args.seconds, opts, args.print_acks))?;
+        let after = sink.stats();
+        if args.print_acks {
             continue;
         }
         report(n, opts, &result, after.fsyncs - before.fsyncs);
         let rate = result.events as f64 / result.secs.max(1e-9);
-        let naive = if baselines { Some(super::baselines::naive_duckdb(data_dir, n, seconds)?) } else { None };
+        let naive =
+            if args.baselines { Some(super::baselines::naive_duckdb(data_dir, n, args.seconds)?) } else { None };
         for b in fsync_loop.iter().chain(naive.iter()) {
             println!(
                 "    baseline {:<28} {:>10.0} events/s   flightrec/baseline = {:.1}x",
@@ -62,13 +106,16 @@ pub fn run(
             );
         }
     }
-    wal.close()?;
+    match sink {
+        Sink::Wal { wal, .. } => wal.close()?,
+        Sink::Recorder(r) => runtime.block_on(r.shutdown())?,
+    }
+    drop(wal_dir);
     Ok(ExitCode::SUCCESS)
 }
 
 async fn run_writers(
-    wal: &Arc<Wal>,
-    redactor: &Arc<Redactor>,
+    sink: &Sink,
     writers: usize,
     seconds: f64,
     opts: &WalOptions,
@@ -78,15 +125,16 @@ async fn run_writers(
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(writers);
     for w in 0..writers {
-        let (wal, redactor, durability) = (wal.clone(), redactor.clone(), opts.durability);
+        let (sink, durability) = (sink.clone(), opts.durability);
         let seed = fastrand::u64(..) ^ w as u64;
         tasks.push(tokio::spawn(async move {
             let mut generator = Generator::new(seed, chrono::Utc::now(), 1_000);
             // The runtime's own cost of making events stays out of the measurement: a pool of
-            // generated events is reused (ids repeat; the WAL does not de-duplicate). Crash
-            // tests need every acknowledged id to be unique, so they generate each one.
-            let pool: Vec<String> =
-                if print_acks { Vec::new() } else { (0..POOL).map(|_| generator.next_json()).collect() };
+            // generated events is reused (ids repeat; the bare WAL does not de-duplicate).
+            // Crash tests need unique acknowledged ids and the recorder de-duplicates, so
+            // those generate each event.
+            let reuse = !print_acks && matches!(sink, Sink::Wal { .. });
+            let pool: Vec<String> = if reuse { (0..POOL).map(|_| generator.next_json()).collect() } else { Vec::new() };
             let mut latencies = Vec::new();
             let mut i = 0usize;
             while deadline.is_none_or(|d| Instant::now() < d) {
@@ -96,12 +144,11 @@ async fn run_writers(
                 };
                 i += 1;
                 let t0 = Instant::now();
-                let prepared = prepare_json(&redactor, json.as_bytes()).map_err(|e| e.to_string())?;
-                wal.append(prepared.payload, durability).await.map_err(|e| e.to_string())?;
+                let event_id = sink.record(&json, durability).await?;
                 latencies.push(u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX));
                 if print_acks {
                     let mut out = std::io::stdout().lock();
-                    let _ = writeln!(out, "{}", prepared.event_id);
+                    let _ = writeln!(out, "{event_id}");
                 }
             }
             Ok::<Vec<u32>, String>(latencies)
