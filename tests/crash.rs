@@ -46,10 +46,17 @@ fn every_acknowledged_event_survives_kill_9() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let reader =
-            std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<String>>());
-        std::thread::sleep(Duration::from_millis(fastrand::u64(100..600)));
+        // Kill at a random moment after the child is up (its first acknowledgement), so every
+        // round kills a process in the middle of group commits, not one still starting.
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut lines = vec![first.trim().to_string()];
+            lines.extend(stdout.lines().map_while(Result::ok));
+            lines
+        });
+        std::thread::sleep(Duration::from_millis(fastrand::u64(0..500)));
         child.kill().unwrap();
         child.wait().unwrap();
         let lines = reader.join().unwrap();

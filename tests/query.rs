@@ -47,7 +47,6 @@ struct Fixture {
     start: DateTime<Utc>,
     /// Every fixture event is before this; events other tests add come after it.
     end: DateTime<Utc>,
-    _dir: tempfile::TempDir,
 }
 
 fn ingest(rt: &tokio::runtime::Runtime, recorder: &Recorder, lines: &[String], out: &mut Vec<Ingested>) {
@@ -69,9 +68,12 @@ fn ingest(rt: &tokio::runtime::Runtime, recorder: &Recorder, lines: &[String], o
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
+        // A static is never dropped, so a TempDir here would leak: use a fixed directory under
+        // the target's tmp dir, emptied first.
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("query-fixture");
+        let _ = std::fs::remove_dir_all(&dir);
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let recorder = rt.block_on(Recorder::open(RecorderConfig::new(dir.path()))).unwrap();
+        let recorder = rt.block_on(Recorder::open(RecorderConfig::new(&dir))).unwrap();
         let start = flightrec::event::time::truncate_micros(Utc::now() - Duration::hours(3));
         let mut generator = Generator::new(42, start, 6_000_000);
         let lines: Vec<String> = (0..1_200).map(|_| generator.next_json()).collect();
@@ -85,7 +87,7 @@ fn fixture() -> &'static Fixture {
         ingested.sort_by(|a, b| (a.ts, &a.event_id).cmp(&(b.ts, &b.event_id)));
         let end = ingested.last().unwrap().ts + Duration::seconds(1);
         assert!(end < Utc::now() - Duration::minutes(30));
-        Fixture { rt, recorder, ingested, start, end, _dir: dir }
+        Fixture { rt, recorder, ingested, start, end }
     })
 }
 
