@@ -21,8 +21,19 @@ pub struct Prepared {
     pub payload: Vec<u8>,
 }
 
+/// Largest event accepted, in bytes of JSON. Events carry references and hashes, never raw
+/// content, so a larger one is a mistake (or an attack), not a record.
+pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
+
 /// Parses, validates and redacts one JSON event.
 pub fn prepare_json(redactor: &Redactor, json: &[u8]) -> Result<Prepared, InvalidEvent> {
+    if json.len() > MAX_EVENT_BYTES {
+        let reason = format!(
+            "the event is {} bytes; the limit is {MAX_EVENT_BYTES} (store large content elsewhere and record a *_ref)",
+            json.len()
+        );
+        return Err(InvalidEvent::new("", reason));
+    }
     let parsed = parse_event(json)?;
     finish(redactor, parsed.event, parsed.trace_id_assigned)
 }

@@ -347,3 +347,46 @@ fn sigterm_finishes_requests_and_flushes_the_wal() {
     assert_eq!(v["records"], sample_lines().len() as u64, "every accepted event is in the WAL after the stop");
     assert_eq!(v["ok"], true);
 }
+
+#[test]
+fn hostile_bodies_get_clear_errors_and_the_server_keeps_serving() {
+    let s = start(None);
+    let line = sample_lines()[2].clone();
+    // Deeply nested JSON inside the payload.
+    let nested = line.replacen(
+        "\"payload\":{",
+        &format!("\"payload\":{{\"deep\":{}1{},", "[".repeat(10_000), "]".repeat(10_000)),
+        1,
+    );
+    let (status, v) = s.post_json("/v1/events", nested.as_bytes());
+    assert_eq!((status, v["code"].as_str()), (400, Some("HSK-400-INVALID-EVENT")), "{v}");
+    // A huge string field (2 MiB): over the per-event limit.
+    let huge = line.replacen("\"job_id\":\"job-42\"", &format!("\"job_id\":\"{}\"", "x".repeat(2 << 20)), 1);
+    let (status, v) = s.post_json("/v1/events", huge.as_bytes());
+    assert_eq!(status, 400, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("the limit is 1048576"), "{v}");
+    // Invalid UTF-8, single and in NDJSON beside good lines.
+    let mut bad_utf8 = line.as_bytes().to_vec();
+    let at = bad_utf8.windows(6).position(|w| w == b"job-42").unwrap();
+    bad_utf8[at] = 0xff;
+    let (status, v) = s.post_json("/v1/events", &bad_utf8);
+    assert_eq!((status, v["code"].as_str()), (400, Some("HSK-400-INVALID-EVENT")), "{v}");
+    let mut body = sample_lines()[0].as_bytes().to_vec();
+    body.push(b'\n');
+    body.extend_from_slice(&bad_utf8);
+    body.push(b'\n');
+    body.extend_from_slice(sample_lines()[1].as_bytes());
+    let (status, v) = s.post_json("/v1/events:ndjson", &body);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["accepted"], 2, "the good lines around a bad one are kept: {v}");
+    assert_eq!(v["rejected"][0]["line"], 2);
+    // An NDJSON line over the limit, then a good one.
+    let mut body = "x".repeat(17 << 20).into_bytes();
+    body.push(b'\n');
+    body.extend_from_slice(sample_lines()[3].as_bytes());
+    let (status, v) = s.post_json("/v1/events:ndjson", &body);
+    assert_eq!(status, 200);
+    assert_eq!(v["rejected"][0]["code"], "HSK-413-EVENT-TOO-LARGE");
+    assert_eq!(v["accepted"], 1);
+    assert_eq!(s.get("/healthz").0, 200);
+}

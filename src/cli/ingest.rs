@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use flightrec::datadir::DataDir;
 use flightrec::event::InvalidEvent;
-use flightrec::ingest::prepare_json;
+use flightrec::ingest::{MAX_EVENT_BYTES, prepare_json};
 use flightrec::ndjson::{Line, LineReader, is_blank};
 use flightrec::redact::Redactor;
-use flightrec::wal::{MAX_PAYLOAD_LEN, Wal, WalHooks, WalOptions};
+use flightrec::wal::{Wal, WalHooks, WalOptions};
 
 use super::{CliError, print_json};
 
@@ -48,7 +48,7 @@ pub fn run(data_dir: &Path, file: &str, opts: &WalOptions, json: bool) -> Result
     let dir = DataDir::open(data_dir)?;
     let (wal, _) = Wal::open(&dir.layout().wal_dir(), opts.clone(), WalHooks::default(), &mut |_, _| {})?;
     let redactor = Redactor::builtin();
-    let mut reader = LineReader::new(input, MAX_PAYLOAD_LEN);
+    let mut reader = LineReader::new(input, MAX_EVENT_BYTES);
     let mut summary = Summary::default();
     let mut batch = Vec::with_capacity(BATCH);
     let mut buf = Vec::new();
@@ -57,7 +57,7 @@ pub fn run(data_dir: &Path, file: &str, opts: &WalOptions, json: bool) -> Result
         let line_no = reader.line_no;
         let prepared = match line {
             Line::TooLong { len } => {
-                let message = format!("line is {len} bytes; the limit is {MAX_PAYLOAD_LEN}");
+                let message = format!("line is {len} bytes; the limit is {MAX_EVENT_BYTES}");
                 summary.reject(line_no, "HSK-413-EVENT-TOO-LARGE", String::new(), message, json);
                 continue;
             }

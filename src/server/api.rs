@@ -12,10 +12,11 @@ use serde_json::value::RawValue;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::ingest::MAX_EVENT_BYTES;
 use crate::ndjson::{LineSplitter, SplitLine, is_blank};
 use crate::query::params::parse_params;
 use crate::recorder::{FlightRecorder, Recorded, RecorderError};
-use crate::wal::{Durability, MAX_PAYLOAD_LEN};
+use crate::wal::Durability;
 
 /// Most events one JSON array may carry.
 pub const MAX_BATCH: usize = 10_000;
@@ -149,7 +150,7 @@ pub async fn post_ndjson(
 ) -> Result<Json<IngestResponse>, ApiError> {
     let durability = durability_param(&params)?;
     let mut stream = body.into_data_stream();
-    let mut splitter = LineSplitter::new(MAX_PAYLOAD_LEN);
+    let mut splitter = LineSplitter::new(MAX_EVENT_BYTES);
     let (mut resp, mut pending, mut total) = (IngestResponse::default(), Vec::new(), 0u64);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
@@ -186,7 +187,7 @@ fn take_line(resp: &mut IngestResponse, pending: &mut Vec<(u64, Vec<u8>)>, (no, 
             index: None,
             line: Some(no),
             code: "HSK-413-EVENT-TOO-LARGE".into(),
-            message: format!("line is {len} bytes; the limit is {MAX_PAYLOAD_LEN}"),
+            message: format!("line is {len} bytes; the limit is {MAX_EVENT_BYTES}"),
             field: None,
         }),
     }
