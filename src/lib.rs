@@ -2,12 +2,19 @@
 //!
 //! The modules follow the data's path: [`event`] (envelope, schemas, validation) →
 //! [`redact`] → [`ingest`] (the two together, ready for the WAL) → [`wal`] (segments,
-//! records, group-commit writer, recovery) → [`compact`] (Parquet files, DuckDB catalog) →
-//! [`retention`]. [`datadir`] owns the directory layout and its
-//! lock; [`ndjson`] splits NDJSON input; [`workload`] generates realistic event mixes.
+//! records, group-commit writer, recovery) → `compact` (Parquet files, DuckDB catalog) →
+//! `retention` → [`query`] → `recorder` (the `FlightRecorder` API) → `server` (HTTP + UI).
+//! [`datadir`] owns the directory layout and its locks; [`ndjson`] splits NDJSON input;
+//! [`stored`] reads stored events; [`workload`] generates realistic event mixes.
+//!
+//! The `store` feature (on by default) brings the parts that need DuckDB and the HTTP stack;
+//! without it the crate is the event model, the redactor and the WAL, which is what the fuzz
+//! targets build (the bundled DuckDB would otherwise be rebuilt with sanitizer flags).
 
+#[cfg(feature = "store")]
 pub mod compact;
 pub mod datadir;
+#[cfg(feature = "store")]
 pub mod demo;
 pub mod event;
 pub mod failpoint;
@@ -15,9 +22,13 @@ pub mod fsutil;
 pub mod ingest;
 pub mod ndjson;
 pub mod query;
+#[cfg(feature = "store")]
 pub mod recorder;
 pub mod redact;
+#[cfg(feature = "store")]
 pub mod retention;
+#[cfg(feature = "store")]
 pub mod server;
+pub mod stored;
 pub mod wal;
 pub mod workload;

@@ -7,12 +7,12 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use flightrec::compact::Compactor;
-use flightrec::compact::row::StoredEnvelope;
 use flightrec::datadir::DataDir;
 use flightrec::ingest::prepare_json;
 use flightrec::query::EventQuery;
 use flightrec::recorder::{FlightRecorder, Recorder, RecorderConfig};
 use flightrec::redact::Redactor;
+use flightrec::stored::StoredEnvelope;
 use flightrec::wal::{Durability, Wal, WalHooks, WalOptions};
 use flightrec::workload::Generator;
 

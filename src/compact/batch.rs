@@ -10,7 +10,7 @@ use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use duckdb::arrow::error::ArrowError;
 use duckdb::arrow::record_batch::RecordBatch;
 
-use super::row::StoredEnvelope;
+use crate::stored::StoredEnvelope;
 
 /// The staging table's columns, in batch order. `date` (the partition) is not written into
 /// the Parquet files: readers get it from the `date=YYYY-MM-DD` directory (hive layout).

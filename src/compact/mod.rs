@@ -23,7 +23,6 @@ pub mod batch;
 pub mod catalog;
 pub mod error;
 pub mod files;
-pub mod row;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -37,10 +36,10 @@ use crate::wal::format::segment_file_name;
 use crate::wal::recovery::{list_segments, read_segment};
 use crate::wal::scan::scan_segment;
 
+use crate::stored::StoredEnvelope;
 use batch::{BatchBuilder, COLUMNS_SQL};
 pub use error::StoreError;
 use error::{db, io, sql_str};
-use row::StoredEnvelope;
 
 /// Rows per Parquet row group: small enough that a trace lookup reads little.
 const ROW_GROUP_SIZE: usize = 16_384;

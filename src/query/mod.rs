@@ -9,8 +9,11 @@
 
 pub mod model;
 pub mod params;
+#[cfg(feature = "store")]
 pub mod parquet;
+#[cfg(feature = "store")]
 pub mod reader;
+#[cfg(feature = "store")]
 pub mod sql;
 pub mod tail;
 pub mod views;

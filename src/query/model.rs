@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::compact::row::StoredEnvelope;
 use crate::event::{Actor, EventType};
+use crate::stored::StoredEnvelope;
 
 /// Most events one page may hold.
 pub const MAX_LIMIT: usize = 1_000;

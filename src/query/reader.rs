@@ -11,8 +11,8 @@ use super::model::{EventPage, EventQuery, StoredEvent};
 use super::{merge_page, parquet};
 use crate::compact::error::{StoreError, db};
 use crate::compact::files::parquet_files;
-use crate::compact::row::StoredEnvelope;
 use crate::datadir::Layout;
+use crate::stored::StoredEnvelope;
 use crate::wal::inspect;
 
 /// One page of events of the data directory at `root`.

@@ -9,8 +9,8 @@ use duckdb::Connection;
 use crate::compact::batch::{BatchBuilder, COLUMNS_SQL};
 use crate::compact::error::{StoreError, db, sql_str};
 use crate::compact::files::parquet_files;
-use crate::compact::row::StoredEnvelope;
 use crate::datadir::Layout;
+use crate::stored::StoredEnvelope;
 use crate::wal::inspect;
 
 /// A query's result: column names and rows of text (NULL as None).

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::model::{EventQuery, StoredEvent};
-use crate::compact::row::StoredEnvelope;
+use crate::stored::StoredEnvelope;
 use crate::wal::format::{FLAG_REDACTED, KIND_EVENT_JSON_V1};
 
 /// Uncompacted events by LSN.

@@ -1,5 +1,6 @@
-//! The columns of a stored event, read from its canonical JSON in one pass without
-//! re-validating (the WAL holds only events that passed validation and redaction).
+//! A stored event's envelope, read from its canonical JSON in one pass without re-validating
+//! (the WAL holds only events that passed validation and redaction). The compactor, the query
+//! tail and `flightrec sql` read WAL records through it.
 
 use std::borrow::Cow;
 
