@@ -54,6 +54,9 @@ enum Command {
         /// The retention window in days.
         #[arg(long, default_value_t = flightrec::retention::DEFAULT_WINDOW_DAYS, value_parser = clap::value_parser!(u32).range(1..))]
         retention_days: u32,
+        /// Longest a request may take, reading its body included (a slower one gets 408).
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+        request_timeout: u64,
     },
     /// Record the events of an NDJSON file (or - for standard input), one JSON event a line.
     Ingest {
@@ -199,8 +202,16 @@ fn main() -> ExitCode {
             cli::ingest::run(&data_dir, &file, &settings.wal_options(), json)
         }
         Command::Verify { dir, json } => cli::verify::run(dir.as_deref().unwrap_or(&data_dir), json),
-        Command::Serve { demo, bind, token, settings, retention_days } => {
-            let args = cli::serve::ServeArgs { bind, token, demo, wal: settings.wal_options(), retention_days };
+        Command::Serve { demo, bind, token, settings, retention_days, request_timeout } => {
+            let request_timeout = std::time::Duration::from_secs(request_timeout);
+            let args = cli::serve::ServeArgs {
+                bind,
+                token,
+                demo,
+                wal: settings.wal_options(),
+                retention_days,
+                request_timeout,
+            };
             cli::serve::run(&data_dir, args)
         }
         Command::Compact { watch, json } => cli::compact::run(&data_dir, watch, json),

@@ -28,7 +28,8 @@ fn start(token: Option<&str>) -> Server {
         let listener = server::bind(addr, token.as_deref()).await.unwrap();
         let recorder = Recorder::open(RecorderConfig::new(dir.path())).await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(server::run(listener, recorder, token, std::future::pending()));
+        let opts = server::ServerOptions { token, ..Default::default() };
+        tokio::spawn(server::run(listener, recorder, opts, std::future::pending()));
         base
     });
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
@@ -389,4 +390,77 @@ fn hostile_bodies_get_clear_errors_and_the_server_keeps_serving() {
     assert_eq!(v["rejected"][0]["code"], "HSK-413-EVENT-TOO-LARGE");
     assert_eq!(v["accepted"], 1);
     assert_eq!(s.get("/healthz").0, 200);
+}
+
+/// Starts `flightrec serve` as a child process; returns it and its base URL.
+fn serve_child(dir: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flightrec"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let base = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().trim_end_matches('/').to_string();
+    (child, base)
+}
+
+#[test]
+fn a_thousand_idle_connections_do_not_starve_a_real_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base) = serve_child(dir.path(), &[]);
+    let addr = base.trim_start_matches("http://").to_string();
+    let idle: Vec<std::net::TcpStream> = (0..1_000).map(|_| std::net::TcpStream::connect(&addr).unwrap()).collect();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut r = agent.post(&format!("{base}/v1/events")).send(sample_lines()[0].as_bytes()).unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.body_mut().read_to_string().unwrap());
+    let mut r = agent.get(&format!("{base}/v1/events")).call().unwrap();
+    let v: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(v["events"].as_array().unwrap().len(), 1);
+    drop(idle);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_slow_body_is_cut_off_by_the_request_timeout() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base) = serve_child(dir.path(), &["--request-timeout", "2"]);
+    let addr = base.trim_start_matches("http://").to_string();
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    write!(
+        slow,
+        "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    )
+    .unwrap();
+    let writer = {
+        let mut w = slow.try_clone().unwrap();
+        std::thread::spawn(move || {
+            for _ in 0..30 {
+                if w.write_all(b" ").is_err() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+        })
+    };
+    let started = std::time::Instant::now();
+    let mut answer = String::new();
+    let _ = slow.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "the trickling request is answered 408: {answer:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(15), "cut off by the 2 s timeout, not by the client");
+    drop(slow);
+    let _ = writer.join();
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

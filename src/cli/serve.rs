@@ -16,6 +16,7 @@ pub struct ServeArgs {
     pub demo: bool,
     pub wal: WalOptions,
     pub retention_days: u32,
+    pub request_timeout: std::time::Duration,
 }
 
 pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode, CliError> {
@@ -46,7 +47,8 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), CliError> {
     if args.demo {
         println!("flightrec: open http://{addr}/ in a browser; try job {}", flightrec::demo::NIGHTLY_JOB);
     }
-    let served = server::run(listener, recorder, args.token, server::shutdown_signal()).await;
+    let opts = server::ServerOptions { token: args.token, request_timeout: args.request_timeout };
+    let served = server::run(listener, recorder, opts, server::shutdown_signal()).await;
     if args.demo {
         // The demo's data is throwaway: remove it on a clean stop (SIGINT/SIGTERM).
         let _ = std::fs::remove_dir_all(&dir);

@@ -34,8 +34,23 @@ use metrics::Metrics;
 pub const DEFAULT_BIND: &str = "127.0.0.1:7080";
 /// Largest JSON body of `POST /v1/events`.
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
-/// Longest a request may take.
+/// Longest a request may take, by default (a slow body is cut off with 408).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Bearer token required on every route but `/healthz` and the static UI.
+    pub token: Option<String>,
+    /// Longest a request may take, reading its body included.
+    pub request_timeout: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions { token: None, request_timeout: REQUEST_TIMEOUT }
+    }
+}
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -66,12 +81,9 @@ pub async fn bind(addr: SocketAddr, token: Option<&str>) -> Result<tokio::net::T
 }
 
 /// The router of the whole service.
-pub fn router(recorder: Recorder, token: Option<String>) -> Router {
-    let state = AppState {
-        recorder,
-        metrics: Arc::new(Metrics::default()),
-        token: token.filter(|t| !t.is_empty()).map(Arc::from),
-    };
+pub fn router(recorder: Recorder, opts: &ServerOptions) -> Router {
+    let token = opts.token.clone().filter(|t| !t.is_empty()).map(Arc::from);
+    let state = AppState { recorder, metrics: Arc::new(Metrics::default()), token };
     let protected = Router::new()
         .route("/v1/events", post(api::post_events).get(api::get_events))
         .route("/v1/events:ndjson", post(api::post_ndjson))
@@ -88,7 +100,7 @@ pub fn router(recorder: Recorder, token: Option<String>) -> Router {
         .merge(ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, opts.request_timeout))
         .with_state(state)
 }
 
@@ -97,10 +109,10 @@ pub fn router(recorder: Recorder, token: Option<String>) -> Router {
 pub async fn run(
     listener: tokio::net::TcpListener,
     recorder: Recorder,
-    token: Option<String>,
+    opts: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(recorder.clone(), token);
+    let app = router(recorder.clone(), &opts);
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     if let Err(e) = recorder.shutdown().await {
         tracing::error!(error = %e, "shutdown: flushing the WAL failed");
