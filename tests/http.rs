@@ -464,3 +464,22 @@ fn a_slow_body_is_cut_off_by_the_request_timeout() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn a_client_that_never_finishes_its_headers_is_dropped() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base) = serve_child(dir.path(), &["--request-timeout", "2"]);
+    let addr = base.trim_start_matches("http://").to_string();
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    slow.write_all(b"GET /v1/stats HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let _ = slow.read_to_end(&mut answer);
+    assert!(started.elapsed() < std::time::Duration::from_secs(15), "dropped after the header timeout");
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    assert_eq!(agent.get(&format!("{base}/healthz")).call().unwrap().status().as_u16(), 200, "still serving");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

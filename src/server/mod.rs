@@ -104,8 +104,10 @@ pub fn router(recorder: Recorder, opts: &ServerOptions) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then stops taking requests, finishes the ones in flight
-/// and shuts the recorder down (flushing the WAL).
+/// Serves until `shutdown` resolves, then stops taking connections, lets the requests in
+/// flight finish (for at most the request timeout) and shuts the recorder down (flushing the
+/// WAL). Each connection is HTTP/1.1 with a header-read timeout, so a client that never
+/// finishes its headers is dropped; the request timeout bounds everything after.
 pub async fn run(
     listener: tokio::net::TcpListener,
     recorder: Recorder,
@@ -113,11 +115,42 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(recorder.clone(), &opts);
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: keep serving the connections we have.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(opts.request_timeout)
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(opts.request_timeout) => tracing::warn!("shutdown: requests still running after the timeout"),
+    }
     if let Err(e) = recorder.shutdown().await {
         tracing::error!(error = %e, "shutdown: flushing the WAL failed");
     }
-    served
+    Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM.
