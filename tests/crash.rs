@@ -5,10 +5,10 @@
 //! event is there exactly once. Twenty rounds on one data directory, so recovery also runs
 //! over the damage of earlier rounds.
 
+mod common;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use flightrec::wal::{Wal, WalHooks, WalOptions};
@@ -37,31 +37,10 @@ fn every_acknowledged_event_survives_kill_9() {
     let data_dir = tmp.path().join("data");
     let mut acked: Vec<String> = Vec::new();
     for round in 0..20 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_flightrec"))
-            .args(["bench-ingest", "--writers", "8", "--seconds", "0", "--print-acks"])
-            .args(["--durability", "sync", "--segment-bytes", "65536"])
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // Kill at a random moment after the child is up (its first acknowledgement), so every
+        // Killed at a random moment after the child is up (its first acknowledgement), so every
         // round kills a process in the middle of group commits, not one still starting.
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        stdout.read_line(&mut first).unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut lines = vec![first.trim().to_string()];
-            lines.extend(stdout.lines().map_while(Result::ok));
-            lines
-        });
-        std::thread::sleep(Duration::from_millis(fastrand::u64(0..500)));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        let lines = reader.join().unwrap();
-        // The last line may have been cut by the kill; only whole UUIDs were acknowledged.
-        let round_acks: Vec<String> = lines.into_iter().filter(|l| uuid::Uuid::parse_str(l).is_ok()).collect();
+        let args = ["--writers", "8", "--durability", "sync", "--segment-bytes", "65536"];
+        let round_acks = common::ingest_then_kill_9(&data_dir, &args, Duration::from_millis(fastrand::u64(0..500)));
         assert!(!round_acks.is_empty(), "round {round}: the child acknowledged nothing");
         acked.extend(round_acks);
 

@@ -10,9 +10,8 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 fn stored_counts(data: &Path) -> HashMap<String, u64> {
@@ -51,30 +50,10 @@ fn acknowledged_events_survive_repeated_kill_9_during_compaction() {
     let data = tmp.path().join("data");
     let mut acked: Vec<String> = Vec::new();
     for round in 0..rounds {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_flightrec"))
-            .arg("--data-dir")
-            .arg(&data)
-            .args(["bench-ingest", "--recorder", "--writers", "16", "--seconds", "0", "--print-acks"])
-            .args(["--segment-bytes", "4194304", "--segment-age", "1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // Kill at a random moment once the recorder is up (recovery, de-duplication seeding and
-        // the first compaction pass done): the first acknowledgement says so.
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        stdout.read_line(&mut first).unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut lines = vec![first.trim().to_string()];
-            lines.extend(stdout.lines().map_while(Result::ok));
-            lines
-        });
-        std::thread::sleep(Duration::from_millis(fastrand::u64(100..1_500)));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        let ids: Vec<String> =
-            reader.join().unwrap().into_iter().filter(|l| uuid::Uuid::parse_str(l).is_ok()).collect();
+        // Killed at a random moment once the recorder is up (recovery, de-duplication seeding
+        // and the first compaction pass done): the first acknowledgement says so.
+        let args = ["--recorder", "--writers", "16", "--segment-bytes", "4194304", "--segment-age", "1"];
+        let ids = common::ingest_then_kill_9(&data, &args, Duration::from_millis(fastrand::u64(100..1_500)));
         assert!(!ids.is_empty(), "round {round}: nothing acknowledged");
         acked.extend(ids);
 

@@ -51,3 +51,31 @@ pub fn parquet_query(data_dir: &Path, select: &str) -> Vec<Vec<Option<String>>> 
     }
     out
 }
+
+/// Runs `flightrec --data-dir DIR bench-ingest --print-acks ARGS...`, waits for its first
+/// acknowledgement (it is up), lets it run `kill_after`, kills it with SIGKILL, and returns
+/// every event_id it acknowledged (a line cut by the kill is not one).
+pub fn ingest_then_kill_9(data_dir: &Path, args: &[&str], kill_after: std::time::Duration) -> Vec<String> {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flightrec"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["bench-ingest", "--seconds", "0", "--print-acks"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut lines = vec![first.trim().to_string()];
+        lines.extend(stdout.lines().map_while(Result::ok));
+        lines
+    });
+    std::thread::sleep(kill_after);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    reader.join().unwrap().into_iter().filter(|l| uuid::Uuid::parse_str(l).is_ok()).collect()
+}
