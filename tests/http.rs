@@ -430,14 +430,20 @@ fn a_thousand_idle_connections_do_not_starve_a_real_client() {
     child.wait().unwrap();
 }
 
+/// A server with a 2 s request timeout, and a raw connection to it that waits up to 20 s for
+/// an answer (so a cut-off by the server is told apart from the client giving up).
+fn slow_client(dir: &std::path::Path) -> (std::process::Child, String, std::net::TcpStream) {
+    let (child, base) = serve_child(dir, &["--request-timeout", "2"]);
+    let slow = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    slow.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    (child, base, slow)
+}
+
 #[test]
 fn a_slow_body_is_cut_off_by_the_request_timeout() {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, base) = serve_child(dir.path(), &["--request-timeout", "2"]);
-    let addr = base.trim_start_matches("http://").to_string();
-    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
-    slow.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    let (mut child, _, mut slow) = slow_client(dir.path());
     write!(
         slow,
         "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
@@ -469,10 +475,7 @@ fn a_slow_body_is_cut_off_by_the_request_timeout() {
 fn a_client_that_never_finishes_its_headers_is_dropped() {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, base) = serve_child(dir.path(), &["--request-timeout", "2"]);
-    let addr = base.trim_start_matches("http://").to_string();
-    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
-    slow.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    let (mut child, base, mut slow) = slow_client(dir.path());
     slow.write_all(b"GET /v1/stats HTTP/1.1\r\nHost: x\r\n").unwrap();
     let started = std::time::Instant::now();
     let mut answer = Vec::new();
