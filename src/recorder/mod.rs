@@ -142,11 +142,11 @@ impl Recorder {
             match prepare_json(&inner.redactor, item) {
                 Ok(p) => {
                     let duplicate = !inner.remember(p.event_id);
-                    if !duplicate {
-                        appended.push(results.len());
-                        payloads.push(p.payload.clone());
-                    }
                     results.push(Ok(recorded(&p, duplicate)));
+                    if !duplicate {
+                        appended.push(results.len() - 1);
+                        payloads.push(p.payload);
+                    }
                 }
                 Err(e) => results.push(Err(e.into())),
             }
