@@ -325,17 +325,7 @@ fn the_cli_ingests_and_queries_through_a_running_server() {
 fn sigterm_finishes_requests_and_flushes_the_wal() {
     let dir = tempfile::tempdir().unwrap();
     let bin = env!("CARGO_BIN_EXE_flightrec");
-    let mut child = std::process::Command::new(bin)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["serve", "--bind", "127.0.0.1:0", "--durability", "batch"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
-    let base = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().trim_end_matches('/').to_string();
+    let (mut child, base) = serve_child(dir.path(), &["--durability", "batch"]);
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let body = sample_lines().join("\n");
     let mut r = agent.post(&format!("{base}/v1/events:ndjson")).send(body.as_bytes()).unwrap();
