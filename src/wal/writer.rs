@@ -216,8 +216,7 @@ impl Writer {
     fn process(&mut self, requests: &mut Vec<Request>) -> bool {
         let mut group = Group { acks: Vec::new(), flush_acks: Vec::new(), needs_sync: false, shutdown: false };
         if let Some(cause) = self.poison_cause() {
-            fail_all(requests.drain(..), &WalError::Poisoned { cause });
-            return false;
+            return fail_all(requests.drain(..), &WalError::Poisoned { cause });
         }
         self.counters.groups.fetch_add(1, Ordering::Relaxed);
         let result = self.write_group(requests, &mut group);
@@ -241,7 +240,7 @@ impl Writer {
                 for ack in errs {
                     let _ = ack.send(Err(e.duplicate()));
                 }
-                fail_all(requests.drain(..), &e);
+                group.shutdown |= fail_all(requests.drain(..), &e);
             }
         }
         group.shutdown
@@ -374,7 +373,8 @@ impl Writer {
         self.unsynced = false;
         self.counters.durable_lsn.store(self.next_lsn.saturating_sub(1), Ordering::Relaxed);
         self.counters.sealed_segments.fetch_add(1, Ordering::Relaxed);
-        self.active = Some(ActiveSegment::create(&self.wal_dir, self.next_lsn, self.opts.segment_bytes)?);
+        self.active =
+            Some(ActiveSegment::create(&self.opts.fs, &self.wal_dir, self.next_lsn, self.opts.segment_bytes)?);
         if let Some(listener) = &self.hooks.on_seal {
             listener(sealed);
         }
@@ -394,15 +394,22 @@ impl Writer {
     }
 }
 
-fn fail_all(requests: impl Iterator<Item = Request>, e: &WalError) {
+/// Answers every request with the error. Returns true when one of them was a Shutdown
+/// (a poisoned writer must still stop when asked, or `close` would wait for ever).
+fn fail_all(requests: impl Iterator<Item = Request>, e: &WalError) -> bool {
+    let mut shutdown = false;
     for req in requests {
         let ack = match req {
             Request::Append { ack, .. } => ack,
             Request::Flush { ack } | Request::Seal { ack } => Some(ack),
-            Request::Shutdown => None,
+            Request::Shutdown => {
+                shutdown = true;
+                None
+            }
         };
         if let Some(ack) = ack {
             let _ = ack.send(Err(e.duplicate()));
         }
     }
+    shutdown
 }
