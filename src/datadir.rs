@@ -23,6 +23,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
+use crate::fsio::Fs;
 use crate::wal::error::{WalError, io_err};
 
 /// Default data directory of every verb.
@@ -32,11 +33,17 @@ pub const DEFAULT_DATA_DIR: &str = "./flightrec-data";
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub root: PathBuf,
+    /// The file system the compactor and retention change files through.
+    pub fs: Fs,
 }
 
 impl Layout {
     pub fn new(root: impl Into<PathBuf>) -> Layout {
-        Layout { root: root.into() }
+        Layout { root: root.into(), fs: crate::fsio::real() }
+    }
+    /// The same layout, changing files through `fs` (tests inject faults this way).
+    pub fn with_fs(self, fs: Fs) -> Layout {
+        Layout { fs, ..self }
     }
     pub fn wal_dir(&self) -> PathBuf {
         self.root.join("wal")

@@ -18,7 +18,7 @@ pub mod datadir;
 pub mod demo;
 pub mod event;
 pub mod failpoint;
-pub mod fsutil;
+pub mod fsio;
 pub mod ingest;
 pub mod ndjson;
 pub mod query;

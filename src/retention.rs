@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::compact::error::{db, io};
 use crate::compact::{Compactor, StoreError, index_staged_sql, sql_list};
-use crate::fsutil::remove_file_durable;
+use crate::fsio::remove_file_durable;
 use crate::wal::recovery::list_segments;
 
 /// The default retention window.
@@ -91,7 +91,7 @@ fn drop_compacted(compactor: &Compactor, dropped: &[Dropped], window: Duration) 
     )?;
     for file in dropped.iter().flat_map(|d| &d.files) {
         let path = compactor.layout().root.join(file);
-        remove_file_durable(&path).map_err(io("delete expired Parquet file", &path))?;
+        remove_file_durable(compactor.layout().fs.as_ref(), &path).map_err(io("delete expired Parquet file", &path))?;
     }
     let days = window.num_seconds() as f64 / 86_400.0;
     let sql = format!(
@@ -112,7 +112,7 @@ fn drop_old_wal_segments(
     window: Duration,
     dry_run: bool,
 ) -> Result<Vec<Dropped>, StoreError> {
-    let mut segments = list_segments(&compactor.layout().wal_dir())?;
+    let mut segments = list_segments(compactor.layout().fs.as_ref(), &compactor.layout().wal_dir())?;
     segments.pop(); // the writer's
     let mut dropped = Vec::new();
     for (segment, path) in segments {
@@ -142,7 +142,8 @@ fn drop_old_wal_segments(
                 index_staged_sql(segment, true)
             );
             compactor.transaction("log dropped WAL segment", &sql)?;
-            remove_file_durable(&path).map_err(io("delete expired WAL segment", &path))?;
+            remove_file_durable(compactor.layout().fs.as_ref(), &path)
+                .map_err(io("delete expired WAL segment", &path))?;
         }
         dropped.push(Dropped {
             segment,

@@ -44,10 +44,13 @@ pub fn db(context: impl Into<String>) -> impl FnOnce(duckdb::Error) -> StoreErro
     move |source| StoreError::Db { context, source }
 }
 
-/// Wraps an I/O error with the operation and path.
+/// Wraps an I/O error with the operation and path (a full disk becomes `HSK-500-DISK-FULL`).
 pub fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> StoreError {
-    let path = path.into();
-    move |source| StoreError::Io { op, path, source }
+    let wal_error = crate::wal::error::io_err(op, path);
+    move |source| match wal_error(source) {
+        WalError::Io { op, path, source } => StoreError::Io { op, path, source },
+        other => StoreError::Wal(other),
+    }
 }
 
 /// Quotes a string as a SQL literal.

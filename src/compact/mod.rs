@@ -31,7 +31,7 @@ use duckdb::Connection;
 
 use crate::datadir::Layout;
 use crate::failpoint;
-use crate::fsutil::{remove_file_durable, sync_dir};
+use crate::fsio::remove_file_durable;
 use crate::wal::format::segment_file_name;
 use crate::wal::recovery::{list_segments, read_segment};
 use crate::wal::scan::scan_segment;
@@ -79,7 +79,7 @@ pub struct Compactor {
 impl Compactor {
     /// Opens the catalog (creating or migrating it). The caller holds the compactor lock.
     pub fn open(layout: &Layout) -> Result<Compactor, StoreError> {
-        std::fs::create_dir_all(layout.events_dir()).map_err(io("create events directory", layout.events_dir()))?;
+        layout.fs.create_dir_all(&layout.events_dir()).map_err(io("create events directory", layout.events_dir()))?;
         let conn = catalog::open(&layout.catalog_path())?;
         Ok(Compactor { layout: layout.clone(), conn })
     }
@@ -106,17 +106,18 @@ impl Compactor {
     /// Compacts every sealed segment the catalog does not list yet, and finishes runs a
     /// crash interrupted. The newest WAL segment is the writer's and is left alone.
     pub fn run_once(&mut self) -> Result<CompactReport, StoreError> {
-        remove_tmp_files(&self.layout.events_dir())?;
+        remove_tmp_files(&self.layout)?;
         let mut report = CompactReport::default();
         let done: BTreeSet<u64> = catalog::segments(&self.conn)?.iter().map(|s| s.segment).collect();
-        let mut segments = list_segments(&self.layout.wal_dir())?;
+        let mut segments = list_segments(self.layout.fs.as_ref(), &self.layout.wal_dir())?;
         // Each segment ends where the next begins; the newest (the writer's) is not compacted.
         let next_firsts: Vec<u64> = segments.iter().skip(1).map(|(lsn, _)| *lsn).collect();
         segments.pop();
         for ((first_lsn, path), next_first) in segments.into_iter().zip(next_firsts) {
             if done.contains(&first_lsn) {
                 report.ranges.push((first_lsn, next_first.saturating_sub(1)));
-                remove_file_durable(&path).map_err(io("delete compacted WAL segment", &path))?;
+                remove_file_durable(self.layout.fs.as_ref(), &path)
+                    .map_err(io("delete compacted WAL segment", &path))?;
                 report.finished_interrupted += 1;
                 continue;
             }
@@ -135,7 +136,7 @@ impl Compactor {
         let parquet_bytes = files.iter().map(|f| file_len(&self.layout.root.join(f))).sum::<u64>();
         self.record_in_catalog(segment, &files, parquet_bytes)?;
         failpoint::hit("compact:after_catalog");
-        remove_file_durable(path).map_err(io("delete compacted WAL segment", path))?;
+        remove_file_durable(self.layout.fs.as_ref(), path).map_err(io("delete compacted WAL segment", path))?;
         report.segments += 1;
         report.events += staged.events;
         report.parquet_bytes += parquet_bytes;
@@ -149,7 +150,7 @@ impl Compactor {
     /// Decodes a sealed segment into the `staging` table. None when its header is unreadable
     /// (recovery quarantines such files; they are not compacted).
     pub fn stage(&mut self, segment: u64, path: &Path) -> Result<Option<Staged>, StoreError> {
-        let bytes = read_segment(path, true)?;
+        let bytes = read_segment(self.layout.fs.as_ref(), path, true)?;
         let mut builder = BatchBuilder::default();
         let mut undecodable = 0u64;
         let mut last_lsn = None;
@@ -188,9 +189,11 @@ impl Compactor {
             let rel = format!("events/date={date}/seg-{stem}.parquet");
             let target = self.layout.root.join(&rel);
             let dir = target.parent().map(Path::to_path_buf).unwrap_or_default();
+            let fs = self.layout.fs.as_ref();
             if !dir.exists() {
-                std::fs::create_dir_all(&dir).map_err(io("create partition directory", &dir))?;
-                sync_dir(&self.layout.events_dir()).map_err(io("fsync events directory", self.layout.events_dir()))?;
+                fs.create_dir_all(&dir).map_err(io("create partition directory", &dir))?;
+                let events = self.layout.events_dir();
+                fs.sync_dir(&events).map_err(io("fsync events directory", &events))?;
             }
             // A leading dot: Parquet readers (pyarrow, Spark, Trino) skip such files while
             // they are being written, and the `*.parquet` glob does not match them.
@@ -203,10 +206,10 @@ impl Compactor {
                 sql_str(&tmp.display().to_string())
             );
             self.conn.execute_batch(&sql).map_err(db(format!("write {}", tmp.display())))?;
-            std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io("fsync Parquet file", &tmp))?;
+            fs.open_read(&tmp).and_then(|f| fs.sync_all(&f)).map_err(io("fsync Parquet file", &tmp))?;
             failpoint::hit("compact:before_rename");
-            std::fs::rename(&tmp, &target).map_err(io("rename Parquet file", &target))?;
-            sync_dir(&dir).map_err(io("fsync partition directory", &dir))?;
+            fs.rename(&tmp, &target).map_err(io("rename Parquet file", &target))?;
+            fs.sync_dir(&dir).map_err(io("fsync partition directory", &dir))?;
             files.push(rel);
         }
         Ok(files)
@@ -258,17 +261,19 @@ fn file_len(path: &Path) -> u64 {
 }
 
 /// Deletes `*.tmp` files left under `events/` by an interrupted run.
-fn remove_tmp_files(events_dir: &Path) -> Result<(), StoreError> {
-    let Ok(partitions) = std::fs::read_dir(events_dir) else {
-        return Ok(());
+fn remove_tmp_files(layout: &Layout) -> Result<(), StoreError> {
+    let fs = layout.fs.as_ref();
+    let events = layout.events_dir();
+    let partitions = match fs.read_dir(&events) {
+        Ok(p) => p,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io("list events directory", &events)(e)),
     };
-    for partition in partitions.flatten() {
-        let dir = partition.path();
-        let Ok(files) = std::fs::read_dir(&dir) else { continue };
-        for file in files.flatten() {
-            let path = file.path();
+    for dir in partitions.into_iter().filter(|d| d.is_dir()) {
+        let files = fs.read_dir(&dir).map_err(io("list partition directory", &dir))?;
+        for path in files {
             if path.extension().is_some_and(|e| e == "tmp") {
-                remove_file_durable(&path).map_err(io("delete unfinished Parquet file", &path))?;
+                remove_file_durable(fs, &path).map_err(io("delete unfinished Parquet file", &path))?;
             }
         }
     }

@@ -1,17 +1,107 @@
-//! Small filesystem helpers shared by the WAL, the compactor and retention: durable directory
-//! entries (fsync the directory after create, rename or delete) and atomic file creation.
+//! The I/O seam: every file the WAL, the compactor and retention create, write, fsync,
+//! rename or delete goes through one [`FileSystem`], so tests can inject faults
+//! ([`FaultyFs`]: fail the Nth write, fsync, rename, directory fsync or delete; short writes;
+//! `ENOSPC`) and check that no acknowledged event is lost.
+//!
+//! [`RealFs`] is the one used in production. Parquet and catalog bytes are written by DuckDB
+//! itself and do not pass through here; the compactor's fsync, rename, directory fsync and
+//! deletes around them do.
+//!
+//! The helpers below ([`write_all_at`], [`remove_file_durable`], [`write_file_durable`]) are
+//! the only places that combine primitive calls into durable steps.
 
-use std::fs::File;
-use std::path::Path;
+mod faulty;
 
-/// fsyncs a directory, so that entries created, renamed or deleted in it survive power loss.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use faulty::{Fault, FaultyFs, Op};
+
+/// The file operations of the storage engine. Implementations must be cheap to call from
+/// the WAL writer thread and the compactor at once.
+pub trait FileSystem: Send + Sync + std::fmt::Debug {
+    /// Opens an existing file for reading.
+    fn open_read(&self, path: &Path) -> std::io::Result<File>;
+    /// Opens an existing file for reading and writing.
+    fn open_write(&self, path: &Path) -> std::io::Result<File>;
+    /// Creates (or truncates) a file for reading and writing.
+    fn create(&self, path: &Path) -> std::io::Result<File>;
+    /// Writes some of `buf` at `offset`; may write less than all of it (a short write).
+    fn write_at(&self, file: &File, buf: &[u8], offset: u64) -> std::io::Result<usize>;
+    /// fdatasync.
+    fn sync_data(&self, file: &File) -> std::io::Result<()>;
+    /// fsync.
+    fn sync_all(&self, file: &File) -> std::io::Result<()>;
+    fn set_len(&self, file: &File, len: u64) -> std::io::Result<()>;
+    /// Reserves `len` bytes so later writes inside them change no size metadata.
+    fn preallocate(&self, file: &File, len: u64) -> std::io::Result<()>;
+    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()>;
+    fn remove_file(&self, path: &Path) -> std::io::Result<()>;
+    /// fsyncs a directory, so entries created, renamed or deleted in it survive power loss.
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()>;
+    fn create_dir_all(&self, dir: &Path) -> std::io::Result<()>;
+    /// The entries of a directory (unsorted).
+    fn read_dir(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>>;
 }
 
-/// Preallocates `len` bytes for `file` so later writes inside it change no file-size metadata
-/// (fdatasync then has less to journal). Falls back to nothing where the filesystem cannot.
-pub fn preallocate(file: &File, len: u64) -> std::io::Result<()> {
+/// A shared file system handle.
+pub type Fs = Arc<dyn FileSystem>;
+
+/// The real file system.
+pub fn real() -> Fs {
+    Arc::new(RealFs)
+}
+
+/// The operating system's file system, without any indirection.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RealFs;
+
+impl FileSystem for RealFs {
+    fn open_read(&self, path: &Path) -> std::io::Result<File> {
+        File::open(path)
+    }
+    fn open_write(&self, path: &Path) -> std::io::Result<File> {
+        OpenOptions::new().read(true).write(true).open(path)
+    }
+    fn create(&self, path: &Path) -> std::io::Result<File> {
+        OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path)
+    }
+    fn write_at(&self, file: &File, buf: &[u8], offset: u64) -> std::io::Result<usize> {
+        file.write_at(buf, offset)
+    }
+    fn sync_data(&self, file: &File) -> std::io::Result<()> {
+        file.sync_data()
+    }
+    fn sync_all(&self, file: &File) -> std::io::Result<()> {
+        file.sync_all()
+    }
+    fn set_len(&self, file: &File, len: u64) -> std::io::Result<()> {
+        file.set_len(len)
+    }
+    fn preallocate(&self, file: &File, len: u64) -> std::io::Result<()> {
+        posix_fallocate(file, len)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        std::fs::rename(from, to)
+    }
+    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
+        std::fs::remove_file(path)
+    }
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+    fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)
+    }
+    fn read_dir(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect()
+    }
+}
+
+/// posix_fallocate, falling back to nothing where the filesystem cannot preallocate.
+fn posix_fallocate(file: &File, len: u64) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     let Ok(len) = libc::off_t::try_from(len) else {
         return Ok(());
@@ -27,15 +117,47 @@ pub fn preallocate(file: &File, len: u64) -> std::io::Result<()> {
     }
 }
 
+/// Writes all of `buf` at `offset`, continuing after short writes.
+pub fn write_all_at(fs: &dyn FileSystem, file: &File, mut buf: &[u8], mut offset: u64) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        match fs.write_at(file, buf, offset) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                buf = buf.get(n..).unwrap_or_default();
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Removes a file and fsyncs its directory; a file that is already gone is not an error.
-pub fn remove_file_durable(path: &Path) -> std::io::Result<()> {
-    match std::fs::remove_file(path) {
+pub fn remove_file_durable(fs: &dyn FileSystem, path: &Path) -> std::io::Result<()> {
+    match fs.remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     }
     match path.parent() {
-        Some(dir) => sync_dir(dir),
+        Some(dir) => fs.sync_dir(dir),
         None => Ok(()),
     }
+}
+
+/// Creates `path` holding `bytes`, fsyncs it and its directory.
+pub fn write_file_durable(fs: &dyn FileSystem, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let file = fs.create(path)?;
+    write_all_at(fs, &file, bytes, 0)?;
+    fs.sync_all(&file)?;
+    match path.parent() {
+        Some(dir) => fs.sync_dir(dir),
+        None => Ok(()),
+    }
+}
+
+/// True when an I/O error means the disk (or quota) is full.
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT)) || e.kind() == std::io::ErrorKind::StorageFull
 }

@@ -58,6 +58,7 @@ impl RecorderError {
             RecorderError::Wal(WalError::QueueFull { .. }) => 429,
             RecorderError::Wal(WalError::Closed) | RecorderError::ShuttingDown => 503,
             RecorderError::Wal(WalError::Locked { .. }) => 409,
+            RecorderError::Wal(WalError::DiskFull { .. }) => 507,
             RecorderError::Wal(_) | RecorderError::Sink(_) => 500,
         }
     }
@@ -82,6 +83,7 @@ mod tests {
             (RecorderError::ShuttingDown, 503, "HSK-503-SHUTTING-DOWN"),
             (WalError::Locked { dir: "d".into(), role: "writer", holder: String::new() }.into(), 409, "HSK-409-LOCKED"),
             (WalError::Poisoned { cause: "fsync".into() }.into(), 500, "HSK-500-WAL-POISONED"),
+            (WalError::DiskFull { op: "write", path: "w".into() }.into(), 507, "HSK-500-DISK-FULL"),
         ];
         for (e, status, code) in cases {
             assert_eq!((e.http_status(), e.code()), (status, code), "{e}");

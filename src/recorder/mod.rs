@@ -305,7 +305,7 @@ impl Inner {
     fn open(config: RecorderConfig) -> Result<Inner, RecorderError> {
         let writer_lock = DataDir::open(&config.data_dir)?;
         let compactor_lock = DirLock::compactor(&config.data_dir)?;
-        let layout = writer_lock.layout().clone();
+        let layout = writer_lock.layout().clone().with_fs(config.wal.fs.clone());
         let redactor = Redactor::new(&config.redaction_patterns)
             .map_err(|e| RecorderError::invalid_query("redaction_patterns", e.to_string()))?;
         let compactor = Compactor::open(&layout)?;

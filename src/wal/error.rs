@@ -12,6 +12,12 @@ pub enum WalError {
     #[error("HSK-500-IO: {op} {path}: {source}")]
     Io { op: &'static str, path: PathBuf, source: std::io::Error },
 
+    #[error(
+        "HSK-500-DISK-FULL: {op} {path}: no space left on the device; free space on it (or raise \
+         the quota), then reopen the recorder: every acknowledged event is kept"
+    )]
+    DiskFull { op: &'static str, path: PathBuf },
+
     #[error("HSK-500-WAL-CORRUPT: segment {segment} offset {offset}: {reason}")]
     Corruption { segment: PathBuf, offset: u64, reason: String },
 
@@ -44,6 +50,7 @@ impl WalError {
     pub fn code(&self) -> &'static str {
         match self {
             WalError::Io { .. } => "HSK-500-IO",
+            WalError::DiskFull { .. } => "HSK-500-DISK-FULL",
             WalError::Corruption { .. } => "HSK-500-WAL-CORRUPT",
             WalError::Locked { .. } => "HSK-409-LOCKED",
             WalError::Poisoned { .. } => "HSK-500-WAL-POISONED",
@@ -60,6 +67,7 @@ impl WalError {
             WalError::Io { op, path, source } => {
                 WalError::Io { op, path: path.clone(), source: std::io::Error::new(source.kind(), source.to_string()) }
             }
+            WalError::DiskFull { op, path } => WalError::DiskFull { op, path: path.clone() },
             WalError::Corruption { segment, offset, reason } => {
                 WalError::Corruption { segment: segment.clone(), offset: *offset, reason: reason.clone() }
             }
@@ -74,8 +82,15 @@ impl WalError {
     }
 }
 
-/// Builds a closure that wraps an `io::Error` with the operation and path it happened on.
+/// Builds a closure that wraps an `io::Error` with the operation and path it happened on
+/// (`ENOSPC` and `EDQUOT` become [`WalError::DiskFull`]).
 pub fn io_err(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> WalError {
     let path = path.into();
-    move |source| WalError::Io { op, path, source }
+    move |source| {
+        if crate::fsio::is_disk_full(&source) {
+            WalError::DiskFull { op, path }
+        } else {
+            WalError::Io { op, path, source }
+        }
+    }
 }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::fsio::Fs;
+
 /// When an append is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -57,6 +59,8 @@ pub struct WalOptions {
     pub queue_capacity: usize,
     /// Most requests the writer takes into one group (one write + one fdatasync).
     pub max_group: usize,
+    /// The file system the WAL writes through ([`crate::fsio::real`] unless a test injects faults).
+    pub fs: Fs,
 }
 
 impl Default for WalOptions {
@@ -68,6 +72,7 @@ impl Default for WalOptions {
             batch_interval: Duration::from_millis(10),
             queue_capacity: 65_536,
             max_group: 4_096,
+            fs: crate::fsio::real(),
         }
     }
 }

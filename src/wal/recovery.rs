@@ -12,7 +12,7 @@ use super::error::{WalError, io_err};
 use super::format::parse_segment_file_name;
 use super::scan::{Damage, EventRecord, SegmentScan, scan_segment};
 use super::segment::ActiveSegment;
-use crate::fsutil::sync_dir;
+use crate::fsio::{FileSystem, Fs, RealFs, write_file_durable};
 
 /// Name of the folder, inside `wal/`, that keeps bytes recovery could not decode.
 pub const QUARANTINE_DIR: &str = "quarantine";
@@ -69,15 +69,14 @@ impl WalReport {
 }
 
 /// The segment files of a WAL directory, sorted by first LSN.
-pub fn list_segments(wal_dir: &Path) -> Result<Vec<(u64, PathBuf)>, WalError> {
+pub fn list_segments(fs: &dyn FileSystem, wal_dir: &Path) -> Result<Vec<(u64, PathBuf)>, WalError> {
     let mut out = Vec::new();
-    let entries = match std::fs::read_dir(wal_dir) {
+    let entries = match fs.read_dir(wal_dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
         Err(e) => return Err(io_err("list WAL directory", wal_dir)(e)),
     };
-    for entry in entries {
-        let path = entry.map_err(io_err("list WAL directory", wal_dir))?.path();
+    for path in entries {
         if let Some(lsn) = parse_segment_file_name(&path) {
             out.push((lsn, path));
         }
@@ -103,11 +102,13 @@ impl std::ops::Deref for SegmentBytes {
     }
 }
 
-pub fn read_segment(path: &Path, sealed: bool) -> Result<SegmentBytes, WalError> {
+pub fn read_segment(fs: &dyn FileSystem, path: &Path, sealed: bool) -> Result<SegmentBytes, WalError> {
+    let file = fs.open_read(path).map_err(io_err("open segment", path))?;
     if !sealed {
-        return std::fs::read(path).map(SegmentBytes::Owned).map_err(io_err("read segment", path));
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut &file, &mut bytes).map_err(io_err("read segment", path))?;
+        return Ok(SegmentBytes::Owned(bytes));
     }
-    let file = std::fs::File::open(path).map_err(io_err("open segment", path))?;
     // SAFETY: sealed segments are never written, cut or extended again (the writer only
     // appends to the newest segment); they are only deleted, which leaves a mapping valid.
     #[allow(unsafe_code)]
@@ -118,11 +119,11 @@ pub fn read_segment(path: &Path, sealed: bool) -> Result<SegmentBytes, WalError>
 /// Scans every segment read-only, calling `visit(segment first LSN, record)` for each valid
 /// event record in LSN order.
 pub fn inspect(wal_dir: &Path, visit: &mut dyn FnMut(u64, EventRecord<'_>)) -> Result<WalReport, WalError> {
-    let segments = list_segments(wal_dir)?;
+    let segments = list_segments(&RealFs, wal_dir)?;
     let mut report = WalReport::default();
     let n = segments.len();
     for (i, (first_lsn, path)) in segments.iter().enumerate() {
-        let bytes = read_segment(path, i + 1 < n)?;
+        let bytes = read_segment(&RealFs, path, i + 1 < n)?;
         let scanned = scan_segment(&bytes, &mut |rec| visit(*first_lsn, rec));
         report.segments.push(segment_report(path, *first_lsn, bytes.len() as u64, scanned));
     }
@@ -162,24 +163,25 @@ fn segment_report(path: &Path, first_lsn: u64, bytes: u64, scanned: Result<Segme
 /// Recovers a WAL directory for writing and returns the active segment to append to,
 /// with the next LSN to assign.
 pub fn recover(
+    fs: &Fs,
     wal_dir: &Path,
     prealloc: u64,
     visit: &mut dyn FnMut(u64, EventRecord<'_>),
 ) -> Result<(ActiveSegment, u64, WalReport), WalError> {
-    std::fs::create_dir_all(wal_dir).map_err(io_err("create WAL directory", wal_dir))?;
-    remove_tmp_files(wal_dir)?;
-    let segments = list_segments(wal_dir)?;
+    fs.create_dir_all(wal_dir).map_err(io_err("create WAL directory", wal_dir))?;
+    remove_tmp_files(fs.as_ref(), wal_dir)?;
+    let segments = list_segments(fs.as_ref(), wal_dir)?;
     let mut report = WalReport::default();
     let mut next_lsn = 1u64;
     let mut reusable: Option<(PathBuf, SegmentScan)> = None;
     let n = segments.len();
     for (i, (first_lsn, path)) in segments.iter().enumerate() {
         let newest = i + 1 == n;
-        let bytes = read_segment(path, !newest)?;
+        let bytes = read_segment(fs.as_ref(), path, !newest)?;
         let scanned = scan_segment(&bytes, &mut |rec| visit(*first_lsn, rec));
         let seg = segment_report(path, *first_lsn, bytes.len() as u64, scanned.clone());
         for d in seg.damage.iter().chain(seg.torn_tail.iter()) {
-            report.quarantined.extend(quarantine_bytes(wal_dir, path, &bytes, d)?);
+            report.quarantined.extend(quarantine_bytes(fs.as_ref(), wal_dir, path, &bytes, d)?);
             tracing::warn!(segment = %path.display(), offset = d.offset, len = d.len, reason = %d.reason, "WAL damage");
         }
         drop(bytes);
@@ -194,7 +196,7 @@ pub fn recover(
             }
             Err(reason) => {
                 tracing::warn!(segment = %path.display(), %reason, "unreadable WAL segment moved to quarantine");
-                report.quarantined.push(move_to_quarantine(wal_dir, path)?);
+                report.quarantined.push(move_to_quarantine(fs.as_ref(), wal_dir, path)?);
                 next_lsn = next_lsn.max(*first_lsn);
             }
         }
@@ -202,59 +204,63 @@ pub fn recover(
     }
     let active = match reusable {
         Some((path, s)) => {
-            ActiveSegment::reopen(&path, s.first_lsn, s.created_micros, s.end_offset, s.event_records, prealloc)?
+            ActiveSegment::reopen(fs, &path, s.first_lsn, s.created_micros, s.end_offset, s.event_records, prealloc)?
         }
-        None => ActiveSegment::create(wal_dir, next_lsn, prealloc)?,
+        None => ActiveSegment::create(fs, wal_dir, next_lsn, prealloc)?,
     };
     Ok((active, next_lsn, report))
 }
 
-fn remove_tmp_files(wal_dir: &Path) -> Result<(), WalError> {
-    let entries = std::fs::read_dir(wal_dir).map_err(io_err("list WAL directory", wal_dir))?;
+fn remove_tmp_files(fs: &dyn FileSystem, wal_dir: &Path) -> Result<(), WalError> {
+    let entries = fs.read_dir(wal_dir).map_err(io_err("list WAL directory", wal_dir))?;
     let mut removed = false;
-    for entry in entries {
-        let path = entry.map_err(io_err("list WAL directory", wal_dir))?.path();
+    for path in entries {
         if path.extension().is_some_and(|e| e == "tmp") {
-            std::fs::remove_file(&path).map_err(io_err("remove unfinished segment", &path))?;
+            fs.remove_file(&path).map_err(io_err("remove unfinished segment", &path))?;
             removed = true;
         }
     }
     if removed {
-        sync_dir(wal_dir).map_err(io_err("fsync WAL directory", wal_dir))?;
+        fs.sync_dir(wal_dir).map_err(io_err("fsync WAL directory", wal_dir))?;
     }
     Ok(())
 }
 
-fn quarantine_dir(wal_dir: &Path) -> Result<PathBuf, WalError> {
+fn quarantine_dir(fs: &dyn FileSystem, wal_dir: &Path) -> Result<PathBuf, WalError> {
     let dir = wal_dir.join(QUARANTINE_DIR);
-    std::fs::create_dir_all(&dir).map_err(io_err("create quarantine directory", &dir))?;
+    fs.create_dir_all(&dir).map_err(io_err("create quarantine directory", &dir))?;
     Ok(dir)
 }
 
 /// Copies the damaged bytes to `quarantine/<segment>-<offset>.bad` (once: an existing copy
 /// from an earlier open is kept). Returns the file written, if any.
-fn quarantine_bytes(wal_dir: &Path, segment: &Path, bytes: &[u8], d: &Damage) -> Result<Option<String>, WalError> {
+fn quarantine_bytes(
+    fs: &dyn FileSystem,
+    wal_dir: &Path,
+    segment: &Path,
+    bytes: &[u8],
+    d: &Damage,
+) -> Result<Option<String>, WalError> {
     let start = usize::try_from(d.offset).unwrap_or(usize::MAX).min(bytes.len());
     let end = usize::try_from(d.offset + d.len).unwrap_or(usize::MAX).min(bytes.len());
     let Some(bad) = bytes.get(start..end).filter(|b| !b.is_empty()) else {
         return Ok(None);
     };
     let stem = segment.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let dir = quarantine_dir(wal_dir)?;
+    let dir = quarantine_dir(fs, wal_dir)?;
     let target = dir.join(format!("{stem}-{:012}.bad", d.offset));
     if target.exists() {
         return Ok(None);
     }
-    std::fs::write(&target, bad).map_err(io_err("write quarantine file", &target))?;
-    sync_dir(&dir).map_err(io_err("fsync quarantine directory", &dir))?;
+    write_file_durable(fs, &target, bad).map_err(io_err("write quarantine file", &target))?;
     Ok(Some(target.display().to_string()))
 }
 
-fn move_to_quarantine(wal_dir: &Path, segment: &Path) -> Result<String, WalError> {
-    let dir = quarantine_dir(wal_dir)?;
+fn move_to_quarantine(fs: &dyn FileSystem, wal_dir: &Path, segment: &Path) -> Result<String, WalError> {
+    let dir = quarantine_dir(fs, wal_dir)?;
     let name = segment.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let target = dir.join(format!("{name}.unreadable"));
-    std::fs::rename(segment, &target).map_err(io_err("move unreadable segment to quarantine", segment))?;
-    sync_dir(wal_dir).map_err(io_err("fsync WAL directory", wal_dir))?;
+    fs.rename(segment, &target).map_err(io_err("move unreadable segment to quarantine", segment))?;
+    fs.sync_dir(wal_dir).map_err(io_err("fsync WAL directory", wal_dir))?;
     Ok(target.display().to_string())
 }

@@ -1,0 +1,182 @@
+//! A [`FileSystem`] that injects faults, for tests: it forwards every call to [`RealFs`]
+//! and fails the calls it was told to (the Nth call of a kind after arming), with an errno
+//! or as a short write. It counts every call of every kind and every fault injected.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::{FileSystem, RealFs};
+
+/// The kinds of call a fault can be armed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    Open,
+    Create,
+    Write,
+    /// fdatasync or fsync of a file.
+    Fsync,
+    SetLen,
+    Preallocate,
+    Rename,
+    Remove,
+    DirFsync,
+    CreateDir,
+    ReadDir,
+}
+
+impl Op {
+    pub const ALL: [Op; 11] = [
+        Op::Open,
+        Op::Create,
+        Op::Write,
+        Op::Fsync,
+        Op::SetLen,
+        Op::Preallocate,
+        Op::Rename,
+        Op::Remove,
+        Op::DirFsync,
+        Op::CreateDir,
+        Op::ReadDir,
+    ];
+
+    fn index(self) -> usize {
+        Op::ALL.iter().position(|o| *o == self).unwrap_or(0)
+    }
+}
+
+/// What an armed call does instead of its work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Fails with this errno (e.g. `libc::EIO`, `libc::ENOSPC`) and does nothing.
+    Errno(i32),
+    /// A write writes only the first half of its buffer (at least one byte) and reports it.
+    /// On any other kind of call it behaves like `Errno(EIO)`.
+    ShortWrite,
+}
+
+#[derive(Debug)]
+struct Armed {
+    op: Op,
+    /// Fires when the op's count reaches this value.
+    at: u64,
+    fault: Fault,
+}
+
+/// The fault-injecting file system. Share it as `Arc<FaultyFs>` (it is a [`FileSystem`]).
+#[derive(Debug, Default)]
+pub struct FaultyFs {
+    counts: [AtomicU64; Op::ALL.len()],
+    armed: Mutex<Vec<Armed>>,
+    injected: AtomicU64,
+}
+
+impl FaultyFs {
+    pub fn new() -> FaultyFs {
+        FaultyFs::default()
+    }
+
+    /// Makes the `nth` call of kind `op` from now on (1 = the next one) fail with `fault`.
+    pub fn arm(&self, op: Op, nth: u64, fault: Fault) {
+        let at = self.count(op) + nth.max(1);
+        if let Ok(mut armed) = self.armed.lock() {
+            armed.push(Armed { op, at, fault });
+        }
+    }
+
+    /// Makes every call of kind `op` from now on fail with `fault`, until [`FaultyFs::disarm`].
+    pub fn fail_all(&self, op: Op, fault: Fault) {
+        if let Ok(mut armed) = self.armed.lock() {
+            armed.push(Armed { op, at: 0, fault });
+        }
+    }
+
+    /// Removes every armed fault.
+    pub fn disarm(&self) {
+        if let Ok(mut armed) = self.armed.lock() {
+            armed.clear();
+        }
+    }
+
+    /// Calls of kind `op` so far (failed ones included).
+    pub fn count(&self, op: Op) -> u64 {
+        self.counts.get(op.index()).map_or(0, |c| c.load(Ordering::SeqCst))
+    }
+
+    /// Faults injected so far.
+    pub fn injected(&self) -> u64 {
+        self.injected.load(Ordering::SeqCst)
+    }
+
+    /// Counts a call and returns the fault to inject into it, if one is armed.
+    fn enter(&self, op: Op) -> Option<Fault> {
+        let n = self.counts.get(op.index()).map_or(0, |c| c.fetch_add(1, Ordering::SeqCst) + 1);
+        let mut armed = self.armed.lock().ok()?;
+        let pos = armed.iter().position(|a| a.op == op && (a.at == 0 || a.at == n))?;
+        let fault = armed.get(pos).map(|a| a.fault)?;
+        if armed.get(pos).is_some_and(|a| a.at != 0) {
+            armed.remove(pos);
+        }
+        self.injected.fetch_add(1, Ordering::SeqCst);
+        Some(fault)
+    }
+
+    /// Runs `f` unless a fault is armed for this call.
+    fn call<T>(&self, op: Op, f: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
+        match self.enter(op) {
+            Some(Fault::Errno(errno)) => Err(std::io::Error::from_raw_os_error(errno)),
+            Some(Fault::ShortWrite) => Err(std::io::Error::from_raw_os_error(libc::EIO)),
+            None => f(),
+        }
+    }
+}
+
+impl FileSystem for FaultyFs {
+    fn open_read(&self, path: &Path) -> std::io::Result<File> {
+        self.call(Op::Open, || RealFs.open_read(path))
+    }
+    fn open_write(&self, path: &Path) -> std::io::Result<File> {
+        self.call(Op::Open, || RealFs.open_write(path))
+    }
+    fn create(&self, path: &Path) -> std::io::Result<File> {
+        self.call(Op::Create, || RealFs.create(path))
+    }
+    fn write_at(&self, file: &File, buf: &[u8], offset: u64) -> std::io::Result<usize> {
+        match self.enter(Op::Write) {
+            Some(Fault::Errno(errno)) => Err(std::io::Error::from_raw_os_error(errno)),
+            Some(Fault::ShortWrite) => {
+                let half = buf.get(..(buf.len() / 2).max(1).min(buf.len())).unwrap_or_default();
+                RealFs.write_at(file, half, offset)
+            }
+            None => RealFs.write_at(file, buf, offset),
+        }
+    }
+    fn sync_data(&self, file: &File) -> std::io::Result<()> {
+        self.call(Op::Fsync, || RealFs.sync_data(file))
+    }
+    fn sync_all(&self, file: &File) -> std::io::Result<()> {
+        self.call(Op::Fsync, || RealFs.sync_all(file))
+    }
+    fn set_len(&self, file: &File, len: u64) -> std::io::Result<()> {
+        self.call(Op::SetLen, || RealFs.set_len(file, len))
+    }
+    fn preallocate(&self, file: &File, len: u64) -> std::io::Result<()> {
+        self.call(Op::Preallocate, || RealFs.preallocate(file, len))
+    }
+    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        self.call(Op::Rename, || RealFs.rename(from, to))
+    }
+    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
+        self.call(Op::Remove, || RealFs.remove_file(path))
+    }
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        self.call(Op::DirFsync, || RealFs.sync_dir(dir))
+    }
+    fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
+        self.call(Op::CreateDir, || RealFs.create_dir_all(dir))
+    }
+    fn read_dir(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        self.call(Op::ReadDir, || RealFs.read_dir(dir))
+    }
+}
