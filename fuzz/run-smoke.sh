@@ -14,6 +14,9 @@ cp ../tests/data/sample-events.ndjson corpus/ndjson_lines/sample
 cp ../tests/data/compat/v0.1.0-segment.wal corpus/wal_scan/v0.1.0-segment
 printf 'limit=10&type=tool_call&from=2026-11-25T00:00:00Z&job_id=job-42' > corpus/query_params/seed
 for target in wal_scan event_parse ndjson_lines query_params; do
+    cp ../tests/data/fuzz/"$target"/* "corpus/$target/"  # inputs kept from earlier long runs
+done
+for target in wal_scan event_parse ndjson_lines query_params; do
     echo "== fuzz $target for ${secs}s"
     log="$(mktemp)"
     if ! cargo fuzz run -O "$target" "corpus/$target" -- -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 >"$log" 2>&1; then

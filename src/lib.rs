@@ -19,6 +19,7 @@ pub mod demo;
 pub mod event;
 pub mod failpoint;
 pub mod fsio;
+pub mod fuzzing;
 pub mod ingest;
 pub mod ndjson;
 pub mod query;
