@@ -7,7 +7,7 @@ mod common;
 
 use std::net::SocketAddr;
 
-use common::sample_lines;
+use common::{sample_lines, serve_child};
 use flightrec::recorder::{Recorder, RecorderConfig};
 use flightrec::server;
 use serde_json::Value;
@@ -380,23 +380,6 @@ fn hostile_bodies_get_clear_errors_and_the_server_keeps_serving() {
     assert_eq!(v["rejected"][0]["code"], "HSK-413-EVENT-TOO-LARGE");
     assert_eq!(v["accepted"], 1);
     assert_eq!(s.get("/healthz").0, 200);
-}
-
-/// Starts `flightrec serve` as a child process; returns it and its base URL.
-fn serve_child(dir: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flightrec"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
-    let base = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().trim_end_matches('/').to_string();
-    (child, base)
 }
 
 #[test]
