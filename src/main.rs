@@ -163,6 +163,17 @@ enum Command {
         /// Lookups of each kind.
         #[arg(long, default_value_t = 30)]
         reps: usize,
+        /// Also run the baselines in the same process and print the ratios: DuckDB read_json
+        /// of the same NDJSON into Parquet, and full scans of the same Parquet files.
+        #[arg(long)]
+        baselines: bool,
+    },
+    /// Measure recovery: write about --mb MiB of WAL, then reopen it the way the recorder
+    /// does (CRC-verified replay into the query tail and de-duplication), beside a bare read +
+    /// CRC32 of the same files.
+    BenchRecovery {
+        #[arg(long, default_value_t = 1024)]
+        mb: u64,
     },
     /// Measure durable ingest: generated events through the full path (validate, redact,
     /// WAL append) from concurrent writers.
@@ -187,6 +198,10 @@ enum Command {
         /// compaction and retention) instead of the bare WAL.
         #[arg(long)]
         recorder: bool,
+        /// Offered load in events/s over all writers, each sending on a fixed schedule (for
+        /// latency at a given load); default: as fast as appends return.
+        #[arg(long)]
+        rate: Option<f64>,
     },
 }
 
@@ -238,9 +253,12 @@ fn main() -> ExitCode {
         }
         Command::Sql { sql, json } => cli::query::run_sql_verb(&data_dir, &sql, json),
         Command::Stats { json } => cli::stats::run(&data_dir, json),
-        Command::BenchQuery { events, days, reps } => cli::bench_query::run(&data_dir, events, days, reps),
-        Command::BenchIngest { writers, seconds, settings, print_acks, baselines, recorder } => {
-            let args = cli::bench::BenchArgs { writers: &writers, seconds, print_acks, baselines, recorder };
+        Command::BenchQuery { events, days, reps, baselines } => {
+            cli::bench_query::run(&data_dir, events, days, reps, baselines)
+        }
+        Command::BenchRecovery { mb } => cli::bench_recovery::run(&data_dir, mb),
+        Command::BenchIngest { writers, seconds, settings, print_acks, baselines, recorder, rate } => {
+            let args = cli::bench::BenchArgs { writers: &writers, seconds, print_acks, baselines, recorder, rate };
             cli::bench::run(&data_dir, &settings.wal_options(), args)
         }
     };

@@ -51,3 +51,46 @@ impl<'a> StoredEnvelope<'a> {
         self.timestamp.format("%Y-%m-%d").to_string()
     }
 }
+
+/// The `event_id` of a stored event's JSON, without decoding the rest of it.
+///
+/// Stored JSON is canonical (`Event::to_json`: `{"type":"…","event_id":"…",…`), so the id is
+/// read in place; anything else falls back to a JSON decode.
+pub fn event_id_of(json: &[u8]) -> Option<uuid::Uuid> {
+    canonical_event_id(json).or_else(|| {
+        #[derive(serde::Deserialize)]
+        struct Id {
+            event_id: uuid::Uuid,
+        }
+        serde_json::from_slice::<Id>(json).ok().map(|i| i.event_id)
+    })
+}
+
+fn canonical_event_id(json: &[u8]) -> Option<uuid::Uuid> {
+    let rest = json.strip_prefix(b"{\"type\":\"")?;
+    let type_end = rest.iter().position(|b| *b == b'"')?;
+    let rest = rest.get(type_end..)?.strip_prefix(b"\",\"event_id\":\"")?;
+    let (id, after) = (rest.get(..36)?, rest.get(36..)?);
+    if after.first() != Some(&b'"') {
+        return None;
+    }
+    uuid::Uuid::try_parse_ascii(id).ok()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod event_id_tests {
+    use super::event_id_of;
+
+    #[test]
+    fn the_canonical_fast_path_and_the_fallback_agree() {
+        let id = "92f310e2-b0ab-417c-bf90-45b04b7b8dd5";
+        let canonical = format!(r#"{{"type":"tool_call","event_id":"{id}","payload":{{"event_id":"x"}}}}"#);
+        let reordered = format!(r#"{{"payload":{{}},"event_id":"{id}","type":"tool_call"}}"#);
+        for json in [canonical, reordered] {
+            assert_eq!(event_id_of(json.as_bytes()).unwrap().to_string(), id, "{json}");
+        }
+        assert_eq!(event_id_of(br#"{"type":"tool_call","event_id":"not-a-uuid"}"#), None);
+        assert_eq!(event_id_of(b"not json"), None);
+    }
+}

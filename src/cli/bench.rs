@@ -21,6 +21,8 @@ use super::CliError;
 /// Generated events each writer cycles through.
 const POOL: usize = 1_024;
 
+const QUEUE_FULL: &str = "HSK-503-QUEUE-FULL";
+
 struct RunResult {
     events: u64,
     secs: f64,
@@ -35,6 +37,9 @@ pub struct BenchArgs<'a> {
     /// Go through the whole recorder (de-duplication, query tail, compaction and retention
     /// running) instead of the bare WAL.
     pub recorder: bool,
+    /// Offered load in events/s over all writers (each writer sends on a fixed schedule);
+    /// None: every writer sends as fast as its appends return.
+    pub rate: Option<f64>,
 }
 
 /// Where the writers record.
@@ -45,16 +50,18 @@ enum Sink {
 }
 
 impl Sink {
-    /// Records one JSON event; returns its event_id once acknowledged.
-    async fn record(&self, json: &str, durability: Durability) -> Result<String, String> {
+    /// Records one JSON event; returns its event_id once acknowledged, or the error's code
+    /// and message.
+    async fn record(&self, json: &str, durability: Durability) -> Result<String, (&'static str, String)> {
         match self {
             Sink::Wal { wal, redactor } => {
-                let prepared = prepare_json(redactor, json.as_bytes()).map_err(|e| e.to_string())?;
-                wal.append(prepared.payload, durability).await.map_err(|e| e.to_string())?;
+                let prepared = prepare_json(redactor, json.as_bytes()).map_err(|e| (e.code(), e.to_string()))?;
+                wal.append(prepared.payload, durability).await.map_err(|e| (e.code(), e.to_string()))?;
                 Ok(prepared.event_id.to_string())
             }
             Sink::Recorder(r) => {
-                let recorded = r.record_json(json.as_bytes(), Some(durability)).await.map_err(|e| e.to_string())?;
+                let recorded =
+                    r.record_json(json.as_bytes(), Some(durability)).await.map_err(|e| (e.code(), e.to_string()))?;
                 Ok(recorded.event_id.to_string())
             }
         }
@@ -88,12 +95,19 @@ pub fn run(data_dir: &Path, opts: &WalOptions, args: BenchArgs<'_>) -> Result<Ex
         if args.baselines { Some(super::baselines::fdatasync_loop(data_dir, args.seconds)?) } else { None };
     for &n in args.writers {
         let before = sink.stats();
-        let result = runtime.block_on(run_writers(&sink, n.max(1), args.seconds, opts, args.print_acks))?;
+        let pace = Pace { writers: n.max(1), seconds: args.seconds, rate: args.rate };
+        let result = runtime.block_on(run_writers(&sink, pace, opts, args.print_acks))?;
         let after = sink.stats();
         if args.print_acks {
             continue;
         }
         report(n, opts, &result, after.fsyncs - before.fsyncs);
+        println!(
+            "    fdatasync latency p50 <= {}us p99 <= {}us; dropped (async queue full) {}",
+            fsync_percentile(&before, &after, 0.5),
+            fsync_percentile(&before, &after, 0.99),
+            after.dropped - before.dropped
+        );
         let rate = result.events as f64 / result.secs.max(1e-9);
         let naive =
             if args.baselines { Some(super::baselines::naive_duckdb(data_dir, n, args.seconds)?) } else { None };
@@ -114,13 +128,26 @@ pub fn run(data_dir: &Path, opts: &WalOptions, args: BenchArgs<'_>) -> Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_writers(
-    sink: &Sink,
+/// How many writers, for how long, at what offered load.
+#[derive(Clone, Copy)]
+struct Pace {
     writers: usize,
     seconds: f64,
-    opts: &WalOptions,
-    print_acks: bool,
-) -> Result<RunResult, CliError> {
+    rate: Option<f64>,
+}
+
+impl Pace {
+    /// When writer `w` sends its `i`-th event (None: at once).
+    fn send_time(&self, start: Instant, w: usize, i: usize) -> Option<tokio::time::Instant> {
+        let rate = self.rate.filter(|r| *r > 0.0)?;
+        let interval = self.writers as f64 / rate;
+        let offset = interval * w as f64 / self.writers as f64;
+        Some((start + Duration::from_secs_f64(offset + interval * i as f64)).into())
+    }
+}
+
+async fn run_writers(sink: &Sink, pace: Pace, opts: &WalOptions, print_acks: bool) -> Result<RunResult, CliError> {
+    let (writers, seconds) = (pace.writers, pace.seconds);
     let deadline = (seconds > 0.0).then(|| Instant::now() + Duration::from_secs_f64(seconds));
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(writers);
@@ -142,9 +169,20 @@ async fn run_writers(
                     Some(line) => line.clone(),
                     None => generator.next_json(),
                 };
+                if let Some(at) = pace.send_time(start, w, i) {
+                    tokio::time::sleep_until(at).await;
+                }
                 i += 1;
                 let t0 = Instant::now();
-                let event_id = sink.record(&json, durability).await?;
+                let event_id = match sink.record(&json, durability).await {
+                    Ok(id) => id,
+                    // async mode: a full queue drops the event (counted by the WAL).
+                    Err((QUEUE_FULL, _)) => {
+                        tokio::task::yield_now().await;
+                        continue;
+                    }
+                    Err((_, message)) => return Err(message),
+                };
                 latencies.push(u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX));
                 if print_acks {
                     let mut out = std::io::stdout().lock();
@@ -163,6 +201,18 @@ async fn run_writers(
         latencies_us.extend(lat);
     }
     Ok(RunResult { events: latencies_us.len() as u64, secs: start.elapsed().as_secs_f64(), latencies_us })
+}
+
+/// The histogram bound at or under which fraction `p` of this run's fdatasyncs finished.
+fn fsync_percentile(before: &flightrec::wal::WalStats, after: &flightrec::wal::WalStats, p: f64) -> u64 {
+    let counts: Vec<(u64, u64)> = after
+        .fsync_histogram
+        .iter()
+        .zip(&before.fsync_histogram)
+        .map(|((le, a), (_, b))| (*le, a.saturating_sub(*b)))
+        .collect();
+    let total = after.fsyncs.saturating_sub(before.fsyncs).max(1) as f64;
+    counts.iter().find(|(_, n)| *n as f64 >= total * p).map_or(u64::MAX, |(le, _)| *le)
 }
 
 fn report(writers: usize, opts: &WalOptions, r: &RunResult, fsyncs: u64) {

@@ -1,7 +1,11 @@
 //! `flightrec bench-query`: builds a data directory of N generated events spread over D days
 //! (WAL, then compaction), then measures through the recorder a trace lookup, a job lookup and
-//! a one-hour page. Prints the compaction rate and the Parquet size as a share of the NDJSON.
+//! a one-hour page. Prints the compaction rate, the Parquet size as a share of the NDJSON and
+//! the process's peak RSS. With `--baselines`, in the same run: DuckDB's own `read_json` of
+//! the same NDJSON into zstd Parquet (vs compaction), and the same three questions as full
+//! scans of the same Parquet files without the catalog (vs the recorder's lookups).
 
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -22,10 +26,11 @@ fn err(what: &str) -> impl FnOnce(String) -> CliError + '_ {
     move |e| CliError::Io { what: what.to_string(), source: std::io::Error::other(e) }
 }
 
-pub fn run(data_dir: &Path, events: u64, days: u32, reps: usize) -> Result<ExitCode, CliError> {
+pub fn run(data_dir: &Path, events: u64, days: u32, reps: usize, baselines: bool) -> Result<ExitCode, CliError> {
     let start = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
     let step = (i64::from(days) * 86_400_000_000 / events.max(1) as i64).max(1);
-    let (ndjson_bytes, samples) = generate(data_dir, events, start, step)?;
+    let ndjson_copy = baselines.then(|| data_dir.join("bench-events.ndjson"));
+    let (ndjson_bytes, samples) = generate(data_dir, events, start, step, ndjson_copy.as_deref())?;
     let t = Instant::now();
     let report = {
         let _lock = flightrec::datadir::DirLock::compactor(data_dir)?;
@@ -40,8 +45,29 @@ pub fn run(data_dir: &Path, events: u64, days: u32, reps: usize) -> Result<ExitC
         report.parquet_bytes as f64 * 100.0 / ndjson_bytes as f64,
         ndjson_bytes
     );
+    if let Some(ndjson) = &ndjson_copy {
+        let base = super::query_baselines::read_json_to_parquet(ndjson, &data_dir.join("bench-read-json.parquet"))?;
+        let rate = report.events as f64 / secs;
+        println!(
+            "    baseline DuckDB read_json -> Parquet: {:.0} events/s   flightrec/baseline = {:.2}x",
+            base,
+            rate / base.max(1e-9)
+        );
+        let _ = std::fs::remove_file(ndjson);
+    }
     let runtime = tokio::runtime::Runtime::new().map_err(CliError::io("start tokio"))?;
-    runtime.block_on(measure(data_dir, &samples, start, days, reps))?;
+    let medians = runtime.block_on(measure(data_dir, &samples, start, days, reps))?;
+    if baselines {
+        let scans = super::query_baselines::full_scans(data_dir, &samples, start, days, reps)?;
+        for ((name, ours), theirs) in medians.iter().zip(scans) {
+            println!(
+                "    baseline full Parquet scan, {name:<28} median {:>8.2} ms   baseline/flightrec = {:.1}x",
+                theirs,
+                theirs / ours.max(1e-9)
+            );
+        }
+    }
+    println!("peak RSS of this process: {} MB", super::query_baselines::peak_rss_mb());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -52,7 +78,12 @@ fn generate(
     events: u64,
     start: chrono::DateTime<chrono::Utc>,
     step: i64,
+    ndjson_copy: Option<&Path>,
 ) -> Result<(u64, Vec<(String, String)>), CliError> {
+    let mut copy = match ndjson_copy {
+        Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).map_err(CliError::io("create NDJSON copy"))?)),
+        None => None,
+    };
     let dir = DataDir::open(data_dir)?;
     let (wal, _) = Wal::open(&dir.layout().wal_dir(), WalOptions::default(), WalHooks::default(), &mut |_, _| {})?;
     let redactor = Redactor::builtin();
@@ -62,6 +93,9 @@ fn generate(
     for i in 0..events {
         let line = generator.next_json();
         bytes += line.len() as u64 + 1;
+        if let Some(w) = copy.as_mut() {
+            writeln!(w, "{line}").map_err(CliError::io("write NDJSON copy"))?;
+        }
         if i % 9_973 == 0
             && let Ok(e) = StoredEnvelope::parse(line.as_bytes())
         {
@@ -73,6 +107,9 @@ fn generate(
         }
     }
     wal.append_batch_blocking(batch, Durability::Batch)?;
+    if let Some(w) = copy.as_mut() {
+        w.flush().map_err(CliError::io("write NDJSON copy"))?;
+    }
     wal.seal_blocking()?;
     wal.close()?;
     println!("ingest: {events} events in {:.2} s (batch durability, one writer)", t.elapsed().as_secs_f64());
@@ -85,7 +122,7 @@ async fn measure(
     start: chrono::DateTime<chrono::Utc>,
     days: u32,
     reps: usize,
-) -> Result<(), CliError> {
+) -> Result<Vec<(&'static str, f64)>, CliError> {
     let mut config = RecorderConfig::new(data_dir);
     config.retention = chrono::Duration::days(3650);
     let recorder = Recorder::open(config).await.map_err(|e| err("open recorder")(e.to_string()))?;
@@ -98,7 +135,7 @@ async fn measure(
         let t = Instant::now();
         found += recorder.job(job).await.map_err(|e| err("job")(e.to_string()))?.events.len();
         job_ms.push(t.elapsed());
-        let from = start + chrono::Duration::hours((i as i64 * 7919) % (i64::from(days) * 24 - 1));
+        let from = page_start(start, days, i);
         let q = EventQuery {
             from: Some(from),
             to: Some(from + chrono::Duration::hours(1)),
@@ -110,12 +147,19 @@ async fn measure(
         page_ms.push(t.elapsed());
     }
     recorder.shutdown().await.map_err(|e| err("shutdown")(e.to_string()))?;
+    let mut medians = Vec::new();
     for (name, mut v) in [("trace lookup", trace_ms), ("job lookup", job_ms), ("one-hour page (100 events)", page_ms)] {
         v.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         let at = |p: f64| v.get(((v.len() as f64 - 1.0) * p) as usize).copied().unwrap_or_default();
         println!("{name:<28} median {:>7.2} ms   p90 {:>7.2} ms   ({} runs)", ms(at(0.5)), ms(at(0.9)), v.len());
+        medians.push((name, ms(at(0.5))));
     }
     println!("({found} events returned in all)");
-    Ok(())
+    Ok(medians)
+}
+
+/// The start of the one-hour window of repetition `i` (the same for flightrec and baselines).
+pub fn page_start(start: chrono::DateTime<chrono::Utc>, days: u32, i: usize) -> chrono::DateTime<chrono::Utc> {
+    start + chrono::Duration::hours((i as i64 * 7919) % (i64::from(days) * 24 - 1))
 }

@@ -4,9 +4,11 @@
 pub mod baselines;
 pub mod bench;
 pub mod bench_query;
+pub mod bench_recovery;
 pub mod compact;
 pub mod ingest;
 pub mod query;
+pub mod query_baselines;
 pub mod remote;
 pub mod retention;
 pub mod serve;

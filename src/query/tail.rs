@@ -32,8 +32,14 @@ impl TailIndex {
         }
     }
 
-    /// Adds one replayed record.
-    pub fn insert_record(&mut self, lsn: u64, redacted: bool, json: &[u8]) {
+    /// Adds one record replayed from the WAL at open, kept raw like the writer's (decoded by
+    /// the first query that needs it), so recovery costs a copy per event, not a JSON parse.
+    pub fn push_replayed(&mut self, lsn: u64, redacted: bool, json: &[u8]) {
+        self.pending.push((lsn, crate::wal::event_payload(redacted, json)));
+    }
+
+    /// Decodes and adds one record.
+    fn insert_record(&mut self, lsn: u64, redacted: bool, json: &[u8]) {
         match StoredEnvelope::parse(json) {
             Ok(e) => {
                 self.events.insert(lsn, Arc::new(StoredEvent::from_envelope(&e, lsn, redacted)));
@@ -52,7 +58,7 @@ impl TailIndex {
 
     /// Removes the events with LSNs in `first..=last` (a compacted or dropped segment).
     pub fn remove_range(&mut self, first: u64, last: u64) {
-        self.catch_up();
+        self.pending.retain(|(lsn, _)| *lsn < first || *lsn > last);
         let keep = self.events.split_off(&last.saturating_add(1));
         let _gone = self.events.split_off(&first);
         self.events.extend(keep);

@@ -333,8 +333,8 @@ impl Inner {
         let (wal, _report) = {
             let mut t = lock(&tail);
             Wal::open(&layout.wal_dir(), config.wal.clone(), hooks, &mut |_, rec| {
-                t.insert_record(rec.lsn, rec.redacted, rec.json);
-                if let Some(id) = event_id_of(rec.json) {
+                t.push_replayed(rec.lsn, rec.redacted, rec.json);
+                if let Some(id) = crate::stored::event_id_of(rec.json) {
                     dedup.insert(id, now);
                 }
             })?
@@ -397,12 +397,4 @@ impl Inner {
         }
         Ok(report)
     }
-}
-
-fn event_id_of(json: &[u8]) -> Option<Uuid> {
-    #[derive(serde::Deserialize)]
-    struct Id {
-        event_id: Uuid,
-    }
-    serde_json::from_slice::<Id>(json).ok().map(|i| i.event_id)
 }

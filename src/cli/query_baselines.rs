@@ -1,0 +1,87 @@
+//! Baselines of `bench-query --baselines`, on the same data in the same run:
+//! - DuckDB reading the NDJSON with `read_json` and writing zstd Parquet (what compaction
+//!   does, without the WAL decoding, the catalog or the crash-safe steps);
+//! - the trace, job and one-hour questions as full scans of every Parquet file of the data
+//!   directory (DuckDB's own row-group pruning, but no catalog to pick the files).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::CliError;
+
+fn db(what: &'static str) -> impl FnOnce(duckdb::Error) -> CliError {
+    move |e| CliError::Io { what: what.into(), source: std::io::Error::other(e.to_string()) }
+}
+
+fn quote(p: &Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', "''"))
+}
+
+/// `COPY (SELECT * FROM read_json(ndjson)) TO out (zstd Parquet)`; returns events/s.
+pub fn read_json_to_parquet(ndjson: &Path, out: &Path) -> Result<f64, CliError> {
+    let conn = duckdb::Connection::open_in_memory().map_err(db("open DuckDB"))?;
+    let t = Instant::now();
+    let sql = format!(
+        "COPY (SELECT * FROM read_json({}, format = 'newline_delimited', maximum_object_size = 16777216)) \
+         TO {} (FORMAT parquet, COMPRESSION zstd)",
+        quote(ndjson),
+        quote(out)
+    );
+    conn.execute_batch(&sql).map_err(db("read_json baseline"))?;
+    let secs = t.elapsed().as_secs_f64();
+    let rows: i64 = conn
+        .query_row(&format!("SELECT count(*) FROM read_parquet({})", quote(out)), [], |r| r.get(0))
+        .map_err(db("count read_json baseline rows"))?;
+    let _ = std::fs::remove_file(out);
+    Ok(rows as f64 / secs.max(1e-9))
+}
+
+/// Median milliseconds of the trace, job and one-hour questions as full scans.
+pub fn full_scans(
+    data_dir: &Path,
+    samples: &[(String, String)],
+    start: chrono::DateTime<chrono::Utc>,
+    days: u32,
+    reps: usize,
+) -> Result<Vec<f64>, CliError> {
+    let conn = duckdb::Connection::open_in_memory().map_err(db("open DuckDB"))?;
+    let files = format!("read_parquet({}, hive_partitioning = true)", quote(&data_dir.join("events/**/*.parquet")));
+    let by = |col: &str| format!("SELECT * FROM {files} WHERE {col} = ? ORDER BY timestamp, event_id");
+    let page = format!(
+        "SELECT * FROM {files} WHERE timestamp >= ?::TIMESTAMPTZ AND timestamp < ?::TIMESTAMPTZ \
+         ORDER BY timestamp, event_id LIMIT 100"
+    );
+    let (mut trace, mut job, mut hour) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..reps {
+        let (t_id, j_id) = samples.get(i % samples.len().max(1)).cloned().unwrap_or_default();
+        trace.push(timed(&conn, &by("trace_id"), &[t_id])?);
+        job.push(timed(&conn, &by("job_id"), &[j_id])?);
+        let from = super::bench_query::page_start(start, days, i);
+        let to = from + chrono::Duration::hours(1);
+        hour.push(timed(&conn, &page, &[from.to_rfc3339(), to.to_rfc3339()])?);
+    }
+    Ok([trace, job, hour].into_iter().map(median_ms).collect())
+}
+
+fn timed(conn: &duckdb::Connection, sql: &str, params: &[String]) -> Result<Duration, CliError> {
+    let t = Instant::now();
+    let mut stmt = conn.prepare(sql).map_err(db("prepare full scan"))?;
+    let mut rows = stmt.query(duckdb::params_from_iter(params)).map_err(db("run full scan"))?;
+    while rows.next().map_err(db("read full scan"))?.is_some() {}
+    Ok(t.elapsed())
+}
+
+fn median_ms(mut v: Vec<Duration>) -> f64 {
+    v.sort();
+    v.get(v.len() / 2).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// The peak resident set size of this process so far (VmHWM), in MB.
+pub fn peak_rss_mb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb / 1024)
+}
