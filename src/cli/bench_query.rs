@@ -80,11 +80,11 @@ fn generate(
     step: i64,
     ndjson_copy: Option<&Path>,
 ) -> Result<(u64, Vec<(String, String)>), CliError> {
+    let dir = DataDir::open(data_dir)?;
     let mut copy = match ndjson_copy {
         Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).map_err(CliError::io("create NDJSON copy"))?)),
         None => None,
     };
-    let dir = DataDir::open(data_dir)?;
     let (wal, _) = Wal::open(&dir.layout().wal_dir(), WalOptions::default(), WalHooks::default(), &mut |_, _| {})?;
     let redactor = Redactor::builtin();
     let mut generator = Generator::new(11, start, step);
