@@ -202,6 +202,10 @@ enum Command {
         /// latency at a given load); default: as fast as appends return.
         #[arg(long)]
         rate: Option<f64>,
+        /// Append events prepared (validated, redacted, encoded) before the clock starts: the
+        /// bare WAL append.
+        #[arg(long)]
+        prepared: bool,
     },
 }
 
@@ -257,8 +261,9 @@ fn main() -> ExitCode {
             cli::bench_query::run(&data_dir, events, days, reps, baselines)
         }
         Command::BenchRecovery { mb } => cli::bench_recovery::run(&data_dir, mb),
-        Command::BenchIngest { writers, seconds, settings, print_acks, baselines, recorder, rate } => {
-            let args = cli::bench::BenchArgs { writers: &writers, seconds, print_acks, baselines, recorder, rate };
+        Command::BenchIngest { writers, seconds, settings, print_acks, baselines, recorder, rate, prepared } => {
+            let args =
+                cli::bench::BenchArgs { writers: &writers, seconds, print_acks, baselines, recorder, rate, prepared };
             cli::bench::run(&data_dir, &settings.wal_options(), args)
         }
     };

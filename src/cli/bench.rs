@@ -40,12 +40,19 @@ pub struct BenchArgs<'a> {
     /// Offered load in events/s over all writers (each writer sends on a fixed schedule);
     /// None: every writer sends as fast as its appends return.
     pub rate: Option<f64>,
+    /// Append already validated, redacted and encoded events (the bare WAL append).
+    pub prepared: bool,
 }
 
 /// Where the writers record.
 #[derive(Clone)]
 enum Sink {
-    Wal { wal: Arc<Wal>, redactor: Arc<Redactor> },
+    /// `prepared`: append already-validated payloads (the bare WAL append), else the JSON.
+    Wal {
+        wal: Arc<Wal>,
+        redactor: Arc<Redactor>,
+        prepared: bool,
+    },
     Recorder(Recorder),
 }
 
@@ -54,7 +61,12 @@ impl Sink {
     /// and message.
     async fn record(&self, json: &str, durability: Durability) -> Result<String, (&'static str, String)> {
         match self {
-            Sink::Wal { wal, redactor } => {
+            Sink::Wal { wal, prepared: true, .. } => {
+                // Pool entries of a `prepared` run are payloads already (see run_writers).
+                wal.append(json.as_bytes().to_vec(), durability).await.map_err(|e| (e.code(), e.to_string()))?;
+                Ok(String::new())
+            }
+            Sink::Wal { wal, redactor, .. } => {
                 let prepared = prepare_json(redactor, json.as_bytes()).map_err(|e| (e.code(), e.to_string()))?;
                 wal.append(prepared.payload, durability).await.map_err(|e| (e.code(), e.to_string()))?;
                 Ok(prepared.event_id.to_string())
@@ -89,7 +101,7 @@ pub fn run(data_dir: &Path, opts: &WalOptions, args: BenchArgs<'_>) -> Result<Ex
         let dir = DataDir::open(data_dir)?;
         let (wal, _) = Wal::open(&dir.layout().wal_dir(), opts.clone(), WalHooks::default(), &mut |_, _| {})?;
         wal_dir = Some(dir);
-        Sink::Wal { wal: Arc::new(wal), redactor: Arc::new(Redactor::builtin()) }
+        Sink::Wal { wal: Arc::new(wal), redactor: Arc::new(Redactor::builtin()), prepared: args.prepared }
     };
     let fsync_loop =
         if args.baselines { Some(super::baselines::fdatasync_loop(data_dir, args.seconds)?) } else { None };
@@ -162,6 +174,7 @@ async fn run_writers(sink: &Sink, pace: Pace, opts: &WalOptions, print_acks: boo
             // those generate each event.
             let reuse = !print_acks && matches!(sink, Sink::Wal { .. });
             let pool: Vec<String> = if reuse { (0..POOL).map(|_| generator.next_json()).collect() } else { Vec::new() };
+            let pool = if matches!(sink, Sink::Wal { prepared: true, .. }) { prepared_pool(pool)? } else { pool };
             let mut latencies = Vec::new();
             let mut i = 0usize;
             while deadline.is_none_or(|d| Instant::now() < d) {
@@ -201,6 +214,19 @@ async fn run_writers(sink: &Sink, pace: Pace, opts: &WalOptions, print_acks: boo
         latencies_us.extend(lat);
     }
     Ok(RunResult { events: latencies_us.len() as u64, secs: start.elapsed().as_secs_f64(), latencies_us })
+}
+
+/// The events of a `--prepared` run, prepared once (parse, validate, redact, encode) before
+/// the clock starts. A WAL payload is a two-byte header (kind 1, flags 0 or 1) and the JSON,
+/// all valid UTF-8, so the pool keeps payloads as `String`s like the JSON runs do.
+fn prepared_pool(pool: Vec<String>) -> Result<Vec<String>, String> {
+    let redactor = Redactor::builtin();
+    pool.iter()
+        .map(|json| {
+            let payload = prepare_json(&redactor, json.as_bytes()).map_err(|e| e.to_string())?.payload;
+            String::from_utf8(payload).map_err(|e| e.to_string())
+        })
+        .collect()
 }
 
 /// The histogram bound at or under which fraction `p` of this run's fdatasyncs finished.

@@ -45,6 +45,7 @@ pub fn run(data_dir: &Path, events: u64, days: u32, reps: usize, baselines: bool
         report.parquet_bytes as f64 * 100.0 / ndjson_bytes as f64,
         ndjson_bytes
     );
+    println!("peak RSS after ingest + compaction: {} MB", super::query_baselines::peak_rss_mb());
     if let Some(ndjson) = &ndjson_copy {
         let base = super::query_baselines::read_json_to_parquet(ndjson, &data_dir.join("bench-read-json.parquet"))?;
         let rate = report.events as f64 / secs;
@@ -67,7 +68,7 @@ pub fn run(data_dir: &Path, events: u64, days: u32, reps: usize, baselines: bool
             );
         }
     }
-    println!("peak RSS of this process: {} MB", super::query_baselines::peak_rss_mb());
+    println!("peak RSS of this process (baselines included): {} MB", super::query_baselines::peak_rss_mb());
     Ok(ExitCode::SUCCESS)
 }
 
