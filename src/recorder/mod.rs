@@ -31,7 +31,7 @@ use crate::ingest::{Prepared, prepare_event, prepare_json};
 use crate::query::views::{JobView, TraceView, collect_all, job_view, trace_view};
 use crate::query::{EventPage, EventQuery, merge_page, parquet, tail::TailIndex};
 use crate::redact::Redactor;
-use crate::wal::{Durability, Wal, WalHooks, WalStats};
+use crate::wal::{Durability, EventRecord, Wal, WalHooks, WalStats};
 use dedup::Dedup;
 
 /// The recorder API of DESIGN.md (Interfaces → Rust).
@@ -333,10 +333,7 @@ impl Inner {
         let (wal, _report) = {
             let mut t = lock(&tail);
             Wal::open(&layout.wal_dir(), config.wal.clone(), hooks, &mut |_, rec| {
-                t.push_replayed(rec.lsn, rec.redacted, rec.json);
-                if let Some(id) = crate::stored::event_id_of(rec.json) {
-                    dedup.insert(id, now);
-                }
+                replay_record(&mut t, &mut dedup, now, &rec)
             })?
         };
         Ok(Inner {
@@ -396,5 +393,15 @@ impl Inner {
             tail.remove_range(d.segment, d.last_lsn.unwrap_or(d.segment));
         }
         Ok(report)
+    }
+}
+
+/// What opening the recorder does with each event record the WAL replays: the query tail
+/// keeps it raw (decoded by the first query that needs it) and the de-duplication window
+/// remembers its id (`bench-recovery` measures exactly this).
+pub fn replay_record(tail: &mut TailIndex, dedup: &mut Dedup, now_micros: i64, rec: &EventRecord<'_>) {
+    tail.push_replayed(rec.lsn, rec.redacted, rec.json);
+    if let Some(id) = crate::stored::event_id_of(rec.json) {
+        dedup.insert(id, now_micros);
     }
 }
