@@ -57,23 +57,21 @@ enum Sink {
 }
 
 impl Sink {
-    /// Records one JSON event; returns its event_id once acknowledged, or the error's code
-    /// and message.
-    async fn record(&self, json: &str, durability: Durability) -> Result<String, (&'static str, String)> {
+    /// Records one event (JSON, or a WAL payload when `prepared`); returns its event_id once
+    /// acknowledged (empty when prepared), or the error's code and message.
+    async fn record(&self, event: Vec<u8>, durability: Durability) -> Result<String, (&'static str, String)> {
         match self {
             Sink::Wal { wal, prepared: true, .. } => {
-                // Pool entries of a `prepared` run are payloads already (see run_writers).
-                wal.append(json.as_bytes().to_vec(), durability).await.map_err(|e| (e.code(), e.to_string()))?;
+                wal.append(event, durability).await.map_err(|e| (e.code(), e.to_string()))?;
                 Ok(String::new())
             }
             Sink::Wal { wal, redactor, .. } => {
-                let prepared = prepare_json(redactor, json.as_bytes()).map_err(|e| (e.code(), e.to_string()))?;
+                let prepared = prepare_json(redactor, &event).map_err(|e| (e.code(), e.to_string()))?;
                 wal.append(prepared.payload, durability).await.map_err(|e| (e.code(), e.to_string()))?;
                 Ok(prepared.event_id.to_string())
             }
             Sink::Recorder(r) => {
-                let recorded =
-                    r.record_json(json.as_bytes(), Some(durability)).await.map_err(|e| (e.code(), e.to_string()))?;
+                let recorded = r.record_json(&event, Some(durability)).await.map_err(|e| (e.code(), e.to_string()))?;
                 Ok(recorded.event_id.to_string())
             }
         }
@@ -173,21 +171,22 @@ async fn run_writers(sink: &Sink, pace: Pace, opts: &WalOptions, print_acks: boo
             // Crash tests need unique acknowledged ids and the recorder de-duplicates, so
             // those generate each event.
             let reuse = !print_acks && matches!(sink, Sink::Wal { .. });
-            let pool: Vec<String> = if reuse { (0..POOL).map(|_| generator.next_json()).collect() } else { Vec::new() };
-            let pool = if matches!(sink, Sink::Wal { prepared: true, .. }) { prepared_pool(pool)? } else { pool };
+            let pool: Vec<Vec<u8>> =
+                if reuse { (0..POOL).map(|_| generator.next_json().into_bytes()).collect() } else { Vec::new() };
+            let pool = if matches!(sink, Sink::Wal { prepared: true, .. }) { prepared_pool(&pool)? } else { pool };
             let mut latencies = Vec::new();
             let mut i = 0usize;
             while deadline.is_none_or(|d| Instant::now() < d) {
-                let json = match pool.get(i % POOL) {
-                    Some(line) => line.clone(),
-                    None => generator.next_json(),
+                let event = match pool.get(i % POOL) {
+                    Some(event) => event.clone(),
+                    None => generator.next_json().into_bytes(),
                 };
                 if let Some(at) = pace.send_time(start, w, i) {
                     tokio::time::sleep_until(at).await;
                 }
                 i += 1;
                 let t0 = Instant::now();
-                let event_id = match sink.record(&json, durability).await {
+                let event_id = match sink.record(event, durability).await {
                     Ok(id) => id,
                     // async mode: a full queue drops the event (counted by the WAL).
                     Err((QUEUE_FULL, _)) => {
@@ -216,17 +215,17 @@ async fn run_writers(sink: &Sink, pace: Pace, opts: &WalOptions, print_acks: boo
     Ok(RunResult { events: latencies_us.len() as u64, secs: start.elapsed().as_secs_f64(), latencies_us })
 }
 
-/// The events of a `--prepared` run, prepared once (parse, validate, redact, encode) before
-/// the clock starts. A WAL payload is a two-byte header (kind 1, flags 0 or 1) and the JSON,
-/// all valid UTF-8, so the pool keeps payloads as `String`s like the JSON runs do.
-fn prepared_pool(pool: Vec<String>) -> Result<Vec<String>, String> {
+/// The events of a `--prepared` run as WAL payloads, prepared once (parse, validate, redact,
+/// encode) before the clock starts.
+fn prepared_pool(pool: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, String> {
     let redactor = Redactor::builtin();
-    pool.iter()
-        .map(|json| {
-            let payload = prepare_json(&redactor, json.as_bytes()).map_err(|e| e.to_string())?.payload;
-            String::from_utf8(payload).map_err(|e| e.to_string())
-        })
-        .collect()
+    pool.iter().map(|json| prepare_json(&redactor, json).map(|p| p.payload).map_err(|e| e.to_string())).collect()
+}
+
+/// The value at fraction `p` (0 to 1) of a sorted slice, by nearest rank below; the
+/// default when it is empty. Every bench command reports percentiles and medians with it.
+pub fn percentile<T: Copy + Default>(sorted: &[T], p: f64) -> T {
+    sorted.get(((sorted.len() as f64 - 1.0) * p) as usize).copied().unwrap_or_default()
 }
 
 /// The histogram bound at or under which fraction `p` of this run's fdatasyncs finished.
@@ -244,7 +243,7 @@ fn fsync_percentile(before: &flightrec::wal::WalStats, after: &flightrec::wal::W
 fn report(writers: usize, opts: &WalOptions, r: &RunResult, fsyncs: u64) {
     let mut lat = r.latencies_us.clone();
     lat.sort_unstable();
-    let pct = |p: f64| lat.get(((lat.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0);
+    let pct = |p: f64| percentile(&lat, p);
     println!(
         "durability={} writers={writers:<4} events={:<9} rate={:>10.0} events/s  fsyncs={fsyncs} ({:.1} events/fsync)  latency p50={}us p99={}us p999={}us",
         opts.durability,

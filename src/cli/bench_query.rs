@@ -152,7 +152,7 @@ async fn measure(
     for (name, mut v) in [("trace lookup", trace_ms), ("job lookup", job_ms), ("one-hour page (100 events)", page_ms)] {
         v.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        let at = |p: f64| v.get(((v.len() as f64 - 1.0) * p) as usize).copied().unwrap_or_default();
+        let at = |p: f64| super::bench::percentile(&v, p);
         println!("{name:<28} median {:>7.2} ms   p90 {:>7.2} ms   ({} runs)", ms(at(0.5)), ms(at(0.9)), v.len());
         medians.push((name, ms(at(0.5))));
     }

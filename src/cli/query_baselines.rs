@@ -71,9 +71,10 @@ fn timed(conn: &duckdb::Connection, sql: &str, params: &[String]) -> Result<Dura
     Ok(t.elapsed())
 }
 
+/// The median the same way `bench-query` reports flightrec's (`bench::percentile`).
 fn median_ms(mut v: Vec<Duration>) -> f64 {
     v.sort();
-    v.get(v.len() / 2).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    super::bench::percentile(&v, 0.5).as_secs_f64() * 1000.0
 }
 
 /// The peak resident set size of this process so far (VmHWM), in MB.
