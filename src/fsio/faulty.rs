@@ -41,8 +41,9 @@ impl Op {
         Op::ReadDir,
     ];
 
+    /// Its slot in [`FaultyFs`]'s counters (the declaration order, as in [`Op::ALL`]).
     fn index(self) -> usize {
-        Op::ALL.iter().position(|o| *o == self).unwrap_or(0)
+        self as usize
     }
 }
 
@@ -59,7 +60,7 @@ pub enum Fault {
 #[derive(Debug)]
 struct Armed {
     op: Op,
-    /// Fires when the op's count reaches this value.
+    /// Fires when the op's count reaches this value (once).
     at: u64,
     fault: Fault,
 }
@@ -85,13 +86,6 @@ impl FaultyFs {
         }
     }
 
-    /// Makes every call of kind `op` from now on fail with `fault`, until [`FaultyFs::disarm`].
-    pub fn fail_all(&self, op: Op, fault: Fault) {
-        if let Ok(mut armed) = self.armed.lock() {
-            armed.push(Armed { op, at: 0, fault });
-        }
-    }
-
     /// Removes every armed fault.
     pub fn disarm(&self) {
         if let Ok(mut armed) = self.armed.lock() {
@@ -113,11 +107,8 @@ impl FaultyFs {
     fn enter(&self, op: Op) -> Option<Fault> {
         let n = self.counts.get(op.index()).map_or(0, |c| c.fetch_add(1, Ordering::SeqCst) + 1);
         let mut armed = self.armed.lock().ok()?;
-        let pos = armed.iter().position(|a| a.op == op && (a.at == 0 || a.at == n))?;
-        let fault = armed.get(pos).map(|a| a.fault)?;
-        if armed.get(pos).is_some_and(|a| a.at != 0) {
-            armed.remove(pos);
-        }
+        let pos = armed.iter().position(|a| a.op == op && a.at == n)?;
+        let fault = armed.remove(pos).fault;
         self.injected.fetch_add(1, Ordering::SeqCst);
         Some(fault)
     }
