@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use common::{parquet_query, record};
+use common::{copy_dir, parquet_query, record, segments};
 use flightrec::compact::Compactor;
 use flightrec::datadir::Layout;
 use flightrec::fsio::{Fault, FaultyFs, Op};
@@ -192,20 +192,13 @@ fn write_events(dir: &Path, n: usize) -> Vec<Vec<u8>> {
     bodies
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
-    }
-}
-
 #[test]
 fn faults_while_reopening_are_reported_and_a_later_reopen_recovers() {
     // Sealed segments and a torn tail, so recovery lists, reads, copies the damage to the
     // quarantine (create, write, fsync, directory fsync), truncates, preallocates and fsyncs.
     let original = tempfile::tempdir().unwrap();
     let acked = write_events(original.path(), 100);
-    let newest = std::fs::read_dir(original.path()).unwrap().map(|e| e.unwrap().path()).max().unwrap();
+    let newest = segments(original.path()).pop().unwrap();
     let file = std::fs::OpenOptions::new().append(true).open(&newest).unwrap();
     std::io::Write::write_all(&mut &file, &[0x55; 37]).unwrap();
     drop(file);
@@ -237,13 +230,6 @@ fn parquet_counts(dir: &Path) -> (String, String) {
     (row[0][0].clone().unwrap(), row[0][1].clone().unwrap())
 }
 
-fn wal_segments(dir: &Path) -> usize {
-    std::fs::read_dir(dir.join("wal"))
-        .unwrap()
-        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "wal"))
-        .count()
-}
-
 #[test]
 fn a_failed_compaction_step_is_reported_and_the_next_run_finishes_without_duplicates() {
     let mut fired = 0;
@@ -266,7 +252,7 @@ fn a_failed_compaction_step_is_reported_and_the_next_run_finishes_without_duplic
             compactor.run_once().unwrap_or_else(|e| panic!("{op:?} #{nth}: the next run finishes: {e}"));
             let n = events.to_string();
             assert_eq!(parquet_counts(tmp.path()), (n.clone(), n), "{op:?} #{nth}: every event once");
-            assert_eq!(wal_segments(tmp.path()), 1, "{op:?} #{nth}: only the writer's segment is left");
+            assert_eq!(segments(&tmp.path().join("wal")).len(), 1, "{op:?} #{nth}: only the writer's segment is left");
         }
     }
     eprintln!("{fired} of 21 armed compaction faults fired; every run after one finished");

@@ -2,7 +2,11 @@
 //! WAL recovery: every appended record comes back in order; torn tails are cut; damaged
 //! records are reported, quarantined and skipped while their neighbours are kept.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
+
+use common::{copy_dir, segments};
 
 use flightrec::wal::{Durability, Wal, WalHooks, WalOptions, WalReport, event_payload, inspect};
 use proptest::prelude::*;
@@ -30,31 +34,11 @@ fn write_records(dir: &Path, range: std::ops::Range<usize>, o: WalOptions) {
     wal.close().unwrap();
 }
 
-fn segments(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "wal"))
-        .collect();
-    v.sort();
-    v
-}
-
 /// Offsets of the records of the newest segment.
 fn record_offsets(dir: &Path) -> Vec<(u64, u64)> {
     let mut offsets = Vec::new();
     inspect(dir, &mut |seg_first, rec| offsets.push((seg_first, rec.offset))).unwrap();
     offsets
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_file() {
-            std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
-        }
-    }
 }
 
 #[test]
