@@ -8,9 +8,12 @@
 //! Needs /usr/bin/chromium, node and `npm ci --prefix tests/browser` (`.ci/run` does all
 //! three). Outside CI a machine without them skips with a message; in CI it fails instead.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+use common::serve_child;
 
 #[test]
 fn the_ui_shows_events_traces_details_and_retention_gaps_in_chromium() {
@@ -24,22 +27,8 @@ fn the_ui_shows_events_traces_details_and_retention_gaps_in_chromium() {
         return;
     }
     let data = tempfile::tempdir().unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_flightrec"))
-        .args(["serve", "--demo", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(data.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(server.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_string();
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let (mut server, base) = serve_child(data.path(), &["--demo"]);
+    let url = format!("{base}/");
 
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
