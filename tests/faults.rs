@@ -78,11 +78,14 @@ fn run_with_fault(dir: &Path, fs: &Arc<FaultyFs>, op: Op, nth: u64, fault: Fault
     Outcome { acked, first_error }
 }
 
-fn assert_all_acked_once(dir: &Path, acked: &[Vec<u8>], what: &str) {
+/// Reopens `dir`, checks every acknowledged body is there exactly once, and returns what
+/// was replayed.
+fn assert_all_acked_once(dir: &Path, acked: &[Vec<u8>], what: &str) -> BTreeMap<Vec<u8>, usize> {
     let seen = reopen_and_replay(dir);
     for body in acked {
         assert_eq!(seen.get(body), Some(&1), "{what}: an acknowledged event is present exactly once");
     }
+    seen
 }
 
 #[test]
@@ -137,8 +140,7 @@ fn a_short_write_is_completed_and_a_short_write_then_enospc_is_a_torn_tail() {
     assert!(e.to_string().contains("free space"), "the message says what to do: {e}");
     drop(wal);
     let acked: Vec<Vec<u8>> = (0..5).map(body).collect();
-    assert_all_acked_once(tmp.path(), &acked, "short write then ENOSPC");
-    let seen = reopen_and_replay(tmp.path());
+    let seen = assert_all_acked_once(tmp.path(), &acked, "short write then ENOSPC");
     assert!(!seen.contains_key(&body(5)), "the torn half record is not replayed");
 }
 
@@ -202,8 +204,18 @@ fn faults_while_reopening_are_reported_and_a_later_reopen_recovers() {
     let file = std::fs::OpenOptions::new().append(true).open(&newest).unwrap();
     std::io::Write::write_all(&mut &file, &[0x55; 37]).unwrap();
     drop(file);
-    let ops = [Op::CreateDir, Op::ReadDir, Op::Open, Op::Create, Op::Write, Op::Fsync, Op::DirFsync, Op::SetLen];
-    for op in ops.into_iter().chain([Op::Preallocate]) {
+    let ops = [
+        Op::CreateDir,
+        Op::ReadDir,
+        Op::Open,
+        Op::Create,
+        Op::Write,
+        Op::Fsync,
+        Op::DirFsync,
+        Op::SetLen,
+        Op::Preallocate,
+    ];
+    for op in ops {
         let tmp = tempfile::tempdir().unwrap();
         copy_dir(original.path(), tmp.path());
         let fs = Arc::new(FaultyFs::new());
@@ -216,7 +228,7 @@ fn faults_while_reopening_are_reported_and_a_later_reopen_recovers() {
     }
 }
 
-/// Writes three sealed segments of old-enough and recent events; returns how many.
+/// Records 90 events from `days_ago` days ago as three sealed segments; returns how many.
 fn sealed_segments(dir: &Path, days_ago: i64) -> usize {
     let now = chrono::Utc::now();
     let mut generator = Generator::new(7, now - chrono::Duration::days(days_ago), 1_000);
