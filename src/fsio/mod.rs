@@ -140,10 +140,7 @@ pub fn remove_file_durable(fs: &dyn FileSystem, path: &Path) -> std::io::Result<
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     }
-    match path.parent() {
-        Some(dir) => fs.sync_dir(dir),
-        None => Ok(()),
-    }
+    sync_parent(fs, path)
 }
 
 /// Creates `path` holding `bytes`, fsyncs it and its directory.
@@ -151,6 +148,11 @@ pub fn write_file_durable(fs: &dyn FileSystem, path: &Path, bytes: &[u8]) -> std
     let file = fs.create(path)?;
     write_all_at(fs, &file, bytes, 0)?;
     fs.sync_all(&file)?;
+    sync_parent(fs, path)
+}
+
+/// fsyncs the directory holding `path`, making its entry (created, renamed, removed) durable.
+fn sync_parent(fs: &dyn FileSystem, path: &Path) -> std::io::Result<()> {
     match path.parent() {
         Some(dir) => fs.sync_dir(dir),
         None => Ok(()),
