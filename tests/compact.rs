@@ -97,36 +97,46 @@ fn every_field_of_every_event_type_round_trips_through_parquet() {
 }
 
 #[test]
-fn files_are_sorted_zstd_and_partitioned_by_date() {
+fn files_are_sorted_by_time_in_small_row_groups_zstd_and_partitioned_by_date() {
     let tmp = tempfile::tempdir().unwrap();
-    record(tmp.path(), &sample_lines(), 100);
+    // Written newest first, so the files are in time order only if compaction sorts them.
+    let mut generator =
+        flightrec::workload::Generator::new(5, chrono::Utc::now() - chrono::Duration::days(2), 20_000_000);
+    let mut lines: Vec<String> = (0..6_000).map(|_| generator.next_json()).collect();
+    lines.reverse();
+    record(tmp.path(), &lines, 6_000);
     compact(tmp.path());
     let files = flightrec::compact::files::parquet_files(&tmp.path().join("events"));
-    assert!(!files.is_empty());
+    assert!(files.len() >= 2, "the events span more than one UTC date: {files:?}");
     for f in &files {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
         assert!(name.starts_with("seg-") && name.ends_with(".parquet"), "{name}");
         let dir = f.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned();
         assert!(dir.starts_with("date=20"), "{dir}");
         let conn = duckdb::Connection::open_in_memory().unwrap();
-        let codec: String = conn
-            .query_row(&format!("SELECT DISTINCT compression FROM parquet_metadata('{}')", f.display()), [], |r| {
-                r.get(0)
-            })
-            .unwrap();
+        let one = |sql: String| -> String { conn.query_row(&sql, [], |r| r.get(0)).unwrap() };
+        let codec = one(format!("SELECT DISTINCT compression FROM parquet_metadata('{}')", f.display()));
         assert_eq!(codec.to_uppercase(), "ZSTD");
-        let sorted: bool = conn
+        let largest = one(format!("SELECT max(row_group_num_rows)::VARCHAR FROM parquet_metadata('{}')", f.display()));
+        assert!(largest.parse::<u64>().unwrap() <= 2_048, "row groups of at most 2,048 rows: {largest}");
+        let sorted = one(format!(
+            "SELECT bool_and(ok)::VARCHAR FROM (SELECT coalesce(lag(timestamp) OVER () <= timestamp, true) AS ok FROM read_parquet('{}'))",
+            f.display()
+        ));
+        assert_eq!(sorted, "true", "rows are sorted by timestamp: {}", f.display());
+    }
+    let groups = files.iter().map(|f| {
+        let conn = duckdb::Connection::open_in_memory().unwrap();
+        let n: i64 = conn
             .query_row(
-                &format!(
-                    "SELECT bool_and(ok) FROM (SELECT coalesce(lag(trace_id) OVER () <= trace_id, true) AS ok FROM read_parquet('{}'))",
-                    f.display()
-                ),
+                &format!("SELECT count(DISTINCT row_group_id) FROM parquet_metadata('{}')", f.display()),
                 [],
                 |r| r.get(0),
             )
             .unwrap();
-        assert!(sorted, "rows are sorted by trace_id");
-    }
+        n
+    });
+    assert!(groups.sum::<i64>() >= 3, "6,000 events make several row groups");
 }
 
 fn count_and_distinct(data_dir: &Path) -> (u64, u64) {

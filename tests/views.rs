@@ -119,3 +119,48 @@ fn duplicates_survive_a_restart_and_events_survive_shutdown() {
     let second = rt.block_on(Recorder::open(RecorderConfig::new(dir.path())));
     assert_eq!(second.err().unwrap().code(), "HSK-409-LOCKED");
 }
+
+#[test]
+fn a_trace_and_job_spread_over_days_and_segments_are_found_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let recorder = rt.block_on(Recorder::open(RecorderConfig::new(dir.path()))).unwrap();
+    let record = |line: String| {
+        rt.block_on(recorder.record_json(line.as_bytes(), None)).unwrap();
+    };
+    // Each day its own segment (so its own Parquet file and date partition), with 3,000 events
+    // of other traces around the trace's one event (over one row group of 2,048 on each side).
+    let mut generator = flightrec::workload::Generator::new(9, Utc::now() - Duration::days(3), 10_000);
+    for (n, day) in [3i64, 2, 1].into_iter().enumerate() {
+        generator.set_now(Utc::now() - Duration::days(day) - Duration::hours(1));
+        for _ in 0..3_000 {
+            record(generator.next_json());
+        }
+        record(diag(TRACE, Duration::days(day), n as u32));
+        for _ in 0..3_000 {
+            record(generator.next_json());
+        }
+        rt.block_on(recorder.seal()).unwrap();
+        rt.block_on(recorder.compact_now()).unwrap();
+    }
+    record(diag(TRACE, Duration::minutes(5), 3)); // in the WAL tail only
+    assert_eq!(recorder.tail_len(), 1);
+
+    let trace = rt.block_on(recorder.trace(TRACE)).unwrap();
+    let payloads: Vec<&str> = trace.events.iter().map(|e| e.payload.get()).collect();
+    assert_eq!(trace.events.len(), 4, "three compacted days and the tail: {payloads:?}");
+    assert!(trace.events.windows(2).all(|w| w[0].timestamp < w[1].timestamp), "time order");
+    let job = rt.block_on(recorder.job("job-gap")).unwrap();
+    assert_eq!(job.events.len(), 4, "the job is the trace's four events");
+    // A range that covers only the middle day's event of the trace.
+    let q = flightrec::query::EventQuery {
+        trace_id: Some(TRACE.into()),
+        from: Some(Utc::now() - Duration::days(2) - Duration::minutes(1)),
+        to: Some(Utc::now() - Duration::days(2) + Duration::minutes(1)),
+        ..Default::default()
+    };
+    let page = rt.block_on(recorder.query(q)).unwrap();
+    assert_eq!(page.events.len(), 1, "the middle day's event only");
+    assert!(page.events[0].payload.get().contains("d-1"));
+    rt.block_on(recorder.shutdown()).unwrap();
+}

@@ -129,7 +129,9 @@ async fn measure(
     let recorder = Recorder::open(config).await.map_err(|e| err("open recorder")(e.to_string()))?;
     let (mut trace_ms, mut job_ms, mut page_ms, mut found) = (Vec::new(), Vec::new(), Vec::new(), 0usize);
     for i in 0..reps {
-        let (trace, job) = &samples[i % samples.len().max(1)];
+        let Some((trace, job)) = samples.get(i % samples.len().max(1)) else {
+            return Err(err("measure")("no events to query: pass --events 1 or more".into()));
+        };
         let t = Instant::now();
         found += recorder.trace(trace).await.map_err(|e| err("trace")(e.to_string()))?.events.len();
         trace_ms.push(t.elapsed());

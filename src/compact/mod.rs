@@ -2,7 +2,7 @@
 //!
 //! For one sealed segment: decode it (memory-mapped), load its events into DuckDB in bulk
 //! (one Arrow batch through the Appender), write one Parquet file per UTC date to
-//! `events/date=YYYY-MM-DD/seg-<first LSN>.parquet` (zstd, sorted by trace then time), each
+//! `events/date=YYYY-MM-DD/seg-<first LSN>.parquet` (zstd, sorted by time), each
 //! written as `.seg-<first LSN>.parquet.tmp`, fsynced, renamed and its directory fsynced; then record the
 //! segment, its traces and jobs in the catalog in one transaction; only then delete the WAL
 //! segment.
@@ -41,8 +41,9 @@ use batch::{BatchBuilder, COLUMNS_SQL};
 pub use error::StoreError;
 use error::{db, io, sql_str};
 
-/// Rows per Parquet row group: small enough that a trace lookup reads little.
-const ROW_GROUP_SIZE: usize = 16_384;
+/// Rows per Parquet row group (DuckDB's smallest): files are sorted by time, so a trace, job or
+/// one-hour lookup decompresses only the few row groups of its time span.
+const ROW_GROUP_SIZE: usize = 2_048;
 
 /// What one compaction pass did.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -200,7 +201,7 @@ impl Compactor {
             let tmp = dir.join(format!(".seg-{stem}.parquet.tmp"));
             let sql = format!(
                 "COPY (SELECT * EXCLUDE (date) REPLACE (payload::JSON AS payload) FROM staging \
-                 WHERE date = {} ORDER BY trace_id, timestamp, lsn) TO {} \
+                 WHERE date = {} ORDER BY timestamp, lsn) TO {} \
                  (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})",
                 sql_str(&date),
                 sql_str(&tmp.display().to_string())

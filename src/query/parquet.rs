@@ -1,7 +1,9 @@
 //! Reading events from Parquet files with DuckDB: one SQL query over the files the caller
 //! chose (the catalog or the date partitions prune them), with every filter pushed down.
 
-use chrono::DateTime;
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDate};
 use duckdb::Connection;
 
 use super::model::{EventQuery, StoredEvent};
@@ -45,19 +47,67 @@ pub fn where_clause(q: &EventQuery) -> String {
     conds.join(" AND ")
 }
 
-/// The first `limit` events of `files` matching `q`, in (timestamp, event_id) order.
+/// First and last timestamp (µs since the epoch, inclusive) of a time span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub first: i64,
+    pub last: i64,
+}
+
+/// The Parquet files a query reads, and the span its matches are known to lie in (None:
+/// unknown). The span only narrows the scan: rows outside it cannot match.
+#[derive(Debug, Clone, Default)]
+pub struct ParquetScan {
+    pub files: Vec<String>,
+    pub span: Option<Span>,
+}
+
+impl ParquetScan {
+    /// The scan of `files` for `q`, keeping only the files whose date partition
+    /// (`date=YYYY-MM-DD`, the UTC date of every event in the file) meets the time range of
+    /// `q` and the span. Files outside a date partition are kept.
+    pub fn new(files: Vec<String>, span: Option<Span>, q: &EventQuery) -> ParquetScan {
+        let cursor = q.cursor.as_ref().map(|c| c.micros);
+        let first = [q.from.map(|t| t.timestamp_micros()), cursor, span.map(|s| s.first)].into_iter().flatten().max();
+        let last = [q.to.map(|t| t.timestamp_micros()), span.map(|s| s.last)].into_iter().flatten().min();
+        let day = |micros: i64| DateTime::from_timestamp_micros(micros).map(|t| t.date_naive());
+        let (first, last) = (first.and_then(day), last.and_then(day));
+        let files = files
+            .into_iter()
+            .filter(|f| match partition_date(Path::new(f)) {
+                Some(d) => first.is_none_or(|first| d >= first) && last.is_none_or(|last| d <= last),
+                None => true,
+            })
+            .collect();
+        ParquetScan { files, span }
+    }
+}
+
+/// The UTC date of a file's `date=YYYY-MM-DD` partition directory.
+fn partition_date(file: &Path) -> Option<NaiveDate> {
+    let dir = file.parent()?.file_name()?.to_str()?;
+    NaiveDate::parse_from_str(dir.strip_prefix("date=")?, "%Y-%m-%d").ok()
+}
+
+/// The first `limit` events of the scan's files matching `q`, in (timestamp, event_id) order.
 pub fn query_files(
     conn: &Connection,
-    files: &[String],
+    scan: &ParquetScan,
     q: &EventQuery,
     limit: usize,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    if files.is_empty() {
+    if scan.files.is_empty() {
         return Ok(Vec::new());
     }
-    let list = files.iter().map(|f| sql_str(f)).collect::<Vec<_>>().join(", ");
+    let list = scan.files.iter().map(|f| sql_str(f)).collect::<Vec<_>>().join(", ");
+    let span = scan.span.map_or(String::new(), |s| {
+        format!(
+            " AND timestamp BETWEEN make_timestamp({})::TIMESTAMPTZ AND make_timestamp({})::TIMESTAMPTZ",
+            s.first, s.last
+        )
+    });
     let sql = format!(
-        "{SELECT} FROM read_parquet([{list}], union_by_name = true) WHERE {} ORDER BY timestamp, event_id LIMIT {limit}",
+        "{SELECT} FROM read_parquet([{list}], union_by_name = true) WHERE {}{span} ORDER BY timestamp, event_id LIMIT {limit}",
         where_clause(q)
     );
     let mut stmt = conn.prepare(&sql).map_err(db("prepare event query"))?;

@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use chrono::NaiveDate;
 use duckdb::Connection;
 
 use super::model::{EventPage, EventQuery, StoredEvent};
@@ -20,29 +19,11 @@ pub fn query_dir(root: &Path, q: &EventQuery) -> Result<EventPage, StoreError> {
     let q = &q.clone().normalized();
     let layout = Layout::new(root);
     let tail = wal_events(&layout, q)?;
-    let files = files_for(&layout, q);
+    let files = parquet_files(&layout.events_dir()).into_iter().map(|f| f.display().to_string()).collect();
+    let scan = parquet::ParquetScan::new(files, None, q);
     let conn = Connection::open_in_memory().map_err(db("open DuckDB"))?;
-    let from_parquet = parquet::query_files(&conn, &files, q, q.page_size() + 1)?;
+    let from_parquet = parquet::query_files(&conn, &scan, q, q.page_size() + 1)?;
     Ok(merge_page(q, tail.into_iter().map(std::sync::Arc::new).collect(), from_parquet))
-}
-
-/// The Parquet files whose date partition can hold events of `q`'s time range.
-pub fn files_for(layout: &Layout, q: &EventQuery) -> Vec<String> {
-    let from = q.from.map(|t| t.date_naive());
-    let to = q.to.map(|t| t.date_naive());
-    parquet_files(&layout.events_dir())
-        .into_iter()
-        .filter(|f| match partition_date(f) {
-            Some(d) => from.is_none_or(|from| d >= from) && to.is_none_or(|to| d <= to),
-            None => true,
-        })
-        .map(|f| f.display().to_string())
-        .collect()
-}
-
-fn partition_date(file: &Path) -> Option<NaiveDate> {
-    let dir = file.parent()?.file_name()?.to_str()?;
-    NaiveDate::parse_from_str(dir.strip_prefix("date=")?, "%Y-%m-%d").ok()
 }
 
 /// The WAL's events matching `q`.

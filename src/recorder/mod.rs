@@ -24,12 +24,13 @@ use uuid::Uuid;
 pub use config::RecorderConfig;
 pub use error::RecorderError;
 
-use crate::compact::Compactor;
+use crate::compact::{Compactor, StoreError};
 use crate::datadir::{DataDir, DirLock, Layout};
 use crate::event::Event;
 use crate::ingest::{Prepared, prepare_event, prepare_json};
+use crate::query::parquet::{self, ParquetScan};
 use crate::query::views::{JobView, TraceView, collect_all, job_view, trace_view};
-use crate::query::{EventPage, EventQuery, merge_page, parquet, tail::TailIndex};
+use crate::query::{EventPage, EventQuery, merge_page, tail::TailIndex};
 use crate::redact::Redactor;
 use crate::wal::{Durability, EventRecord, Wal, WalHooks, WalStats};
 use dedup::Dedup;
@@ -284,7 +285,7 @@ impl FlightRecorder for Recorder {
         let id = trace_id.to_string();
         self.blocking(move |inner| {
             let q = EventQuery { trace_id: Some(id.clone()), ..EventQuery::default() };
-            let (events, truncated, gaps) = inner.linked(q, "trace_index", "trace_id", &id, "trace")?;
+            let (events, truncated, gaps) = inner.linked(q, store::Index::TRACE, &id)?;
             Ok(trace_view(&id, events, gaps, truncated))
         })
         .await
@@ -294,7 +295,7 @@ impl FlightRecorder for Recorder {
         let id = job_id.to_string();
         self.blocking(move |inner| {
             let q = EventQuery { job_id: Some(id.clone()), ..EventQuery::default() };
-            let (events, truncated, gaps) = inner.linked(q, "job_index", "job_id", &id, "job")?;
+            let (events, truncated, gaps) = inner.linked(q, store::Index::JOB, &id)?;
             Ok(job_view(&id, events, gaps, truncated))
         })
         .await
@@ -309,8 +310,7 @@ impl Inner {
         let redactor = Redactor::new(&config.redaction_patterns)
             .map_err(|e| RecorderError::invalid_query("redaction_patterns", e.to_string()))?;
         let compactor = Compactor::open(&layout)?;
-        let query_conn =
-            compactor.connection().try_clone().map_err(crate::compact::error::db("open query connection"))?;
+        let query_conn = store::query_connection(&compactor)?;
         let mut dedup = Dedup::new(config.dedup_window, config.dedup_capacity);
         let now = chrono::Utc::now().timestamp_micros();
         for id in store::recent_event_ids(&query_conn, &layout.root, config.dedup_window)? {
@@ -358,19 +358,35 @@ impl Inner {
     }
 
     fn query_page(&self, q: &EventQuery) -> Result<EventPage, RecorderError> {
+        self.query_page_with(q, |conn| store::parquet_scan(conn, &self.layout.root, q))
+    }
+
+    /// One page: the tail's matches, then the Parquet files `scan` chooses.
+    fn query_page_with(
+        &self,
+        q: &EventQuery,
+        scan: impl FnOnce(&Connection) -> Result<ParquetScan, StoreError>,
+    ) -> Result<EventPage, RecorderError> {
         // The tail first: an event compacted meanwhile is then found in Parquet (see tail.rs).
         let tail = lock(&self.tail).matching(q);
         let conn = lock(&self.query_conn);
-        let files = store::files_for(&conn, &self.layout.root, q)?;
-        let from_parquet = parquet::query_files(&conn, &files, q, q.page_size() + 1)?;
+        let scan = scan(&conn)?;
+        let from_parquet = parquet::query_files(&conn, &scan, q, q.page_size() + 1)?;
         Ok(merge_page(q, tail, from_parquet))
     }
 
     /// Every event of a trace or job (up to the view limit), whether there were more, and
-    /// what retention dropped of it (from the catalog's `index` rows flagged dropped).
-    fn linked(&self, q: EventQuery, index: &str, column: &str, id: &str, what: &str) -> Result<Linked, RecorderError> {
-        let (events, truncated) = collect_all(q, |q| self.query_page(q))?;
-        let gaps = store::retention_gaps(&lock(&self.query_conn), index, column, id, what)?;
+    /// what retention dropped of it. Each page looks the id up in the catalog once (after
+    /// reading the tail): its files, the span of its events, its retention gaps.
+    fn linked(&self, q: EventQuery, index: store::Index, id: &str) -> Result<Linked, RecorderError> {
+        let mut gaps = Vec::new();
+        let (events, truncated) = collect_all(q, |q| {
+            self.query_page_with(q, |conn| {
+                let found = store::lookup(conn, &self.layout.root, index, id)?;
+                gaps = found.gaps;
+                Ok(ParquetScan::new(found.files, found.span, q))
+            })
+        })?;
         Ok((events, truncated, gaps))
     }
 
