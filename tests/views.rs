@@ -129,7 +129,7 @@ fn a_trace_and_job_spread_over_days_and_segments_are_found_whole() {
         rt.block_on(recorder.record_json(line.as_bytes(), None)).unwrap();
     };
     // Each day its own segment (so its own Parquet file and date partition), with 3,000 events
-    // of other traces around the trace's one event (over one row group of 2,048 on each side).
+    // of other traces on each side of the trace's one event.
     let mut generator = flightrec::workload::Generator::new(9, Utc::now() - Duration::days(3), 10_000);
     for (n, day) in [3i64, 2, 1].into_iter().enumerate() {
         generator.set_now(Utc::now() - Duration::days(day) - Duration::hours(1));

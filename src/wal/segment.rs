@@ -5,6 +5,13 @@
 //! header (written as `*.wal.tmp`, fsynced, renamed, directory fsynced). Bytes past
 //! `write_offset` are zero fill. Sealing appends the seal record, cuts the file to its data,
 //! and fsyncs it before the next segment is created, so every segment but the newest is sealed.
+//!
+//! Zero-ahead: the file is preallocated (`posix_fallocate`), which on ext4 and XFS leaves
+//! *unwritten* extents; an fdatasync after writing into one must also commit the extent's
+//! conversion to the journal. So the writes run ahead of the data with real zeros, up to the
+//! next [`ZERO_AHEAD`] boundary, in the same write call: one group in each 256 KiB pays the
+//! conversion and the groups after it overwrite written blocks, whose fdatasync is a plain
+//! data flush (measured here: 3,600 -> 6,800 write + fdatasync cycles/s, see BENCHMARKS.md).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -12,6 +19,9 @@ use std::path::{Path, PathBuf};
 use super::error::{WalError, io_err};
 use super::format::{HEADER_LEN, SegmentHeader, encode_record, seal_payload, segment_path};
 use crate::fsio::{Fs, write_all_at};
+
+/// Writes run ahead of the data with zeros up to the next multiple of this many bytes.
+pub const ZERO_AHEAD: u64 = 256 * 1024;
 
 /// The segment being appended to.
 #[derive(Debug)]
@@ -21,6 +31,10 @@ pub struct ActiveSegment {
     path: PathBuf,
     pub first_lsn: u64,
     pub write_offset: u64,
+    /// Bytes before this offset have been written (data or zeros); the rest may be unwritten.
+    written_to: u64,
+    /// The preallocated length: zero-ahead never grows the file past it.
+    prealloc: u64,
     pub created_micros: i64,
     pub event_records: u64,
 }
@@ -44,6 +58,8 @@ impl ActiveSegment {
             path,
             first_lsn,
             write_offset: HEADER_LEN as u64,
+            written_to: HEADER_LEN as u64,
+            prealloc,
             created_micros,
             event_records: 0,
         })
@@ -73,6 +89,8 @@ impl ActiveSegment {
             path: path.to_path_buf(),
             first_lsn,
             write_offset: end_offset,
+            written_to: end_offset,
+            prealloc,
             created_micros,
             event_records,
         })
@@ -82,12 +100,28 @@ impl ActiveSegment {
         &self.path
     }
 
-    /// Writes already framed records at the end of the data.
+    /// Writes already framed records at the end of the data (with zeros after them when the
+    /// data reaches past what was written before, see the module doc).
     pub fn write(&mut self, framed: &[u8]) -> Result<(), WalError> {
-        write_all_at(self.fs.as_ref(), &self.file, framed, self.write_offset)
-            .map_err(io_err("write WAL records", &self.path))?;
-        self.write_offset += framed.len() as u64;
+        let end = self.write_offset + framed.len() as u64;
+        let ahead = zero_ahead_end(end, self.prealloc);
+        if end > self.written_to && ahead > end {
+            let mut padded = Vec::with_capacity(usize::try_from(ahead - self.write_offset).unwrap_or(0));
+            padded.extend_from_slice(framed);
+            padded.resize(usize::try_from(ahead - self.write_offset).unwrap_or(framed.len()), 0);
+            self.write_at_end(&padded)?;
+            self.written_to = ahead;
+        } else {
+            self.write_at_end(framed)?;
+            self.written_to = self.written_to.max(end);
+        }
+        self.write_offset = end;
         Ok(())
+    }
+
+    fn write_at_end(&self, bytes: &[u8]) -> Result<(), WalError> {
+        write_all_at(self.fs.as_ref(), &self.file, bytes, self.write_offset)
+            .map_err(io_err("write WAL records", &self.path))
     }
 
     /// fdatasync: makes every record written so far durable.
@@ -100,7 +134,8 @@ impl ActiveSegment {
     pub fn seal(mut self, next_lsn: u64) -> Result<PathBuf, WalError> {
         let mut buf = Vec::with_capacity(32);
         encode_record(&mut buf, next_lsn, &seal_payload(self.event_records));
-        self.write(&buf)?;
+        self.write_at_end(&buf)?;
+        self.write_offset += buf.len() as u64;
         self.fs.set_len(&self.file, self.write_offset).map_err(io_err("cut sealed segment", &self.path))?;
         self.fs.sync_all(&self.file).map_err(io_err("fsync sealed segment", &self.path))?;
         Ok(self.path)
@@ -109,5 +144,49 @@ impl ActiveSegment {
     /// Microseconds since the segment was created.
     pub fn age_micros(&self) -> i64 {
         chrono::Utc::now().timestamp_micros().saturating_sub(self.created_micros)
+    }
+}
+
+/// Where zero-ahead writing stops for data ending at `end`: the next [`ZERO_AHEAD`] boundary,
+/// but never past the preallocated length.
+fn zero_ahead_end(end: u64, prealloc: u64) -> u64 {
+    ((end / ZERO_AHEAD + 1) * ZERO_AHEAD).min(prealloc)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn segment(dir: &Path, prealloc: u64) -> ActiveSegment {
+        ActiveSegment::create(&crate::fsio::real(), dir, 1, prealloc).unwrap()
+    }
+
+    #[test]
+    fn writes_run_ahead_with_zeros_to_the_next_boundary_and_no_further() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut seg = segment(tmp.path(), 4 * ZERO_AHEAD);
+        seg.write(&[7u8; 100]).unwrap();
+        assert_eq!(seg.write_offset, HEADER_LEN as u64 + 100);
+        assert_eq!(seg.written_to, ZERO_AHEAD, "the first write zero-fills to the boundary");
+        seg.write(&vec![8u8; usize::try_from(ZERO_AHEAD).unwrap()]).unwrap();
+        assert_eq!(seg.written_to, 2 * ZERO_AHEAD, "crossing a boundary zero-fills to the next one");
+        seg.write(&vec![9u8; usize::try_from(3 * ZERO_AHEAD).unwrap()]).unwrap();
+        assert_eq!(seg.written_to, seg.write_offset, "never past the preallocation");
+        let bytes = std::fs::read(seg.path()).unwrap();
+        assert_eq!(bytes.len() as u64, seg.write_offset, "the file did not grow past the data");
+        let data = &bytes[HEADER_LEN..];
+        assert!(data[..100].iter().all(|b| *b == 7) && data[100] == 8, "data is where it was written");
+    }
+
+    #[test]
+    fn sealing_cuts_the_zeros_after_the_data() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut seg = segment(tmp.path(), 4 * ZERO_AHEAD);
+        seg.write(&[7u8; 100]).unwrap();
+        let end = seg.write_offset;
+        let path = seg.seal(2).unwrap();
+        let len = std::fs::metadata(path).unwrap().len();
+        assert!(len > end && len < end + 64, "the file ends after the seal record: {len}");
     }
 }
