@@ -54,6 +54,18 @@ pub struct Span {
     pub last: i64,
 }
 
+impl Span {
+    /// The span from the earlier first to the later last.
+    pub fn union(self, other: Span) -> Span {
+        Span { first: self.first.min(other.first), last: self.last.max(other.last) }
+    }
+
+    /// The part both cover (first > last when they do not meet: nothing lies in it).
+    pub fn intersect(self, other: Span) -> Span {
+        Span { first: self.first.max(other.first), last: self.last.min(other.last) }
+    }
+}
+
 /// The Parquet files a query reads, and the span its matches are known to lie in (None:
 /// unknown). The span only narrows the scan: rows outside it cannot match.
 #[derive(Debug, Clone, Default)]

@@ -80,10 +80,7 @@ pub struct Indexed {
 impl Indexed {
     /// What two ids have in common (an event with both): the shared files, the overlap.
     fn and(self, other: Indexed) -> Indexed {
-        let span = match (self.span, other.span) {
-            (Some(a), Some(b)) => Some(Span { first: a.first.max(b.first), last: a.last.min(b.last) }),
-            _ => None,
-        };
+        let span = self.span.zip(other.span).map(|(a, b)| a.intersect(b));
         let files = self.files.into_iter().filter(|f| other.files.contains(f)).collect();
         Indexed { files, span, gaps: Vec::new() }
     }
@@ -116,32 +113,29 @@ type IndexRow = (bool, u64, Option<i64>, Option<i64>, Option<String>);
 
 fn indexed(root: &Path, index: Index, rows: Vec<IndexRow>) -> Indexed {
     let mut found = Indexed::default();
-    let (mut dropped, mut dropped_from, mut dropped_to) = (0u64, None::<i64>, None::<i64>);
+    let (mut dropped, mut dropped_span) = (0u64, None);
     for (is_dropped, events, min_ts, max_ts, files) in rows {
+        let span = min_ts.zip(max_ts).map(|(first, last)| Span { first, last });
         if is_dropped {
             dropped += events;
-            dropped_from = earliest(dropped_from, min_ts);
-            dropped_to = dropped_to.max(max_ts);
+            dropped_span = widen(dropped_span, span);
             continue;
         }
         let Some(files) = files else { continue };
         found.files.extend(files.split('\n').filter(|f| !f.is_empty()).map(|f| root.join(f).display().to_string()));
-        if let (Some(first), Some(last)) = (min_ts, max_ts) {
-            let span = found.span.get_or_insert(Span { first, last });
-            span.first = span.first.min(first);
-            span.last = span.last.max(last);
-        }
+        found.span = widen(found.span, span);
     }
     if dropped > 0 {
         let at = |t: Option<i64>| t.and_then(DateTime::from_timestamp_micros);
-        found.gaps.push(RetentionGap::new(index.what, dropped, at(dropped_from), at(dropped_to)));
+        let (from, to) = (dropped_span.map(|s| s.first), dropped_span.map(|s| s.last));
+        found.gaps.push(RetentionGap::new(index.what, dropped, at(from), at(to)));
     }
     found
 }
 
-fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+fn widen(a: Option<Span>, b: Option<Span>) -> Option<Span> {
     match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
+        (Some(a), Some(b)) => Some(a.union(b)),
         (a, b) => a.or(b),
     }
 }

@@ -106,9 +106,10 @@ impl ActiveSegment {
         let end = self.write_offset + framed.len() as u64;
         let ahead = zero_ahead_end(end, self.prealloc);
         if end > self.written_to && ahead > end {
-            let mut padded = Vec::with_capacity(usize::try_from(ahead - self.write_offset).unwrap_or(0));
+            let padded_len = usize::try_from(ahead - self.write_offset).unwrap_or(framed.len());
+            let mut padded = Vec::with_capacity(padded_len);
             padded.extend_from_slice(framed);
-            padded.resize(usize::try_from(ahead - self.write_offset).unwrap_or(framed.len()), 0);
+            padded.resize(padded_len, 0);
             self.write_at_end(&padded)?;
             self.written_to = ahead;
         } else {
