@@ -11,11 +11,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use flightrec::datadir::DataDir;
+use flightrec::fsio::RealFs;
 use flightrec::ingest::prepare_json;
 use flightrec::query::tail::TailIndex;
 use flightrec::recorder::dedup::Dedup;
 use flightrec::recorder::{RecorderConfig, replay_record};
 use flightrec::redact::Redactor;
+use flightrec::wal::recovery::list_segments;
 use flightrec::wal::{Durability, Wal, WalHooks, WalOptions};
 use flightrec::workload::Generator;
 
@@ -81,13 +83,10 @@ fn read_and_crc(wal_dir: &Path) -> Result<f64, CliError> {
     let t = Instant::now();
     let mut total = 0u64;
     let mut crc = 0u32;
-    for entry in std::fs::read_dir(wal_dir).map_err(CliError::io("list WAL"))? {
-        let path = entry.map_err(CliError::io("list WAL"))?.path();
-        if path.extension().is_some_and(|e| e == "wal") {
-            let bytes = std::fs::read(&path).map_err(CliError::io("read WAL segment"))?;
-            crc ^= crc32fast::hash(&bytes);
-            total += bytes.len() as u64;
-        }
+    for (_, path) in list_segments(&RealFs, wal_dir)? {
+        let bytes = std::fs::read(&path).map_err(CliError::io("read WAL segment"))?;
+        crc ^= crc32fast::hash(&bytes);
+        total += bytes.len() as u64;
     }
     let secs = t.elapsed().as_secs_f64();
     std::hint::black_box(crc);
