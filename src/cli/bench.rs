@@ -18,8 +18,10 @@ use flightrec::workload::Generator;
 
 use super::CliError;
 
-/// Generated events each writer cycles through.
-const POOL: usize = 1_024;
+/// Generated events the bare-WAL writers cycle through (one pool, made before the clock
+/// starts), and how far apart in it the writers start.
+const POOL: usize = 16_384;
+const POOL_STRIDE: usize = 61;
 
 const QUEUE_FULL: &str = "HSK-503-QUEUE-FULL";
 
@@ -113,7 +115,8 @@ pub fn run(data_dir: &Path, opts: &WalOptions, args: BenchArgs<'_>) -> Result<Ex
         }
         report(n, opts, &result, after.fsyncs - before.fsyncs);
         println!(
-            "    fdatasync latency p50 <= {}us p99 <= {}us; dropped (async queue full) {}",
+            "    fdatasync latency mean {}us p50 <= {}us p99 <= {}us; dropped (async queue full) {}",
+            (after.fsync_micros_total - before.fsync_micros_total) / (after.fsyncs - before.fsyncs).max(1),
             fsync_percentile(&before, &after, 0.5),
             fsync_percentile(&before, &after, 0.99),
             after.dropped - before.dropped
@@ -157,27 +160,24 @@ impl Pace {
 }
 
 async fn run_writers(sink: &Sink, pace: Pace, opts: &WalOptions, print_acks: bool) -> Result<RunResult, CliError> {
-    let (writers, seconds) = (pace.writers, pace.seconds);
-    let deadline = (seconds > 0.0).then(|| Instant::now() + Duration::from_secs_f64(seconds));
+    let writers = pace.writers;
+    // The runtime's own cost of making events stays out of the measurement: the bare-WAL runs
+    // cycle through one pool of events made before the clock starts (ids repeat; the bare WAL
+    // does not de-duplicate). Crash tests need unique acknowledged ids and the recorder
+    // de-duplicates, so those generate each event.
+    let pool = Arc::new(if !print_acks && matches!(sink, Sink::Wal { .. }) { event_pool(sink)? } else { Vec::new() });
+    let deadline = (pace.seconds > 0.0).then(|| Instant::now() + Duration::from_secs_f64(pace.seconds));
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(writers);
     for w in 0..writers {
-        let (sink, durability) = (sink.clone(), opts.durability);
+        let (sink, durability, pool) = (sink.clone(), opts.durability, pool.clone());
         let seed = fastrand::u64(..) ^ w as u64;
         tasks.push(tokio::spawn(async move {
             let mut generator = Generator::new(seed, chrono::Utc::now(), 1_000);
-            // The runtime's own cost of making events stays out of the measurement: a pool of
-            // generated events is reused (ids repeat; the bare WAL does not de-duplicate).
-            // Crash tests need unique acknowledged ids and the recorder de-duplicates, so
-            // those generate each event.
-            let reuse = !print_acks && matches!(sink, Sink::Wal { .. });
-            let pool: Vec<Vec<u8>> =
-                if reuse { (0..POOL).map(|_| generator.next_json().into_bytes()).collect() } else { Vec::new() };
-            let pool = if matches!(sink, Sink::Wal { prepared: true, .. }) { prepared_pool(&pool)? } else { pool };
             let mut latencies = Vec::new();
             let mut i = 0usize;
             while deadline.is_none_or(|d| Instant::now() < d) {
-                let event = match pool.get(i % POOL) {
+                let event = match pool.get((w * POOL_STRIDE + i) % POOL.max(1)) {
                     Some(event) => event.clone(),
                     None => generator.next_json().into_bytes(),
                 };
@@ -213,6 +213,18 @@ async fn run_writers(sink: &Sink, pace: Pace, opts: &WalOptions, print_acks: boo
         latencies_us.extend(lat);
     }
     Ok(RunResult { events: latencies_us.len() as u64, secs: start.elapsed().as_secs_f64(), latencies_us })
+}
+
+/// The pool of events the bare-WAL writers cycle through: generated JSON, or for a
+/// `--prepared` run the WAL payloads (parsed, validated, redacted, encoded).
+fn event_pool(sink: &Sink) -> Result<Vec<Vec<u8>>, CliError> {
+    let mut generator = Generator::new(fastrand::u64(..), chrono::Utc::now(), 1_000);
+    let pool: Vec<Vec<u8>> = (0..POOL).map(|_| generator.next_json().into_bytes()).collect();
+    if matches!(sink, Sink::Wal { prepared: true, .. }) {
+        return prepared_pool(&pool)
+            .map_err(|e| CliError::Io { what: "prepare events".into(), source: std::io::Error::other(e) });
+    }
+    Ok(pool)
 }
 
 /// The events of a `--prepared` run as WAL payloads, prepared once (parse, validate, redact,
