@@ -44,6 +44,11 @@ pub trait FileSystem: Send + Sync + std::fmt::Debug {
     fn create_dir_all(&self, dir: &Path) -> std::io::Result<()>;
     /// The entries of a directory (unsorted).
     fn read_dir(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>>;
+    /// Advice only: the kernel may drop these bytes from its page cache (they are durable and
+    /// will not be read again soon). Never loses data, so fault injection leaves it alone.
+    fn drop_cache(&self, file: &File, offset: u64, len: u64) {
+        advise_dont_need(file, offset, len);
+    }
 }
 
 /// A shared file system handle.
@@ -115,6 +120,18 @@ fn posix_fallocate(file: &File, len: u64) -> std::io::Result<()> {
         libc::EOPNOTSUPP | libc::EINVAL => Ok(()),
         err => Err(std::io::Error::from_raw_os_error(err)),
     }
+}
+
+/// posix_fadvise(DONTNEED); a failure is harmless (the pages just stay cached) and ignored.
+fn advise_dont_need(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
+        return;
+    };
+    // SAFETY: posix_fadvise only reads the descriptor and the integers; the descriptor is
+    // valid for the duration of the call because `file` is borrowed.
+    #[allow(unsafe_code)]
+    let _ = unsafe { libc::posix_fadvise(file.as_raw_fd(), offset, len, libc::POSIX_FADV_DONTNEED) };
 }
 
 /// Writes all of `buf` at `offset`, continuing after short writes.

@@ -12,6 +12,12 @@
 //! next [`ZERO_AHEAD`] boundary, in the same write call: one group in each 256 KiB pays the
 //! conversion and the groups after it overwrite written blocks, whose fdatasync is a plain
 //! data flush (measured here: 3,600 -> 6,800 write + fdatasync cycles/s, see BENCHMARKS.md).
+//!
+//! Cache drop: after each fdatasync the whole [`DROP_CACHE_CHUNK`]s behind the data are
+//! dropped from the page cache. WAL bytes are read once more at most (by the compactor, or by
+//! recovery after a crash), so caching them only pushes out pages worth keeping, and the
+//! kernel reuses the freed pages for the next writes (on this VM writing into never-used
+//! memory runs at a tenth of the speed of reused memory, see BENCHMARKS.md).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -22,6 +28,9 @@ use crate::fsio::{Fs, write_all_at};
 
 /// Writes run ahead of the data with zeros up to the next multiple of this many bytes.
 pub const ZERO_AHEAD: u64 = 256 * 1024;
+
+/// After an fdatasync, whole chunks of this many bytes behind the data leave the page cache.
+pub const DROP_CACHE_CHUNK: u64 = 1024 * 1024;
 
 /// The segment being appended to.
 #[derive(Debug)]
@@ -37,6 +46,8 @@ pub struct ActiveSegment {
     prealloc: u64,
     pub created_micros: i64,
     pub event_records: u64,
+    /// Bytes before this offset have been dropped from the page cache.
+    uncached_to: u64,
 }
 
 impl ActiveSegment {
@@ -62,6 +73,7 @@ impl ActiveSegment {
             prealloc,
             created_micros,
             event_records: 0,
+            uncached_to: 0,
         })
     }
 
@@ -93,6 +105,7 @@ impl ActiveSegment {
             prealloc,
             created_micros,
             event_records,
+            uncached_to: 0,
         })
     }
 
@@ -125,9 +138,16 @@ impl ActiveSegment {
             .map_err(io_err("write WAL records", &self.path))
     }
 
-    /// fdatasync: makes every record written so far durable.
-    pub fn sync(&self) -> Result<(), WalError> {
-        self.fs.sync_data(&self.file).map_err(io_err("fdatasync WAL segment", &self.path))
+    /// fdatasync: makes every record written so far durable, then drops the whole chunks
+    /// behind the data from the page cache.
+    pub fn sync(&mut self) -> Result<(), WalError> {
+        self.fs.sync_data(&self.file).map_err(io_err("fdatasync WAL segment", &self.path))?;
+        let durable_chunks_end = self.write_offset / DROP_CACHE_CHUNK * DROP_CACHE_CHUNK;
+        if durable_chunks_end > self.uncached_to {
+            self.fs.drop_cache(&self.file, self.uncached_to, durable_chunks_end - self.uncached_to);
+            self.uncached_to = durable_chunks_end;
+        }
+        Ok(())
     }
 
     /// Closes the segment durably: seal record, file cut to its data, fsync.
@@ -189,5 +209,41 @@ mod tests {
         let path = seg.seal(2).unwrap();
         let len = std::fs::metadata(path).unwrap().len();
         assert!(len > end && len < end + 64, "the file ends after the seal record: {len}");
+    }
+
+    /// Which of the file's pages are in the page cache (mincore over a read-only mapping).
+    fn resident_pages(path: &Path) -> Vec<bool> {
+        let file = std::fs::File::open(path).unwrap();
+        #[allow(unsafe_code)]
+        let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
+        let mut vec = vec![0u8; map.len().div_ceil(4096)];
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::mincore(map.as_ptr() as *mut libc::c_void, map.len(), vec.as_mut_ptr()) };
+        assert_eq!(rc, 0, "mincore: {}", std::io::Error::last_os_error());
+        vec.iter().map(|v| v & 1 == 1).collect()
+    }
+
+    #[test]
+    fn an_fdatasync_drops_the_whole_chunks_behind_the_data_from_the_page_cache() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut seg = segment(tmp.path(), 4 * DROP_CACHE_CHUNK);
+        let chunk = usize::try_from(DROP_CACHE_CHUNK).unwrap();
+        seg.write(&vec![7u8; 2 * chunk + 1000]).unwrap();
+        let pages = |s: &ActiveSegment| resident_pages(s.path());
+        let chunk_pages = chunk / 4096;
+        if !pages(&seg)[..chunk_pages].iter().any(|r| *r) {
+            eprintln!("skipped: written pages are not in the page cache on this file system");
+            return;
+        }
+        seg.sync().unwrap();
+        let after = pages(&seg);
+        assert!(!after[..2 * chunk_pages].iter().any(|r| *r), "the two durable chunks left the cache");
+        assert!(after[2 * chunk_pages], "the partly written chunk stays cached");
+        seg.write(&vec![8u8; chunk]).unwrap();
+        seg.sync().unwrap();
+        let after = pages(&seg);
+        assert!(!after[..3 * chunk_pages].iter().any(|r| *r), "the next sync drops the third chunk");
+        let bytes = std::fs::read(seg.path()).unwrap();
+        assert!(bytes[HEADER_LEN..HEADER_LEN + 2 * chunk + 1000].iter().all(|b| *b == 7), "the data is intact");
     }
 }

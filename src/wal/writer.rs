@@ -340,7 +340,7 @@ impl Writer {
     fn sync(&mut self) -> Result<(), WalError> {
         if self.unsynced {
             let started = Instant::now();
-            self.active.as_ref().ok_or(WalError::Closed)?.sync()?;
+            self.active.as_mut().ok_or(WalError::Closed)?.sync()?;
             self.counters.observe_fsync(started.elapsed());
         }
         self.unsynced = false;
