@@ -3,7 +3,9 @@
 //! - `fdatasync loop`: one thread writes each event and fdatasyncs it (the disk's per-event
 //!   durable-write limit, what a naive durable logger does);
 //! - `naive DuckDB`: one `duckdb::Connection` behind a mutex, one autocommitted `INSERT` per
-//!   event, from the same number of writer threads.
+//!   event, from the same number of writer threads;
+//! - `group-commit probe` (in `sync` runs): the machine's ceiling for the same group commit
+//!   without flightrec's work, see [`super::group_commit_probe`].
 
 use std::io::Write;
 use std::path::Path;

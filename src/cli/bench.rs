@@ -124,9 +124,14 @@ pub fn run(data_dir: &Path, opts: &WalOptions, args: BenchArgs<'_>) -> Result<Ex
         let rate = result.events as f64 / result.secs.max(1e-9);
         let naive =
             if args.baselines { Some(super::baselines::naive_duckdb(data_dir, n, args.seconds)?) } else { None };
-        for b in fsync_loop.iter().chain(naive.iter()) {
+        let probe = if args.baselines && opts.durability == Durability::Sync {
+            Some(super::group_commit_probe::group_commit_probe(&runtime, data_dir, n, args.seconds)?)
+        } else {
+            None
+        };
+        for b in fsync_loop.iter().chain(naive.iter()).chain(probe.iter()) {
             println!(
-                "    baseline {:<28} {:>10.0} events/s   flightrec/baseline = {:.1}x",
+                "    baseline {:<28} {:>10.0} events/s   flightrec/baseline = {:.2}x",
                 b.name,
                 b.events_per_sec,
                 rate / b.events_per_sec.max(1e-9)

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod bench_query;
 pub mod bench_recovery;
 pub mod compact;
+mod group_commit_probe;
 pub mod ingest;
 pub mod query;
 pub mod query_baselines;
