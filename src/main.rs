@@ -204,8 +204,12 @@ enum Command {
         rate: Option<f64>,
         /// Append events prepared (validated, redacted, encoded) before the clock starts: the
         /// bare WAL append.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "typed")]
         prepared: bool,
+        /// Record typed events built in Rust (`flightrec::event::Event`, made before the clock
+        /// starts): validate, redact and encode, no JSON parsing. Bare WAL only.
+        #[arg(long, conflicts_with_all = ["recorder", "print_acks"])]
+        typed: bool,
     },
 }
 
@@ -261,9 +265,17 @@ fn main() -> ExitCode {
             cli::bench_query::run(&data_dir, events, days, reps, baselines)
         }
         Command::BenchRecovery { mb } => cli::bench_recovery::run(&data_dir, mb),
-        Command::BenchIngest { writers, seconds, settings, print_acks, baselines, recorder, rate, prepared } => {
-            let args =
-                cli::bench::BenchArgs { writers: &writers, seconds, print_acks, baselines, recorder, rate, prepared };
+        Command::BenchIngest { writers, seconds, settings, print_acks, baselines, recorder, rate, prepared, typed } => {
+            let args = cli::bench::BenchArgs {
+                writers: &writers,
+                seconds,
+                print_acks,
+                baselines,
+                recorder,
+                rate,
+                prepared,
+                typed,
+            };
             cli::bench::run(&data_dir, &settings.wal_options(), args)
         }
     };

@@ -35,6 +35,9 @@ fn bench_ingest_holds_an_offered_rate_and_counts_async_drops() {
     assert!(out.contains("durability=async") && out.contains("dropped (async queue full)"), "{out}");
     let out = run(&["bench-ingest", "--writers", "2", "--seconds", "0.3", "--prepared"]);
     assert!(out.contains("durability=sync writers=2"), "the bare WAL append runs: {out}");
+    let out = run(&["bench-ingest", "--writers", "2", "--seconds", "0.3", "--durability", "async", "--typed"]);
+    let events: u64 = out.split("events=").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    assert!(events > 0, "typed events are recorded: {out}");
 }
 
 #[test]

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flightrec::datadir::DataDir;
-use flightrec::ingest::prepare_json;
+use flightrec::event::{Event, parse_event};
+use flightrec::ingest::{prepare_event, prepare_json};
 use flightrec::recorder::{Recorder, RecorderConfig};
 use flightrec::redact::Redactor;
 use flightrec::wal::{Durability, Wal, WalHooks, WalOptions};
@@ -44,6 +45,15 @@ pub struct BenchArgs<'a> {
     pub rate: Option<f64>,
     /// Append already validated, redacted and encoded events (the bare WAL append).
     pub prepared: bool,
+    /// Record typed events built in Rust (validate, redact, encode; no JSON parsing).
+    pub typed: bool,
+}
+
+/// One event a writer sends: JSON (or a WAL payload in a `--prepared` run), or typed.
+#[derive(Clone)]
+enum PoolEvent {
+    Bytes(Vec<u8>),
+    Typed(Box<Event>),
 }
 
 /// Where the writers record.
@@ -59,24 +69,24 @@ enum Sink {
 }
 
 impl Sink {
-    /// Records one event (JSON, or a WAL payload when `prepared`); returns its event_id once
-    /// acknowledged (empty when prepared), or the error's code and message.
-    async fn record(&self, event: Vec<u8>, durability: Durability) -> Result<String, (&'static str, String)> {
-        match self {
-            Sink::Wal { wal, prepared: true, .. } => {
-                wal.append(event, durability).await.map_err(|e| (e.code(), e.to_string()))?;
-                Ok(String::new())
+    /// Records one event (JSON, a WAL payload when `prepared`, or typed); returns its
+    /// event_id once acknowledged (empty when prepared), or the error's code and message.
+    async fn record(&self, event: PoolEvent, durability: Durability) -> Result<String, (&'static str, String)> {
+        let (wal, redactor, payloads) = match self {
+            Sink::Recorder(r) => return record_in(r, event, durability).await,
+            Sink::Wal { wal, redactor, prepared } => (wal, redactor, *prepared),
+        };
+        let prepared = match event {
+            PoolEvent::Bytes(payload) if payloads => {
+                wal.append(payload, durability).await.map_err(|e| (e.code(), e.to_string()))?;
+                return Ok(String::new());
             }
-            Sink::Wal { wal, redactor, .. } => {
-                let prepared = prepare_json(redactor, &event).map_err(|e| (e.code(), e.to_string()))?;
-                wal.append(prepared.payload, durability).await.map_err(|e| (e.code(), e.to_string()))?;
-                Ok(prepared.event_id.to_string())
-            }
-            Sink::Recorder(r) => {
-                let recorded = r.record_json(&event, Some(durability)).await.map_err(|e| (e.code(), e.to_string()))?;
-                Ok(recorded.event_id.to_string())
-            }
+            PoolEvent::Bytes(json) => prepare_json(redactor, &json),
+            PoolEvent::Typed(event) => prepare_event(redactor, *event),
         }
+        .map_err(|e| (e.code(), e.to_string()))?;
+        wal.append(prepared.payload, durability).await.map_err(|e| (e.code(), e.to_string()))?;
+        Ok(prepared.event_id.to_string())
     }
 
     fn stats(&self) -> flightrec::wal::WalStats {
@@ -85,6 +95,15 @@ impl Sink {
             Sink::Recorder(r) => r.wal_stats(),
         }
     }
+}
+
+/// [`Sink::record`] through the whole recorder.
+async fn record_in(r: &Recorder, event: PoolEvent, durability: Durability) -> Result<String, (&'static str, String)> {
+    let recorded = match event {
+        PoolEvent::Bytes(json) => r.record_json(&json, Some(durability)).await,
+        PoolEvent::Typed(event) => r.record(*event, Some(durability)).await,
+    };
+    recorded.map(|r| r.event_id.to_string()).map_err(|e| (e.code(), e.to_string()))
 }
 
 pub fn run(data_dir: &Path, opts: &WalOptions, args: BenchArgs<'_>) -> Result<ExitCode, CliError> {
@@ -108,7 +127,7 @@ pub fn run(data_dir: &Path, opts: &WalOptions, args: BenchArgs<'_>) -> Result<Ex
     for &n in args.writers {
         let before = sink.stats();
         let pace = Pace { writers: n.max(1), seconds: args.seconds, rate: args.rate };
-        let result = runtime.block_on(run_writers(&sink, pace, opts, args.print_acks))?;
+        let result = runtime.block_on(run_writers(&sink, pace, opts, args.print_acks, args.typed))?;
         let after = sink.stats();
         if args.print_acks {
             continue;
@@ -164,13 +183,20 @@ impl Pace {
     }
 }
 
-async fn run_writers(sink: &Sink, pace: Pace, opts: &WalOptions, print_acks: bool) -> Result<RunResult, CliError> {
+async fn run_writers(
+    sink: &Sink,
+    pace: Pace,
+    opts: &WalOptions,
+    print_acks: bool,
+    typed: bool,
+) -> Result<RunResult, CliError> {
     let writers = pace.writers;
     // The runtime's own cost of making events stays out of the measurement: the bare-WAL runs
     // cycle through one pool of events made before the clock starts (ids repeat; the bare WAL
     // does not de-duplicate). Crash tests need unique acknowledged ids and the recorder
     // de-duplicates, so those generate each event.
-    let pool = Arc::new(if !print_acks && matches!(sink, Sink::Wal { .. }) { event_pool(sink)? } else { Vec::new() });
+    let pool =
+        Arc::new(if !print_acks && matches!(sink, Sink::Wal { .. }) { event_pool(sink, typed)? } else { Vec::new() });
     let deadline = (pace.seconds > 0.0).then(|| Instant::now() + Duration::from_secs_f64(pace.seconds));
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(writers);
@@ -184,7 +210,7 @@ async fn run_writers(sink: &Sink, pace: Pace, opts: &WalOptions, print_acks: boo
             while deadline.is_none_or(|d| Instant::now() < d) {
                 let event = match pool.get((w * POOL_STRIDE + i) % POOL.max(1)) {
                     Some(event) => event.clone(),
-                    None => generator.next_json().into_bytes(),
+                    None => PoolEvent::Bytes(generator.next_json().into_bytes()),
                 };
                 if let Some(at) = pace.send_time(start, w, i) {
                     tokio::time::sleep_until(at).await;
@@ -220,16 +246,21 @@ async fn run_writers(sink: &Sink, pace: Pace, opts: &WalOptions, print_acks: boo
     Ok(RunResult { events: latencies_us.len() as u64, secs: start.elapsed().as_secs_f64(), latencies_us })
 }
 
-/// The pool of events the bare-WAL writers cycle through: generated JSON, or for a
-/// `--prepared` run the WAL payloads (parsed, validated, redacted, encoded).
-fn event_pool(sink: &Sink) -> Result<Vec<Vec<u8>>, CliError> {
+/// The pool of events the bare-WAL writers cycle through: generated JSON, the WAL payloads
+/// of a `--prepared` run (parsed, validated, redacted, encoded), or typed events.
+fn event_pool(sink: &Sink, typed: bool) -> Result<Vec<PoolEvent>, CliError> {
+    let failed = |what: &str, e: String| CliError::Io { what: what.into(), source: std::io::Error::other(e) };
     let mut generator = Generator::new(fastrand::u64(..), chrono::Utc::now(), 1_000);
     let pool: Vec<Vec<u8>> = (0..POOL).map(|_| generator.next_json().into_bytes()).collect();
-    if matches!(sink, Sink::Wal { prepared: true, .. }) {
-        return prepared_pool(&pool)
-            .map_err(|e| CliError::Io { what: "prepare events".into(), source: std::io::Error::other(e) });
+    if typed {
+        let parsed = pool.iter().map(|json| parse_event(json).map(|p| PoolEvent::Typed(Box::new(p.event))));
+        return parsed.collect::<Result<_, _>>().map_err(|e| failed("parse generated events", e.to_string()));
     }
-    Ok(pool)
+    if matches!(sink, Sink::Wal { prepared: true, .. }) {
+        let payloads = prepared_pool(&pool).map_err(|e| failed("prepare events", e))?;
+        return Ok(payloads.into_iter().map(PoolEvent::Bytes).collect());
+    }
+    Ok(pool.into_iter().map(PoolEvent::Bytes).collect())
 }
 
 /// The events of a `--prepared` run as WAL payloads, prepared once (parse, validate, redact,
