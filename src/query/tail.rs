@@ -14,12 +14,32 @@ use std::sync::Arc;
 use super::model::{EventQuery, StoredEvent};
 use crate::stored::StoredEnvelope;
 use crate::wal::format::{FLAG_REDACTED, KIND_EVENT_JSON_V1};
+use crate::wal::recovery::MappedSegment;
+use crate::wal::scan::EventRecord;
 
 /// Uncompacted events by LSN.
 #[derive(Debug, Default)]
 pub struct TailIndex {
     pending: Vec<(u64, Vec<u8>)>,
+    /// Records replayed from sealed segments, read in place from the segment's mapping.
+    replayed: Vec<InPlace>,
     events: BTreeMap<u64, Arc<StoredEvent>>,
+}
+
+/// A replayed record's JSON, `len` bytes at `start` of a mapped segment.
+#[derive(Debug)]
+struct InPlace {
+    lsn: u64,
+    redacted: bool,
+    segment: MappedSegment,
+    start: usize,
+    len: usize,
+}
+
+impl InPlace {
+    fn json(&self) -> &[u8] {
+        self.segment.get(self.start..self.start + self.len).unwrap_or_default()
+    }
 }
 
 impl TailIndex {
@@ -33,9 +53,16 @@ impl TailIndex {
     }
 
     /// Adds one record replayed from the WAL at open, kept raw like the writer's (decoded by
-    /// the first query that needs it), so recovery costs a copy per event, not a JSON parse.
-    pub fn push_replayed(&mut self, lsn: u64, redacted: bool, json: &[u8]) {
-        self.pending.push((lsn, crate::wal::event_payload(redacted, json)));
+    /// the first query that needs it), so recovery costs no JSON parse: a reference into the
+    /// segment's mapping when the record has one, else a copy.
+    pub fn push_replayed(&mut self, rec: &EventRecord<'_>) {
+        let (lsn, redacted) = (rec.lsn, rec.redacted);
+        match rec.mapped.and_then(|segment| Some((segment, offset_in(segment, rec.json)?))) {
+            Some((segment, start)) => {
+                self.replayed.push(InPlace { lsn, redacted, segment: segment.clone(), start, len: rec.json.len() });
+            }
+            None => self.pending.push((lsn, crate::wal::event_payload(redacted, rec.json))),
+        }
     }
 
     /// Decodes and adds one record.
@@ -49,6 +76,9 @@ impl TailIndex {
     }
 
     fn catch_up(&mut self) {
+        for rec in std::mem::take(&mut self.replayed) {
+            self.insert_record(rec.lsn, rec.redacted, rec.json());
+        }
         for (lsn, payload) in std::mem::take(&mut self.pending) {
             if let [KIND_EVENT_JSON_V1, flags, json @ ..] = payload.as_slice() {
                 self.insert_record(lsn, flags & FLAG_REDACTED != 0, json);
@@ -59,6 +89,7 @@ impl TailIndex {
     /// Removes the events with LSNs in `first..=last` (a compacted or dropped segment).
     pub fn remove_range(&mut self, first: u64, last: u64) {
         self.pending.retain(|(lsn, _)| *lsn < first || *lsn > last);
+        self.replayed.retain(|r| r.lsn < first || r.lsn > last);
         let keep = self.events.split_off(&last.saturating_add(1));
         let _gone = self.events.split_off(&first);
         self.events.extend(keep);
@@ -85,5 +116,56 @@ impl TailIndex {
     pub fn matching(&mut self, q: &EventQuery) -> Vec<Arc<StoredEvent>> {
         self.catch_up();
         self.events.values().filter(|e| e.matches(q)).cloned().collect()
+    }
+}
+
+/// Where `part` starts inside `whole`, if it lies inside it.
+fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    (start + part.len() <= whole.len()).then_some(start)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::ingest::prepare_json;
+    use crate::redact::Redactor;
+    use crate::wal::{Durability, Wal, WalHooks, WalOptions};
+    use crate::workload::Generator;
+
+    #[test]
+    fn records_replayed_from_sealed_segments_are_read_in_place_and_decode_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let redactor = Redactor::builtin();
+        let mut generator = Generator::new(3, chrono::Utc::now(), 1_000);
+        let mut ids = Vec::new();
+        let mut batch = |n: usize| -> Vec<Vec<u8>> {
+            (0..n)
+                .map(|_| {
+                    let p = prepare_json(&redactor, generator.next_json().as_bytes()).unwrap();
+                    ids.push(p.event_id.to_string());
+                    p.payload
+                })
+                .collect()
+        };
+        let (sealed, active) = (batch(50), batch(7));
+        let (wal, _) = Wal::open(tmp.path(), WalOptions::default(), WalHooks::default(), &mut |_, _| {}).unwrap();
+        wal.append_batch_blocking(sealed, Durability::Sync).unwrap();
+        wal.seal_blocking().unwrap();
+        wal.append_batch_blocking(active, Durability::Sync).unwrap();
+        wal.close().unwrap();
+
+        let mut tail = TailIndex::default();
+        let (wal, _) =
+            Wal::open(tmp.path(), WalOptions::default(), WalHooks::default(), &mut |_, rec| tail.push_replayed(&rec))
+                .unwrap();
+        wal.close().unwrap();
+        assert_eq!(tail.replayed.len(), 50, "the sealed segment's records point into its mapping");
+        assert_eq!(tail.pending.len(), 7, "the newest segment's records are copied");
+        let found: Vec<String> = tail.matching(&EventQuery::default()).iter().map(|e| e.event_id.clone()).collect();
+        assert_eq!(found, ids, "every record decodes, in LSN order");
+        tail.remove_range(1, 50);
+        assert!(tail.replayed.is_empty() && tail.len() == 7, "removing the sealed segment's range frees it");
     }
 }

@@ -2,6 +2,7 @@
 //! duplicate and is not stored twice, so a caller may retry safely. Memory stays bounded:
 //! ids older than the window are forgotten, and beyond `capacity` the oldest go first.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 
 use uuid::Uuid;
@@ -28,10 +29,10 @@ impl Dedup {
     /// Records `id` as seen at `now`; false when it was already seen within the window.
     pub fn insert(&mut self, id: Uuid, now_micros: i64) -> bool {
         self.expire(now_micros);
-        if self.seen.contains_key(&id) {
-            return false;
-        }
-        self.seen.insert(id, now_micros);
+        match self.seen.entry(id) {
+            Entry::Occupied(_) => return false,
+            Entry::Vacant(slot) => slot.insert(now_micros),
+        };
         self.order.push_back((now_micros, id));
         while self.seen.len() > self.capacity {
             self.pop_oldest();

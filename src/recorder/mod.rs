@@ -416,7 +416,7 @@ impl Inner {
 /// keeps it raw (decoded by the first query that needs it) and the de-duplication window
 /// remembers its id (`bench-recovery` measures exactly this).
 pub fn replay_record(tail: &mut TailIndex, dedup: &mut Dedup, now_micros: i64, rec: &EventRecord<'_>) {
-    tail.push_replayed(rec.lsn, rec.redacted, rec.json);
+    tail.push_replayed(rec);
     if let Some(id) = crate::stored::event_id_of(rec.json) {
         dedup.insert(id, now_micros);
     }

@@ -7,6 +7,7 @@
 //! panics on what it reads; only I/O errors stop them.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::error::{WalError, io_err};
 use super::format::parse_segment_file_name;
@@ -87,10 +88,15 @@ pub fn list_segments(fs: &dyn FileSystem, wal_dir: &Path) -> Result<Vec<(u64, Pa
 
 /// Reads a segment file. Sealed segments (all but the newest) never change size, so they are
 /// memory-mapped; the newest may be cut while we read it and is read into memory instead.
+#[derive(Debug)]
 pub enum SegmentBytes {
     Mapped(memmap2::Mmap),
     Owned(Vec<u8>),
 }
+
+/// A sealed segment's mapping, shared with whoever keeps references into it (the query tail
+/// after recovery). The mapping stays valid after the compactor deletes the file.
+pub type MappedSegment = Arc<SegmentBytes>;
 
 impl std::ops::Deref for SegmentBytes {
     type Target = [u8];
@@ -177,8 +183,11 @@ pub fn recover(
     let n = segments.len();
     for (i, (first_lsn, path)) in segments.iter().enumerate() {
         let newest = i + 1 == n;
-        let bytes = read_segment(fs.as_ref(), path, !newest)?;
-        let scanned = scan_segment(&bytes, &mut |rec| visit(*first_lsn, rec));
+        let bytes: MappedSegment = Arc::new(read_segment(fs.as_ref(), path, !newest)?);
+        // Sealed segments are shared with the visitor; the newest is read into a buffer as long
+        // as the preallocated file, which nobody should keep, so its records are not.
+        let shared = matches!(*bytes, SegmentBytes::Mapped(_)).then_some(&bytes);
+        let scanned = scan_segment(&bytes, &mut |rec| visit(*first_lsn, EventRecord { mapped: shared, ..rec }));
         let seg = segment_report(path, *first_lsn, bytes.len() as u64, scanned.clone());
         for d in seg.damage.iter().chain(seg.torn_tail.iter()) {
             report.quarantined.extend(quarantine_bytes(fs.as_ref(), wal_dir, path, &bytes, d)?);

@@ -9,6 +9,7 @@ use super::format::{
     FLAG_REDACTED, HEADER_LEN, KIND_EVENT_JSON_V1, KIND_SEAL, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN, SegmentHeader,
     read_u32, read_u64,
 };
+use super::recovery::MappedSegment;
 
 /// How far past the expected LSN a record found while resynchronising may be.
 const LSN_WINDOW: u64 = 1 << 24;
@@ -22,6 +23,9 @@ pub struct EventRecord<'a> {
     pub redacted: bool,
     /// The canonical event JSON.
     pub json: &'a [u8],
+    /// The sealed, memory-mapped segment `json` lies in, when recovery replays one: a reader
+    /// may keep a reference to it instead of copying the bytes.
+    pub mapped: Option<&'a MappedSegment>,
 }
 
 /// A stretch of bytes that did not decode.
@@ -84,7 +88,13 @@ pub fn scan_segment(bytes: &[u8], visit: &mut dyn FnMut(EventRecord<'_>)) -> Res
         match rec.payload.first() {
             Some(&KIND_EVENT_JSON_V1) if rec.payload.len() >= 2 => {
                 let redacted = rec.payload[1] & FLAG_REDACTED != 0;
-                visit(EventRecord { lsn: rec.lsn, offset: rec.offset as u64, redacted, json: &rec.payload[2..] });
+                visit(EventRecord {
+                    lsn: rec.lsn,
+                    offset: rec.offset as u64,
+                    redacted,
+                    json: &rec.payload[2..],
+                    mapped: None,
+                });
                 scan.event_records += 1;
                 scan.last_lsn = Some(rec.lsn);
                 expected = rec.lsn + 1;
