@@ -56,15 +56,6 @@ pub enum Payloads {
     Many(Vec<Vec<u8>>),
 }
 
-impl Payloads {
-    fn into_vec(self) -> Vec<Vec<u8>> {
-        match self {
-            Payloads::One(p) => vec![p],
-            Payloads::Many(v) => v,
-        }
-    }
-}
-
 /// Counters shared between the writer thread and everyone else.
 #[derive(Debug, Default)]
 pub struct WalCounters {
@@ -300,23 +291,33 @@ impl Writer {
     /// Frames the payloads into the group buffer, sealing first when the segment is full.
     fn append(&mut self, payloads: Payloads) -> Result<LsnRange, WalError> {
         let first = self.next_lsn;
-        for payload in payloads.into_vec() {
-            if self.segment_full(framed_len(payload.len())) {
-                self.seal_active()?;
-            }
-            encode_record(&mut self.buf, self.next_lsn, &payload);
-            if self.hooks.on_append.is_some() {
-                self.appended.push((self.next_lsn, payload));
-            }
-            self.next_lsn += 1;
-            if let Some(active) = self.active.as_mut() {
-                active.event_records += 1;
+        match payloads {
+            Payloads::One(payload) => self.append_one(payload)?,
+            Payloads::Many(payloads) => {
+                for payload in payloads {
+                    self.append_one(payload)?;
+                }
             }
         }
         let appended = self.next_lsn - first;
         self.counters.appended.fetch_add(appended, Ordering::Relaxed);
         self.counters.next_lsn.store(self.next_lsn, Ordering::Relaxed);
         Ok(LsnRange { first, last: self.next_lsn.saturating_sub(1) })
+    }
+
+    fn append_one(&mut self, payload: Vec<u8>) -> Result<(), WalError> {
+        if self.segment_full(framed_len(payload.len())) {
+            self.seal_active()?;
+        }
+        encode_record(&mut self.buf, self.next_lsn, &payload);
+        if self.hooks.on_append.is_some() {
+            self.appended.push((self.next_lsn, payload));
+        }
+        self.next_lsn += 1;
+        if let Some(active) = self.active.as_mut() {
+            active.event_records += 1;
+        }
+        Ok(())
     }
 
     fn segment_full(&self, extra: usize) -> bool {
