@@ -1,12 +1,12 @@
 //! `flightrec bench-recovery`: writes about `--mb` MiB of WAL (generated ~400-byte events),
 //! closes it, then measures replaying it the way the recorder's open does: CRC-verified
-//! replay of every segment through `recorder::replay_record` (query tail, de-duplication
+//! replay of every segment through `recorder::replay::open_wal` (query tail, de-duplication
 //! ids). Not included: opening the DuckDB catalog and the retention pass the recorder also
-//! runs at open. Beside it,
-//! in the same run: a bare read of the same files with a CRC32 over every byte (the least any
-//! verified replay must do). Page cache warm for both: the WAL drops its durable pages from the
-//! cache as it writes, so one untimed read brings them back first (a restart after `kill -9`;
-//! after a power loss the first read comes from the disk).
+//! runs at open. Beside it, in the same run: the same files mapped (or read) as recovery does,
+//! with a CRC32 over every byte (the least any verified replay must do). Page cache warm for
+//! both: the WAL drops its durable pages from the cache as it writes, so one untimed read
+//! brings them back first (a restart after `kill -9`; after a power loss the first read comes
+//! from the disk).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -16,10 +16,11 @@ use flightrec::datadir::DataDir;
 use flightrec::fsio::RealFs;
 use flightrec::ingest::prepare_json;
 use flightrec::query::tail::TailIndex;
+use flightrec::recorder::RecorderConfig;
 use flightrec::recorder::dedup::Dedup;
-use flightrec::recorder::{RecorderConfig, replay_record};
+use flightrec::recorder::replay::open_wal;
 use flightrec::redact::Redactor;
-use flightrec::wal::recovery::list_segments;
+use flightrec::wal::recovery::{list_segments, read_segment};
 use flightrec::wal::{Durability, Wal, WalHooks, WalOptions};
 use flightrec::workload::Generator;
 
@@ -37,12 +38,9 @@ pub fn run(data_dir: &Path, mb: u64) -> Result<ExitCode, CliError> {
     let mut tail = TailIndex::default();
     let mut dedup = Dedup::new(config.dedup_window, config.dedup_capacity);
     let now = chrono::Utc::now().timestamp_micros();
-    let mut replayed = 0u64;
-    let (wal, _) = Wal::open(&wal_dir, WalOptions::default(), WalHooks::default(), &mut |_, rec| {
-        replay_record(&mut tail, &mut dedup, now, &rec);
-        replayed += 1;
-    })?;
+    let (wal, report) = open_wal(&wal_dir, WalOptions::default(), WalHooks::default(), &mut tail, &mut dedup, now)?;
     let secs = t.elapsed().as_secs_f64();
+    let replayed: u64 = report.segments.iter().map(|s| s.records).sum();
     wal.close()?;
     let mbs = bytes as f64 / 1e6 / secs;
     println!(
@@ -81,13 +79,16 @@ fn write_wal(wal_dir: &Path, target: u64) -> Result<(u64, u64), CliError> {
     Ok((events, bytes))
 }
 
-/// Reads every file of the WAL directory and CRC32s it; MB/s.
+/// Maps every segment of the WAL directory the way recovery does (the newest is read into a
+/// buffer) and CRC32s all of its bytes; MB/s.
 fn read_and_crc(wal_dir: &Path) -> Result<f64, CliError> {
     let t = Instant::now();
     let mut total = 0u64;
     let mut crc = 0u32;
-    for (_, path) in list_segments(&RealFs, wal_dir)? {
-        let bytes = std::fs::read(&path).map_err(CliError::io("read WAL segment"))?;
+    let segments = list_segments(&RealFs, wal_dir)?;
+    let newest = segments.len().saturating_sub(1);
+    for (i, (_, path)) in segments.iter().enumerate() {
+        let bytes = read_segment(&RealFs, path, i < newest)?;
         crc ^= crc32fast::hash(&bytes);
         total += bytes.len() as u64;
     }

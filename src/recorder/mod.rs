@@ -12,6 +12,7 @@
 pub mod config;
 pub mod dedup;
 pub mod error;
+pub mod replay;
 mod store;
 mod tasks;
 
@@ -32,7 +33,7 @@ use crate::query::parquet::{self, ParquetScan};
 use crate::query::views::{JobView, TraceView, collect_all, job_view, trace_view};
 use crate::query::{EventPage, EventQuery, merge_page, tail::TailIndex};
 use crate::redact::Redactor;
-use crate::wal::{Durability, EventRecord, Wal, WalHooks, WalStats};
+use crate::wal::{Durability, Wal, WalHooks, WalStats};
 use dedup::Dedup;
 
 /// The recorder API of DESIGN.md (Interfaces → Rust).
@@ -330,12 +331,8 @@ impl Inner {
                 move |records| lock(&t).push_payloads(records)
             })),
         };
-        let (wal, _report) = {
-            let mut t = lock(&tail);
-            Wal::open(&layout.wal_dir(), config.wal.clone(), hooks, &mut |_, rec| {
-                replay_record(&mut t, &mut dedup, now, &rec)
-            })?
-        };
+        let (wal, _report) =
+            replay::open_wal(&layout.wal_dir(), config.wal.clone(), hooks, &mut lock(&tail), &mut dedup, now)?;
         Ok(Inner {
             layout,
             config,
@@ -409,15 +406,5 @@ impl Inner {
             tail.remove_range(d.segment, d.last_lsn.unwrap_or(d.segment));
         }
         Ok(report)
-    }
-}
-
-/// What opening the recorder does with each event record the WAL replays: the query tail
-/// keeps it raw (decoded by the first query that needs it) and the de-duplication window
-/// remembers its id (`bench-recovery` measures exactly this).
-pub fn replay_record(tail: &mut TailIndex, dedup: &mut Dedup, now_micros: i64, rec: &EventRecord<'_>) {
-    tail.push_replayed(rec);
-    if let Some(id) = crate::stored::event_id_of(rec.json) {
-        dedup.insert(id, now_micros);
     }
 }

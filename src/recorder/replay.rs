@@ -1,0 +1,92 @@
+//! Opening the WAL for the recorder: every record recovery replays goes into the query tail
+//! (kept in place when its segment is memory-mapped, decoded by the first query) and its
+//! event id into the de-duplication window. The window's hash map is the costliest part of
+//! replay, so a second thread fills it while this one scans; both are done before the WAL
+//! accepts its first append. `bench-recovery` measures exactly this function.
+
+use std::path::Path;
+use std::sync::mpsc::sync_channel;
+
+use uuid::Uuid;
+
+use super::dedup::Dedup;
+use crate::query::tail::TailIndex;
+use crate::wal::{Wal, WalError, WalHooks, WalOptions, WalReport};
+
+/// Event ids handed to the de-duplication thread at a time, and batches in flight.
+const ID_BATCH: usize = 4_096;
+const ID_BATCHES_IN_FLIGHT: usize = 4;
+
+/// Opens (recovering) the WAL in `wal_dir`, replaying it into `tail` and `dedup`.
+pub fn open_wal(
+    wal_dir: &Path,
+    opts: WalOptions,
+    hooks: WalHooks,
+    tail: &mut TailIndex,
+    dedup: &mut Dedup,
+    now_micros: i64,
+) -> Result<(Wal, WalReport), WalError> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = sync_channel::<Vec<Uuid>>(ID_BATCHES_IN_FLIGHT);
+        let remember = move |dedup: &mut Dedup, ids: Vec<Uuid>| {
+            for id in ids {
+                dedup.insert(id, now_micros);
+            }
+        };
+        let remembering = std::thread::Builder::new()
+            .name("flightrec-replay-ids".into())
+            .spawn_scoped(scope, move || rx.into_iter().for_each(|ids| remember(dedup, ids)))
+            .map_err(|source| WalError::Io { op: "start replay thread", path: wal_dir.to_path_buf(), source })?;
+        let mut ids = Vec::with_capacity(ID_BATCH);
+        let opened = Wal::open(wal_dir, opts, hooks, &mut |_, rec| {
+            tail.push_replayed(&rec);
+            if let Some(id) = crate::stored::event_id_of(rec.json) {
+                ids.push(id);
+                if ids.len() == ID_BATCH {
+                    let _ = tx.send(std::mem::replace(&mut ids, Vec::with_capacity(ID_BATCH)));
+                }
+            }
+        });
+        let _ = tx.send(ids);
+        drop(tx);
+        if remembering.join().is_err() {
+            tracing::error!("the replay thread stopped early: some recovered event ids may not be de-duplicated");
+        }
+        opened
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::ingest::prepare_json;
+    use crate::redact::Redactor;
+    use crate::wal::Durability;
+    use crate::workload::Generator;
+
+    #[test]
+    fn every_replayed_id_is_remembered_and_every_record_reaches_the_tail() {
+        let tmp = tempfile::tempdir().unwrap();
+        let redactor = Redactor::builtin();
+        let mut generator = Generator::new(9, chrono::Utc::now(), 1_000);
+        let events = 2 * ID_BATCH + 123; // two full batches of ids and a partial one
+        let prepared: Vec<_> =
+            (0..events).map(|_| prepare_json(&redactor, generator.next_json().as_bytes()).unwrap()).collect();
+        let (wal, _) = Wal::open(tmp.path(), WalOptions::default(), WalHooks::default(), &mut |_, _| {}).unwrap();
+        let (first, rest) = prepared.split_at(ID_BATCH);
+        wal.append_batch_blocking(first.iter().map(|p| p.payload.clone()).collect(), Durability::Sync).unwrap();
+        wal.seal_blocking().unwrap();
+        wal.append_batch_blocking(rest.iter().map(|p| p.payload.clone()).collect(), Durability::Sync).unwrap();
+        wal.close().unwrap();
+
+        let (mut tail, mut dedup) = (TailIndex::default(), Dedup::new(chrono::Duration::hours(1), 1_000_000));
+        let (wal, report) =
+            open_wal(tmp.path(), WalOptions::default(), WalHooks::default(), &mut tail, &mut dedup, 0).unwrap();
+        wal.close().unwrap();
+        assert_eq!(report.segments.iter().map(|s| s.records).sum::<u64>(), events as u64);
+        assert_eq!(dedup.len(), events, "every id was handed to the de-duplication thread");
+        assert!(prepared.iter().all(|p| !dedup.insert(p.event_id, 1)), "each is a duplicate now");
+        assert_eq!(tail.len(), events, "every record is in the query tail");
+    }
+}
