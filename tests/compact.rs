@@ -97,7 +97,7 @@ fn every_field_of_every_event_type_round_trips_through_parquet() {
 }
 
 #[test]
-fn files_are_sorted_by_time_in_small_row_groups_zstd_and_partitioned_by_date() {
+fn files_are_sorted_by_time_in_small_row_groups_zstd_with_json_payload_and_partitioned_by_date() {
     let tmp = tempfile::tempdir().unwrap();
     // Written newest first, so the files are in time order only if compaction sorts them.
     let mut generator =
@@ -124,6 +124,14 @@ fn files_are_sorted_by_time_in_small_row_groups_zstd_and_partitioned_by_date() {
             f.display()
         ));
         assert_eq!(sorted, "true", "rows are sorted by timestamp: {}", f.display());
+        let payload = one(format!("SELECT logical_type FROM parquet_schema('{}') WHERE name = 'payload'", f.display()));
+        assert!(payload.contains("Json"), "payload has the JSON logical type: {payload}");
+        let stats = one(format!(
+            "SELECT bool_and(stats_min IS NOT NULL AND stats_max IS NOT NULL)::VARCHAR FROM parquet_metadata('{}') \
+             WHERE path_in_schema = 'timestamp'",
+            f.display()
+        ));
+        assert_eq!(stats, "true", "every row group has timestamp bounds (lookups prune by them)");
     }
     let groups = files.iter().map(|f| {
         let conn = duckdb::Connection::open_in_memory().unwrap();

@@ -12,8 +12,9 @@ use duckdb::arrow::record_batch::RecordBatch;
 
 use crate::stored::StoredEnvelope;
 
-/// The staging table's columns, in batch order. `date` (the partition) is not written into
-/// the Parquet files: readers get it from the `date=YYYY-MM-DD` directory (hive layout).
+/// The batch's columns as a DuckDB table (the `sql` command's view of the WAL tail), in batch
+/// order. `date` (the partition) is not written into the Parquet files: readers get it from
+/// the `date=YYYY-MM-DD` directory (hive layout).
 pub const COLUMNS_SQL: &str = "event_id VARCHAR, type VARCHAR, timestamp TIMESTAMPTZ, actor VARCHAR, \
     trace_id VARCHAR, job_id VARCHAR, model_id VARCHAR, model_session_id VARCHAR, wsids VARCHAR[], \
     activity_span_id VARCHAR, session_span_id VARCHAR, capability_id VARCHAR, policy_decision_id VARCHAR, \
@@ -49,7 +50,7 @@ impl Default for BatchBuilder {
     fn default() -> Self {
         BatchBuilder {
             strings: std::array::from_fn(|_| StringBuilder::new()),
-            wsids: ListBuilder::new(StringBuilder::new()),
+            wsids: ListBuilder::new(StringBuilder::new()).with_field(list_item()),
             timestamp: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
             lsn: UInt64Builder::new(),
             segment: UInt64Builder::new(),
@@ -100,14 +101,15 @@ impl BatchBuilder {
     /// The batch of every event added, in staging-table column order.
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
         let text = |name: &str| Field::new(name, DataType::Utf8, true);
+        let required = |name: &str| Field::new(name, DataType::Utf8, false);
         let ts_type = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
-        let list_type = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
+        let list_type = DataType::List(Arc::new(list_item()));
         let fields = vec![
-            text("event_id"),
-            text("type"),
+            required("event_id"),
+            required("type"),
             Field::new("timestamp", ts_type, false),
-            text("actor"),
-            text("trace_id"),
+            required("actor"),
+            required("trace_id"),
             text("job_id"),
             text("model_id"),
             text("model_session_id"),
@@ -147,4 +149,9 @@ impl BatchBuilder {
         self.rows = 0;
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
     }
+}
+
+/// The element field of `wsids`, named as the Parquet spec (and DuckDB) name list elements.
+fn list_item() -> Field {
+    Field::new("element", DataType::Utf8, true)
 }

@@ -16,6 +16,9 @@ pub enum StoreError {
     #[error("HSK-500-ARROW: building the columns of segment {segment}: {reason}")]
     Arrow { segment: u64, reason: String },
 
+    #[error("HSK-500-PARQUET: writing {path}: {reason}")]
+    Parquet { path: PathBuf, reason: String },
+
     #[error(
         "HSK-500-CATALOG-VERSION: catalog {path} has schema version {found}, newer than this \
          build knows ({known}); upgrade flightrec"
@@ -32,6 +35,7 @@ impl StoreError {
             StoreError::Db { .. } => "HSK-500-DB",
             StoreError::Io { .. } => "HSK-500-IO",
             StoreError::Arrow { .. } => "HSK-500-ARROW",
+            StoreError::Parquet { .. } => "HSK-500-PARQUET",
             StoreError::CatalogTooNew { .. } => "HSK-500-CATALOG-VERSION",
             StoreError::Wal(e) => e.code(),
         }
