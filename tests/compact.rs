@@ -97,7 +97,7 @@ fn every_field_of_every_event_type_round_trips_through_parquet() {
 }
 
 #[test]
-fn files_are_sorted_by_time_in_small_row_groups_zstd_with_json_payload_and_partitioned_by_date() {
+fn files_are_time_sorted_zstd_in_small_row_groups_with_json_payload_and_bloom_filters_by_date() {
     let tmp = tempfile::tempdir().unwrap();
     // Written newest first, so the files are in time order only if compaction sorts them.
     let mut generator =
@@ -132,6 +132,15 @@ fn files_are_sorted_by_time_in_small_row_groups_zstd_with_json_payload_and_parti
             f.display()
         ));
         assert_eq!(stats, "true", "every row group has timestamp bounds (lookups prune by them)");
+        let blooms = one(format!(
+            "SELECT bool_and(coalesce(bloom_filter_length, 0) > 0)::VARCHAR FROM parquet_metadata('{}') \
+             WHERE path_in_schema IN ('trace_id', 'job_id')",
+            f.display()
+        ));
+        assert_eq!(
+            blooms, "true",
+            "trace_id and job_id have bloom filters (scans without the catalog skip row groups)"
+        );
     }
     let groups = files.iter().map(|f| {
         let conn = duckdb::Connection::open_in_memory().unwrap();

@@ -85,7 +85,10 @@ impl SortedSegment {
 }
 
 /// zstd, row groups of [`ROW_GROUP_SIZE`], no dictionary for the columns that are unique per
-/// event (it would only be built and thrown away).
+/// event (it would only be built and thrown away), and bloom filters on `trace_id` and
+/// `job_id`, so a reader that filters on one without the catalog (an analyst's
+/// `WHERE trace_id = ...` over the glob) skips the row groups that cannot hold it, as it did
+/// with the files DuckDB wrote.
 fn properties() -> WriterProperties {
     let level = ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default();
     let mut props = WriterProperties::builder()
@@ -93,6 +96,11 @@ fn properties() -> WriterProperties {
         .set_max_row_group_row_count(Some(ROW_GROUP_SIZE));
     for unique in ["event_id", "payload", "lsn"] {
         props = props.set_column_dictionary_enabled(ColumnPath::from(unique), false);
+    }
+    for filtered in ["trace_id", "job_id"] {
+        props = props
+            .set_column_bloom_filter_enabled(ColumnPath::from(filtered), true)
+            .set_column_bloom_filter_max_ndv(ColumnPath::from(filtered), ROW_GROUP_SIZE as u64);
     }
     props.build()
 }
