@@ -31,5 +31,8 @@ pub mod retention;
 #[cfg(feature = "store")]
 pub mod server;
 pub mod stored;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod testing;
 pub mod wal;
 pub mod workload;

@@ -129,32 +129,13 @@ fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::ingest::prepare_json;
-    use crate::redact::Redactor;
-    use crate::wal::{Durability, Wal, WalHooks, WalOptions};
-    use crate::workload::Generator;
+    use crate::wal::{Wal, WalHooks, WalOptions};
 
     #[test]
     fn records_replayed_from_sealed_segments_are_read_in_place_and_decode_whole() {
         let tmp = tempfile::tempdir().unwrap();
-        let redactor = Redactor::builtin();
-        let mut generator = Generator::new(3, chrono::Utc::now(), 1_000);
-        let mut ids = Vec::new();
-        let mut batch = |n: usize| -> Vec<Vec<u8>> {
-            (0..n)
-                .map(|_| {
-                    let p = prepare_json(&redactor, generator.next_json().as_bytes()).unwrap();
-                    ids.push(p.event_id.to_string());
-                    p.payload
-                })
-                .collect()
-        };
-        let (sealed, active) = (batch(50), batch(7));
-        let (wal, _) = Wal::open(tmp.path(), WalOptions::default(), WalHooks::default(), &mut |_, _| {}).unwrap();
-        wal.append_batch_blocking(sealed, Durability::Sync).unwrap();
-        wal.seal_blocking().unwrap();
-        wal.append_batch_blocking(active, Durability::Sync).unwrap();
-        wal.close().unwrap();
+        let written = crate::testing::wal_with_sealed_and_active(tmp.path(), 3, 50, 7);
+        let ids: Vec<String> = written.iter().map(|p| p.event_id.to_string()).collect();
 
         let mut tail = TailIndex::default();
         let (wal, _) =

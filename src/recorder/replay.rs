@@ -60,25 +60,12 @@ pub fn open_wal(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::ingest::prepare_json;
-    use crate::redact::Redactor;
-    use crate::wal::Durability;
-    use crate::workload::Generator;
 
     #[test]
     fn every_replayed_id_is_remembered_and_every_record_reaches_the_tail() {
         let tmp = tempfile::tempdir().unwrap();
-        let redactor = Redactor::builtin();
-        let mut generator = Generator::new(9, chrono::Utc::now(), 1_000);
         let events = 2 * ID_BATCH + 123; // two full batches of ids and a partial one
-        let prepared: Vec<_> =
-            (0..events).map(|_| prepare_json(&redactor, generator.next_json().as_bytes()).unwrap()).collect();
-        let (wal, _) = Wal::open(tmp.path(), WalOptions::default(), WalHooks::default(), &mut |_, _| {}).unwrap();
-        let (first, rest) = prepared.split_at(ID_BATCH);
-        wal.append_batch_blocking(first.iter().map(|p| p.payload.clone()).collect(), Durability::Sync).unwrap();
-        wal.seal_blocking().unwrap();
-        wal.append_batch_blocking(rest.iter().map(|p| p.payload.clone()).collect(), Durability::Sync).unwrap();
-        wal.close().unwrap();
+        let written = crate::testing::wal_with_sealed_and_active(tmp.path(), 9, ID_BATCH, events - ID_BATCH);
 
         let (mut tail, mut dedup) = (TailIndex::default(), Dedup::new(chrono::Duration::hours(1), 1_000_000));
         let (wal, report) =
@@ -86,7 +73,7 @@ mod tests {
         wal.close().unwrap();
         assert_eq!(report.segments.iter().map(|s| s.records).sum::<u64>(), events as u64);
         assert_eq!(dedup.len(), events, "every id was handed to the de-duplication thread");
-        assert!(prepared.iter().all(|p| !dedup.insert(p.event_id, 1)), "each is a duplicate now");
+        assert!(written.iter().all(|p| !dedup.insert(p.event_id, 1)), "each is a duplicate now");
         assert_eq!(tail.len(), events, "every record is in the query tail");
     }
 }
