@@ -200,7 +200,7 @@ impl Compactor {
         let stem = segment_file_name(segment).replace(".wal", "");
         let mut files = Vec::new();
         for date in sorted.dates() {
-            let rel = format!("events/date={date}/seg-{stem}.parquet");
+            let rel = format!("events/date={}/seg-{stem}.parquet", date.date);
             let target = self.layout.root.join(&rel);
             let dir = target.parent().map(Path::to_path_buf).unwrap_or_default();
             let fs = self.layout.fs.as_ref();
@@ -214,7 +214,7 @@ impl Compactor {
             let tmp = dir.join(format!(".seg-{stem}.parquet.tmp"));
             let file = fs.create(&tmp).map_err(io("create Parquet file", &tmp))?;
             let file = sorted
-                .write_date(date, file)
+                .write(date, file)
                 .map_err(|e| StoreError::Parquet { path: tmp.clone(), reason: e.to_string() })?;
             fs.sync_all(&file).map_err(io("fsync Parquet file", &tmp))?;
             failpoint::hit("compact:before_rename");

@@ -40,8 +40,14 @@ pub struct SortedSegment {
     /// The batch without `date`, `payload` marked as JSON.
     batch: RecordBatch,
     order: UInt32Array,
-    /// (date, positions in `order`).
-    dates: Vec<(String, Range<usize>)>,
+    dates: Vec<DateRows>,
+}
+
+/// The rows of one UTC date: one Parquet file.
+pub struct DateRows {
+    pub date: String,
+    /// Positions in the sorted order.
+    rows: Range<usize>,
 }
 
 impl SortedSegment {
@@ -60,16 +66,14 @@ impl SortedSegment {
         Ok(SortedSegment { batch: file_batch(segment_batch)?, order, dates })
     }
 
-    /// The UTC dates of the events, in order.
-    pub fn dates(&self) -> impl Iterator<Item = &str> {
-        self.dates.iter().map(|(d, _)| d.as_str())
+    /// The UTC dates of the events, in order, with their rows.
+    pub fn dates(&self) -> &[DateRows] {
+        &self.dates
     }
 
-    /// Writes the events of `date` into `file` (one row group per [`ROW_GROUP_SIZE`] rows).
-    pub fn write_date(&self, date: &str, file: File) -> Result<File, parquet::errors::ParquetError> {
-        let Some((_, range)) = self.dates.iter().find(|(d, _)| d == date) else {
-            return Ok(file);
-        };
+    /// Writes the rows of one date into `file` (one row group per [`ROW_GROUP_SIZE`] rows).
+    pub fn write(&self, date: &DateRows, file: File) -> Result<File, parquet::errors::ParquetError> {
+        let range = &date.rows;
         let options = ArrowWriterOptions::new().with_properties(properties()).with_skip_arrow_metadata(true);
         let mut writer =
             ArrowWriter::try_new_with_options(BufWriter::with_capacity(1 << 20, file), self.batch.schema(), options)?;
@@ -127,13 +131,13 @@ fn file_batch(segment_batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
 }
 
 /// Splits `order` into runs of equal date (contiguous because the order is by time).
-fn date_runs(dates: &duckdb::arrow::array::StringArray, order: &UInt32Array) -> Vec<(String, Range<usize>)> {
-    let mut runs: Vec<(String, Range<usize>)> = Vec::new();
+fn date_runs(dates: &duckdb::arrow::array::StringArray, order: &UInt32Array) -> Vec<DateRows> {
+    let mut runs: Vec<DateRows> = Vec::new();
     for (pos, row) in order.values().iter().enumerate() {
         let date = dates.value(*row as usize);
         match runs.last_mut() {
-            Some((d, range)) if d == date => range.end = pos + 1,
-            _ => runs.push((date.to_string(), pos..pos + 1)),
+            Some(run) if run.date == date => run.rows.end = pos + 1,
+            _ => runs.push(DateRows { date: date.to_string(), rows: pos..pos + 1 }),
         }
     }
     runs
