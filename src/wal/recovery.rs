@@ -196,7 +196,7 @@ pub fn recover(
         drop(bytes);
         match scanned {
             Ok(s) => {
-                next_lsn = next_lsn.max(s.last_lsn.map_or(s.first_lsn, |l| l + 1));
+                next_lsn = next_lsn.max(s.last_lsn.map_or(s.first_lsn, |l| l.saturating_add(1)));
                 next_lsn = next_lsn.max(s.sealed_next_lsn.unwrap_or(0));
                 if newest && s.sealed_next_lsn.is_none() {
                     report.truncated_bytes = seg.torn_tail.as_ref().map_or(0, |t| t.len);

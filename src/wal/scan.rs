@@ -97,7 +97,7 @@ pub fn scan_segment(bytes: &[u8], visit: &mut dyn FnMut(EventRecord<'_>)) -> Res
                 });
                 scan.event_records += 1;
                 scan.last_lsn = Some(rec.lsn);
-                expected = rec.lsn + 1;
+                expected = successor(rec.lsn);
             }
             Some(&KIND_SEAL) => {
                 scan.sealed_next_lsn = Some(rec.lsn);
@@ -115,11 +115,17 @@ pub fn scan_segment(bytes: &[u8], visit: &mut dyn FnMut(EventRecord<'_>)) -> Res
                 let reason = "record of an unknown kind (written by a newer flightrec?)".to_string();
                 let len = (RECORD_HEADER_LEN + rec.payload.len()) as u64;
                 scan.damage.push(Damage { offset: rec.offset as u64, len, reason });
-                expected = rec.lsn + 1;
+                expected = successor(rec.lsn);
             }
         }
     }
     Ok(scan)
+}
+
+/// The LSN after `lsn`. `decode_at` never yields `u64::MAX`, so this cannot saturate; it
+/// saturates all the same so that no build wraps.
+fn successor(lsn: u64) -> u64 {
+    lsn.saturating_add(1)
 }
 
 struct RawRecord<'a> {
@@ -133,7 +139,7 @@ fn decode_at(bytes: &[u8], pos: usize, expected_lsn: u64) -> Option<RawRecord<'_
     let frame = bytes.get(pos..pos.checked_add(RECORD_HEADER_LEN)?)?;
     let len = read_u32(frame, 0) as usize;
     let lsn = read_u64(frame, 8);
-    if len == 0 || len > MAX_PAYLOAD_LEN || lsn < expected_lsn || lsn - expected_lsn >= LSN_WINDOW {
+    if len == 0 || len > MAX_PAYLOAD_LEN || !lsn_in_sequence(lsn, expected_lsn) {
         return None;
     }
     let start = pos + RECORD_HEADER_LEN;
@@ -142,6 +148,13 @@ fn decode_at(bytes: &[u8], pos: usize, expected_lsn: u64) -> Option<RawRecord<'_
         return None;
     }
     Some(RawRecord { offset: pos, lsn, payload })
+}
+
+/// True for an LSN a record at the expected position may carry: not behind, not implausibly
+/// far ahead, and not `u64::MAX`, after which the next LSN would wrap to zero and a forged
+/// record numbered 0 would pass as the successor.
+fn lsn_in_sequence(lsn: u64, expected: u64) -> bool {
+    lsn >= expected && lsn - expected < LSN_WINDOW && lsn != u64::MAX
 }
 
 /// The first offset at or after `from` holding a valid record.
@@ -160,7 +173,9 @@ fn damage(bytes: &[u8], at: usize, len: usize, expected: u64) -> Damage {
         format!("implausible record length {frame_len}")
     } else if at + RECORD_HEADER_LEN + frame_len > bytes.len() {
         format!("record of {frame_len} bytes runs past the end of the file (torn write)")
-    } else if lsn < expected || lsn - expected >= LSN_WINDOW {
+    } else if lsn == u64::MAX {
+        format!("record LSN {lsn} is the last of the LSN space: no record can follow it")
+    } else if !lsn_in_sequence(lsn, expected) {
         format!("record LSN {lsn} is out of sequence (expected {expected})")
     } else {
         format!("checksum mismatch in record LSN {lsn}")
@@ -174,4 +189,39 @@ fn is_zero(bytes: &[u8]) -> bool {
 
 fn last_nonzero(bytes: &[u8]) -> Option<usize> {
     bytes.iter().rposition(|&b| b != 0)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::wal::format::{encode_record, event_payload};
+
+    fn segment(first_lsn: u64, lsns: &[u64]) -> Vec<u8> {
+        let mut bytes = SegmentHeader { first_lsn, created_micros: 0 }.encode().to_vec();
+        for &lsn in lsns {
+            encode_record(&mut bytes, lsn, &event_payload(false, b"{}"));
+        }
+        bytes
+    }
+
+    #[test]
+    fn an_lsn_at_the_end_of_the_lsn_space_is_damage_not_a_wrap_to_zero() {
+        let bytes = segment(u64::MAX - 1, &[u64::MAX - 1, u64::MAX, 0, 1]);
+        let mut seen = Vec::new();
+        let scan = scan_segment(&bytes, &mut |r| seen.push(r.lsn)).unwrap();
+        assert_eq!(seen, vec![u64::MAX - 1]);
+        assert_eq!(scan.last_lsn, Some(u64::MAX - 1));
+        let bad = scan.torn_tail.unwrap();
+        assert!(bad.reason.contains("last of the LSN space"), "{}", bad.reason);
+    }
+
+    #[test]
+    fn records_in_sequence_all_decode() {
+        let bytes = segment(7, &[7, 8, 9]);
+        let mut seen = Vec::new();
+        let scan = scan_segment(&bytes, &mut |r| seen.push(r.lsn)).unwrap();
+        assert_eq!(seen, vec![7, 8, 9]);
+        assert!(scan.damage.is_empty() && scan.torn_tail.is_none());
+    }
 }

@@ -306,6 +306,11 @@ impl Writer {
     }
 
     fn append_one(&mut self, payload: Vec<u8>) -> Result<(), WalError> {
+        // The decoder refuses LSN u64::MAX (its successor would wrap to 0), so never write it.
+        let Some(after) = self.next_lsn.checked_add(1) else {
+            let reason = format!("LSN space exhausted at {}: no record can follow", self.next_lsn);
+            return Err(WalError::Corruption { segment: self.wal_dir.clone(), offset: 0, reason });
+        };
         if self.segment_full(framed_len(payload.len())) {
             self.seal_active()?;
         }
@@ -313,7 +318,7 @@ impl Writer {
         if self.hooks.on_append.is_some() {
             self.appended.push((self.next_lsn, payload));
         }
-        self.next_lsn += 1;
+        self.next_lsn = after;
         if let Some(active) = self.active.as_mut() {
             active.event_records += 1;
         }
