@@ -190,7 +190,7 @@ fn query_and_sql_read_wal_and_parquet_without_a_lock() {
 
     let out = flightrec(tmp.path(), &["sql", "SELEKT nonsense"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("HSK-500-DB"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HSK-400-SQL-REFUSED"));
     assert_eq!(flightrec(tmp.path(), &["query", "--cursor", "not-a-cursor"]).status.code(), Some(2));
     assert_eq!(flightrec(tmp.path(), &["query", "--type", "nope"]).status.code(), Some(2));
     assert_eq!(flightrec(tmp.path(), &["query", "--from", "yesterday"]).status.code(), Some(2));
@@ -218,4 +218,50 @@ fn retention_dry_run_changes_nothing_then_retention_drops() {
         String::from_utf8_lossy(&out.stdout)
     );
     assert_eq!(json(&flightrec(tmp.path(), &["stats", "--json"]))["events"], 0);
+}
+
+#[test]
+fn sql_is_one_read_only_select_confined_to_the_data_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert_eq!(flightrec(tmp.path(), &["ingest", SAMPLE]).status.code(), Some(0));
+    assert_eq!(flightrec(tmp.path(), &["compact"]).status.code(), Some(0));
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("secret.csv");
+    std::fs::write(&secret, "k\nhunter2\n").unwrap();
+    let stolen = outside.path().join("stolen.csv");
+    let attached = outside.path().join("other.duckdb");
+    let (secret, stolen, attached) = (secret.display(), stolen.display(), attached.display());
+    let refused = [
+        format!("COPY (SELECT * FROM events) TO '{stolen}'"),
+        format!("SELECT 1; COPY (SELECT * FROM events) TO '{stolen}'"),
+        format!("SELECT 1) ; COPY (SELECT 1) TO '{stolen}'; SELECT (1"),
+        format!("ATTACH '{attached}' AS other"),
+        "INSTALL httpfs".to_string(),
+        "LOAD httpfs".to_string(),
+        "SET enable_external_access = true".to_string(),
+        "CREATE TABLE t AS SELECT 1".to_string(),
+        "DROP VIEW events".to_string(),
+        "SELECT 1; SELECT 2".to_string(),
+        format!("SELECT * FROM read_csv('{secret}')"),
+        "SELECT * FROM read_text('/etc/passwd')".to_string(),
+        format!("SELECT * FROM read_parquet('{}/../**/*.parquet')", tmp.path().display()),
+    ];
+    for sql in &refused {
+        let out = flightrec(tmp.path(), &["sql", sql]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{sql} must be refused; stdout {}", String::from_utf8_lossy(&out.stdout));
+        assert!(err.contains("HSK-400-SQL-REFUSED"), "{sql}: {err}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("hunter2"), "{sql} read a file outside the data dir");
+    }
+    assert!(!outside.path().join("stolen.csv").exists(), "nothing was written outside the data directory");
+    assert!(!outside.path().join("other.duckdb").exists());
+    // Reads inside the data directory still work, through the view and directly.
+    let glob = tmp.path().join("events/**/*.parquet");
+    let direct = format!("SELECT count(*) AS n FROM read_parquet('{}')", glob.display());
+    for sql in ["SELECT count(*) AS n FROM events;", direct.as_str()] {
+        let out = flightrec(tmp.path(), &["sql", "--json", sql]);
+        assert_eq!(out.status.code(), Some(0), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["n"], sample_lines().len().to_string());
+    }
 }

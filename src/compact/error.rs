@@ -25,6 +25,9 @@ pub enum StoreError {
     )]
     CatalogTooNew { path: PathBuf, found: i64, known: i64 },
 
+    #[error("HSK-400-SQL-REFUSED: {reason}")]
+    SqlRefused { reason: String },
+
     #[error(transparent)]
     Wal(#[from] WalError),
 }
@@ -37,6 +40,7 @@ impl StoreError {
             StoreError::Arrow { .. } => "HSK-500-ARROW",
             StoreError::Parquet { .. } => "HSK-500-PARQUET",
             StoreError::CatalogTooNew { .. } => "HSK-500-CATALOG-VERSION",
+            StoreError::SqlRefused { .. } => "HSK-400-SQL-REFUSED",
             StoreError::Wal(e) => e.code(),
         }
     }

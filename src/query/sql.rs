@@ -1,6 +1,12 @@
 //! `flightrec sql`: DuckDB SQL over a view `events` that covers the Parquet files and the WAL
 //! tail, opened without any lock (the catalog stays the recorder's), so it runs while a
 //! recorder is serving. Every result value is rendered as text.
+//!
+//! Read-only by construction: the text must parse as exactly one `SELECT` (DuckDB's own parser
+//! decides, through `json_serialize_sql`, so `COPY … TO`, `ATTACH`, `INSTALL`, `SET` and a
+//! second statement smuggled after a `;` are refused before anything runs), and the
+//! connection reads files only below the data directory (`enable_external_access = false`
+//! with `allowed_directories`), with its configuration locked so no statement can lift that.
 
 use std::path::Path;
 
@@ -48,15 +54,52 @@ pub fn open_events_view(root: &Path) -> Result<Connection, StoreError> {
         )
     };
     conn.execute_batch(&view).map_err(db("create the events view"))?;
+    confine_to(&conn, root)?;
     Ok(conn)
 }
 
-/// Runs one SQL statement and returns its result as text.
+/// Lets the connection read files below `root` only, and locks its configuration.
+fn confine_to(conn: &Connection, root: &Path) -> Result<(), StoreError> {
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let dir = sql_str(&format!("{}/", root.display().to_string().trim_end_matches('/')));
+    conn.execute_batch(&format!(
+        "SET allowed_directories = [{dir}]; SET enable_external_access = false; SET lock_configuration = true;"
+    ))
+    .map_err(db("confine SQL to the data directory"))
+}
+
+/// Refuses anything but exactly one `SELECT` statement, with DuckDB's parser as the judge.
+fn check_single_select(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    let (failed, message, statements): (bool, Option<String>, Option<u64>) = conn
+        .query_row(
+            "SELECT (s->>'$.error')::BOOLEAN, s->>'$.error_message', json_array_length(s->'$.statements') \
+             FROM (SELECT json_serialize_sql(?::VARCHAR) AS s)",
+            [sql],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .map_err(db("parse SQL"))?;
+    let refuse = |reason: String| Err(StoreError::SqlRefused { reason });
+    if failed {
+        let why = message.unwrap_or_default();
+        return refuse(format!("only one read-only SELECT statement is allowed ({why})"));
+    }
+    match statements {
+        Some(1) => Ok(()),
+        Some(0) | None => refuse("the SQL text holds no statement".into()),
+        Some(n) => refuse(format!("the SQL text holds {n} statements; run one SELECT at a time")),
+    }
+}
+
+/// Runs one read-only `SELECT` and returns its result as text.
 pub fn run_sql(conn: &Connection, sql: &str) -> Result<SqlResult, StoreError> {
     let sql = sql.trim().trim_end_matches(';');
+    check_single_select(conn, sql)?;
     let wrapped = format!("SELECT COLUMNS(*)::VARCHAR FROM ({sql})");
-    let mut stmt = conn.prepare(&wrapped).map_err(db("run SQL"))?;
-    let mut rows = stmt.query([]).map_err(db("run SQL"))?;
+    // The statement is the user's: its errors (a missing column, a file outside the data
+    // directory) are theirs to fix, so they are refusals, not internal errors.
+    let refused = |e: duckdb::Error| StoreError::SqlRefused { reason: e.to_string() };
+    let mut stmt = conn.prepare(&wrapped).map_err(refused)?;
+    let mut rows = stmt.query([]).map_err(refused)?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(db("read SQL result"))? {
         let n = row.as_ref().column_count();

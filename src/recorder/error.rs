@@ -53,7 +53,9 @@ impl RecorderError {
     /// The HTTP status this error maps to.
     pub fn http_status(&self) -> u16 {
         match self {
-            RecorderError::InvalidEvent(_) | RecorderError::InvalidQuery { .. } => 400,
+            RecorderError::InvalidEvent(_)
+            | RecorderError::InvalidQuery { .. }
+            | RecorderError::Sink(StoreError::SqlRefused { .. }) => 400,
             RecorderError::Wal(WalError::TooLarge { .. }) => 413,
             RecorderError::Wal(WalError::QueueFull { .. }) => 429,
             RecorderError::Wal(WalError::Closed) | RecorderError::ShuttingDown => 503,
