@@ -2,6 +2,7 @@
 //! encode as a WAL payload. Nothing reaches the WAL without passing through here, so no
 //! secret the redactor knows is ever written to disk.
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::event::{Event, InvalidEvent, parse_event};
@@ -13,6 +14,8 @@ use crate::wal::event_payload;
 pub struct Prepared {
     pub event_id: Uuid,
     pub trace_id: Uuid,
+    /// When the event says it happened.
+    pub timestamp: DateTime<Utc>,
     /// The recorder assigned the trace_id (the caller sent none).
     pub trace_id_assigned: bool,
     /// The redactor replaced at least one secret.
@@ -24,6 +27,29 @@ pub struct Prepared {
 /// Largest event accepted, in bytes of JSON. Events carry references and hashes, never raw
 /// content, so a larger one is a mistake (or an attack), not a record.
 pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
+
+/// How far in the future an event may be dated, by default. Retention drops whole segments
+/// by their newest event, so one event dated in the year 9999 would keep its segment, and
+/// every event in it, for ever.
+pub const DEFAULT_MAX_FUTURE_SKEW: chrono::Duration = chrono::Duration::days(1);
+
+/// Refuses an event dated more than `max_skew` after `now` (`HSK-400-INVALID-EVENT` on
+/// `timestamp`).
+pub fn check_future_skew(p: &Prepared, now: DateTime<Utc>, max_skew: chrono::Duration) -> Result<(), InvalidEvent> {
+    match now.checked_add_signed(max_skew) {
+        Some(limit) if p.timestamp > limit => Err(InvalidEvent::new(
+            "timestamp",
+            format!(
+                "{} is more than {} s ahead of this recorder's clock ({}); fix the sender's clock, \
+                 or raise --max-future-skew",
+                crate::event::time::format_rfc3339(&p.timestamp),
+                max_skew.num_seconds(),
+                crate::event::time::format_rfc3339(&now)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
 
 /// Parses, validates and redacts one JSON event.
 pub fn prepare_json(redactor: &Redactor, json: &[u8]) -> Result<Prepared, InvalidEvent> {
@@ -51,6 +77,7 @@ fn finish(redactor: &Redactor, mut event: Event, trace_id_assigned: bool) -> Res
     Ok(Prepared {
         event_id: event.event_id,
         trace_id: event.trace_id,
+        timestamp: event.timestamp,
         trace_id_assigned,
         redacted,
         payload: event_payload(redacted, &json),

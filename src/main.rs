@@ -33,6 +33,10 @@ struct WriteSettings {
     /// Seal a WAL segment when it is this many seconds old.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     segment_age: u64,
+    /// Refuse events dated further ahead of this machine's clock than this: seconds, or a
+    /// number with s, m, h or d (e.g. 90m, 1d).
+    #[arg(long, default_value = "1d", value_parser = parse_skew)]
+    max_future_skew: chrono::Duration,
 }
 
 #[derive(Subcommand, Debug)]
@@ -222,7 +226,7 @@ fn main() -> ExitCode {
             cli::remote::ingest(&url, token.as_deref(), &file, json)
         }
         Command::Ingest { file, settings, json, url: None, .. } => {
-            cli::ingest::run(&data_dir, &file, &settings.wal_options(), json)
+            cli::ingest::run(&data_dir, &file, &settings.wal_options(), settings.max_future_skew, json)
         }
         Command::Verify { dir, json } => cli::verify::run(dir.as_deref().unwrap_or(&data_dir), json),
         Command::Serve { demo, bind, token, settings, retention_days, request_timeout } => {
@@ -232,6 +236,7 @@ fn main() -> ExitCode {
                 token,
                 demo,
                 wal: settings.wal_options(),
+                max_future_skew: settings.max_future_skew,
                 retention_days,
                 request_timeout,
             };
@@ -286,6 +291,25 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `86400`, `90m`, `1d`: a non-negative duration in seconds, minutes, hours or days.
+fn parse_skew(s: &str) -> Result<chrono::Duration, String> {
+    let (digits, unit) = match s.trim().char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&s.trim()[..i], c),
+        _ => (s.trim(), 's'),
+    };
+    let n: i64 = digits.parse().map_err(|_| format!("`{s}` is not a duration such as 3600, 90m or 1d"))?;
+    let secs = match unit {
+        's' => Some(n),
+        'm' => n.checked_mul(60),
+        'h' => n.checked_mul(3600),
+        'd' => n.checked_mul(86_400),
+        _ => None,
+    };
+    secs.filter(|&v| (0..=100 * 365 * 86_400).contains(&v))
+        .map(chrono::Duration::seconds)
+        .ok_or_else(|| format!("`{s}`: use a number of s, m, h or d between 0 and 100 years"))
 }
 
 fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use flightrec::datadir::DataDir;
 use flightrec::event::InvalidEvent;
-use flightrec::ingest::{MAX_EVENT_BYTES, prepare_json};
+use flightrec::ingest::{MAX_EVENT_BYTES, check_future_skew, prepare_json};
 use flightrec::ndjson::{Line, LineReader, is_blank};
 use flightrec::redact::Redactor;
 use flightrec::wal::{Wal, WalHooks, WalOptions};
@@ -37,7 +37,13 @@ struct Rejection {
     message: String,
 }
 
-pub fn run(data_dir: &Path, file: &str, opts: &WalOptions, json: bool) -> Result<ExitCode, CliError> {
+pub fn run(
+    data_dir: &Path,
+    file: &str,
+    opts: &WalOptions,
+    max_future_skew: chrono::Duration,
+    json: bool,
+) -> Result<ExitCode, CliError> {
     let (input, size): (Box<dyn BufRead>, Option<u64>) = if file == "-" {
         (Box::new(std::io::stdin().lock()), None)
     } else {
@@ -62,7 +68,8 @@ pub fn run(data_dir: &Path, file: &str, opts: &WalOptions, json: bool) -> Result
                 continue;
             }
             Line::Bytes if is_blank(&buf) => continue,
-            Line::Bytes => prepare_json(&redactor, &buf),
+            Line::Bytes => prepare_json(&redactor, &buf)
+                .and_then(|p| check_future_skew(&p, chrono::Utc::now(), max_future_skew).map(|()| p)),
         };
         match prepared {
             Ok(p) => {

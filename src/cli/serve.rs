@@ -15,6 +15,7 @@ pub struct ServeArgs {
     pub token: Option<String>,
     pub demo: bool,
     pub wal: WalOptions,
+    pub max_future_skew: chrono::Duration,
     pub retention_days: u32,
     pub request_timeout: std::time::Duration,
 }
@@ -34,6 +35,7 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), CliError> {
     };
     let mut config = RecorderConfig::new(&dir);
     config.wal = args.wal;
+    config.max_future_skew = args.max_future_skew;
     config.retention = chrono::Duration::days(i64::from(args.retention_days));
     let recorder = Recorder::open(config).await?;
     if args.demo {

@@ -23,6 +23,8 @@ pub struct RecorderConfig {
     pub dedup_window: chrono::Duration,
     /// Most event ids remembered for de-duplication.
     pub dedup_capacity: usize,
+    /// Events dated further than this ahead of the clock are refused (default 1 day).
+    pub max_future_skew: chrono::Duration,
 }
 
 impl RecorderConfig {
@@ -37,6 +39,7 @@ impl RecorderConfig {
             redaction_patterns: Vec::new(),
             dedup_window: chrono::Duration::hours(24),
             dedup_capacity: 2_000_000,
+            max_future_skew: crate::ingest::DEFAULT_MAX_FUTURE_SKEW,
         }
     }
 }

@@ -27,8 +27,8 @@ pub use error::RecorderError;
 
 use crate::compact::{Compactor, StoreError};
 use crate::datadir::{DataDir, DirLock, Layout};
-use crate::event::Event;
-use crate::ingest::{Prepared, prepare_event, prepare_json};
+use crate::event::{Event, InvalidEvent};
+use crate::ingest::{Prepared, check_future_skew, prepare_event, prepare_json};
 use crate::query::parquet::{self, ParquetScan};
 use crate::query::views::{JobView, TraceView, collect_all, job_view, trace_view};
 use crate::query::{EventPage, EventQuery, merge_page, tail::TailIndex};
@@ -125,7 +125,7 @@ impl Recorder {
 
     /// Records one JSON event (HTTP and CLI ingest).
     pub async fn record_json(&self, json: &[u8], durability: Option<Durability>) -> Result<Recorded, RecorderError> {
-        let prepared = prepare_json(&self.inner.redactor, json)?;
+        let prepared = self.inner.prepare_json(json)?;
         self.record_prepared(prepared, durability).await
     }
 
@@ -141,7 +141,7 @@ impl Recorder {
         let mut payloads = Vec::new();
         let mut appended = Vec::new();
         for item in items {
-            match prepare_json(&inner.redactor, item) {
+            match inner.prepare_json(item) {
                 Ok(p) => {
                     let duplicate = !inner.remember(p.event_id);
                     results.push(Ok(recorded(&p, duplicate)));
@@ -167,7 +167,7 @@ impl Recorder {
 
     /// Records an event built in Rust and says what happened to it.
     pub async fn record(&self, event: Event, durability: Option<Durability>) -> Result<Recorded, RecorderError> {
-        let prepared = prepare_event(&self.inner.redactor, event)?;
+        let prepared = self.inner.prepare_event(event)?;
         self.record_prepared(prepared, durability).await
     }
 
@@ -347,6 +347,20 @@ impl Inner {
             _compactor_lock: compactor_lock,
             _writer_lock: writer_lock,
         })
+    }
+
+    /// Parses, validates and redacts a JSON event, refusing one dated too far ahead.
+    fn prepare_json(&self, json: &[u8]) -> Result<Prepared, InvalidEvent> {
+        prepare_json(&self.redactor, json).and_then(|p| self.check_skew(p))
+    }
+
+    /// Validates and redacts an event built in Rust, refusing one dated too far ahead.
+    fn prepare_event(&self, event: Event) -> Result<Prepared, InvalidEvent> {
+        prepare_event(&self.redactor, event).and_then(|p| self.check_skew(p))
+    }
+
+    fn check_skew(&self, p: Prepared) -> Result<Prepared, InvalidEvent> {
+        check_future_skew(&p, chrono::Utc::now(), self.config.max_future_skew).map(|()| p)
     }
 
     /// Remembers an event id; false when it is a duplicate.
