@@ -1,8 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! A real full disk: the recorder runs on a small tmpfs the test mounts (skipped, with the
-//! reason printed, where mounting is not permitted). Ingest until the disk is full: the
-//! caller gets `HSK-500-DISK-FULL` (HTTP 507), later appends `HSK-500-WAL-POISONED`; after
-//! space is freed, reopening keeps every acknowledged event exactly once and accepts more.
+//! reason printed, where mounting is not permitted; in CI, which runs as root, that fails).
+//! Ingest until the disk is full: the caller gets `HSK-500-DISK-FULL` (HTTP 507), later
+//! appends `HSK-500-WAL-POISONED`; after space is freed, reopening keeps every acknowledged
+//! event exactly once and accepts more.
 
 mod common;
 
@@ -72,7 +73,8 @@ async fn a_full_disk_fails_appends_clearly_and_loses_nothing_acknowledged() {
     let fs = match Tmpfs::mount("16m") {
         Ok(fs) => fs,
         Err(reason) => {
-            eprintln!("skipped: a real disk-full test needs a tmpfs mount: {reason}");
+            assert!(std::env::var_os("CI").is_none(), "CI runs as root and must mount a tmpfs: {reason}");
+            eprintln!("SKIPPED: a real disk-full test needs a tmpfs mount: {reason}");
             return;
         }
     };
