@@ -57,6 +57,12 @@ enum Command {
         /// Longest a request may take, reading its body included (a slower one gets 408).
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
         request_timeout: u64,
+        /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+        #[arg(long, env = "FLIGHTREC_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, env = "FLIGHTREC_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Record the events of an NDJSON file (or - for standard input), one JSON event a line.
     Ingest {
@@ -68,6 +74,9 @@ enum Command {
         /// Bearer token for --url.
         #[arg(long, env = "FLIGHTREC_TOKEN", hide_env_values = true)]
         token: Option<String>,
+        /// For an https --url: trust the PEM certificates of this file instead of the Mozilla roots.
+        #[arg(long, env = "FLIGHTREC_CA_CERT", value_name = "FILE", requires = "url")]
+        ca_cert: Option<PathBuf>,
         #[command(flatten)]
         settings: WriteSettings,
         /// Print the result as JSON.
@@ -138,6 +147,9 @@ enum Command {
         /// Bearer token for --url.
         #[arg(long, env = "FLIGHTREC_TOKEN", hide_env_values = true)]
         token: Option<String>,
+        /// For an https --url: trust the PEM certificates of this file instead of the Mozilla roots.
+        #[arg(long, env = "FLIGHTREC_CA_CERT", value_name = "FILE", requires = "url")]
+        ca_cert: Option<PathBuf>,
     },
     /// Run DuckDB SQL over the view `events` (Parquet files and WAL tail), without a lock.
     Sql {
@@ -218,14 +230,15 @@ fn main() -> ExitCode {
     cli::init_tracing();
     let data_dir = cli.data_dir;
     let result = match cli.command {
-        Command::Ingest { file, url: Some(url), token, json, .. } => {
-            cli::remote::ingest(&url, token.as_deref(), &file, json)
+        Command::Ingest { file, url: Some(url), token, ca_cert, json, .. } => {
+            let server = cli::remote::Server { url: &url, token: token.as_deref(), ca_cert: ca_cert.as_deref() };
+            cli::remote::ingest(&server, &file, json)
         }
         Command::Ingest { file, settings, json, url: None, .. } => {
             cli::ingest::run(&data_dir, &file, &settings.wal_options(), json)
         }
         Command::Verify { dir, json } => cli::verify::run(dir.as_deref().unwrap_or(&data_dir), json),
-        Command::Serve { demo, bind, token, settings, retention_days, request_timeout } => {
+        Command::Serve { demo, bind, token, settings, retention_days, request_timeout, tls_cert, tls_key } => {
             let request_timeout = std::time::Duration::from_secs(request_timeout);
             let args = cli::serve::ServeArgs {
                 bind,
@@ -234,6 +247,7 @@ fn main() -> ExitCode {
                 wal: settings.wal_options(),
                 retention_days,
                 request_timeout,
+                tls: tls_cert.zip(tls_key),
             };
             cli::serve::run(&data_dir, args)
         }
@@ -241,7 +255,21 @@ fn main() -> ExitCode {
         Command::Retention { dry_run, retention_days, json } => {
             cli::retention::run(&data_dir, retention_days, dry_run, json)
         }
-        Command::Query { job_id, trace_id, from, to, event_type, actor, text, limit, cursor, json, url, token } => {
+        Command::Query {
+            job_id,
+            trace_id,
+            from,
+            to,
+            event_type,
+            actor,
+            text,
+            limit,
+            cursor,
+            json,
+            url,
+            token,
+            ca_cert,
+        } => {
             let q = flightrec::query::EventQuery {
                 job_id,
                 trace_id,
@@ -254,7 +282,11 @@ fn main() -> ExitCode {
                 cursor,
             };
             let source = match url.as_deref() {
-                Some(url) => cli::query::Source::Server { url, token: token.as_deref() },
+                Some(url) => cli::query::Source::Server(cli::remote::Server {
+                    url,
+                    token: token.as_deref(),
+                    ca_cert: ca_cert.as_deref(),
+                }),
                 None => cli::query::Source::Dir(&data_dir),
             };
             cli::query::run_query(source, &q, json)
