@@ -35,6 +35,20 @@ struct WriteSettings {
     segment_age: u64,
 }
 
+/// How `ingest` and `query` reach a running server instead of the data directory.
+#[derive(Args, Debug, Clone)]
+struct RemoteArgs {
+    /// Work through a running server (e.g. http://127.0.0.1:7080) instead of the data directory.
+    #[arg(long)]
+    url: Option<String>,
+    /// Bearer token for --url.
+    #[arg(long, env = "FLIGHTREC_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// For an https --url: trust the PEM certificates of this file instead of the Mozilla roots.
+    #[arg(long, env = "FLIGHTREC_CA_CERT", value_name = "FILE", requires = "url")]
+    ca_cert: Option<PathBuf>,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the recorder with its HTTP API and web UI.
@@ -68,15 +82,8 @@ enum Command {
     Ingest {
         /// The NDJSON file, or - for standard input.
         file: String,
-        /// Send to a running server (e.g. http://127.0.0.1:7080) instead of the data directory.
-        #[arg(long)]
-        url: Option<String>,
-        /// Bearer token for --url.
-        #[arg(long, env = "FLIGHTREC_TOKEN", hide_env_values = true)]
-        token: Option<String>,
-        /// For an https --url: trust the PEM certificates of this file instead of the Mozilla roots.
-        #[arg(long, env = "FLIGHTREC_CA_CERT", value_name = "FILE", requires = "url")]
-        ca_cert: Option<PathBuf>,
+        #[command(flatten)]
+        remote: RemoteArgs,
         #[command(flatten)]
         settings: WriteSettings,
         /// Print the result as JSON.
@@ -141,15 +148,8 @@ enum Command {
         /// NDJSON, one stored event a line (the next cursor goes to standard error).
         #[arg(long)]
         json: bool,
-        /// Ask a running server (e.g. http://127.0.0.1:7080) instead of reading the data directory.
-        #[arg(long)]
-        url: Option<String>,
-        /// Bearer token for --url.
-        #[arg(long, env = "FLIGHTREC_TOKEN", hide_env_values = true)]
-        token: Option<String>,
-        /// For an https --url: trust the PEM certificates of this file instead of the Mozilla roots.
-        #[arg(long, env = "FLIGHTREC_CA_CERT", value_name = "FILE", requires = "url")]
-        ca_cert: Option<PathBuf>,
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// Run DuckDB SQL over the view `events` (Parquet files and WAL tail), without a lock.
     Sql {
@@ -230,13 +230,10 @@ fn main() -> ExitCode {
     cli::init_tracing();
     let data_dir = cli.data_dir;
     let result = match cli.command {
-        Command::Ingest { file, url: Some(url), token, ca_cert, json, .. } => {
-            let server = cli::remote::Server { url: &url, token: token.as_deref(), ca_cert: ca_cert.as_deref() };
-            cli::remote::ingest(&server, &file, json)
-        }
-        Command::Ingest { file, settings, json, url: None, .. } => {
-            cli::ingest::run(&data_dir, &file, &settings.wal_options(), json)
-        }
+        Command::Ingest { file, remote, settings, json } => match remote.server() {
+            Some(server) => cli::remote::ingest(&server, &file, json),
+            None => cli::ingest::run(&data_dir, &file, &settings.wal_options(), json),
+        },
         Command::Verify { dir, json } => cli::verify::run(dir.as_deref().unwrap_or(&data_dir), json),
         Command::Serve { demo, bind, token, settings, retention_days, request_timeout, tls_cert, tls_key } => {
             let request_timeout = std::time::Duration::from_secs(request_timeout);
@@ -255,21 +252,7 @@ fn main() -> ExitCode {
         Command::Retention { dry_run, retention_days, json } => {
             cli::retention::run(&data_dir, retention_days, dry_run, json)
         }
-        Command::Query {
-            job_id,
-            trace_id,
-            from,
-            to,
-            event_type,
-            actor,
-            text,
-            limit,
-            cursor,
-            json,
-            url,
-            token,
-            ca_cert,
-        } => {
+        Command::Query { job_id, trace_id, from, to, event_type, actor, text, limit, cursor, json, remote } => {
             let q = flightrec::query::EventQuery {
                 job_id,
                 trace_id,
@@ -281,12 +264,8 @@ fn main() -> ExitCode {
                 limit: Some(usize::from(limit)),
                 cursor,
             };
-            let source = match url.as_deref() {
-                Some(url) => cli::query::Source::Server(cli::remote::Server {
-                    url,
-                    token: token.as_deref(),
-                    ca_cert: ca_cert.as_deref(),
-                }),
+            let source = match remote.server() {
+                Some(server) => cli::query::Source::Server(server),
                 None => cli::query::Source::Dir(&data_dir),
             };
             cli::query::run_query(source, &q, json)
@@ -322,6 +301,13 @@ fn main() -> ExitCode {
 
 fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     flightrec::event::time::parse_rfc3339(s)
+}
+
+impl RemoteArgs {
+    fn server(&self) -> Option<cli::remote::Server<'_>> {
+        let (token, ca_cert) = (self.token.as_deref(), self.ca_cert.as_deref());
+        self.url.as_deref().map(|url| cli::remote::Server { url, token, ca_cert })
+    }
 }
 
 impl WriteSettings {
