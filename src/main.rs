@@ -39,6 +39,20 @@ struct WriteSettings {
     max_future_skew: chrono::Duration,
 }
 
+/// How `ingest` and `query` reach a running server instead of the data directory.
+#[derive(Args, Debug, Clone)]
+struct RemoteArgs {
+    /// Work through a running server (e.g. http://127.0.0.1:7080) instead of the data directory.
+    #[arg(long)]
+    url: Option<String>,
+    /// Bearer token for --url.
+    #[arg(long, env = "FLIGHTREC_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// For an https --url: trust the PEM certificates of this file instead of the Mozilla roots.
+    #[arg(long, env = "FLIGHTREC_CA_CERT", value_name = "FILE", requires = "url")]
+    ca_cert: Option<PathBuf>,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the recorder with its HTTP API and web UI.
@@ -61,17 +75,19 @@ enum Command {
         /// Longest a request may take, reading its body included (a slower one gets 408).
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
         request_timeout: u64,
+        /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+        #[arg(long, env = "FLIGHTREC_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, env = "FLIGHTREC_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Record the events of an NDJSON file (or - for standard input), one JSON event a line.
     Ingest {
         /// The NDJSON file, or - for standard input.
         file: String,
-        /// Send to a running server (e.g. http://127.0.0.1:7080) instead of the data directory.
-        #[arg(long)]
-        url: Option<String>,
-        /// Bearer token for --url.
-        #[arg(long, env = "FLIGHTREC_TOKEN", hide_env_values = true)]
-        token: Option<String>,
+        #[command(flatten)]
+        remote: RemoteArgs,
         #[command(flatten)]
         settings: WriteSettings,
         /// Print the result as JSON.
@@ -136,12 +152,8 @@ enum Command {
         /// NDJSON, one stored event a line (the next cursor goes to standard error).
         #[arg(long)]
         json: bool,
-        /// Ask a running server (e.g. http://127.0.0.1:7080) instead of reading the data directory.
-        #[arg(long)]
-        url: Option<String>,
-        /// Bearer token for --url.
-        #[arg(long, env = "FLIGHTREC_TOKEN", hide_env_values = true)]
-        token: Option<String>,
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// Run DuckDB SQL over the view `events` (Parquet files and WAL tail), without a lock.
     Sql {
@@ -222,14 +234,12 @@ fn main() -> ExitCode {
     cli::init_tracing();
     let data_dir = cli.data_dir;
     let result = match cli.command {
-        Command::Ingest { file, url: Some(url), token, json, .. } => {
-            cli::remote::ingest(&url, token.as_deref(), &file, json)
-        }
-        Command::Ingest { file, settings, json, url: None, .. } => {
-            cli::ingest::run(&data_dir, &file, &settings.wal_options(), settings.max_future_skew, json)
-        }
+        Command::Ingest { file, remote, settings, json } => match remote.server() {
+            Some(server) => cli::remote::ingest(&server, &file, json),
+            None => cli::ingest::run(&data_dir, &file, &settings.wal_options(), settings.max_future_skew, json),
+        },
         Command::Verify { dir, json } => cli::verify::run(dir.as_deref().unwrap_or(&data_dir), json),
-        Command::Serve { demo, bind, token, settings, retention_days, request_timeout } => {
+        Command::Serve { demo, bind, token, settings, retention_days, request_timeout, tls_cert, tls_key } => {
             let request_timeout = std::time::Duration::from_secs(request_timeout);
             let args = cli::serve::ServeArgs {
                 bind,
@@ -239,6 +249,7 @@ fn main() -> ExitCode {
                 max_future_skew: settings.max_future_skew,
                 retention_days,
                 request_timeout,
+                tls: tls_cert.zip(tls_key),
             };
             cli::serve::run(&data_dir, args)
         }
@@ -246,7 +257,7 @@ fn main() -> ExitCode {
         Command::Retention { dry_run, retention_days, json } => {
             cli::retention::run(&data_dir, retention_days, dry_run, json)
         }
-        Command::Query { job_id, trace_id, from, to, event_type, actor, text, limit, cursor, json, url, token } => {
+        Command::Query { job_id, trace_id, from, to, event_type, actor, text, limit, cursor, json, remote } => {
             let q = flightrec::query::EventQuery {
                 job_id,
                 trace_id,
@@ -258,8 +269,8 @@ fn main() -> ExitCode {
                 limit: Some(usize::from(limit)),
                 cursor,
             };
-            let source = match url.as_deref() {
-                Some(url) => cli::query::Source::Server { url, token: token.as_deref() },
+            let source = match remote.server() {
+                Some(server) => cli::query::Source::Server(server),
                 None => cli::query::Source::Dir(&data_dir),
             };
             cli::query::run_query(source, &q, json)
@@ -314,6 +325,13 @@ fn parse_skew(s: &str) -> Result<chrono::Duration, String> {
 
 fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     flightrec::event::time::parse_rfc3339(s)
+}
+
+impl RemoteArgs {
+    fn server(&self) -> Option<cli::remote::Server<'_>> {
+        let (token, ca_cert) = (self.token.as_deref(), self.ca_cert.as_deref());
+        self.url.as_deref().map(|url| cli::remote::Server { url, token, ca_cert })
+    }
 }
 
 impl WriteSettings {

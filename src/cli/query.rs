@@ -13,13 +13,13 @@ use super::CliError;
 /// Where `query` reads: the data directory, or a running server.
 pub enum Source<'a> {
     Dir(&'a Path),
-    Server { url: &'a str, token: Option<&'a str> },
+    Server(super::remote::Server<'a>),
 }
 
 pub fn run_query(source: Source<'_>, q: &EventQuery, json: bool) -> Result<ExitCode, CliError> {
     let page = match source {
         Source::Dir(root) => query_dir(root, q)?,
-        Source::Server { url, token } => super::remote::query(url, token, q)?,
+        Source::Server(server) => super::remote::query(&server, q)?,
     };
     if json {
         for e in &page.events {

@@ -18,6 +18,8 @@ pub struct ServeArgs {
     pub max_future_skew: chrono::Duration,
     pub retention_days: u32,
     pub request_timeout: std::time::Duration,
+    /// PEM certificate chain and private key: serve HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode, CliError> {
@@ -27,6 +29,9 @@ pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode, CliError> {
 }
 
 async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), CliError> {
+    // Before binding: a bad certificate or key file stops here, naming the file.
+    let tls = args.tls.as_ref().map(|(cert, key)| server::tls::TlsConfig::from_pem_files(cert, key));
+    let tls = tls.transpose().map_err(server::ServeError::from)?;
     let listener = server::bind(args.bind, args.token.as_deref()).await?;
     let dir: PathBuf = if args.demo {
         std::env::temp_dir().join(format!("flightrec-demo-{}-{}", std::process::id(), chrono::Utc::now().timestamp()))
@@ -45,11 +50,16 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), CliError> {
         tokio::spawn(flightrec::demo::live(recorder.clone()));
     }
     let addr = listener.local_addr().map_err(CliError::io("read the listen address"))?;
-    println!("flightrec: listening on http://{addr}/ (data dir {})", dir.display());
-    if args.demo {
-        println!("flightrec: open http://{addr}/ in a browser; try job {}", flightrec::demo::NIGHTLY_JOB);
+    if let Some(warning) = server::tls::cleartext_warning(addr, tls.is_some()) {
+        eprintln!("\n{warning}\n");
+        tracing::warn!("{warning}");
     }
-    let opts = server::ServerOptions { token: args.token, request_timeout: args.request_timeout };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("flightrec: listening on {scheme}://{addr}/ (data dir {})", dir.display());
+    if args.demo {
+        println!("flightrec: open {scheme}://{addr}/ in a browser; try job {}", flightrec::demo::NIGHTLY_JOB);
+    }
+    let opts = server::ServerOptions { token: args.token, request_timeout: args.request_timeout, tls };
     let served = server::run(listener, recorder, opts, server::shutdown_signal()).await;
     if args.demo {
         // The demo's data is throwaway: remove it on a clean stop (SIGINT/SIGTERM).

@@ -5,12 +5,14 @@
 //! without a bearer token; with a token, every route but `/healthz` and the static UI assets
 //! (which hold no data) requires `Authorization: Bearer <token>`. Request bodies are limited
 //! (16 MiB for JSON, 1 GiB streamed NDJSON with each line limited to one event), arrays to
-//! 10,000 events, and every request to 30 seconds.
+//! 10,000 events, and every request to 30 seconds. With a certificate and key it speaks only
+//! HTTPS (`tls`), so a token off loopback need not cross the network in clear.
 
 pub mod api;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod tls;
 pub mod ui;
 
 use std::future::Future;
@@ -42,13 +44,15 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct ServerOptions {
     /// Bearer token required on every route but `/healthz` and the static UI.
     pub token: Option<String>,
-    /// Longest a request may take, reading its body included.
+    /// Longest a request may take, reading its body included (and a TLS handshake).
     pub request_timeout: Duration,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<tls::TlsConfig>,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        ServerOptions { token: None, request_timeout: REQUEST_TIMEOUT }
+        ServerOptions { token: None, request_timeout: REQUEST_TIMEOUT, tls: None }
     }
 }
 
@@ -70,6 +74,8 @@ pub enum ServeError {
     TokenRequired(SocketAddr),
     #[error("HSK-500-IO: listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Tls(#[from] tls::TlsFileError),
 }
 
 /// Binds the listener, enforcing the token rule.
@@ -106,8 +112,9 @@ pub fn router(recorder: Recorder, opts: &ServerOptions) -> Router {
 
 /// Serves until `shutdown` resolves, then stops taking connections, lets the requests in
 /// flight finish (for at most the request timeout) and shuts the recorder down (flushing the
-/// WAL). Each connection is HTTP/1.1 with a header-read timeout, so a client that never
-/// finishes its headers is dropped; the request timeout bounds everything after.
+/// WAL). Each connection is HTTP/1.1 (over TLS when `opts.tls` is set) with a header-read
+/// timeout, so a client that never finishes its headers is dropped; the request timeout bounds
+/// the TLS handshake and everything after the headers.
 pub async fn run(
     listener: tokio::net::TcpListener,
     recorder: Recorder,
@@ -116,6 +123,7 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let app = router(recorder.clone(), &opts);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let acceptor = opts.tls.as_ref().map(tls::TlsConfig::acceptor);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -130,15 +138,17 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(opts.request_timeout)
-            .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        // Watched from the accept on, so a shutdown also waits for (bounded) handshakes.
+        let (app, watcher, acceptor, timeout) =
+            (app.clone(), graceful.watcher(), acceptor.clone(), opts.request_timeout);
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+            match acceptor {
+                None => serve_connection(stream, app, timeout, watcher).await,
+                Some(acceptor) => {
+                    if let Some(stream) = tls::handshake(&acceptor, stream, timeout).await {
+                        serve_connection(stream, app, timeout, watcher).await;
+                    }
+                }
             }
         });
     }
@@ -151,6 +161,21 @@ pub async fn run(
         tracing::error!(error = %e, "shutdown: flushing the WAL failed");
     }
     Ok(())
+}
+
+/// Serves HTTP/1.1 on one connection, plain or TLS, until the client or a shutdown ends it.
+async fn serve_connection<S>(stream: S, app: Router, timeout: Duration, watcher: hyper_util::server::graceful::Watcher)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper_util::service::TowerToHyperService::new(app);
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(timeout)
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

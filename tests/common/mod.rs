@@ -80,15 +80,26 @@ pub fn ingest_then_kill_9(data_dir: &Path, args: &[&str], kill_after: std::time:
     reader.join().unwrap().into_iter().filter(|l| uuid::Uuid::parse_str(l).is_ok()).collect()
 }
 
-/// Starts `flightrec serve` as a child process; returns it and its base URL.
+/// Starts `flightrec serve` on loopback as a child process; returns it and its base URL.
 pub fn serve_child(dir: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
+    serve_child_at(dir, "127.0.0.1:0", extra, std::process::Stdio::null())
+}
+
+/// Starts `flightrec serve --bind BIND EXTRA...` with its standard error sent to `stderr`;
+/// returns the child and the base URL it prints (http:// or https://).
+pub fn serve_child_at(
+    dir: &std::path::Path,
+    bind: &str,
+    extra: &[&str],
+    stderr: std::process::Stdio,
+) -> (std::process::Child, String) {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flightrec"))
         .arg("--data-dir")
         .arg(dir)
-        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(["serve", "--bind", bind])
         .args(extra)
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
@@ -96,7 +107,7 @@ pub fn serve_child(dir: &std::path::Path, extra: &[&str]) -> (std::process::Chil
     std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
     let base = line
         .split_whitespace()
-        .find(|w| w.starts_with("http://"))
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
         .unwrap_or_else(|| panic!("no URL in {line:?}"))
         .trim_end_matches('/')
         .to_string();
