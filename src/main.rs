@@ -5,6 +5,7 @@ mod cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 use flightrec::datadir::DEFAULT_DATA_DIR;
 use flightrec::wal::Durability;
@@ -57,6 +58,13 @@ enum Command {
         /// Longest a request may take, reading its body included (a slower one gets 408).
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
         request_timeout: u64,
+        /// A host name (or name:port) the server answers to besides its address and localhost,
+        /// e.g. the name a reverse proxy forwards; repeatable. Other Host headers get 403.
+        #[arg(long = "allowed-host", value_name = "NAME", env = "FLIGHTREC_ALLOWED_HOSTS", value_delimiter = ',')]
+        allowed_hosts: Vec<String>,
+        /// Requests served at once; more are answered 503 with Retry-After.
+        #[arg(long, default_value_t = flightrec::server::limits::MAX_CONCURRENT_REQUESTS, value_parser = clap::value_parser!(u64).range(1..).map(|n| usize::try_from(n).unwrap_or(usize::MAX)))]
+        max_concurrent_requests: usize,
     },
     /// Record the events of an NDJSON file (or - for standard input), one JSON event a line.
     Ingest {
@@ -225,7 +233,16 @@ fn main() -> ExitCode {
             cli::ingest::run(&data_dir, &file, &settings.wal_options(), json)
         }
         Command::Verify { dir, json } => cli::verify::run(dir.as_deref().unwrap_or(&data_dir), json),
-        Command::Serve { demo, bind, token, settings, retention_days, request_timeout } => {
+        Command::Serve {
+            demo,
+            bind,
+            token,
+            settings,
+            retention_days,
+            request_timeout,
+            allowed_hosts,
+            max_concurrent_requests,
+        } => {
             let request_timeout = std::time::Duration::from_secs(request_timeout);
             let args = cli::serve::ServeArgs {
                 bind,
@@ -234,6 +251,8 @@ fn main() -> ExitCode {
                 wal: settings.wal_options(),
                 retention_days,
                 request_timeout,
+                allowed_hosts,
+                max_concurrent_requests,
             };
             cli::serve::run(&data_dir, args)
         }

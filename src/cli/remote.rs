@@ -50,6 +50,7 @@ pub fn ingest(url: &str, token: Option<&str>, file: &str, json: bool) -> Result<
     let resp = req.send(ureq::SendBody::from_owned_reader(input)).map_err(http_err("send to the server"))?;
     let v = answer(resp, "ingest")?;
     let rejected = v["rejected"].as_array().cloned().unwrap_or_default();
+    let total_rejected = v["rejected_total"].as_u64().unwrap_or(rejected.len() as u64);
     if json {
         print_json(&v)?;
     } else {
@@ -63,13 +64,15 @@ pub fn ingest(url: &str, token: Option<&str>, file: &str, json: bool) -> Result<
             );
         }
         println!(
-            "accepted {}, duplicates {}, rejected {} (server {url})",
+            "accepted {}, duplicates {}, rejected {total_rejected} (server {url})",
             v["accepted"],
             v["duplicates"],
-            rejected.len()
         );
+        if total_rejected > rejected.len() as u64 {
+            println!("(the server lists the first {} rejected lines)", rejected.len());
+        }
     }
-    Ok(if rejected.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if total_rejected == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// Asks a running server for one page of events.

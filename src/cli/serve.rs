@@ -17,6 +17,8 @@ pub struct ServeArgs {
     pub wal: WalOptions,
     pub retention_days: u32,
     pub request_timeout: std::time::Duration,
+    pub allowed_hosts: Vec<String>,
+    pub max_concurrent_requests: usize,
 }
 
 pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode, CliError> {
@@ -47,7 +49,12 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), CliError> {
     if args.demo {
         println!("flightrec: open http://{addr}/ in a browser; try job {}", flightrec::demo::NIGHTLY_JOB);
     }
-    let opts = server::ServerOptions { token: args.token, request_timeout: args.request_timeout };
+    let opts = server::ServerOptions {
+        token: args.token,
+        request_timeout: args.request_timeout,
+        allowed_hosts: args.allowed_hosts,
+        max_concurrent_requests: args.max_concurrent_requests,
+    };
     let served = server::run(listener, recorder, opts, server::shutdown_signal()).await;
     if args.demo {
         // The demo's data is throwaway: remove it on a clean stop (SIGINT/SIGTERM).
