@@ -5,6 +5,7 @@ mod cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 use flightrec::datadir::DEFAULT_DATA_DIR;
 use flightrec::wal::Durability;
@@ -81,6 +82,13 @@ enum Command {
         /// The PEM private key of --tls-cert.
         #[arg(long, env = "FLIGHTREC_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// A host name (or name:port) the server answers to besides its address and localhost,
+        /// e.g. the name a reverse proxy forwards; repeatable. Other Host headers get 403.
+        #[arg(long = "allowed-host", value_name = "NAME", env = "FLIGHTREC_ALLOWED_HOSTS", value_delimiter = ',')]
+        allowed_hosts: Vec<String>,
+        /// Requests served at once; more are answered 503 with Retry-After.
+        #[arg(long, default_value_t = flightrec::server::limits::MAX_CONCURRENT_REQUESTS, value_parser = clap::value_parser!(u64).range(1..).map(|n| usize::try_from(n).unwrap_or(usize::MAX)))]
+        max_concurrent_requests: usize,
     },
     /// Record the events of an NDJSON file (or - for standard input), one JSON event a line.
     Ingest {
@@ -239,7 +247,18 @@ fn main() -> ExitCode {
             None => cli::ingest::run(&data_dir, &file, &settings.wal_options(), settings.max_future_skew, json),
         },
         Command::Verify { dir, json } => cli::verify::run(dir.as_deref().unwrap_or(&data_dir), json),
-        Command::Serve { demo, bind, token, settings, retention_days, request_timeout, tls_cert, tls_key } => {
+        Command::Serve {
+            demo,
+            bind,
+            token,
+            settings,
+            retention_days,
+            request_timeout,
+            allowed_hosts,
+            max_concurrent_requests,
+            tls_cert,
+            tls_key,
+        } => {
             let request_timeout = std::time::Duration::from_secs(request_timeout);
             let args = cli::serve::ServeArgs {
                 bind,
@@ -250,6 +269,8 @@ fn main() -> ExitCode {
                 retention_days,
                 request_timeout,
                 tls: tls_cert.zip(tls_key),
+                allowed_hosts,
+                max_concurrent_requests,
             };
             cli::serve::run(&data_dir, args)
         }

@@ -59,14 +59,19 @@ fn events_go_in_and_out_over_https_and_plain_http_gets_nothing() {
     let mut args = vec!["--token", "tok", "--request-timeout", "2"];
     args.extend(pki.serve_args());
     // Off loopback with TLS: allowed, and no clear-text warning.
-    let (mut child, base) = serve_child_at(data.path(), "0.0.0.0:0", &args, Stdio::piped());
+    let (mut child, base) = serve_child_at(data.path(), "0.0.0.0:0", &args, &[], Stdio::piped());
     assert!(base.starts_with("https://0.0.0.0:"), "{base}");
     let base = base.replacen("0.0.0.0", "127.0.0.1", 1);
     let agent = trusting(&pki.cert);
 
     let line = &sample_lines()[0];
     let mut r =
-        agent.post(&format!("{base}/v1/events")).header("Authorization", "Bearer tok").send(line.as_bytes()).unwrap();
+        agent
+        .post(&format!("{base}/v1/events"))
+        .header("Authorization", "Bearer tok")
+        .header("Content-Type", "application/json")
+        .send(line.as_bytes())
+        .unwrap();
     let body = r.body_mut().read_to_string().unwrap();
     assert_eq!(r.status().as_u16(), 200, "{body}");
     let event_id = serde_json::from_str::<Value>(line).unwrap()["event_id"].as_str().unwrap().to_string();
@@ -137,7 +142,7 @@ fn bad_certificate_or_key_files_stop_serve_before_it_binds() {
 /// Starts `serve --bind BIND ARGS`, stops it once it listens, and returns its standard error.
 fn stderr_of_serve(bind: &str, args: &[&str]) -> String {
     let data = tempfile::tempdir().unwrap();
-    let (mut child, _) = serve_child_at(data.path(), bind, args, Stdio::piped());
+    let (mut child, _) = serve_child_at(data.path(), bind, args, &[], Stdio::piped());
     child.kill().unwrap();
     String::from_utf8_lossy(&child.wait_with_output().unwrap().stderr).into_owned()
 }

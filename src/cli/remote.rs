@@ -82,6 +82,7 @@ pub fn ingest(server: &Server<'_>, file: &str, json: bool) -> Result<ExitCode, C
     let resp = req.send(ureq::SendBody::from_owned_reader(input)).map_err(http_err("send to the server"))?;
     let v = answer(resp, "ingest")?;
     let rejected = v["rejected"].as_array().cloned().unwrap_or_default();
+    let total_rejected = v["rejected_total"].as_u64().unwrap_or(rejected.len() as u64);
     if json {
         print_json(&v)?;
     } else {
@@ -95,14 +96,16 @@ pub fn ingest(server: &Server<'_>, file: &str, json: bool) -> Result<ExitCode, C
             );
         }
         println!(
-            "accepted {}, duplicates {}, rejected {} (server {})",
+            "accepted {}, duplicates {}, rejected {total_rejected} (server {})",
             v["accepted"],
             v["duplicates"],
-            rejected.len(),
             server.url
         );
+        if total_rejected > rejected.len() as u64 {
+            println!("(the server lists the first {} rejected lines)", rejected.len());
+        }
     }
-    Ok(if rejected.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if total_rejected == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// Asks a running server for one page of events.

@@ -20,6 +20,8 @@ pub struct ServeArgs {
     pub request_timeout: std::time::Duration,
     /// PEM certificate chain and private key: serve HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    pub allowed_hosts: Vec<String>,
+    pub max_concurrent_requests: usize,
 }
 
 pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode, CliError> {
@@ -59,7 +61,13 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), CliError> {
     if args.demo {
         println!("flightrec: open {scheme}://{addr}/ in a browser; try job {}", flightrec::demo::NIGHTLY_JOB);
     }
-    let opts = server::ServerOptions { token: args.token, request_timeout: args.request_timeout, tls };
+    let opts = server::ServerOptions {
+        token: args.token,
+        request_timeout: args.request_timeout,
+        tls,
+        allowed_hosts: args.allowed_hosts,
+        max_concurrent_requests: args.max_concurrent_requests,
+    };
     let served = server::run(listener, recorder, opts, server::shutdown_signal()).await;
     if args.demo {
         // The demo's data is throwaway: remove it on a clean stop (SIGINT/SIGTERM).

@@ -18,8 +18,17 @@ fn bad(field: &str, reason: impl Into<String>) -> BadParam {
     BadParam { field: field.to_string(), reason: reason.into() }
 }
 
-/// Decodes `key=value` pairs (already URL-decoded). A repeated key or an empty value is an
-/// error, so a typo never silently widens a query.
+/// Refuses a value holding a control character (NUL and the like): no id, time or search text
+/// holds one, and the storage layer must not be asked about it.
+pub fn no_control_chars(field: &str, value: &str) -> Result<(), BadParam> {
+    match value.chars().position(char::is_control) {
+        Some(at) => Err(bad(field, format!("holds a control character at character {at}"))),
+        None => Ok(()),
+    }
+}
+
+/// Decodes `key=value` pairs (already URL-decoded). A repeated key, an empty value or one
+/// with a control character is an error, so a typo never silently widens a query.
 pub fn parse_params(pairs: &[(String, String)]) -> Result<EventQuery, BadParam> {
     let mut q = EventQuery::default();
     let mut seen = std::collections::HashSet::new();
@@ -30,6 +39,7 @@ pub fn parse_params(pairs: &[(String, String)]) -> Result<EventQuery, BadParam> 
         if value.is_empty() {
             return Err(bad(key, "is empty"));
         }
+        no_control_chars(key, value)?;
         let v = value.clone();
         match key.as_str() {
             "job_id" => q.job_id = Some(v),
@@ -85,5 +95,10 @@ mod tests {
         assert_eq!(p(&[("cursor", "zz")]).unwrap_err().field, "cursor");
         assert_eq!(p(&[("bogus", "1")]).unwrap_err().field, "bogus");
         assert_eq!(p(&[("job_id", "a"), ("job_id", "b")]).unwrap_err().reason, "given more than once");
+        for (field, value) in [("job_id", "a\0b"), ("text", "\u{1f}"), ("trace_id", "\u{7f}"), ("cursor", "\u{85}")] {
+            let e = p(&[(field, value)]).unwrap_err();
+            assert_eq!(e.field, field, "{value:?}");
+            assert!(e.reason.contains("control character"), "{e:?}");
+        }
     }
 }

@@ -12,9 +12,10 @@ use serde_json::value::RawValue;
 
 use super::AppState;
 use super::error::ApiError;
+use super::limits;
 use crate::ingest::MAX_EVENT_BYTES;
 use crate::ndjson::{LineSplitter, SplitLine, is_blank};
-use crate::query::params::parse_params;
+use crate::query::params::{BadParam, no_control_chars, parse_params};
 use crate::recorder::{FlightRecorder, Recorded, RecorderError};
 use crate::wal::Durability;
 
@@ -22,14 +23,25 @@ use crate::wal::Durability;
 pub const MAX_BATCH: usize = 10_000;
 /// Most bytes one NDJSON body may carry (lines are limited to one event's size each).
 pub const MAX_NDJSON_BYTES: u64 = 1 << 30;
-/// NDJSON lines recorded per WAL request.
+/// Most NDJSON lines recorded per WAL request.
 const NDJSON_GROUP: usize = 1_000;
+/// Most bytes of NDJSON lines held before they are recorded (the lines and their bookkeeping),
+/// whatever their number.
+const NDJSON_GROUP_BYTES: usize = 4 << 20;
+/// A body chunk is split into lines this many bytes at a time, so the lines of one chunk held
+/// at once stay few even when they are tiny.
+const SPLIT_PIECE: usize = 64 << 10;
+/// Rejections listed in an answer; `rejected_total` counts them all.
+pub const MAX_REJECTED_LISTED: usize = 1_000;
 
 #[derive(Debug, Default, serde::Serialize)]
 pub struct IngestResponse {
     pub accepted: u64,
     pub duplicates: u64,
+    /// The first [`MAX_REJECTED_LISTED`] rejections.
     pub rejected: Vec<Rejected>,
+    /// Every rejection, listed or not.
+    pub rejected_total: u64,
     /// Per event of a single or array request: ids, assigned trace ids, duplicate flags.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<Recorded>,
@@ -61,6 +73,14 @@ impl Rejected {
 }
 
 impl IngestResponse {
+    /// Counts a rejection and lists it while the list is short; `make` builds it only then.
+    fn reject(&mut self, make: impl FnOnce() -> Rejected) {
+        self.rejected_total += 1;
+        if self.rejected.len() < MAX_REJECTED_LISTED {
+            self.rejected.push(make());
+        }
+    }
+
     /// Adds one event's outcome; storage errors (not the event's fault) fail the request.
     fn add(
         &mut self,
@@ -79,7 +99,7 @@ impl IngestResponse {
                     self.events.push(r);
                 }
             }
-            Err(e @ RecorderError::InvalidEvent(_)) => self.rejected.push(Rejected::from_error(&e.into(), index, line)),
+            Err(e @ RecorderError::InvalidEvent(_)) => self.reject(|| Rejected::from_error(&e.into(), index, line)),
             Err(e) => return Err(e.into()),
         }
         Ok(())
@@ -125,12 +145,12 @@ pub async fn post_events(
         for (i, r) in s.recorder.record_json_batch(&slices, durability).await.into_iter().enumerate() {
             resp.add(r, Some(i), None)?;
         }
-        !items.is_empty() && resp.rejected.len() == items.len()
+        !items.is_empty() && resp.rejected_total == items.len() as u64
     } else {
         resp.add(s.recorder.record_json(&body, durability).await, Some(0), None)?;
-        !resp.rejected.is_empty()
+        resp.rejected_total > 0
     };
-    s.metrics.count_ingest(resp.accepted, resp.duplicates, resp.rejected.len() as u64);
+    s.metrics.count_ingest(resp.accepted, resp.duplicates, resp.rejected_total);
     if whole_rejected {
         if let Some(r) = resp.rejected.first() {
             resp.code = Some(r.code.clone());
@@ -142,69 +162,86 @@ pub async fn post_events(
     Ok(Json(resp).into_response())
 }
 
-/// `POST /v1/events:ndjson`: a streamed body, one event a line; answers per line.
+/// `POST /v1/events:ndjson`: a streamed body, one event a line; answers per line. What it
+/// holds is bounded whatever the body: the unfinished line (one event's size), the lines not
+/// recorded yet ([`NDJSON_GROUP_BYTES`]) and the first [`MAX_REJECTED_LISTED`] rejections.
 pub async fn post_ndjson(
     State(s): State<AppState>,
     Query(params): Query<Vec<(String, String)>>,
     body: Body,
 ) -> Result<Json<IngestResponse>, ApiError> {
-    let durability = durability_param(&params)?;
+    let mut lines = NdjsonIngest::new(durability_param(&params)?);
     let mut stream = body.into_data_stream();
-    let mut splitter = LineSplitter::new(MAX_EVENT_BYTES);
-    let (mut resp, mut pending, mut total) = (IngestResponse::default(), Vec::new(), 0u64);
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "HSK-400-BODY", format!("reading the body failed: {e}"))
-        })?;
-        total += chunk.len() as u64;
-        if total > MAX_NDJSON_BYTES {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "HSK-413-BODY-TOO-LARGE",
-                format!("the body is over {MAX_NDJSON_BYTES} bytes"),
-            ));
-        }
-        for line in splitter.push(&chunk) {
-            take_line(&mut resp, &mut pending, line);
-        }
-        if pending.len() >= NDJSON_GROUP {
-            record_lines(&s, &mut resp, &mut pending, durability).await?;
+        for piece in chunk.map_err(limits::body_error)?.chunks(SPLIT_PIECE) {
+            for line in lines.splitter.push(piece) {
+                lines.take(line);
+            }
+            if lines.full() {
+                lines.record(&s).await?;
+            }
         }
     }
-    if let Some(line) = splitter.finish() {
-        take_line(&mut resp, &mut pending, line);
+    if let Some(line) = lines.splitter.finish() {
+        lines.take(line);
     }
-    record_lines(&s, &mut resp, &mut pending, durability).await?;
-    s.metrics.count_ingest(resp.accepted, resp.duplicates, resp.rejected.len() as u64);
+    lines.record(&s).await?;
+    let resp = lines.resp;
+    s.metrics.count_ingest(resp.accepted, resp.duplicates, resp.rejected_total);
     Ok(Json(resp))
 }
 
-fn take_line(resp: &mut IngestResponse, pending: &mut Vec<(u64, Vec<u8>)>, (no, line): (u64, SplitLine)) {
-    match line {
-        SplitLine::Bytes(b) if is_blank(&b) => {}
-        SplitLine::Bytes(b) => pending.push((no, b)),
-        SplitLine::TooLong { len } => resp.rejected.push(Rejected {
-            index: None,
-            line: Some(no),
-            code: "HSK-413-EVENT-TOO-LARGE".into(),
-            message: format!("line is {len} bytes; the limit is {MAX_EVENT_BYTES}"),
-            field: None,
-        }),
-    }
+/// The state of one NDJSON request: the line splitter, the lines waiting to be recorded (with
+/// their line numbers) and the answer so far.
+struct NdjsonIngest {
+    splitter: LineSplitter,
+    pending: Vec<(u64, Vec<u8>)>,
+    pending_bytes: usize,
+    resp: IngestResponse,
+    durability: Option<Durability>,
 }
 
-async fn record_lines(
-    s: &AppState,
-    resp: &mut IngestResponse,
-    pending: &mut Vec<(u64, Vec<u8>)>,
-    d: Option<Durability>,
-) -> Result<(), ApiError> {
-    let lines = std::mem::take(pending);
-    let slices: Vec<&[u8]> = lines.iter().map(|(_, b)| b.as_slice()).collect();
-    for ((no, _), r) in lines.iter().zip(s.recorder.record_json_batch(&slices, d).await) {
-        resp.add(r, None, Some(*no))?;
+impl NdjsonIngest {
+    fn new(durability: Option<Durability>) -> NdjsonIngest {
+        NdjsonIngest {
+            splitter: LineSplitter::new(MAX_EVENT_BYTES),
+            pending: Vec::new(),
+            pending_bytes: 0,
+            resp: IngestResponse::default(),
+            durability,
+        }
     }
-    Ok(())
+
+    fn take(&mut self, (no, line): (u64, SplitLine)) {
+        match line {
+            SplitLine::Bytes(b) if is_blank(&b) => {}
+            SplitLine::Bytes(b) => {
+                self.pending_bytes += b.len() + std::mem::size_of::<(u64, Vec<u8>)>();
+                self.pending.push((no, b));
+            }
+            SplitLine::TooLong { len } => self.resp.reject(|| Rejected {
+                index: None,
+                line: Some(no),
+                code: "HSK-413-EVENT-TOO-LARGE".into(),
+                message: format!("line is {len} bytes; the limit is {MAX_EVENT_BYTES}"),
+                field: None,
+            }),
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.pending.len() >= NDJSON_GROUP || self.pending_bytes >= NDJSON_GROUP_BYTES
+    }
+
+    async fn record(&mut self, s: &AppState) -> Result<(), ApiError> {
+        let lines = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        let slices: Vec<&[u8]> = lines.iter().map(|(_, b)| b.as_slice()).collect();
+        for ((no, _), r) in lines.iter().zip(s.recorder.record_json_batch(&slices, self.durability).await) {
+            self.resp.add(r, None, Some(*no))?;
+        }
+        Ok(())
+    }
 }
 
 /// `GET /v1/events`.
@@ -212,16 +249,20 @@ pub async fn get_events(
     State(s): State<AppState>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let q = parse_params(&params)
-        .map_err(|b| ApiError::new(StatusCode::BAD_REQUEST, "HSK-400-INVALID-QUERY", b.reason).with_field(b.field))?;
+    let q = parse_params(&params).map_err(bad_param)?;
     let t = Instant::now();
     let page = s.recorder.query(q).await?;
     s.metrics.observe_query(t.elapsed());
     Ok(Json(page).into_response())
 }
 
+fn bad_param(b: BadParam) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "HSK-400-INVALID-QUERY", b.reason).with_field(b.field)
+}
+
 /// `GET /v1/traces/{trace_id}`.
 pub async fn get_trace(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    no_control_chars("trace_id", &id).map_err(bad_param)?;
     let t = Instant::now();
     let view = s.recorder.trace(&id).await?;
     s.metrics.observe_query(t.elapsed());
@@ -230,6 +271,7 @@ pub async fn get_trace(State(s): State<AppState>, Path(id): Path<String>) -> Res
 
 /// `GET /v1/jobs/{job_id}`.
 pub async fn get_job(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    no_control_chars("job_id", &id).map_err(bad_param)?;
     let t = Instant::now();
     let view = s.recorder.job(&id).await?;
     s.metrics.observe_query(t.elapsed());

@@ -3,13 +3,18 @@
 //!
 //! Safety defaults: binds 127.0.0.1 unless told otherwise, and refuses a non-loopback address
 //! without a bearer token; with a token, every route but `/healthz` and the static UI assets
-//! (which hold no data) requires `Authorization: Bearer <token>`. Request bodies are limited
-//! (16 MiB for JSON, 1 GiB streamed NDJSON with each line limited to one event), arrays to
-//! 10,000 events, and every request to 30 seconds. With a certificate and key it speaks only
-//! HTTPS (`tls`), so a token off loopback need not cross the network in clear.
+//! (which hold no data) requires `Authorization: Bearer <token>`. Requests a browser was
+//! tricked into sending (another site's page, a rebound DNS name) are refused (`guard`), POST
+//! routes take only their own media types, bodies are limited (16 MiB for JSON, 1 GiB streamed
+//! NDJSON with each line limited to one event; a `Content-Length` over the limit is refused
+//! before the body is read), arrays to 10,000 events, requests served at once to 64 (more get
+//! 503), and every request to 30 seconds (`limits`). With a certificate and key it
+//! speaks only HTTPS (`tls`), so a token off loopback need not cross the network in clear.
 
 pub mod api;
 pub mod error;
+pub mod guard;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod tls;
@@ -26,6 +31,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::recorder::Recorder;
@@ -48,11 +54,21 @@ pub struct ServerOptions {
     pub request_timeout: Duration,
     /// Serve HTTPS with this certificate and key instead of plain HTTP.
     pub tls: Option<tls::TlsConfig>,
+    /// Host names the server answers to besides its address and the loopback names.
+    pub allowed_hosts: Vec<String>,
+    /// Requests served at once; more are answered 503 with `Retry-After`.
+    pub max_concurrent_requests: usize,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        ServerOptions { token: None, request_timeout: REQUEST_TIMEOUT, tls: None }
+        ServerOptions {
+            token: None,
+            request_timeout: REQUEST_TIMEOUT,
+            tls: None,
+            allowed_hosts: Vec::new(),
+            max_concurrent_requests: limits::MAX_CONCURRENT_REQUESTS,
+        }
     }
 }
 
@@ -86,27 +102,41 @@ pub async fn bind(addr: SocketAddr, token: Option<&str>) -> Result<tokio::net::T
     tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })
 }
 
-/// The router of the whole service.
-pub fn router(recorder: Recorder, opts: &ServerOptions) -> Router {
+/// The router of the whole service, for a server listening on `bound`.
+pub fn router(recorder: Recorder, opts: &ServerOptions, bound: SocketAddr) -> Router {
     let token = opts.token.clone().filter(|t| !t.is_empty()).map(Arc::from);
     let state = AppState { recorder, metrics: Arc::new(Metrics::default()), token };
+    let media = |m: limits::MediaTypes| middleware::from_fn_with_state(m, limits::require_media_type);
+    let events =
+        post(api::post_events).route_layer(media(limits::JSON)).route_layer(RequestBodyLimitLayer::new(MAX_BODY));
+    let ndjson = post(api::post_ndjson)
+        .route_layer(media(limits::NDJSON))
+        .route_layer(RequestBodyLimitLayer::new(usize::try_from(api::MAX_NDJSON_BYTES).unwrap_or(usize::MAX)));
     let protected = Router::new()
-        .route("/v1/events", post(api::post_events).get(api::get_events))
-        .route("/v1/events:ndjson", post(api::post_ndjson))
+        .route("/v1/events", events.get(api::get_events))
+        .route("/v1/events:ndjson", ndjson)
         .route("/v1/traces/{trace_id}", get(api::get_trace))
         .route("/v1/jobs/{job_id}", get(api::get_job))
-        .route("/v1/retention:run", post(api::run_retention))
+        .route("/v1/retention:run", post(api::run_retention).route_layer(media(limits::NO_BODY)))
         .route("/v1/stats", get(api::get_stats))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/metrics", get(api::get_metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    let guard = guard::Guard { hosts: Arc::new(guard::AllowedHosts::new(bound, &opts.allowed_hosts)) };
     Router::new()
         .merge(protected)
-        .route("/healthz", get(healthz))
         .merge(ui::routes())
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            limits::ConcurrencyGate::new(opts.max_concurrent_requests),
+            limits::limit_concurrency,
+        ))
+        .layer(middleware::from_fn_with_state(guard, guard::refuse_foreign_requests))
+        // Health checks pass every guard and limit: they say only that the process is up.
+        .route("/healthz", get(healthz))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, opts.request_timeout))
+        .layer(middleware::from_fn(limits::json_errors))
         .with_state(state)
 }
 
@@ -121,7 +151,7 @@ pub async fn run(
     opts: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(recorder.clone(), &opts);
+    let app = router(recorder.clone(), &opts, listener.local_addr()?);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let acceptor = opts.tls.as_ref().map(tls::TlsConfig::acceptor);
     let mut shutdown = std::pin::pin!(shutdown);

@@ -11,6 +11,14 @@ const INDEX: &str = include_str!("ui/index.html");
 const APP_JS: &str = include_str!("ui/app.js");
 const STYLE: &str = include_str!("ui/style.css");
 
+/// The paths of the static assets (they hold no data).
+const PATHS: [&str; 3] = ["/", "/app.js", "/style.css"];
+
+/// True for the path of a static asset.
+pub fn is_static_asset(path: &str) -> bool {
+    PATHS.contains(&path)
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX).into_response() }))

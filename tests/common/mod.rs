@@ -82,15 +82,21 @@ pub fn ingest_then_kill_9(data_dir: &Path, args: &[&str], kill_after: std::time:
 
 /// Starts `flightrec serve` on loopback as a child process; returns it and its base URL.
 pub fn serve_child(dir: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
-    serve_child_at(dir, "127.0.0.1:0", extra, std::process::Stdio::null())
+    serve_child_at(dir, "127.0.0.1:0", extra, &[], std::process::Stdio::null())
 }
 
-/// Starts `flightrec serve --bind BIND EXTRA...` with its standard error sent to `stderr`;
-/// returns the child and the base URL it prints (http:// or https://).
+/// [`serve_child`] with environment variables set for the server.
+pub fn serve_child_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
+    serve_child_at(dir, "127.0.0.1:0", extra, env, std::process::Stdio::null())
+}
+
+/// Starts `flightrec serve --bind BIND EXTRA...` with `env` set and its standard error sent to
+/// `stderr`; returns the child and the base URL it prints (http:// or https://).
 pub fn serve_child_at(
     dir: &std::path::Path,
     bind: &str,
     extra: &[&str],
+    env: &[(&str, &str)],
     stderr: std::process::Stdio,
 ) -> (std::process::Child, String) {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flightrec"))
@@ -98,6 +104,7 @@ pub fn serve_child_at(
         .arg(dir)
         .args(["serve", "--bind", bind])
         .args(extra)
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::piped())
         .stderr(stderr)
         .spawn()
@@ -114,6 +121,25 @@ pub fn serve_child_at(
     // Keep reading what the server prints later, so its writes never fail on a closed pipe.
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     (child, base)
+}
+
+/// One HTTP/1.1 exchange on a fresh connection, written byte for byte as given (so tests can
+/// send any Host, Origin or Content-Type, or headers without the body they announce). The
+/// caller ends the head with `Connection: close` and a blank line. Returns the status, the
+/// head of the answer (lower case) and its body.
+pub fn raw_http(addr: &str, request: &str) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    conn.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    if let Err(e) = conn.read_to_end(&mut answer) {
+        assert!(!answer.is_empty(), "no answer to {request:?}: {e}");
+    }
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no head in {answer:?}"));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{head}"));
+    (status, head.to_ascii_lowercase(), body.to_string())
 }
 
 /// The `*.wal` segment files of a WAL directory, oldest first.

@@ -1,0 +1,169 @@
+//! Bounds on what one request may make the server do, and the JSON shape of every refusal:
+//! media types per route, body sizes (refused from `Content-Length` before the body is read),
+//! the number of requests served at once (more are shed with 503 and `Retry-After`), and a
+//! rewrite of the plain-text refusals of axum and tower-http (413, 408, 405, ...) into
+//! `{code, message}`.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+
+/// Requests served at once, by default; more are answered 503 at once.
+pub const MAX_CONCURRENT_REQUESTS: usize = 64;
+/// Seconds a shed client is told to wait.
+const RETRY_AFTER_SECS: u64 = 1;
+/// Most bytes of a plain-text refusal quoted in its JSON message.
+const QUOTED_BODY: usize = 4096;
+
+/// The media types one POST route takes.
+#[derive(Debug, Clone, Copy)]
+pub struct MediaTypes {
+    pub route: &'static str,
+    pub types: &'static [&'static str],
+    /// A request without `Content-Type` (a route without a body) is let through.
+    pub body_optional: bool,
+}
+
+/// `POST /v1/events`.
+pub const JSON: MediaTypes = MediaTypes { route: "/v1/events", types: &["application/json"], body_optional: false };
+/// `POST /v1/events:ndjson`.
+pub const NDJSON: MediaTypes =
+    MediaTypes { route: "/v1/events:ndjson", types: &["application/x-ndjson"], body_optional: false };
+/// `POST /v1/retention:run` (no body).
+pub const NO_BODY: MediaTypes =
+    MediaTypes { route: "/v1/retention:run", types: &["application/json"], body_optional: true };
+
+/// The middleware of a POST route: 415 for any other `Content-Type` (a form or `text/plain`,
+/// which a page on another site can send without a preflight, included). A `charset`
+/// parameter must say UTF-8.
+pub async fn require_media_type(State(m): State<MediaTypes>, req: Request, next: Next) -> Response {
+    let given = req.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("(not text)"));
+    let ok = match given {
+        None => m.body_optional,
+        Some(v) => v.parse::<mime::Mime>().is_ok_and(|t| {
+            m.types.iter().any(|want| t.essence_str().eq_ignore_ascii_case(want))
+                && t.get_param(mime::CHARSET).is_none_or(|c| c == mime::UTF_8)
+        }),
+    };
+    if ok {
+        return next.run(req).await;
+    }
+    let want = m.types.join(" or ");
+    let got = given.map_or_else(|| "no Content-Type".to_string(), |g| format!("`{g}`"));
+    let msg = format!("POST {} takes `Content-Type: {want}` (UTF-8); the request has {got}", m.route);
+    ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "HSK-415-UNSUPPORTED-MEDIA-TYPE", msg).into_response()
+}
+
+/// How many requests run at once: a request beyond the limit is answered 503 with
+/// `Retry-After` at once instead of queueing (a queue would only grow under a flood). A plain
+/// semaphore try-acquire, held until the handler has answered: tower's `LoadShed` over a
+/// concurrency limit takes its permit in `poll_ready`, which axum's per-route service clones do
+/// not always pair with the `call`, and let requests through past the limit.
+#[derive(Debug, Clone)]
+pub struct ConcurrencyGate(std::sync::Arc<tokio::sync::Semaphore>);
+
+impl ConcurrencyGate {
+    pub fn new(max: usize) -> ConcurrencyGate {
+        ConcurrencyGate(std::sync::Arc::new(tokio::sync::Semaphore::new(max.max(1))))
+    }
+}
+
+/// The middleware of [`ConcurrencyGate`].
+pub async fn limit_concurrency(State(gate): State<ConcurrencyGate>, req: Request, next: Next) -> Response {
+    match gate.0.try_acquire_owned() {
+        Ok(_permit) => next.run(req).await,
+        Err(_) => overloaded(),
+    }
+}
+
+fn overloaded() -> Response {
+    let msg = format!("the server is serving as many requests as it takes at once; retry in {RETRY_AFTER_SECS} s");
+    let mut resp = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "HSK-503-OVERLOADED", msg).into_response();
+    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    resp
+}
+
+/// The outermost middleware: an error response that is not JSON (axum's and tower-http's
+/// refusals are plain text or empty) becomes `{code, message}`, quoting the original text.
+pub async fn json_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if resp.status().as_u16() < 400 || is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, QUOTED_BODY).await.unwrap_or_default();
+    let mut err = as_api_error(parts.status, String::from_utf8_lossy(&text).trim()).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            err.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    err
+}
+
+fn as_api_error(status: StatusCode, text: &str) -> ApiError {
+    let (name, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "BODY-TOO-LARGE".to_string(),
+            format!(
+                "the body is over this route's limit ({} MiB for POST /v1/events, {} MiB for NDJSON)",
+                super::MAX_BODY >> 20,
+                super::api::MAX_NDJSON_BYTES >> 20
+            ),
+        ),
+        StatusCode::REQUEST_TIMEOUT => {
+            ("TIMEOUT".to_string(), "the request took longer than the server's --request-timeout".to_string())
+        }
+        other => {
+            let reason = other.canonical_reason().unwrap_or("Error");
+            let name = reason.to_ascii_uppercase().replace([' ', '\''], "-");
+            (name, if text.is_empty() { reason.to_string() } else { text.to_string() })
+        }
+    };
+    ApiError::new(status, &format!("HSK-{}-{name}", status.as_u16()), message)
+}
+
+/// The error of reading a streamed body: 413 when it went over the route's limit.
+pub fn body_error(e: axum::Error) -> ApiError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return as_api_error(StatusCode::PAYLOAD_TOO_LARGE, "");
+        }
+        cause = c.source();
+    }
+    ApiError::new(StatusCode::BAD_REQUEST, "HSK-400-BODY", format!("reading the body failed: {e}"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_refusals_get_a_code_named_after_their_status() {
+        assert_eq!(as_api_error(StatusCode::METHOD_NOT_ALLOWED, "").code, "HSK-405-METHOD-NOT-ALLOWED");
+        assert_eq!(as_api_error(StatusCode::PAYLOAD_TOO_LARGE, "x").code, "HSK-413-BODY-TOO-LARGE");
+        assert_eq!(as_api_error(StatusCode::REQUEST_TIMEOUT, "").code, "HSK-408-TIMEOUT");
+        let e = as_api_error(StatusCode::BAD_REQUEST, "Failed to deserialize query string");
+        assert_eq!((e.code.as_str(), e.message.as_str()), ("HSK-400-BAD-REQUEST", "Failed to deserialize query string"));
+    }
+
+    #[tokio::test]
+    async fn a_body_over_its_limit_is_413_and_a_broken_one_400() {
+        use http_body_util::BodyExt;
+        let limited = http_body_util::Limited::new(axum::body::Body::from("longer than 2 bytes"), 2);
+        let over = axum::body::Body::new(limited).collect().await.unwrap_err();
+        assert_eq!(body_error(over).status, StatusCode::PAYLOAD_TOO_LARGE);
+        let broken = axum::Error::new(std::io::Error::other("reset"));
+        assert_eq!(body_error(broken).code, "HSK-400-BODY");
+    }
+}
