@@ -179,9 +179,11 @@ fn record_everywhere_and_find_no_secret(lines: &[String], killed: &[String], sec
     let out = flightrec(&data, &["ingest", input.to_str().unwrap(), "--segment-bytes", "8192"]);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains(&format!("redacted {}", lines.len())), "every event holds a secret: {stdout}");
     assert_eq!(flightrec(&data, &["compact"]).status.code(), Some(0));
     let mut leaks = raw_leaks(&data, secrets);
+    if !stdout.contains(&format!("redacted {}", lines.len())) {
+        leaks.push(format!("not every event was redacted, though each holds a secret: {stdout}"));
+    }
 
     record_then_kill_9(&data, killed);
     leaks.extend(raw_leaks(&data, secrets));
@@ -192,7 +194,9 @@ fn record_everywhere_and_find_no_secret(lines: &[String], killed: &[String], sec
     assert_eq!(stats["events"].as_u64(), Some((lines.len() + killed.len()) as u64), "{stats}");
     assert!(files_under(&data).iter().any(|f| f.extension().is_some_and(|e| e == "parquet")));
     let rows = decoded_rows(&data);
-    assert!(rows.iter().any(|t| t.contains("[REDACTED:")), "the redacted events were read back");
+    if !rows.iter().any(|t| t.contains("[REDACTED:")) {
+        leaks.push("no redacted event was read back".to_owned());
+    }
     for row in &rows {
         leaks.extend(secrets.iter().filter(|s| row.contains(**s)).map(|s| format!("{s} decoded from the store: {row}")));
     }
