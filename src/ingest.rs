@@ -73,6 +73,8 @@ pub fn prepare_event(redactor: &Redactor, event: Event) -> Result<Prepared, Inva
 fn finish(redactor: &Redactor, mut event: Event, trace_id_assigned: bool) -> Result<Prepared, InvalidEvent> {
     let mut redacted = false;
     event.for_each_string_mut(&mut |s| redacted |= redactor.redact_in_place(s));
+    // After the per-string pass, so a value with a known shape keeps its specific kind.
+    event.for_each_argv_mut(&mut |program, args| redacted |= redactor.redact_args(program, args));
     let json = event.to_json().map_err(|e| InvalidEvent::new("", format!("the event cannot be encoded: {e}")))?;
     Ok(Prepared {
         event_id: event.event_id,

@@ -173,6 +173,18 @@ impl Event {
         visit_opt(&mut self.policy_decision_id, f);
         self.body.for_each_string_mut(f);
     }
+
+    /// Calls `f` on every argument list with the program it is given to: `terminal_command`'s
+    /// `command` and `args`. An argument's meaning depends on its position (`--password X`
+    /// as two items), so the redactor needs the list whole; every item is also visited by
+    /// [`Event::for_each_string_mut`].
+    pub fn for_each_argv_mut(&mut self, f: &mut dyn FnMut(&str, &mut [String])) {
+        if let EventBody::TerminalCommand(t) = &mut self.body
+            && let Some(args) = &mut t.args
+        {
+            f(&t.command, args);
+        }
+    }
 }
 
 impl Serialize for Event {

@@ -22,17 +22,24 @@
 //! |---|---|---|
 //! | `private_key` | PEM block `-----BEGIN … PRIVATE KEY-----` … `-----END … PRIVATE KEY-----` (PKCS#8, RSA, EC, DSA, OPENSSH, ENCRYPTED, PGP `… BLOCK`); a BEGIN line without an END runs to the end of the string | whole block |
 //! | `anthropic_key` | `sk-ant-` + at least 20 of `[A-Za-z0-9_-]` | whole key |
-//! | `openai_key` | `sk-proj-`/`sk-svcacct-`/`sk-admin-` + at least 20 of `[A-Za-z0-9_-]`, or `sk-` + at least 20 letters/digits that mix at least two of lower case, upper case, digits (so `sk-learn` or an all-lower-case slug is not a key) | whole key |
+//! | `openai_key` | `sk-proj-`/`sk-svcacct-`/`sk-admin-`/`sk-None-` + at least 20 of `[A-Za-z0-9_-]`, or `sk-` + at least 20 letters/digits that mix at least two of lower case, upper case, digits (so `sk-learn` or an all-lower-case slug is not a key) | whole key |
 //! | `aws_access_key` | `AKIA`/`ASIA` + exactly 16 of `[A-Z0-9]`, as a whole word | whole key |
 //! | `github_token` | `ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_` + at least 36 letters/digits; `github_pat_` + at least 22 of `[A-Za-z0-9_]` | whole token |
-//! | `slack_token` | `xoxa-`/`xoxb-`/`xoxp-`/`xoxr-`/`xoxs-` + at least 10 of `[A-Za-z0-9-]` that mix two character classes | whole token |
+//! | `gitlab_token` | `glpat-`/`glptt-`/`gldt-`/`glrt-` + at least 20 of `[A-Za-z0-9_-]` | whole token |
+//! | `slack_token` | `xoxa-`/`xoxb-`/`xoxp-`/`xoxr-`/`xoxs-`/`xoxe-`/`xoxe.xoxp-`/`xapp-` + at least 10 of `[A-Za-z0-9-]` that mix two character classes | whole token |
+//! | `slack_webhook` | `hooks.slack.com/services/…` (also `/workflows/`, `/triggers/`) with at least 16 path characters | the path after `services/` |
+//! | `npm_token` | `npm_` + at least 36 letters/digits that mix two character classes | whole token |
 //! | `google_api_key` | `AIza` + 35 of `[A-Za-z0-9_-]` | whole key |
-//! | `stripe_key` | `sk_live_`/`sk_test_`/`rk_live_`/`rk_test_` + at least 16 letters/digits (publishable `pk_` keys are not secret) | whole key |
+//! | `stripe_key` | `sk_live_`/`sk_test_`/`rk_live_`/`rk_test_` + at least 16 letters/digits (publishable `pk_` keys are not secret); webhook secrets `whsec_` + at least 24 base64 characters | whole key |
 //! | `jwt` | `eyJ…` `.` `…` `.` `…` (three base64url segments, header starting `eyJ`; up to two more segments of a JWE are included) | whole token |
 //! | `bearer_token` | `Bearer <token>` (`bearer` in any case, so also inside `Authorization: Bearer …`) where the token is at least 8 token68 characters mixing two character classes | the token; `Bearer ` is kept |
 //! | `basic_auth` | `Authorization: Basic <base64>` | the credentials; the header is kept |
-//! | `url_password` | `scheme://user:PASSWORD@host` (the user may be empty) | the password only: `https://bob:[REDACTED:url_password]@example.com/x` |
-//! | `password_assignment` | `password=…`, `passwd: …`, `DB_PASSWORD=…`, `client_secret=…`, `api_key=…`, `"password": "…"`, `--password …`, and `…token=…` with a random-looking value | the value only |
+//! | `auth_token` | `Authorization: Token <x>` and the schemes `Bot`, `ApiKey`, `Key`, `sso-key`, `SSWS` | the credential; header and scheme are kept |
+//! | `cookie` | `Cookie: name=…` / `Set-Cookie: name=…` | everything after `Cookie: ` to the end of the line or the closing quote |
+//! | `url_password` | `scheme://user:PASSWORD@host` (the user may be empty; the password may hold `/` when no `@` comes before it and the part before the first `/` is not a port) | the password only: `https://bob:[REDACTED:url_password]@example.com/x` |
+//! | `password_assignment` | `password=…`, `passwd: …`, `DB_PASSWORD=…`, `MYSQL_PWD=…`, `client_secret=…`, `api_key=…`, `AccountKey=…` (Azure connection strings), `"password": "…"`, `--password …`, and `…token=…` with a random-looking value; `-u user:PASSWORD` / `--user user:PASSWORD` (not when the password is all digits: `-u 1000:1000` is a uid:gid) | the value only |
+//!
+//! Argument lists are also redacted by position, see [`Redactor::redact_args`].
 //!
 //! Where shapes overlap the more specific kind wins because it runs first: `sk-ant-` is an
 //! `anthropic_key`, never an `openai_key`; `Authorization: Bearer sk-…` becomes
@@ -52,10 +59,17 @@
 //!   a `…token` key are only redacted when they look random (at least 8 characters mixing
 //!   two character classes), so a streamed `"token": "Hello"` or `token: 812` survives.
 //!   Obvious placeholders (`null`, `true`, `str`, `$VAR`, `${VAR}`, `<your-key>`, `****`)
-//!   are kept for every key. `pwd` and bare `pass` are not keys (`PWD=/home/x` is a directory).
+//!   are kept for every key. `pwd` and bare `pass` are not keys (`PWD=/home/x` is a
+//!   directory; `MYSQL_PWD` is a key).
 //! * An unquoted value stops at whitespace, a quote, `\`, `&`, `,` or `;`; a quoted value
 //!   runs to its closing quote (or the end of the line). `mysql -phunter2` (value glued to
 //!   a one-letter flag) is not recognised.
+//! * In a single string `-p value` is not recognised (mostly a port, a path or a package);
+//!   in an argument list it is (see [`Redactor::redact_args`]). `-u name:group` in a single
+//!   string is redacted after the `:` whatever the program (fails safe; all digits are kept).
+//! * `Cookie: name=…` is only a cookie when it starts with `name=`; a bare
+//!   `Authorization: <token>` without a scheme is not recognised unless the token has a
+//!   known shape.
 //!
 //! # Custom patterns
 //!
@@ -82,6 +96,11 @@
 use std::fmt;
 
 use regex::{Regex, RegexSet};
+
+use self::patterns::{Accept, BUILTINS};
+
+mod args;
+mod patterns;
 
 /// Prefix of every replacement; a span that is exactly `[REDACTED:<kind>]` is never
 /// redacted again.
@@ -130,91 +149,6 @@ pub enum RedactConfigError {
         reason: String,
     },
 }
-
-/// Extra check on a matched secret span; `false` keeps the text.
-type Accept = fn(&str) -> bool;
-
-/// A built-in rule as written in the source.
-struct Builtin {
-    kind: &'static str,
-    pattern: &'static str,
-    accept: Option<Accept>,
-}
-
-/// Keys whose value is always a secret (`password_assignment`), without the
-/// `token` family, which needs a random-looking value.
-macro_rules! secret_keys {
-    () => {
-        "password|passwd|passphrase|secret|(?:api|secret|access|private|client|auth|signing|encryption)[_-]?key|apikey|credentials?"
-    };
-}
-
-/// `<boundary><key><sep><value>` or `--<flag> <value>` for the keys given as a literal.
-macro_rules! assignment {
-    ($keys:expr) => {
-        concat!(
-            // The key starts after a character that cannot be part of a path or
-            // identifier, so `/etc/passwd:` is a path, not a key.
-            r#"(?:^|[^A-Za-z0-9_./\\-])[A-Za-z0-9_.-]*(?i-u:"#,
-            $keys,
-            r#")\\?["']?[ \t]*[:=][ \t]*(?:\\?"(?P<secret_dq>[^"\\\r\n]+)|'(?P<secret_sq>[^'\r\n]+)|(?P<secret>[^\s"'\\&,;]+))"#,
-            // `--password <value>` on a command line, or `"--password", "<value>"` in an
-            // argv array; a value starting with `-` is the next flag.
-            r#"|(?:^|[^A-Za-z0-9_-])--[A-Za-z0-9-]*(?i-u:"#,
-            $keys,
-            r#")(?:[ \t]+(?:"(?P<secret_fdq>[^"\r\n]+)|'(?P<secret_fsq>[^'\r\n]+)|(?P<secret_f>[^\s"'-][^\s"']*))"#,
-            r#"|\\?["'][ \t]*,[ \t]*\\?["'](?P<secret_fa>[^"'\\\r\n-][^"'\\\r\n]*))"#,
-        )
-    };
-}
-
-/// The built-in rules, in the order they run (specific shapes before generic ones).
-const BUILTINS: &[Builtin] = &[
-    Builtin {
-        kind: "private_key",
-        pattern: r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\z)",
-        accept: None,
-    },
-    Builtin { kind: "anthropic_key", pattern: r"(?-u:\b)sk-ant-[A-Za-z0-9_-]{20,}", accept: None },
-    Builtin {
-        kind: "openai_key",
-        pattern: r"(?-u:\b)sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}|[A-Za-z0-9]{20,}[A-Za-z0-9_-]*)",
-        accept: Some(openai_ok),
-    },
-    Builtin { kind: "aws_access_key", pattern: r"(?-u:\b)(?:AKIA|ASIA)[A-Z0-9]{16}(?-u:\b)", accept: None },
-    Builtin {
-        kind: "github_token",
-        pattern: r"(?-u:\b)(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})",
-        accept: None,
-    },
-    Builtin { kind: "slack_token", pattern: r"(?-u:\b)xox[abprs]-[A-Za-z0-9-]{10,}", accept: Some(slack_ok) },
-    Builtin { kind: "google_api_key", pattern: r"(?-u:\b)AIza[A-Za-z0-9_-]{35}", accept: None },
-    Builtin { kind: "stripe_key", pattern: r"(?-u:\b)[rs]k_(?:live|test)_[A-Za-z0-9]{16,}", accept: None },
-    Builtin {
-        kind: "jwt",
-        pattern: r"(?-u:\b)eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+){0,2}",
-        accept: None,
-    },
-    Builtin {
-        kind: "bearer_token",
-        pattern: r"(?i-u:\bbearer)[ \t]+(?P<secret>[A-Za-z0-9._~+/-]{8,}=*)",
-        accept: Some(opaque_token_ok),
-    },
-    Builtin {
-        kind: "basic_auth",
-        pattern: r#"(?i-u:\bauthorization)["']?[ \t]*[:=][ \t]*["']?(?i-u:basic)[ \t]+(?P<secret>[A-Za-z0-9+/]{4,}={0,2})"#,
-        accept: Some(basic_ok),
-    },
-    Builtin {
-        kind: "url_password",
-        // `[` and `]` cannot occur in a user name (RFC 3986), which keeps a marker such as
-        // `https://[REDACTED:github_token]@host` from reading as `user:password@`.
-        pattern: r#"(?-u:\b)[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@"'<>\[\]]*:(?P<secret>[^\s/?#"'<>]+)@"#,
-        accept: None,
-    },
-    Builtin { kind: "password_assignment", pattern: assignment!(secret_keys!()), accept: Some(value_ok) },
-    Builtin { kind: "password_assignment", pattern: assignment!("token"), accept: Some(opaque_token_ok) },
-];
 
 /// One compiled rule.
 #[derive(Clone)]
@@ -395,6 +329,43 @@ impl Redactor {
         changed
     }
 
+    /// Redacts the secrets of an argument list that only its positions reveal; `program`
+    /// is the command the arguments are given to. Run it after
+    /// [`Redactor::redact_in_place`] has run over each item, so that a value with a
+    /// specific shape keeps its specific kind. Returns true when anything was replaced.
+    ///
+    /// The item after a flag (or the text after `=` in `--flag=value`) is replaced by
+    /// `[REDACTED:password_assignment]` when the flag is:
+    ///
+    /// * a long flag (`--name`, or `-name` of more than one letter) whose name is or ends in
+    ///   `password`, `passwd`, `passphrase`, `secret`, `token`, `api-key`, `apikey`,
+    ///   `access-key`, `secret-key`, `account-key`, `auth-key`, `signing-key`,
+    ///   `encryption-key` or `cookie` (`_` and `-` alike, any case; the word starts the
+    ///   name or follows `-`, `_`, `.` or a camel-case capital: `--githubToken` is one,
+    ///   `--bypass` is not). Not `--no-…` switches, nor names ending in another word:
+    ///   `--token-file path`, `--password-stdin`, `--private-key path` keep their value.
+    /// * `-p`: a password for `mysql`-style tools, `docker login`, `sshpass`, `mongo`…,
+    ///   but a port, package, plugin or switch for many others. The value is redacted
+    ///   unless it looks like a port (only digits and `.:-`, optionally `/tcp`/`/udp`:
+    ///   `8080`, `8080:80`, `3.12`, so a password made of digits and `.:-` alone is kept)
+    ///   or the program is one whose `-p` is never a password (`mkdir`, `cp`, `scp`,
+    ///   `rsync`, `tar`, `ls`, `diff`, `cargo`, `git`, `go`, `pytest`, `python`, `pip`,
+    ///   `uv`, `npm`, `npx`, `pnpm`, `yarn`, `kubectl`, `ssh`, `docker-compose`, `ps`,
+    ///   `xargs`, `read`): the command itself or any bare argument before the flag, so
+    ///   `sudo mkdir -p dir` keeps `dir`. Unlisted tools fail safe: their `-p` value is
+    ///   redacted.
+    /// * `-u` / `--user`: only the part after the first `:` (`user:[REDACTED:…]`); kept
+    ///   when there is no `:`, when it is all digits (`-u 1000:1000`), when the value is a
+    ///   URL, or for container tools (`docker`, `podman`, `nerdctl`), whose `-u` is
+    ///   `user:group`.
+    ///
+    /// Values starting with `-` (the next flag), markers and placeholders (`$VAR`,
+    /// `<your-token>`, `****`) are kept. Values glued to a one-letter flag (`-pSECRET`)
+    /// are not recognised: `-pthread`, `-pedantic` look the same.
+    pub fn redact_args(&self, program: &str, args: &mut [String]) -> bool {
+        args::redact_args(program, args)
+    }
+
     /// The kinds this redactor knows, in the order their rules run, without duplicates.
     pub fn kinds(&self) -> Vec<&str> {
         let mut kinds: Vec<&str> = Vec::with_capacity(self.rules.len());
@@ -430,56 +401,6 @@ fn is_marker(s: &str) -> bool {
     s.strip_prefix(MARKER_PREFIX)
         .and_then(|rest| rest.strip_suffix(']'))
         .is_some_and(|kind| !kind.is_empty() && kind.bytes().all(is_kind_byte))
-}
-
-/// Random keys mix character classes; words, slugs and numbers do not. Counts lower
-/// case, upper case after the first character (so `Authentication` is one class) and
-/// digits; two or more look random.
-fn looks_random(s: &str) -> bool {
-    let lower = s.bytes().any(|b| b.is_ascii_lowercase());
-    let upper = s.bytes().skip(1).any(|b| b.is_ascii_uppercase());
-    let digit = s.bytes().any(|b| b.is_ascii_digit());
-    usize::from(lower) + usize::from(upper) + usize::from(digit) >= 2
-}
-
-/// Project/service keys are recognised by their prefix; a plain `sk-` body must look
-/// random so `sk-` followed by a long lower-case word is kept.
-fn openai_ok(s: &str) -> bool {
-    let body = s.strip_prefix("sk-").unwrap_or(s);
-    ["proj-", "svcacct-", "admin-"].iter().any(|p| body.starts_with(p)) || looks_random(body)
-}
-
-fn slack_ok(s: &str) -> bool {
-    looks_random(s.get(5..).unwrap_or(s))
-}
-
-/// Opaque tokens (after `Bearer`, under a `…token` key): long enough and random-looking.
-fn opaque_token_ok(s: &str) -> bool {
-    s.len() >= 8 && looks_random(s) && value_ok(s)
-}
-
-fn basic_ok(s: &str) -> bool {
-    looks_random(s)
-}
-
-/// Keeps values that are obviously not a secret but a placeholder or a reference.
-fn value_ok(s: &str) -> bool {
-    // Literals and the type names of code such as `def f(password: str)`.
-    const WORDS: [&str; 8] = ["null", "none", "nil", "true", "false", "undefined", "str", "string"];
-    if WORDS.iter().any(|w| s.eq_ignore_ascii_case(w)) || s.bytes().all(|b| b == b'*') {
-        return false;
-    }
-    if s.starts_with('<') && s.ends_with('>') {
-        return false;
-    }
-    // `$VAR` / `${VAR}`: a shell or template reference, not the secret itself.
-    if let Some(rest) = s.strip_prefix('$') {
-        let var = rest.strip_prefix('{').and_then(|r| r.strip_suffix('}')).unwrap_or(rest);
-        if !var.is_empty() && var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return false;
-        }
-    }
-    true
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use super::patterns::looks_random;
 use super::*;
 
 fn redact(r: &Redactor, s: &str) -> (String, bool) {
@@ -40,12 +41,17 @@ fn builtin_literals_all_compile_with_precheck() {
             "openai_key",
             "aws_access_key",
             "github_token",
+            "gitlab_token",
             "slack_token",
+            "slack_webhook",
+            "npm_token",
             "google_api_key",
             "stripe_key",
             "jwt",
             "bearer_token",
             "basic_auth",
+            "auth_token",
+            "cookie",
             "url_password",
             "password_assignment",
         ]
@@ -317,6 +323,16 @@ fn combinations_are_idempotent() {
         "password=hunter2",
         "access_token=a8F3kd92LmQz7Xc",
         "--password hunter2",
+        "glpat-Zx9Kq2Lm4Np6Rt8Vb1Wc",
+        "xapp-1-A0123456789-1234567890123-abcDEF0123456789",
+        "https://hooks.slack.com/services/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",
+        "npm_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
+        "whsec_Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56",
+        "Authorization: Token 9f8e7d6c5b4a",
+        "Cookie: sid=abc123",
+        "https://u:pa/ss@h/x",
+        "curl -u bob:Hunter2x",
+        "AccountKey=Zm9vYmFy+/==;",
     ];
     let r = Redactor::builtin();
     for a in samples {
@@ -372,6 +388,12 @@ fn must_not_be_redacted() {
         "Enter password:",
         "def connect(host: str, password: str, token: Optional[str] = None):",
         "Password: ********",
+        "npm_config_cache=/tmp/npm npm_package_version=1.2.3",
+        "the cookie: none was set",
+        "https://example.com:8080/users/@alice and http://localhost:3000/api/me@example.com",
+        "docker run -u 1000:1000 img; curl -u https://proxy:8080",
+        "glpat- alone, xapp-short, whsec_short, hooks.slack.com/services/ docs",
+        "Authorization: Token $GITHUB_TOKEN",
     ];
     for s in clean {
         let (out, changed) = redact(&r, s);
@@ -467,4 +489,172 @@ fn looks_random_classes() {
     assert!(!looks_random("Authentication"));
     assert!(!looks_random("12345678"));
     assert!(!looks_random("learn-compatible"));
+}
+
+#[test]
+fn gitlab_tokens() {
+    check(
+        "export GITLAB_TOKEN_HINT glpat-Zx9Kq2Lm4Np6Rt8Vb1Wc now",
+        "glpat-Zx9Kq2Lm4Np6Rt8Vb1Wc",
+        "export GITLAB_TOKEN_HINT [REDACTED:gitlab_token] now",
+    );
+}
+
+#[test]
+fn slack_app_refresh_tokens_and_webhooks() {
+    let app = "xapp-1-A0123456789-1234567890123-abcDEF0123456789";
+    check(&format!("SOCKET {app} ok"), app, "SOCKET [REDACTED:slack_token] ok");
+    let refresh = "xoxe.xoxp-1-Mi0yLTQ5NzkwNjMyMDgtQmxhaEJsYWg";
+    check(&format!("refresh {refresh}"), refresh, "refresh [REDACTED:slack_token]");
+    let rotated = "xoxe-1-My0xLTEyMzQ1Njc4OTAtQWJjZGVm";
+    check(&format!("r {rotated}"), rotated, "r [REDACTED:slack_token]");
+    check(
+        "curl -X POST https://hooks.slack.com/services/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 -d @msg.json",
+        "Xy9Zq8Wv7Ut6Sr5Qp4On3Ml2",
+        "curl -X POST https://hooks.slack.com/services/[REDACTED:slack_webhook] -d @msg.json",
+    );
+}
+
+#[test]
+fn npm_token() {
+    let t = "npm_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8";
+    check(&format!("//registry.npmjs.org/:_authToken={t}"), t, "//registry.npmjs.org/:_authToken=[REDACTED:npm_token]");
+}
+
+#[test]
+fn stripe_webhook_secret_and_live_restricted_key() {
+    check(
+        "STRIPE_WEBHOOK whsec_Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56 set",
+        "whsec_Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56",
+        "STRIPE_WEBHOOK [REDACTED:stripe_key] set",
+    );
+    check("key rk_live_51Hx2Ab3Cd4Ef5Gh6Ij7Kl", "rk_live_51Hx2Ab3Cd4Ef5Gh6Ij7Kl", "key [REDACTED:stripe_key]");
+}
+
+#[test]
+fn openai_none_and_service_account_keys() {
+    let none = "sk-None-Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8Qr9St0Uv";
+    check(&format!("k={none}"), none, "k=[REDACTED:openai_key]");
+    let svc = "sk-svcacct-Zy9Xw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0";
+    check(&format!("k {svc}"), svc, "k [REDACTED:openai_key]");
+}
+
+#[test]
+fn azure_account_key_and_mysql_pwd() {
+    check(
+        "DefaultEndpointsProtocol=https;AccountName=store1;AccountKey=Zm9vYmFyYmF6cXV4+/Zm9vYmFy==;EndpointSuffix=core.windows.net",
+        "Zm9vYmFyYmF6cXV4+/Zm9vYmFy==",
+        "DefaultEndpointsProtocol=https;AccountName=store1;AccountKey=[REDACTED:password_assignment];EndpointSuffix=core.windows.net",
+    );
+    check("MYSQL_PWD=Qz7-hunter mysql -u root", "Qz7-hunter", "MYSQL_PWD=[REDACTED:password_assignment] mysql -u root");
+}
+
+#[test]
+fn authorization_token_and_cookie_headers() {
+    check(
+        "curl -H 'Authorization: Token 9f8e7d6c5b4a' https://api.example.com",
+        "9f8e7d6c5b4a",
+        "curl -H 'Authorization: Token [REDACTED:auth_token]' https://api.example.com",
+    );
+    check("Authorization: Bot plainwordsecret", "plainwordsecret", "Authorization: Bot [REDACTED:auth_token]");
+    check(
+        "curl -H 'Cookie: sessionid=abc123; csrftoken=zzz' https://x",
+        "sessionid=abc123; csrftoken=zzz",
+        "curl -H 'Cookie: [REDACTED:cookie]' https://x",
+    );
+    check(r#"{"Set-Cookie": "sid=s3cr3t; Path=/"}"#, "sid=s3cr3t", r#"{"Set-Cookie": "[REDACTED:cookie]"}"#);
+}
+
+#[test]
+fn url_password_with_slash() {
+    check(
+        "git clone https://deploy:pa/ss+w0rd@git.example.com/repo.git",
+        "pa/ss+w0rd",
+        "git clone https://deploy:[REDACTED:url_password]@git.example.com/repo.git",
+    );
+    // The first `@` before any `/` still ends the password.
+    check("https://bob:pw@host/a/b@c", "pw@", "https://bob:[REDACTED:url_password]@host/a/b@c");
+}
+
+#[test]
+fn user_password_in_one_string() {
+    check(
+        "curl -u bob:Hunter2x https://api.example.com",
+        "Hunter2x",
+        "curl -u bob:[REDACTED:password_assignment] https://api.example.com",
+    );
+    check("curl --user=bob:hunter2 x", "hunter2", "curl --user=bob:[REDACTED:password_assignment] x");
+}
+
+/// Redacts `args` of `program` and returns them with whether anything changed.
+fn args_of(program: &str, args: &[&str]) -> (Vec<String>, bool) {
+    let r = Redactor::builtin();
+    let mut v: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+    for s in &mut v {
+        r.redact_in_place(s);
+    }
+    let changed = r.redact_args(program, &mut v);
+    let mut again = v.clone();
+    assert!(!r.redact_args(program, &mut again), "args not idempotent: {v:?}");
+    (v, changed)
+}
+
+const P: &str = "[REDACTED:password_assignment]";
+
+#[test]
+fn args_value_after_secret_flag() {
+    for (program, args, expected) in [
+        ("mysql", vec!["--password", "hunter2"], vec!["--password", P]),
+        ("cargo", vec!["publish", "--token", "cio_secret_value"], vec!["publish", "--token", P]),
+        ("vault", vec!["--api-key", "plainword"], vec!["--api-key", P]),
+        ("tool", vec!["--api_key", "x1"], vec!["--api_key", P]),
+        ("tool", vec!["--githubToken", "abc"], vec!["--githubToken", P]),
+        ("tool", vec!["-token", "abc"], vec!["-token", P]),
+        ("tool", vec!["--token=abcdefgh"], vec![&format!("--token={P}")[..]]),
+        ("az", vec!["storage", "--account-key", "Zm9v=="], vec!["storage", "--account-key", P]),
+        ("curl", vec!["--cookie", "sid=abc"], vec!["--cookie", P]),
+        ("curl", vec!["-u", "user:pass"], vec!["-u", &format!("user:{P}")[..]]),
+        ("curl", vec!["--user", "bob:pw", "url"], vec!["--user", &format!("bob:{P}")[..], "url"]),
+        ("docker", vec!["login", "-u", "bob", "-p", "hunter2"], vec!["login", "-u", "bob", "-p", P]),
+        ("sshpass", vec!["-p", "hunter2", "ssh", "-p", "2222", "host"], vec!["-p", P, "ssh", "-p", "2222", "host"]),
+        ("mongosh", vec!["-u", "admin", "-p", "s3cret"], vec!["-u", "admin", "-p", P]),
+    ] {
+        let (out, changed) = args_of(program, &args);
+        assert!(changed, "{program} {args:?}");
+        assert_eq!(out, expected, "{program} {args:?}");
+    }
+}
+
+#[test]
+fn args_specific_kind_wins() {
+    let (out, changed) = args_of("gh", &["--token", "ghp_1a2B3c4D5e6F7g8H9i0J1k2L3m4N5o6P7q8R"]);
+    assert!(!changed, "the string pass already redacted it");
+    assert_eq!(out, ["--token", "[REDACTED:github_token]"]);
+    let (out, _) = args_of("curl", &["--header", "Authorization: Token 9f8e7d6c5b4a"]);
+    assert_eq!(out, ["--header", "Authorization: Token [REDACTED:auth_token]"]);
+}
+
+#[test]
+fn args_that_must_stay() {
+    for (program, args) in [
+        ("mysql", vec!["-p", "8080"]),
+        ("docker", vec!["run", "-p", "8080:80", "-p", "127.0.0.1:53:53/udp", "-u", "1000:1000", "img"]),
+        ("docker", vec!["run", "--user", "app:app", "img"]),
+        ("uv", vec!["run", "-p", "3.12", "x.py"]),
+        ("mkdir", vec!["-p", "src/redact"]),
+        ("/usr/bin/cargo", vec!["test", "-p", "flightrec"]),
+        ("sudo", vec!["mkdir", "-p", "/var/lib/x"]),
+        ("git", vec!["add", "-p", "src/lib.rs"]),
+        ("gh", vec!["auth", "login", "--with-token", "--token-file", "/run/secrets/gh"]),
+        ("docker", vec!["login", "--password-stdin", "-u", "bob"]),
+        ("pg_dump", vec!["--no-password", "mydb"]),
+        ("psql", vec!["--password", "-h", "db"]),
+        ("tool", vec!["--token", "$API_TOKEN", "--password", "<your-password>"]),
+        ("curl", vec!["-u", "bob", "-u", "https://proxy:8080"]),
+        ("ssh", vec!["-i", "~/.ssh/id", "--bypass", "x", "--private-key", "key.pem"]),
+    ] {
+        let (out, changed) = args_of(program, &args);
+        assert!(!changed, "falsely redacted: {program} {args:?} -> {out:?}");
+        assert_eq!(out, args);
+    }
 }
