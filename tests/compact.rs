@@ -262,8 +262,7 @@ fn segments_that_do_not_verify_are_compacted_but_kept_in_the_quarantine() {
 async fn lsns_continue_above_the_catalog_when_the_wal_is_lost() {
     use flightrec::recorder::{FlightRecorder, Recorder, RecorderConfig};
     let tmp = tempfile::tempdir().unwrap();
-    let mut generator =
-        flightrec::workload::Generator::new(21, chrono::Utc::now() - chrono::Duration::hours(1), 1_000);
+    let mut generator = flightrec::workload::Generator::new(21, chrono::Utc::now() - chrono::Duration::hours(1), 1_000);
     let lines: Vec<String> = (0..20).map(|_| generator.next_json()).collect();
     let recorder = Recorder::open(RecorderConfig::new(tmp.path())).await.unwrap();
     for line in &lines[..19] {

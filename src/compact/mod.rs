@@ -195,7 +195,8 @@ impl Compactor {
         report: &mut CompactReport,
     ) -> Result<(), StoreError> {
         let Some(reason) = unverified else {
-            return remove_file_durable(self.layout.fs.as_ref(), path).map_err(io("delete compacted WAL segment", path));
+            return remove_file_durable(self.layout.fs.as_ref(), path)
+                .map_err(io("delete compacted WAL segment", path));
         };
         let wal_dir = self.layout.wal_dir();
         let file = move_to_quarantine(self.layout.fs.as_ref(), &wal_dir, path, QUARANTINED_SUFFIX)?;

@@ -130,9 +130,9 @@ impl TailIndex {
     /// read it after releasing the lock.
     pub fn snapshot(&mut self) -> TailSnapshot {
         let incoming = std::mem::take(&mut self.incoming);
-        self.records.extend(incoming.into_iter().map(|(lsn, raw)| {
-            Arc::new(TailRecord { lsn, state: Mutex::new(State::Raw(raw)) })
-        }));
+        self.records.extend(
+            incoming.into_iter().map(|(lsn, raw)| Arc::new(TailRecord { lsn, state: Mutex::new(State::Raw(raw)) })),
+        );
         TailSnapshot { records: self.records.clone() }
     }
 }

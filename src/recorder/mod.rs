@@ -12,8 +12,8 @@
 pub mod config;
 pub mod dedup;
 pub mod error;
-pub mod replay;
 mod record;
+pub mod replay;
 mod store;
 mod tasks;
 
@@ -28,9 +28,9 @@ pub use error::RecorderError;
 
 use crate::compact::error::io;
 use crate::compact::{Compactor, StoreError};
-use crate::fsio::create_dir_durable;
 use crate::datadir::{DataDir, DirLock, Layout};
 use crate::event::Event;
+use crate::fsio::create_dir_durable;
 use crate::query::parquet::{self, ParquetScan};
 use crate::query::views::{JobView, TraceView, collect_all, job_view, trace_view};
 use crate::query::{EventPage, EventQuery, merge_page, tail::TailIndex};
