@@ -23,7 +23,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use crate::fsio::Fs;
+use crate::fsio::{Fs, RealFs, create_dir_durable};
 use crate::wal::error::{WalError, io_err};
 
 /// Default data directory of every verb.
@@ -101,7 +101,7 @@ impl DirLock {
     }
 
     fn acquire(root: &Path, name: &str, role: &'static str) -> Result<DirLock, WalError> {
-        std::fs::create_dir_all(root).map_err(io_err("create data directory", root))?;
+        create_dir_durable(&RealFs, root).map_err(io_err("create data directory", root))?;
         let lock_path = root.join(name);
         let mut file = OpenOptions::new()
             .read(true)

@@ -205,3 +205,82 @@ fn walk(dir: &Path) -> Vec<String> {
     }
     out
 }
+
+/// Rewrites the count in the seal record at the end of a sealed segment (checksum fixed).
+fn rewrite_seal_count(segment: &Path, count: u64) {
+    let mut bytes = std::fs::read(segment).unwrap();
+    let start = bytes.len() - 25; // framing (16) + kind (1) + count (8)
+    let lsn = u64::from_le_bytes(bytes[start + 8..start + 16].try_into().unwrap());
+    let mut payload = vec![b'S'];
+    payload.extend_from_slice(&count.to_le_bytes());
+    let crc = flightrec::wal::format::record_crc(lsn, &payload);
+    bytes[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    bytes[start + 16..].copy_from_slice(&payload);
+    std::fs::write(segment, bytes).unwrap();
+}
+
+#[test]
+fn segments_that_do_not_verify_are_compacted_but_kept_in_the_quarantine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lines = sample_lines();
+    record(tmp.path(), &lines, 6);
+    let wal = tmp.path().join("wal");
+    let sealed = common::segments(&wal);
+    assert!(sealed.len() >= 4, "three sealed segments and the writer's: {sealed:?}");
+    let mut damaged = std::fs::read(&sealed[0]).unwrap();
+    damaged[64 + 16 + 10] ^= 0x40; // inside the first record's payload
+    std::fs::write(&sealed[0], damaged).unwrap();
+    rewrite_seal_count(&sealed[1], 7);
+
+    let mut compactor = Compactor::open(&Layout::new(tmp.path())).unwrap();
+    let report = compactor.run_once().unwrap();
+    let kept: Vec<u64> = report.quarantined.iter().map(|q| q.segment).collect();
+    assert_eq!(kept, vec![1, 7], "{:?}", report.quarantined);
+    assert!(report.quarantined[0].reason.contains("damaged"), "{:?}", report.quarantined[0]);
+    assert!(report.quarantined[1].reason.contains("seal record counts 7"), "{:?}", report.quarantined[1]);
+    let moved: Vec<String> = std::fs::read_dir(wal.join("quarantine"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for q in &report.quarantined {
+        let name = format!("{:020}.wal.quarantined", q.segment);
+        assert!(moved.contains(&name), "{name} is kept: {moved:?}");
+    }
+    assert_eq!(common::segments(&wal).len(), 1, "the verified segments are deleted; the writer's is left");
+    let n = lines.len() as u64;
+    assert_eq!(count_and_distinct(tmp.path()), (n - 1, n - 1), "every decodable event is compacted");
+    compactor.run_once().unwrap();
+    assert_eq!(count_and_distinct(tmp.path()), (n - 1, n - 1), "a second run changes nothing");
+
+    let out = flightrec(tmp.path(), &["verify", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "verify reports the quarantine");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["quarantined_segments"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lsns_continue_above_the_catalog_when_the_wal_is_lost() {
+    use flightrec::recorder::{FlightRecorder, Recorder, RecorderConfig};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut generator = flightrec::workload::Generator::new(21, chrono::Utc::now() - chrono::Duration::hours(1), 1_000);
+    let lines: Vec<String> = (0..20).map(|_| generator.next_json()).collect();
+    let recorder = Recorder::open(RecorderConfig::new(tmp.path())).await.unwrap();
+    for line in &lines[..19] {
+        recorder.record_json(line.as_bytes(), None).await.unwrap();
+    }
+    recorder.seal().await.unwrap();
+    recorder.compact_now().await.unwrap();
+    recorder.shutdown().await.unwrap();
+    drop(recorder);
+    std::fs::remove_dir_all(tmp.path().join("wal")).unwrap();
+
+    let recorder = Recorder::open(RecorderConfig::new(tmp.path())).await.unwrap();
+    recorder.record_json(lines[19].as_bytes(), None).await.unwrap();
+    let page = recorder.query(flightrec::query::EventQuery::default()).await.unwrap();
+    let newest = page.events.iter().map(|e| e.lsn).max().unwrap();
+    assert_eq!(newest, 20, "the new event's LSN follows the catalog's highest");
+    recorder.seal().await.unwrap();
+    recorder.compact_now().await.unwrap();
+    recorder.shutdown().await.unwrap();
+    assert_eq!(count_and_distinct(tmp.path()), (20, 20), "no segment was overwritten or deleted unread");
+}

@@ -15,6 +15,7 @@ use common::{copy_dir, parquet_query, record, segments};
 use flightrec::compact::Compactor;
 use flightrec::datadir::Layout;
 use flightrec::fsio::{Fault, FaultyFs, Op};
+use flightrec::recorder::{Recorder, RecorderConfig};
 use flightrec::retention::enforce;
 use flightrec::wal::{Durability, Wal, WalError, WalHooks, WalOptions, event_payload};
 use flightrec::workload::Generator;
@@ -296,4 +297,103 @@ fn a_failed_retention_delete_is_reported_and_the_next_run_finishes() {
             .unwrap();
         assert_eq!(logged as usize, events, "#{nth}: the retention log counts every dropped event once");
     }
+}
+
+/// A recorder over `fs` whose background compaction runs at open and then only when asked
+/// (or woken by a seal).
+fn recorder_config(dir: &Path, fs: &Arc<FaultyFs>) -> RecorderConfig {
+    let mut config = RecorderConfig::new(dir);
+    config.wal.fs = fs.clone();
+    config.compaction_interval = std::time::Duration::from_secs(3600);
+    config
+}
+
+/// Polls `done` every 10 ms for up to 30 s; true when it held.
+async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..3_000 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    done()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compaction_run_that_fails_part_way_takes_the_segments_it_finished_out_of_the_tail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    // Three sealed segments of 30 (the blocking WAL calls run off the runtime's threads).
+    let events = tokio::task::spawn_blocking(move || sealed_segments(&dir, 0) as u64).await.unwrap();
+    let fs = Arc::new(FaultyFs::new());
+    // The compaction run at open deletes the first segment, then fails deleting the second.
+    fs.arm(Op::Remove, 2, Fault::Errno(libc::EIO));
+    let recorder = Recorder::open(recorder_config(tmp.path(), &fs)).await.unwrap();
+    assert!(eventually(|| fs.injected() == 1).await, "the run at open hit the fault");
+    recorder.compact_now().await.unwrap();
+    let emptied = eventually(|| recorder.tail_len() == 0).await;
+    assert!(emptied, "the first segment's events left the tail: {} still there", recorder.tail_len());
+    let stats = recorder.stats().await.unwrap();
+    assert_eq!((stats.events, stats.compacted_events, stats.wal_events), (events, events, 0), "nothing counted twice");
+    let n = events.to_string();
+    assert_eq!(parquet_counts(tmp.path()), (n.clone(), n));
+    recorder.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_while_the_first_append_is_in_flight_gets_that_appends_outcome_not_duplicate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fs = Arc::new(FaultyFs::new());
+    let recorder = Recorder::open(recorder_config(tmp.path(), &fs)).await.unwrap();
+    let mut generator = Generator::new(11, chrono::Utc::now() - chrono::Duration::hours(1), 1_000);
+    recorder.record_json(generator.next_json().as_bytes(), Some(Durability::Sync)).await.unwrap();
+    let remembered = recorder.stats().await.unwrap().dedup_ids;
+    let line = generator.next_json();
+
+    // The first append's fdatasync takes 500 ms and then fails.
+    let fsyncs = fs.count(Op::Fsync);
+    fs.arm(Op::Fsync, 1, Fault::ErrnoAfter { millis: 500, errno: libc::EIO });
+    let first = tokio::spawn({
+        let (recorder, line) = (recorder.clone(), line.clone());
+        async move { recorder.record_json(line.as_bytes(), Some(Durability::Sync)).await }
+    });
+    assert!(eventually(|| fs.count(Op::Fsync) > fsyncs).await, "the first append reached its fsync");
+    let retry = recorder.record_json(line.as_bytes(), Some(Durability::Sync)).await;
+    let first = first.await.unwrap();
+    assert_eq!(first.unwrap_err().code(), "HSK-500-IO");
+    match retry {
+        Ok(r) => panic!("the retry was answered {r:?} although the first append failed"),
+        Err(e) => assert_eq!(e.code(), "HSK-500-WAL-POISONED", "the retry tried to store it itself: {e}"),
+    }
+    let stats = recorder.stats().await.unwrap();
+    assert_eq!(stats.dedup_ids, remembered, "failed appends leave nothing in the de-duplication memory");
+    let _ = recorder.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_directories_are_fsynced_into_their_parents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("new").join("data");
+    let fs = Arc::new(FaultyFs::new());
+    let recorder = Recorder::open(recorder_config(&root, &fs)).await.unwrap();
+    recorder.shutdown().await.unwrap();
+    let synced = fs.synced_dirs();
+    for dir in [tmp.path().to_path_buf(), tmp.path().join("new"), root.clone()] {
+        assert!(synced.contains(&dir), "{} holds a new directory and was fsynced: {synced:?}", dir.display());
+    }
+
+    // A torn tail is copied to a new wal/quarantine/, whose entry in wal/ must be durable.
+    let wal_dir = tempfile::tempdir().unwrap();
+    let dir = wal_dir.path().to_path_buf();
+    tokio::task::spawn_blocking(move || write_events(&dir, 10)).await.unwrap();
+    let newest = segments(wal_dir.path()).pop().unwrap();
+    let file = std::fs::OpenOptions::new().append(true).open(&newest).unwrap();
+    std::io::Write::write_all(&mut &file, &[0x55; 37]).unwrap();
+    drop(file);
+    let fs = Arc::new(FaultyFs::new());
+    let (wal, report) = Wal::open(wal_dir.path(), opts(&fs), WalHooks::default(), &mut |_, _| {}).unwrap();
+    tokio::task::block_in_place(|| wal.close()).unwrap();
+    assert_eq!(report.quarantined.len(), 1);
+    let synced = fs.synced_dirs();
+    assert!(synced.contains(&wal_dir.path().to_path_buf()), "wal/ was fsynced after quarantine/ was made: {synced:?}");
 }

@@ -19,8 +19,9 @@ use super::{CliError, print_json};
 pub fn run(data_dir: &Path, watch: bool, json: bool) -> Result<ExitCode, CliError> {
     let _lock = DirLock::compactor(data_dir)?;
     let layout = Layout::new(data_dir);
-    let sealed_newest = seal_newest_if_no_writer(data_dir)?;
     let mut compactor = Compactor::open(&layout)?;
+    let lsn_floor = flightrec::compact::catalog::highest_lsn(compactor.connection())?;
+    let sealed_newest = seal_newest_if_no_writer(data_dir, lsn_floor)?;
     let report = compactor.run_once()?;
     print_report(&report, json, sealed_newest)?;
     if watch {
@@ -30,13 +31,14 @@ pub fn run(data_dir: &Path, watch: bool, json: bool) -> Result<ExitCode, CliErro
 }
 
 /// Seals the newest WAL segment when no writer is running. Returns whether it could.
-fn seal_newest_if_no_writer(data_dir: &Path) -> Result<bool, CliError> {
+fn seal_newest_if_no_writer(data_dir: &Path, lsn_floor: u64) -> Result<bool, CliError> {
     let dir = match DataDir::open(data_dir) {
         Ok(dir) => dir,
         Err(WalError::Locked { .. }) => return Ok(false),
         Err(e) => return Err(e.into()),
     };
-    let (wal, _) = Wal::open(&dir.layout().wal_dir(), WalOptions::default(), WalHooks::default(), &mut |_, _| {})?;
+    let opts = WalOptions { lsn_floor, ..WalOptions::default() };
+    let (wal, _) = Wal::open(&dir.layout().wal_dir(), opts, WalHooks::default(), &mut |_, _| {})?;
     wal.seal_blocking()?;
     wal.close()?;
     Ok(true)
@@ -55,7 +57,7 @@ fn watch_loop(compactor: &mut Compactor, layout: &Layout, json: bool) -> Result<
         std::thread::sleep(Duration::from_millis(100));
         while rx.try_recv().is_ok() {}
         let report = compactor.run_once()?;
-        if report.segments > 0 || report.finished_interrupted > 0 {
+        if report.segments > 0 || report.finished_interrupted > 0 || !report.quarantined.is_empty() {
             print_report(&report, json, false)?;
         }
     }
@@ -83,6 +85,9 @@ fn print_report(r: &CompactReport, json: bool, sealed_newest: bool) -> Result<()
     }
     if r.finished_interrupted > 0 {
         println!("finished {} segments an interrupted run had compacted", r.finished_interrupted);
+    }
+    for q in &r.quarantined {
+        println!("kept WAL segment {} in the quarantine ({}): {}", q.segment, q.file, q.reason);
     }
     if r.undecodable_records > 0 {
         println!("skipped {} records whose JSON did not decode", r.undecodable_records);

@@ -52,7 +52,9 @@ pub fn run(
         (Box::new(BufReader::with_capacity(1 << 20, f)), size)
     };
     let dir = DataDir::open(data_dir)?;
-    let (wal, _) = Wal::open(&dir.layout().wal_dir(), opts.clone(), WalHooks::default(), &mut |_, _| {})?;
+    let lsn_floor = flightrec::compact::files::highest_lsn(&dir.layout().events_dir())?;
+    let wal_opts = WalOptions { lsn_floor, ..opts.clone() };
+    let (wal, _) = Wal::open(&dir.layout().wal_dir(), wal_opts, WalHooks::default(), &mut |_, _| {})?;
     let redactor = Redactor::builtin();
     let mut reader = LineReader::new(input, MAX_EVENT_BYTES);
     let mut summary = Summary::default();

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use flightrec::datadir::Layout;
 use flightrec::event::parse_event;
+use flightrec::wal::recovery::{QuarantinedFile, quarantined_files};
 use flightrec::wal::{WalReport, inspect};
 
 use super::{CliError, print_json};
@@ -19,8 +20,12 @@ struct VerifyReport {
     damage: usize,
     /// Records whose checksum is right but whose event does not validate.
     invalid_events: u64,
+    /// Whole segments in `wal/quarantine/`: their events may be missing until someone looks.
+    quarantined_segments: usize,
     ok: bool,
     wal: WalReport,
+    /// Everything in `wal/quarantine/` (whole segments and copies of damaged bytes).
+    quarantine: Vec<QuarantinedFile>,
 }
 
 pub fn run(root: &Path, json: bool) -> Result<ExitCode, CliError> {
@@ -38,6 +43,8 @@ pub fn run(root: &Path, json: bool) -> Result<ExitCode, CliError> {
         }
     })?;
     let damage = wal.damage_count();
+    let quarantine = quarantined_files(&layout.wal_dir());
+    let quarantined_segments = quarantine.iter().filter(|f| f.segment).count();
     let report = VerifyReport {
         data_dir: root.display().to_string(),
         segments: wal.segments.len(),
@@ -46,8 +53,10 @@ pub fn run(root: &Path, json: bool) -> Result<ExitCode, CliError> {
         last_lsn: wal.last_lsn(),
         damage,
         invalid_events,
-        ok: damage == 0 && invalid_events == 0,
+        quarantined_segments,
+        ok: damage == 0 && invalid_events == 0 && quarantined_segments == 0,
         wal,
+        quarantine,
     };
     if json {
         print_json(&report)?;
@@ -76,16 +85,21 @@ fn print_text(r: &VerifyReport) {
             println!("    torn tail at offset {} ({} bytes): {} (recovery cuts it)", t.offset, t.len, t.reason);
         }
     }
+    for q in &r.quarantine {
+        let what = if q.segment { "QUARANTINED SEGMENT" } else { "quarantined bytes" };
+        println!("  {what}: wal/quarantine/{} ({} bytes)", q.file, q.bytes);
+    }
     let range = match (r.first_lsn, r.last_lsn) {
         (Some(a), Some(b)) => format!("LSN {a}..={b}"),
         _ => "no records".to_string(),
     };
     println!(
-        "{} segments, {} records, {range}, {} damaged, {} invalid events: {}",
+        "{} segments, {} records, {range}, {} damaged, {} invalid events, {} quarantined segments: {}",
         r.segments,
         r.records,
         r.damage,
         r.invalid_events,
+        r.quarantined_segments,
         if r.ok { "OK" } else { "PROBLEMS FOUND" }
     );
 }

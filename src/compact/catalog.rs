@@ -126,3 +126,18 @@ pub fn segments(conn: &Connection) -> Result<Vec<SegmentRow>, StoreError> {
         .map_err(db("list catalog segments"))?;
     rows.collect::<Result<Vec<_>, _>>().map_err(db("list catalog segments"))
 }
+
+/// The highest LSN the catalog has seen: of compacted segments, of dropped ones, and of the
+/// segments its indexes name (0 for an empty catalog).
+pub fn highest_lsn(conn: &Connection) -> Result<u64, StoreError> {
+    conn.query_row(
+        "SELECT coalesce(max(lsn), 0)::UBIGINT FROM (
+             SELECT max(greatest(segment, coalesce(last_lsn, 0))) AS lsn FROM cat.segments
+             UNION ALL SELECT max(greatest(segment, coalesce(last_lsn, 0))) FROM cat.retention_log
+             UNION ALL SELECT max(segment) FROM cat.trace_index
+             UNION ALL SELECT max(segment) FROM cat.job_index)",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(db("read the highest LSN of the catalog"))
+}

@@ -51,3 +51,25 @@ pub fn summarize(events_dir: &Path) -> Result<ParquetSummary, StoreError> {
     summary.newest_micros = newest;
     Ok(summary)
 }
+
+/// The highest LSN in the Parquet files, read without the catalog (so without the compactor
+/// lock): the newest segment's files are found by name (`seg-<first LSN>.parquet`) and their
+/// largest `lsn` read from the files. 0 when there are none.
+pub fn highest_lsn(events_dir: &Path) -> Result<u64, StoreError> {
+    let files = parquet_files(events_dir);
+    let first_lsn = |f: &PathBuf| {
+        let stem = f.file_stem()?.to_str()?.strip_prefix("seg-")?;
+        stem.parse::<u64>().ok()
+    };
+    let Some(newest) = files.iter().filter_map(first_lsn).max() else { return Ok(0) };
+    let list = files
+        .iter()
+        .filter(|f| first_lsn(f) == Some(newest))
+        .map(|f| sql_str(&f.display().to_string()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let conn = Connection::open_in_memory().map_err(db("open DuckDB"))?;
+    let sql = format!("SELECT coalesce(max(lsn), 0)::UBIGINT FROM read_parquet([{list}])");
+    let last: u64 = conn.query_row(&sql, [], |r| r.get(0)).map_err(db("read the newest Parquet files"))?;
+    Ok(last.max(newest))
+}

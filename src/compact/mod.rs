@@ -16,6 +16,13 @@
 //! - after the catalog, before the WAL delete: the catalog lists the segment, so the next run
 //!   only deletes the WAL file.
 //!
+//! A WAL segment is deleted only when its scan was clean (no damaged record, nothing after
+//! its seal record) and the event count of its seal record matches the events stored;
+//! otherwise its decodable events are compacted all the same and the segment is moved to
+//! `wal/quarantine/<segment>.wal.quarantined` (logged, in the report, counted by `verify`
+//! and the metrics) instead of being deleted. A crash-interrupted run checks the same
+//! before it deletes, against the catalog's count.
+//!
 //! Ownership: the compactor (the process holding the compactor lock) owns `events/`,
 //! `catalog.duckdb`, and the sealed WAL segments, which it alone deletes.
 
@@ -25,16 +32,16 @@ pub mod error;
 pub mod files;
 pub mod parquet_file;
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use duckdb::Connection;
 
 use crate::datadir::Layout;
 use crate::failpoint;
-use crate::fsio::remove_file_durable;
+use crate::fsio::{create_dir_durable, remove_file_durable};
 use crate::wal::format::segment_file_name;
-use crate::wal::recovery::{list_segments, read_segment};
+use crate::wal::recovery::{list_segments, move_to_quarantine, read_segment};
 use crate::wal::scan::scan_segment;
 
 use crate::stored::StoredEnvelope;
@@ -64,16 +71,38 @@ pub struct CompactReport {
     pub undecodable_records: u64,
     /// The LSN range of every segment compacted (or finished), first to last.
     pub ranges: Vec<(u64, u64)>,
+    /// Segments moved to `wal/quarantine/` instead of being deleted.
+    pub quarantined: Vec<Quarantined>,
 }
 
+/// A WAL segment the compactor kept in the quarantine, and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Quarantined {
+    pub segment: u64,
+    pub file: String,
+    pub reason: String,
+}
+
+/// Suffix of segments the compactor moves to the quarantine.
+pub const QUARANTINED_SUFFIX: &str = "quarantined";
+
 /// What [`Compactor::stage`] loaded.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Staged {
     pub events: u64,
     pub undecodable: u64,
     pub wal_bytes: u64,
     /// LSN of the segment's last valid event record.
     pub last_lsn: Option<u64>,
+    /// Why the segment must be kept rather than deleted once compacted (see the module doc).
+    pub unverified: Option<String>,
+}
+
+/// A segment as [`Compactor::stage_batch`] read it.
+enum Scanned {
+    /// Its header does not decode: nothing in it was read.
+    Unreadable(String),
+    Staged(Staged, RecordBatch),
 }
 
 /// Compacts sealed segments; holds a DuckDB connection with the catalog attached.
@@ -85,7 +114,8 @@ pub struct Compactor {
 impl Compactor {
     /// Opens the catalog (creating or migrating it). The caller holds the compactor lock.
     pub fn open(layout: &Layout) -> Result<Compactor, StoreError> {
-        layout.fs.create_dir_all(&layout.events_dir()).map_err(io("create events directory", layout.events_dir()))?;
+        create_dir_durable(layout.fs.as_ref(), &layout.events_dir())
+            .map_err(io("create events directory", layout.events_dir()))?;
         let conn = catalog::open(&layout.catalog_path())?;
         Ok(Compactor { layout: layout.clone(), conn })
     }
@@ -112,30 +142,74 @@ impl Compactor {
     /// Compacts every sealed segment the catalog does not list yet, and finishes runs a
     /// crash interrupted. The newest WAL segment is the writer's and is left alone.
     pub fn run_once(&mut self) -> Result<CompactReport, StoreError> {
-        remove_tmp_files(&self.layout)?;
         let mut report = CompactReport::default();
-        let done: BTreeSet<u64> = catalog::segments(&self.conn)?.iter().map(|s| s.segment).collect();
+        self.run_into(&mut report)?;
+        Ok(report)
+    }
+
+    /// [`Compactor::run_once`], reporting into `report` as it goes: when a segment fails, the
+    /// report still says what the segments before it did (their ranges left the WAL).
+    pub fn run_into(&mut self, report: &mut CompactReport) -> Result<(), StoreError> {
+        remove_tmp_files(&self.layout)?;
+        let done: BTreeMap<u64, u64> = catalog::segments(&self.conn)?.iter().map(|s| (s.segment, s.events)).collect();
         let mut segments = list_segments(self.layout.fs.as_ref(), &self.layout.wal_dir())?;
         // Each segment ends where the next begins; the newest (the writer's) is not compacted.
         let next_firsts: Vec<u64> = segments.iter().skip(1).map(|(lsn, _)| *lsn).collect();
         segments.pop();
         for ((first_lsn, path), next_first) in segments.into_iter().zip(next_firsts) {
-            if done.contains(&first_lsn) {
-                report.ranges.push((first_lsn, next_first.saturating_sub(1)));
-                remove_file_durable(self.layout.fs.as_ref(), &path)
-                    .map_err(io("delete compacted WAL segment", &path))?;
-                report.finished_interrupted += 1;
-                continue;
+            match done.get(&first_lsn) {
+                Some(events) => self.finish_interrupted(first_lsn, &path, *events, next_first, report)?,
+                None => self.compact_segment(first_lsn, &path, report)?,
             }
-            self.compact_segment(first_lsn, &path, &mut report)?;
         }
-        Ok(report)
+        Ok(())
+    }
+
+    /// A segment the catalog lists already (a run stopped before deleting it): deleted when
+    /// it holds exactly the events the catalog counts, else quarantined.
+    fn finish_interrupted(
+        &mut self,
+        segment: u64,
+        path: &Path,
+        cataloged: u64,
+        next_first: u64,
+        report: &mut CompactReport,
+    ) -> Result<(), StoreError> {
+        let bytes = read_segment(self.layout.fs.as_ref(), path, true)?;
+        let unverified = match scan_segment(&bytes, &mut |_| {}) {
+            Ok(scan) => scan.unverified(cataloged),
+            Err(reason) => Some(reason),
+        };
+        drop(bytes);
+        report.ranges.push((segment, next_first.saturating_sub(1)));
+        report.finished_interrupted += 1;
+        self.retire_segment(segment, path, unverified, report)
+    }
+
+    /// Deletes a compacted WAL segment, or moves it to the quarantine when it is unverified.
+    fn retire_segment(
+        &self,
+        segment: u64,
+        path: &Path,
+        unverified: Option<String>,
+        report: &mut CompactReport,
+    ) -> Result<(), StoreError> {
+        let Some(reason) = unverified else {
+            return remove_file_durable(self.layout.fs.as_ref(), path)
+                .map_err(io("delete compacted WAL segment", path));
+        };
+        let wal_dir = self.layout.wal_dir();
+        let file = move_to_quarantine(self.layout.fs.as_ref(), &wal_dir, path, QUARANTINED_SUFFIX)?;
+        tracing::warn!(segment = %path.display(), %reason, quarantine = %file, "WAL segment kept in the quarantine");
+        report.quarantined.push(Quarantined { segment, file, reason });
+        Ok(())
     }
 
     /// Compacts one sealed segment (see the module doc for the steps and crash points).
     pub fn compact_segment(&mut self, segment: u64, path: &Path, report: &mut CompactReport) -> Result<(), StoreError> {
-        let Some((staged, batch)) = self.stage_batch(segment, path)? else {
-            return Ok(());
+        let (staged, batch) = match self.stage_batch(segment, path)? {
+            Scanned::Staged(staged, batch) => (staged, batch),
+            Scanned::Unreadable(reason) => return self.retire_segment(segment, path, Some(reason), report),
         };
         let files = self.write_parquet_files(segment, &batch)?;
         drop(batch);
@@ -143,25 +217,27 @@ impl Compactor {
         let parquet_bytes = files.iter().map(|f| file_len(&self.layout.root.join(f))).sum::<u64>();
         self.record_in_catalog(segment, &files, parquet_bytes)?;
         failpoint::hit("compact:after_catalog");
-        remove_file_durable(self.layout.fs.as_ref(), path).map_err(io("delete compacted WAL segment", path))?;
+        report.ranges.push((segment, staged.last_lsn.unwrap_or(segment)));
+        self.retire_segment(segment, path, staged.unverified.clone(), report)?;
         report.segments += 1;
         report.events += staged.events;
         report.parquet_bytes += parquet_bytes;
         report.wal_bytes += staged.wal_bytes;
         report.undecodable_records += staged.undecodable;
         report.parquet_files.extend(files);
-        report.ranges.push((segment, staged.last_lsn.unwrap_or(segment)));
         Ok(())
     }
 
-    /// Decodes a sealed segment into the `staging` table. None when its header is unreadable
-    /// (recovery quarantines such files; they are not compacted).
+    /// Decodes a sealed segment into the `staging` table. None when its header is unreadable.
     pub fn stage(&mut self, segment: u64, path: &Path) -> Result<Option<Staged>, StoreError> {
-        Ok(self.stage_batch(segment, path)?.map(|(staged, _)| staged))
+        Ok(match self.stage_batch(segment, path)? {
+            Scanned::Staged(staged, _) => Some(staged),
+            Scanned::Unreadable(_) => None,
+        })
     }
 
     /// [`Compactor::stage`], also returning the segment's Arrow batch (the Parquet files' rows).
-    fn stage_batch(&mut self, segment: u64, path: &Path) -> Result<Option<(Staged, RecordBatch)>, StoreError> {
+    fn stage_batch(&mut self, segment: u64, path: &Path) -> Result<Scanned, StoreError> {
         let bytes = read_segment(self.layout.fs.as_ref(), path, true)?;
         let mut builder = BatchBuilder::default();
         let mut undecodable = 0u64;
@@ -173,18 +249,20 @@ impl Compactor {
                 Err(_) => undecodable += 1,
             }
         });
-        if let Err(reason) = scanned {
-            tracing::warn!(segment = %path.display(), %reason, "skipping unreadable WAL segment");
-            return Ok(None);
-        }
+        let scan = match scanned {
+            Ok(scan) => scan,
+            Err(reason) => return Ok(Scanned::Unreadable(reason)),
+        };
         let events = builder.rows() as u64;
+        let unverified = scan.unverified(events);
         let arrow = |e: duckdb::arrow::error::ArrowError| StoreError::Arrow { segment, reason: e.to_string() };
         let batch = builder.finish().map_err(arrow)?;
         let schema = batch.schema();
         let columns = STAGING_COLUMNS.map(|name| schema.index_of(name));
         let columns = columns.into_iter().collect::<Result<Vec<_>, _>>().map_err(arrow)?;
         self.load_staging(batch.project(&columns).map_err(arrow)?)?;
-        Ok(Some((Staged { events, undecodable, wal_bytes: bytes.len() as u64, last_lsn }, batch)))
+        let staged = Staged { events, undecodable, wal_bytes: bytes.len() as u64, last_lsn, unverified };
+        Ok(Scanned::Staged(staged, batch))
     }
 
     fn load_staging(&self, index_columns: RecordBatch) -> Result<(), StoreError> {

@@ -55,6 +55,9 @@ pub enum Fault {
     /// A write writes only the first half of its buffer (at least one byte) and reports it.
     /// On any other kind of call it behaves like `Errno(EIO)`.
     ShortWrite,
+    /// Waits `millis` (a slow disk), then fails with `errno`: lets a test act while the call
+    /// is in flight.
+    ErrnoAfter { millis: u64, errno: i32 },
 }
 
 #[derive(Debug)]
@@ -71,6 +74,7 @@ pub struct FaultyFs {
     counts: [AtomicU64; Op::ALL.len()],
     armed: Mutex<Vec<Armed>>,
     injected: AtomicU64,
+    synced_dirs: Mutex<Vec<PathBuf>>,
 }
 
 impl FaultyFs {
@@ -103,6 +107,11 @@ impl FaultyFs {
         self.injected.load(Ordering::SeqCst)
     }
 
+    /// Every directory fsynced so far, in order (failed calls included).
+    pub fn synced_dirs(&self) -> Vec<PathBuf> {
+        self.synced_dirs.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+
     /// Counts a call and returns the fault to inject into it, if one is armed.
     fn enter(&self, op: Op) -> Option<Fault> {
         let n = self.counts.get(op.index()).map_or(0, |c| c.fetch_add(1, Ordering::SeqCst) + 1);
@@ -118,9 +127,15 @@ impl FaultyFs {
         match self.enter(op) {
             Some(Fault::Errno(errno)) => Err(std::io::Error::from_raw_os_error(errno)),
             Some(Fault::ShortWrite) => Err(std::io::Error::from_raw_os_error(libc::EIO)),
+            Some(Fault::ErrnoAfter { millis, errno }) => Err(slow_error(millis, errno)),
             None => f(),
         }
     }
+}
+
+fn slow_error(millis: u64, errno: i32) -> std::io::Error {
+    std::thread::sleep(std::time::Duration::from_millis(millis));
+    std::io::Error::from_raw_os_error(errno)
 }
 
 impl FileSystem for FaultyFs {
@@ -136,6 +151,7 @@ impl FileSystem for FaultyFs {
     fn write_at(&self, file: &File, buf: &[u8], offset: u64) -> std::io::Result<usize> {
         match self.enter(Op::Write) {
             Some(Fault::Errno(errno)) => Err(std::io::Error::from_raw_os_error(errno)),
+            Some(Fault::ErrnoAfter { millis, errno }) => Err(slow_error(millis, errno)),
             Some(Fault::ShortWrite) => {
                 let half = buf.get(..(buf.len() / 2).max(1).min(buf.len())).unwrap_or_default();
                 RealFs.write_at(file, half, offset)
@@ -162,6 +178,9 @@ impl FileSystem for FaultyFs {
         self.call(Op::Remove, || RealFs.remove_file(path))
     }
     fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        if let Ok(mut synced) = self.synced_dirs.lock() {
+            synced.push(dir.to_path_buf());
+        }
         self.call(Op::DirFsync, || RealFs.sync_dir(dir))
     }
     fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {

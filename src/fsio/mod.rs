@@ -168,9 +168,27 @@ pub fn write_file_durable(fs: &dyn FileSystem, path: &Path, bytes: &[u8]) -> std
     sync_parent(fs, path)
 }
 
+/// Creates `dir` and its missing parents, fsyncing the parent of each directory created, so
+/// the new entries survive power loss (a file fsynced into a directory whose own entry was
+/// lost is lost with it).
+pub fn create_dir_durable(fs: &dyn FileSystem, dir: &Path) -> std::io::Result<()> {
+    let mut missing = Vec::new();
+    let mut next = Some(dir);
+    while let Some(d) = next.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        missing.push(d);
+        next = d.parent();
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    fs.create_dir_all(dir)?;
+    missing.iter().rev().try_for_each(|d| sync_parent(fs, d))
+}
+
 /// fsyncs the directory holding `path`, making its entry (created, renamed, removed) durable.
-fn sync_parent(fs: &dyn FileSystem, path: &Path) -> std::io::Result<()> {
+pub fn sync_parent(fs: &dyn FileSystem, path: &Path) -> std::io::Result<()> {
     match path.parent() {
+        Some(dir) if dir.as_os_str().is_empty() => fs.sync_dir(Path::new(".")),
         Some(dir) => fs.sync_dir(dir),
         None => Ok(()),
     }

@@ -7,9 +7,13 @@
 //! only after their segment is in the catalog (or dropped by retention); queries snapshot the
 //! tail before reading Parquet and merge by LSN, so an event moving from the WAL to Parquet is
 //! never missed and never shown twice.
+//!
+//! The writer's hook takes the same lock as queries, so a query holds it only to take a
+//! [`TailSnapshot`] (one reference per record); it filters and decodes after releasing it.
+//! Each record is decoded once, by whichever query needs it first, and then shared.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::BinaryHeap;
+use std::sync::{Arc, Mutex};
 
 use super::model::{EventQuery, StoredEvent};
 use crate::stored::StoredEnvelope;
@@ -20,36 +24,78 @@ use crate::wal::scan::EventRecord;
 /// Uncompacted events by LSN.
 #[derive(Debug, Default)]
 pub struct TailIndex {
-    pending: Vec<(u64, Vec<u8>)>,
-    /// Records replayed from sealed segments, read in place from the segment's mapping.
-    replayed: Vec<InPlace>,
-    events: BTreeMap<u64, Arc<StoredEvent>>,
+    /// Records handed over since the last snapshot, not yet shared with queries.
+    incoming: Vec<(u64, Raw)>,
+    records: Vec<Arc<TailRecord>>,
 }
 
-/// A replayed record's JSON, `len` bytes at `start` of a mapped segment.
+/// A record's bytes before decoding.
 #[derive(Debug)]
-struct InPlace {
-    lsn: u64,
-    redacted: bool,
-    segment: MappedSegment,
-    start: usize,
-    len: usize,
+enum Raw {
+    /// A WAL payload: kind, flags, JSON.
+    Payload(Vec<u8>),
+    /// A replayed record's JSON, `len` bytes at `start` of a sealed segment's mapping.
+    InPlace { redacted: bool, segment: MappedSegment, start: usize, len: usize },
 }
 
-impl InPlace {
-    fn json(&self) -> &[u8] {
-        self.segment.get(self.start..self.start + self.len).unwrap_or_default()
+impl Raw {
+    fn decode(&self, lsn: u64) -> Option<Arc<StoredEvent>> {
+        let (redacted, json) = match self {
+            Raw::Payload(payload) => match payload.as_slice() {
+                [KIND_EVENT_JSON_V1, flags, json @ ..] => (flags & FLAG_REDACTED != 0, json),
+                _ => return None,
+            },
+            Raw::InPlace { redacted, segment, start, len } => {
+                (*redacted, segment.get(*start..*start + *len).unwrap_or_default())
+            }
+        };
+        match StoredEnvelope::parse(json) {
+            Ok(e) => Some(Arc::new(StoredEvent::from_envelope(&e, lsn, redacted))),
+            Err(e) => {
+                tracing::warn!(lsn, error = %e, "WAL record does not decode; left out of queries");
+                None
+            }
+        }
+    }
+}
+
+/// One uncompacted record: raw until a query first needs it, then its decoded event (the raw
+/// bytes, and with them any segment mapping, are released).
+#[derive(Debug)]
+struct TailRecord {
+    lsn: u64,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+enum State {
+    Raw(Raw),
+    /// None: the record does not decode.
+    Decoded(Option<Arc<StoredEvent>>),
+}
+
+impl TailRecord {
+    fn event(&self) -> Option<Arc<StoredEvent>> {
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let State::Raw(raw) = &*state {
+            *state = State::Decoded(raw.decode(self.lsn));
+        }
+        match &*state {
+            State::Decoded(event) => event.clone(),
+            State::Raw(_) => None,
+        }
+    }
+
+    #[cfg(test)]
+    fn is_decoded(&self) -> bool {
+        matches!(*self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner), State::Decoded(_))
     }
 }
 
 impl TailIndex {
     /// Adds WAL payloads (kind, flags, JSON) as the writer hands them over.
     pub fn push_payloads(&mut self, records: Vec<(u64, Vec<u8>)>) {
-        if self.pending.is_empty() {
-            self.pending = records;
-        } else {
-            self.pending.extend(records);
-        }
+        self.incoming.extend(records.into_iter().map(|(lsn, payload)| (lsn, Raw::Payload(payload))));
     }
 
     /// Adds one record replayed from the WAL at open, kept raw like the writer's (decoded by
@@ -57,65 +103,95 @@ impl TailIndex {
     /// segment's mapping when the record has one, else a copy.
     pub fn push_replayed(&mut self, rec: &EventRecord<'_>) {
         let (lsn, redacted) = (rec.lsn, rec.redacted);
-        match rec.mapped.and_then(|segment| Some((segment, offset_in(segment, rec.json)?))) {
-            Some((segment, start)) => {
-                self.replayed.push(InPlace { lsn, redacted, segment: segment.clone(), start, len: rec.json.len() });
-            }
-            None => self.pending.push((lsn, crate::wal::event_payload(redacted, rec.json))),
-        }
-    }
-
-    /// Decodes and adds one record.
-    fn insert_record(&mut self, lsn: u64, redacted: bool, json: &[u8]) {
-        match StoredEnvelope::parse(json) {
-            Ok(e) => {
-                self.events.insert(lsn, Arc::new(StoredEvent::from_envelope(&e, lsn, redacted)));
-            }
-            Err(e) => tracing::warn!(lsn, error = %e, "WAL record does not decode; left out of queries"),
-        }
-    }
-
-    fn catch_up(&mut self) {
-        for rec in std::mem::take(&mut self.replayed) {
-            self.insert_record(rec.lsn, rec.redacted, rec.json());
-        }
-        for (lsn, payload) in std::mem::take(&mut self.pending) {
-            if let [KIND_EVENT_JSON_V1, flags, json @ ..] = payload.as_slice() {
-                self.insert_record(lsn, flags & FLAG_REDACTED != 0, json);
-            }
-        }
+        let raw = match rec.mapped.and_then(|segment| Some((segment, offset_in(segment, rec.json)?))) {
+            Some((segment, start)) => Raw::InPlace { redacted, segment: segment.clone(), start, len: rec.json.len() },
+            None => Raw::Payload(crate::wal::event_payload(redacted, rec.json)),
+        };
+        self.incoming.push((lsn, raw));
     }
 
     /// Removes the events with LSNs in `first..=last` (a compacted or dropped segment).
     pub fn remove_range(&mut self, first: u64, last: u64) {
-        self.pending.retain(|(lsn, _)| *lsn < first || *lsn > last);
-        self.replayed.retain(|r| r.lsn < first || r.lsn > last);
-        let keep = self.events.split_off(&last.saturating_add(1));
-        let _gone = self.events.split_off(&first);
-        self.events.extend(keep);
+        let keep = |lsn: u64| lsn < first || lsn > last;
+        self.incoming.retain(|(lsn, _)| keep(*lsn));
+        self.records.retain(|r| keep(r.lsn));
     }
 
-    pub fn len(&mut self) -> usize {
-        self.catch_up();
-        self.events.len()
+    /// Records in the tail (decodable or not).
+    pub fn len(&self) -> usize {
+        self.incoming.len() + self.records.len()
     }
 
-    pub fn is_empty(&mut self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// The oldest and newest timestamps in the tail (microseconds).
-    pub fn time_range(&mut self) -> Option<(i64, i64)> {
-        self.catch_up();
-        let mut times = self.events.values().map(|e| e.timestamp.timestamp_micros());
-        let first = times.next()?;
-        Some(times.fold((first, first), |(lo, hi), t| (lo.min(t), hi.max(t))))
+    /// Every record now, cheaply (one reference each, nothing decoded): take it under the lock,
+    /// read it after releasing the lock.
+    pub fn snapshot(&mut self) -> TailSnapshot {
+        let incoming = std::mem::take(&mut self.incoming);
+        self.records.extend(
+            incoming.into_iter().map(|(lsn, raw)| Arc::new(TailRecord { lsn, state: Mutex::new(State::Raw(raw)) })),
+        );
+        TailSnapshot { records: self.records.clone() }
+    }
+}
+
+/// The tail's records at one moment, read without the tail's lock.
+#[derive(Debug)]
+pub struct TailSnapshot {
+    records: Vec<Arc<TailRecord>>,
+}
+
+/// A match ordered by the page order, the greatest first out of the heap.
+struct ByKey(Arc<StoredEvent>);
+
+impl PartialEq for ByKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.key() == other.0.key()
+    }
+}
+impl Eq for ByKey {}
+impl PartialOrd for ByKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for ByKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.key().cmp(&other.0.key())
+    }
+}
+
+impl TailSnapshot {
+    fn events(&self) -> impl Iterator<Item = Arc<StoredEvent>> + '_ {
+        self.records.iter().filter_map(|r| r.event())
     }
 
-    /// The events matching `q` (cursor included), in LSN order.
-    pub fn matching(&mut self, q: &EventQuery) -> Vec<Arc<StoredEvent>> {
-        self.catch_up();
-        self.events.values().filter(|e| e.matches(q)).cloned().collect()
+    /// The first `limit` events matching `q` (cursor included) in page order (timestamp,
+    /// event_id): no more than `limit` are kept while scanning.
+    pub fn matching(&self, q: &EventQuery, limit: usize) -> Vec<Arc<StoredEvent>> {
+        let mut best: BinaryHeap<ByKey> = BinaryHeap::with_capacity(limit.saturating_add(1).min(1 << 16));
+        for event in self.events().filter(|e| e.matches(q)) {
+            if best.len() < limit {
+                best.push(ByKey(event));
+            } else if best.peek().is_some_and(|worst| event.key() < worst.0.key()) {
+                best.pop();
+                best.push(ByKey(event));
+            }
+        }
+        best.into_sorted_vec().into_iter().map(|e| e.0).collect()
+    }
+
+    /// The number of decodable events, and their oldest and newest timestamps (microseconds).
+    pub fn summary(&self) -> (usize, Option<(i64, i64)>) {
+        let mut n = 0;
+        let mut range: Option<(i64, i64)> = None;
+        for t in self.events().map(|e| e.timestamp.timestamp_micros()) {
+            n += 1;
+            range = Some(range.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))));
+        }
+        (n, range)
     }
 }
 
@@ -126,7 +202,7 @@ fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::wal::{Wal, WalHooks, WalOptions};
@@ -142,11 +218,44 @@ mod tests {
             Wal::open(tmp.path(), WalOptions::default(), WalHooks::default(), &mut |_, rec| tail.push_replayed(&rec))
                 .unwrap();
         wal.close().unwrap();
-        assert_eq!(tail.replayed.len(), 50, "the sealed segment's records point into its mapping");
-        assert_eq!(tail.pending.len(), 7, "the newest segment's records are copied");
-        let found: Vec<String> = tail.matching(&EventQuery::default()).iter().map(|e| e.event_id.clone()).collect();
-        assert_eq!(found, ids, "every record decodes, in LSN order");
+        let in_place = tail.incoming.iter().filter(|(_, raw)| matches!(raw, Raw::InPlace { .. })).count();
+        assert_eq!(in_place, 50, "the sealed segment's records point into its mapping");
+        assert_eq!(tail.len(), 57, "the newest segment's records are copied");
+        let mut found = tail.snapshot().matching(&EventQuery::default(), usize::MAX);
+        found.sort_by_key(|e| e.lsn);
+        let found: Vec<String> = found.iter().map(|e| e.event_id.clone()).collect();
+        assert_eq!(found, ids, "every record decodes");
         tail.remove_range(1, 50);
-        assert!(tail.replayed.is_empty() && tail.len() == 7, "removing the sealed segment's range frees it");
+        assert_eq!(tail.len(), 7, "removing the sealed segment's range frees it");
+    }
+
+    #[test]
+    fn a_query_decodes_outside_the_lock_and_keeps_only_the_first_of_the_page_order() {
+        let redactor = crate::redact::Redactor::builtin();
+        let mut generator = crate::workload::Generator::new(4, chrono::Utc::now() - chrono::Duration::hours(1), 1_000);
+        let mut payloads: Vec<Vec<u8>> = (0..300)
+            .map(|_| crate::ingest::prepare_json(&redactor, generator.next_json().as_bytes()).unwrap().payload)
+            .collect();
+        payloads.reverse(); // the newest events get the lowest LSNs: LSN order is not page order
+        let tail = Mutex::new(TailIndex::default());
+        tail.lock().unwrap().push_payloads((1..).zip(payloads).collect());
+
+        let snapshot = tail.lock().unwrap().snapshot();
+        assert!(snapshot.records.iter().all(|r| !r.is_decoded()), "taking a snapshot decodes nothing");
+        let _writer = tail.try_lock().expect("reading the snapshot does not hold the tail's lock");
+        let page = snapshot.matching(&EventQuery::default(), 11);
+        assert_eq!(page.len(), 11, "no more than the limit is kept");
+        let mut keys: Vec<(i64, String)> = snapshot
+            .records
+            .iter()
+            .map(|r| r.event().unwrap())
+            .map(|e| (e.timestamp.timestamp_micros(), e.event_id.clone()))
+            .collect();
+        keys.sort();
+        let want: Vec<String> = keys.into_iter().take(11).map(|(_, id)| id).collect();
+        let got: Vec<String> = page.iter().map(|e| e.event_id.clone()).collect();
+        assert_eq!(got, want, "the page is the first 11 in (timestamp, event_id) order");
+        assert!(page.iter().all(|e| e.lsn > 280), "they are the highest LSNs here");
+        assert!(snapshot.records.iter().all(|r| r.is_decoded()), "each record is decoded once and kept");
     }
 }

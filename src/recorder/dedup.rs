@@ -1,19 +1,44 @@
 //! Duplicate `event_id`s (FR-EVT.md): an id seen within the window (default 24 hours) is a
 //! duplicate and is not stored twice, so a caller may retry safely. Memory stays bounded:
 //! ids older than the window are forgotten, and beyond `capacity` the oldest go first.
+//!
+//! An id whose first append is still in flight is *pending*: a retry that arrives meanwhile
+//! waits for that append's outcome instead of being answered `duplicate` at once, because the
+//! first append may still fail (then the retry is the one that stores the event). Only a
+//! successful append makes an id *seen*; a failed one leaves nothing behind.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 
+use tokio::sync::watch;
 use uuid::Uuid;
 
-/// The ids seen recently, with when they were seen (microseconds).
+/// The ids seen recently, with when they were seen (microseconds), and the ids in flight.
 #[derive(Debug)]
 pub struct Dedup {
     seen: HashMap<Uuid, i64>,
     order: VecDeque<(i64, Uuid)>,
+    /// Ids whose append is in flight; the sender tells waiters whether it was stored.
+    pending: HashMap<Uuid, watch::Sender<Option<bool>>>,
     window_micros: i64,
     capacity: usize,
+}
+
+/// What [`Dedup::claim`] found.
+#[derive(Debug)]
+pub enum Claim {
+    /// The id is new: the caller appends it and then calls [`Dedup::finish`].
+    New,
+    /// Stored within the window: nothing is to be stored.
+    Duplicate,
+    /// Another append of the id is in flight: wait ([`wait_for_outcome`]) and claim again.
+    InFlight(watch::Receiver<Option<bool>>),
+}
+
+/// Waits until the in-flight append of a [`Claim::InFlight`] has an outcome.
+pub async fn wait_for_outcome(mut rx: watch::Receiver<Option<bool>>) {
+    // An error means the sender is gone, which also ends the append: claim again either way.
+    let _ = rx.wait_for(Option::is_some).await;
 }
 
 impl Dedup {
@@ -21,12 +46,14 @@ impl Dedup {
         Dedup {
             seen: HashMap::new(),
             order: VecDeque::new(),
+            pending: HashMap::new(),
             window_micros: window.num_microseconds().unwrap_or(i64::MAX),
             capacity: capacity.max(1),
         }
     }
 
-    /// Records `id` as seen at `now`; false when it was already seen within the window.
+    /// Records `id` as seen at `now` (an event already stored: replay, Parquet); false when it
+    /// was already seen within the window.
     pub fn insert(&mut self, id: Uuid, now_micros: i64) -> bool {
         self.expire(now_micros);
         match self.seen.entry(id) {
@@ -40,17 +67,44 @@ impl Dedup {
         true
     }
 
-    /// Forgets `id` (its append failed, so a retry must not be called a duplicate).
-    pub fn remove(&mut self, id: &Uuid) {
-        self.seen.remove(id);
+    /// Claims `id` for an append: new (now pending), a duplicate, or in flight elsewhere.
+    pub fn claim(&mut self, id: Uuid, now_micros: i64) -> Claim {
+        self.expire(now_micros);
+        if self.seen.contains_key(&id) {
+            return Claim::Duplicate;
+        }
+        match self.pending.entry(id) {
+            Entry::Occupied(sender) => Claim::InFlight(sender.get().subscribe()),
+            Entry::Vacant(slot) => {
+                slot.insert(watch::channel(None).0);
+                Claim::New
+            }
+        }
     }
 
+    /// Ends the append of a claimed id: stored ids become seen; a failed one is forgotten.
+    /// Either way every waiting retry is woken.
+    pub fn finish(&mut self, id: Uuid, stored: bool, now_micros: i64) {
+        if stored {
+            self.insert(id, now_micros);
+        }
+        if let Some(sender) = self.pending.remove(&id) {
+            sender.send_replace(Some(stored));
+        }
+    }
+
+    /// Ids remembered as stored.
     pub fn len(&self) -> usize {
         self.seen.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.seen.is_empty()
+    }
+
+    /// Ids whose append is in flight.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
     }
 
     fn expire(&mut self, now_micros: i64) {
@@ -69,7 +123,7 @@ impl Dedup {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -80,12 +134,30 @@ mod tests {
         assert!(d.insert(a, 0));
         assert!(!d.insert(a, 5_000_000), "seen 5 s ago");
         assert!(d.insert(a, 11_000_001), "forgotten after the window");
-        d.remove(&a);
-        assert!(d.insert(a, 11_000_002), "a failed append is not a duplicate on retry");
         for _ in 0..10 {
             d.insert(Uuid::new_v4(), 12_000_000);
         }
         assert!(d.len() <= 3);
         assert!(d.insert(b, 12_000_000));
+    }
+
+    #[tokio::test]
+    async fn a_retry_waits_for_the_append_in_flight_and_stores_the_event_when_that_failed() {
+        let mut d = Dedup::new(chrono::Duration::seconds(10), 100);
+        let id = Uuid::new_v4();
+        assert!(matches!(d.claim(id, 0), Claim::New));
+        let Claim::InFlight(rx) = d.claim(id, 1) else { panic!("the first append is in flight") };
+        let waiting = tokio::spawn(wait_for_outcome(rx));
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "the retry waits for the first append");
+        d.finish(id, false, 2);
+        waiting.await.unwrap();
+        assert_eq!((d.len(), d.pending()), (0, 0), "a failed append leaves nothing behind");
+        assert!(matches!(d.claim(id, 3), Claim::New), "the retry stores the event");
+        let Claim::InFlight(rx) = d.claim(id, 4) else { panic!("the retry's append is in flight") };
+        d.finish(id, true, 5);
+        wait_for_outcome(rx).await;
+        assert!(matches!(d.claim(id, 6), Claim::Duplicate), "once stored, a later retry is a duplicate");
+        assert_eq!((d.len(), d.pending()), (1, 0));
     }
 }

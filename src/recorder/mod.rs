@@ -12,6 +12,7 @@
 pub mod config;
 pub mod dedup;
 pub mod error;
+mod record;
 pub mod replay;
 mod store;
 mod tasks;
@@ -25,15 +26,17 @@ use uuid::Uuid;
 pub use config::RecorderConfig;
 pub use error::RecorderError;
 
+use crate::compact::error::io;
 use crate::compact::{Compactor, StoreError};
 use crate::datadir::{DataDir, DirLock, Layout};
 use crate::event::{Event, InvalidEvent};
+use crate::fsio::create_dir_durable;
 use crate::ingest::{Prepared, check_future_skew, prepare_event, prepare_json};
 use crate::query::parquet::{self, ParquetScan};
 use crate::query::views::{JobView, TraceView, collect_all, job_view, trace_view};
 use crate::query::{EventPage, EventQuery, merge_page, tail::TailIndex};
 use crate::redact::Redactor;
-use crate::wal::{Durability, Wal, WalHooks, WalStats};
+use crate::wal::{Wal, WalHooks, WalStats};
 use dedup::Dedup;
 
 /// The recorder API of DESIGN.md (Interfaces → Rust).
@@ -73,6 +76,8 @@ pub struct RecorderStats {
     #[serde(with = "crate::event::time::option")]
     pub newest: Option<chrono::DateTime<chrono::Utc>>,
     pub dedup_ids: usize,
+    /// Whole WAL segments in `wal/quarantine/` (moved there because they could not be verified).
+    pub wal_quarantined_segments: u64,
     pub wal: WalStats,
 }
 
@@ -100,7 +105,7 @@ pub(crate) struct Inner {
 /// A trace's or job's events, whether they were truncated, and its retention gaps.
 type Linked = (Vec<crate::query::StoredEvent>, bool, Vec<crate::query::views::RetentionGap>);
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -121,68 +126,6 @@ impl Recorder {
         let inner = Arc::new(inner);
         tasks::start(&inner);
         Ok(Recorder { inner })
-    }
-
-    /// Records one JSON event (HTTP and CLI ingest).
-    pub async fn record_json(&self, json: &[u8], durability: Option<Durability>) -> Result<Recorded, RecorderError> {
-        let prepared = self.inner.prepare_json(json)?;
-        self.record_prepared(prepared, durability).await
-    }
-
-    /// Records many JSON events with one WAL request (one fdatasync in sync mode).
-    /// Each gets its own result, in order.
-    pub async fn record_json_batch(
-        &self,
-        items: &[&[u8]],
-        durability: Option<Durability>,
-    ) -> Vec<Result<Recorded, RecorderError>> {
-        let inner = &self.inner;
-        let mut results: Vec<Result<Recorded, RecorderError>> = Vec::with_capacity(items.len());
-        let mut payloads = Vec::new();
-        let mut appended = Vec::new();
-        for item in items {
-            match inner.prepare_json(item) {
-                Ok(p) => {
-                    let duplicate = !inner.remember(p.event_id);
-                    results.push(Ok(recorded(&p, duplicate)));
-                    if !duplicate {
-                        appended.push(results.len() - 1);
-                        payloads.push(p.payload);
-                    }
-                }
-                Err(e) => results.push(Err(e.into())),
-            }
-        }
-        let durability = durability.unwrap_or(inner.config.wal.durability);
-        if let Err(e) = inner.wal.append_batch(payloads, durability).await {
-            for i in appended {
-                if let Some(Ok(r)) = results.get(i) {
-                    lock(&inner.dedup).remove(&r.event_id);
-                }
-                results[i] = Err(RecorderError::Wal(e.duplicate()));
-            }
-        }
-        results
-    }
-
-    /// Records an event built in Rust and says what happened to it.
-    pub async fn record(&self, event: Event, durability: Option<Durability>) -> Result<Recorded, RecorderError> {
-        let prepared = self.inner.prepare_event(event)?;
-        self.record_prepared(prepared, durability).await
-    }
-
-    async fn record_prepared(&self, p: Prepared, durability: Option<Durability>) -> Result<Recorded, RecorderError> {
-        let inner = &self.inner;
-        if !inner.remember(p.event_id) {
-            return Ok(recorded(&p, true));
-        }
-        let durability = durability.unwrap_or(inner.config.wal.durability);
-        let result = recorded(&p, false);
-        if let Err(e) = inner.wal.append(p.payload, durability).await {
-            lock(&inner.dedup).remove(&p.event_id);
-            return Err(e.into());
-        }
-        Ok(result)
     }
 
     /// Compacts every sealed segment now (tests, `flightrec compact` semantics in-process).
@@ -207,10 +150,9 @@ impl Recorder {
     /// Counts and time range of everything recorded.
     pub async fn stats(&self) -> Result<RecorderStats, RecorderError> {
         self.blocking(|inner| {
-            let (wal_events, tail_range) = {
-                let mut tail = lock(&inner.tail);
-                (tail.len() as u64, tail.time_range())
-            };
+            let snapshot = lock(&inner.tail).snapshot();
+            let (wal_events, tail_range) = snapshot.summary();
+            let wal_events = wal_events as u64;
             let (compacted, files, lo, hi): (u64, u64, Option<i64>, Option<i64>) = lock(&inner.query_conn)
                 .query_row(
                     "SELECT coalesce(sum(events), 0)::UBIGINT, coalesce(sum(len(files)), 0)::UBIGINT, \
@@ -230,6 +172,10 @@ impl Recorder {
                 oldest: at(oldest),
                 newest: at(newest),
                 dedup_ids: lock(&inner.dedup).len(),
+                wal_quarantined_segments: crate::wal::recovery::quarantined_files(&inner.layout.wal_dir())
+                    .iter()
+                    .filter(|f| f.segment)
+                    .count() as u64,
                 wal: inner.wal.stats(),
             })
         })
@@ -255,16 +201,6 @@ impl Recorder {
     ) -> Result<T, RecorderError> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || f(&inner)).await.map_err(|_| RecorderError::ShuttingDown)?
-    }
-}
-
-fn recorded(p: &Prepared, duplicate: bool) -> Recorded {
-    Recorded {
-        event_id: p.event_id,
-        trace_id: p.trace_id,
-        trace_id_assigned: p.trace_id_assigned,
-        duplicate,
-        redacted: p.redacted,
     }
 }
 
@@ -305,6 +241,8 @@ impl FlightRecorder for Recorder {
 
 impl Inner {
     fn open(config: RecorderConfig) -> Result<Inner, RecorderError> {
+        let root = &config.data_dir;
+        create_dir_durable(config.wal.fs.as_ref(), root).map_err(io("create data directory", root))?;
         let writer_lock = DataDir::open(&config.data_dir)?;
         let compactor_lock = DirLock::compactor(&config.data_dir)?;
         let layout = writer_lock.layout().clone().with_fs(config.wal.fs.clone());
@@ -331,8 +269,11 @@ impl Inner {
                 move |records| lock(&t).push_payloads(records)
             })),
         };
+        let mut wal_options = config.wal.clone();
+        let stored = crate::compact::catalog::highest_lsn(compactor.connection())?;
+        wal_options.lsn_floor = wal_options.lsn_floor.max(stored);
         let (wal, _report) =
-            replay::open_wal(&layout.wal_dir(), config.wal.clone(), hooks, &mut lock(&tail), &mut dedup, now)?;
+            replay::open_wal(&layout.wal_dir(), wal_options, hooks, &mut lock(&tail), &mut dedup, now)?;
         Ok(Inner {
             layout,
             config,
@@ -363,11 +304,6 @@ impl Inner {
         check_future_skew(&p, chrono::Utc::now(), self.config.max_future_skew).map(|()| p)
     }
 
-    /// Remembers an event id; false when it is a duplicate.
-    fn remember(&self, id: Uuid) -> bool {
-        lock(&self.dedup).insert(id, chrono::Utc::now().timestamp_micros())
-    }
-
     fn query_page(&self, q: &EventQuery) -> Result<EventPage, RecorderError> {
         self.query_page_with(q, |conn| store::parquet_scan(conn, &self.layout.root, q))
     }
@@ -379,7 +315,8 @@ impl Inner {
         scan: impl FnOnce(&Connection) -> Result<ParquetScan, StoreError>,
     ) -> Result<EventPage, RecorderError> {
         // The tail first: an event compacted meanwhile is then found in Parquet (see tail.rs).
-        let tail = lock(&self.tail).matching(q);
+        let snapshot = lock(&self.tail).snapshot();
+        let tail = snapshot.matching(q, q.page_size() + 1);
         let conn = lock(&self.query_conn);
         let scan = scan(&conn)?;
         let from_parquet = parquet::query_files(&conn, &scan, q, q.page_size() + 1)?;
@@ -401,12 +338,17 @@ impl Inner {
         Ok((events, truncated, gaps))
     }
 
+    /// One compaction run. The ranges of the segments it finished leave the tail even when a
+    /// later segment fails (their events are in Parquet now: kept in the tail they would be
+    /// counted twice, and the tail would keep mappings of deleted files).
     fn compact_once(&self) -> Result<crate::compact::CompactReport, RecorderError> {
-        let report = lock(&self.compactor).run_once()?;
+        let mut report = crate::compact::CompactReport::default();
+        let result = lock(&self.compactor).run_into(&mut report);
         let mut tail = lock(&self.tail);
         for (first, last) in &report.ranges {
             tail.remove_range(*first, *last);
         }
+        result?;
         Ok(report)
     }
 

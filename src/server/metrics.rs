@@ -65,6 +65,12 @@ impl Metrics {
         counter("compacted_events", "Events in Parquet files.", "gauge", stats.compacted_events);
         counter("parquet_files", "Parquet files in the catalog.", "gauge", stats.parquet_files);
         counter(
+            "wal_quarantined_segments",
+            "WAL segments kept in wal/quarantine/ because they could not be verified (events may be missing).",
+            "gauge",
+            stats.wal_quarantined_segments,
+        );
+        counter(
             "wal_poisoned",
             "1 when the WAL writer is poisoned by an I/O error.",
             "gauge",

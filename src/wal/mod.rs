@@ -75,7 +75,8 @@ impl Wal {
         hooks: WalHooks,
         replay: &mut dyn FnMut(u64, EventRecord<'_>),
     ) -> Result<(Wal, WalReport), WalError> {
-        let (active, next_lsn, report) = recovery::recover(&opts.fs, wal_dir, opts.segment_bytes, replay)?;
+        let (active, next_lsn, report) =
+            recovery::recover(&opts.fs, wal_dir, opts.segment_bytes, opts.lsn_floor, replay)?;
         let counters = Arc::new(WalCounters::default());
         let (tx, rx) = sync_channel(opts.queue_capacity.max(1));
         let durability = opts.durability;

@@ -61,6 +61,9 @@ pub struct WalOptions {
     pub max_group: usize,
     /// The file system the WAL writes through ([`crate::fsio::real`] unless a test injects faults).
     pub fs: Fs,
+    /// The highest LSN stored anywhere else (the catalog's): new LSNs are above it even when
+    /// `wal/` is empty or lost, so a new segment never takes an old segment's file names.
+    pub lsn_floor: u64,
 }
 
 impl Default for WalOptions {
@@ -73,6 +76,7 @@ impl Default for WalOptions {
             queue_capacity: 65_536,
             max_group: 4_096,
             fs: crate::fsio::real(),
+            lsn_floor: 0,
         }
     }
 }

@@ -13,7 +13,7 @@ use super::error::{WalError, io_err};
 use super::format::parse_segment_file_name;
 use super::scan::{Damage, EventRecord, SegmentScan, scan_segment};
 use super::segment::ActiveSegment;
-use crate::fsio::{FileSystem, Fs, RealFs, write_file_durable};
+use crate::fsio::{FileSystem, Fs, RealFs, create_dir_durable, write_file_durable};
 
 /// Name of the folder, inside `wal/`, that keeps bytes recovery could not decode.
 pub const QUARANTINE_DIR: &str = "quarantine";
@@ -167,14 +167,15 @@ fn segment_report(path: &Path, first_lsn: u64, bytes: u64, scanned: Result<Segme
 }
 
 /// Recovers a WAL directory for writing and returns the active segment to append to,
-/// with the next LSN to assign.
+/// with the next LSN to assign (above `lsn_floor`).
 pub fn recover(
     fs: &Fs,
     wal_dir: &Path,
     prealloc: u64,
+    lsn_floor: u64,
     visit: &mut dyn FnMut(u64, EventRecord<'_>),
 ) -> Result<(ActiveSegment, u64, WalReport), WalError> {
-    fs.create_dir_all(wal_dir).map_err(io_err("create WAL directory", wal_dir))?;
+    create_dir_durable(fs.as_ref(), wal_dir).map_err(io_err("create WAL directory", wal_dir))?;
     remove_tmp_files(fs.as_ref(), wal_dir)?;
     let segments = list_segments(fs.as_ref(), wal_dir)?;
     let mut report = WalReport::default();
@@ -205,11 +206,27 @@ pub fn recover(
             }
             Err(reason) => {
                 tracing::warn!(segment = %path.display(), %reason, "unreadable WAL segment moved to quarantine");
-                report.quarantined.push(move_to_quarantine(fs.as_ref(), wal_dir, path)?);
+                report.quarantined.push(move_to_quarantine(fs.as_ref(), wal_dir, path, "unreadable")?);
                 next_lsn = next_lsn.max(*first_lsn);
             }
         }
         report.segments.push(seg);
+    }
+    if next_lsn <= lsn_floor {
+        if let Some((path, s)) = reusable.take() {
+            if s.event_records == 0 {
+                // It holds no record: nothing to keep, and left behind it would look unsealed.
+                crate::fsio::remove_file_durable(fs.as_ref(), &path).map_err(io_err("remove empty segment", &path))?;
+            } else {
+                tracing::warn!(
+                segment = %path.display(),
+                lsn_floor,
+                "the newest WAL segment reuses LSNs the catalog holds; new records go to a new segment \
+                 and the compactor will quarantine this one"
+                );
+            }
+        }
+        next_lsn = lsn_floor + 1;
     }
     let active = match reusable {
         Some((path, s)) => {
@@ -237,8 +254,32 @@ fn remove_tmp_files(fs: &dyn FileSystem, wal_dir: &Path) -> Result<(), WalError>
 
 fn quarantine_dir(fs: &dyn FileSystem, wal_dir: &Path) -> Result<PathBuf, WalError> {
     let dir = wal_dir.join(QUARANTINE_DIR);
-    fs.create_dir_all(&dir).map_err(io_err("create quarantine directory", &dir))?;
+    create_dir_durable(fs, &dir).map_err(io_err("create quarantine directory", &dir))?;
     Ok(dir)
+}
+
+/// A file kept in `wal/quarantine/`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QuarantinedFile {
+    pub file: String,
+    pub bytes: u64,
+    /// A whole segment (moved there), not a copy of some damaged bytes.
+    pub segment: bool,
+}
+
+/// The files in `wal/quarantine/`, sorted by name (none when it does not exist).
+pub fn quarantined_files(wal_dir: &Path) -> Vec<QuarantinedFile> {
+    let Ok(entries) = std::fs::read_dir(wal_dir.join(QUARANTINE_DIR)) else { return Vec::new() };
+    let mut files: Vec<QuarantinedFile> = entries
+        .flatten()
+        .map(|e| {
+            let file = e.file_name().to_string_lossy().into_owned();
+            let bytes = e.metadata().map(|m| m.len()).unwrap_or(0);
+            QuarantinedFile { segment: file.contains(".wal."), file, bytes }
+        })
+        .collect();
+    files.sort_by(|a, b| a.file.cmp(&b.file));
+    files
 }
 
 /// Copies the damaged bytes to `quarantine/<segment>-<offset>.bad` (once: an existing copy
@@ -265,11 +306,19 @@ fn quarantine_bytes(
     Ok(Some(target.display().to_string()))
 }
 
-fn move_to_quarantine(fs: &dyn FileSystem, wal_dir: &Path, segment: &Path) -> Result<String, WalError> {
+/// Moves a whole segment to `quarantine/<segment>.<suffix>` (durably: both directories are
+/// fsynced); returns where it went.
+pub fn move_to_quarantine(
+    fs: &dyn FileSystem,
+    wal_dir: &Path,
+    segment: &Path,
+    suffix: &str,
+) -> Result<String, WalError> {
     let dir = quarantine_dir(fs, wal_dir)?;
     let name = segment.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let target = dir.join(format!("{name}.unreadable"));
-    fs.rename(segment, &target).map_err(io_err("move unreadable segment to quarantine", segment))?;
+    let target = dir.join(format!("{name}.{suffix}"));
+    fs.rename(segment, &target).map_err(io_err("move segment to quarantine", segment))?;
+    fs.sync_dir(&dir).map_err(io_err("fsync quarantine directory", &dir))?;
     fs.sync_dir(wal_dir).map_err(io_err("fsync WAL directory", wal_dir))?;
     Ok(target.display().to_string())
 }

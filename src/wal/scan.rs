@@ -45,12 +45,36 @@ pub struct SegmentScan {
     pub last_lsn: Option<u64>,
     /// Set when the segment ends with a seal record: the first LSN of the next segment.
     pub sealed_next_lsn: Option<u64>,
+    /// The number of event records the seal record says the segment holds.
+    pub sealed_events: Option<u64>,
     /// End of the last valid record: where appending resumes.
     pub end_offset: u64,
     /// Damaged records with valid records after them.
     pub damage: Vec<Damage>,
     /// Bytes after the last valid record that are neither a record nor zero fill.
     pub torn_tail: Option<Damage>,
+}
+
+impl SegmentScan {
+    /// Why a sealed segment whose events were stored (`stored` of them) must not be deleted,
+    /// or None when its scan was clean and every event its seal record counts was stored.
+    pub fn unverified(&self, stored: u64) -> Option<String> {
+        let records = self.event_records;
+        if !self.damage.is_empty() {
+            return Some(format!("{} damaged records", self.damage.len()));
+        }
+        if let Some(t) = &self.torn_tail {
+            return Some(format!("bad bytes at offset {}: {}", t.offset, t.reason));
+        }
+        match self.sealed_events {
+            None => Some("no seal record".to_string()),
+            Some(sealed) if sealed != records => {
+                Some(format!("the seal record counts {sealed} events, the scan found {records}"))
+            }
+            Some(_) if stored != records => Some(format!("{records} event records, {stored} stored")),
+            Some(_) => None,
+        }
+    }
 }
 
 /// Scans a whole segment, calling `visit` for every valid event record in order.
@@ -101,6 +125,7 @@ pub fn scan_segment(bytes: &[u8], visit: &mut dyn FnMut(EventRecord<'_>)) -> Res
             }
             Some(&KIND_SEAL) => {
                 scan.sealed_next_lsn = Some(rec.lsn);
+                scan.sealed_events = (rec.payload.len() >= 9).then(|| read_u64(rec.payload, 1));
                 if !is_zero(&bytes[pos..]) {
                     let len = bytes.len() - pos;
                     scan.torn_tail = Some(Damage {
