@@ -158,7 +158,11 @@ fn decoded_rows(data: &Path) -> Vec<String> {
 fn record_then_kill_9(data: &Path, lines: &[String]) {
     let (mut child, base) = serve_child(data, &[]);
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut response = agent.post(&format!("{base}/v1/events:ndjson")).send(&ndjson(lines)[..]).unwrap();
+    let mut response = agent
+        .post(&format!("{base}/v1/events:ndjson"))
+        .header("Content-Type", "application/x-ndjson")
+        .send(&ndjson(lines)[..])
+        .unwrap();
     let status = response.status().as_u16();
     let body = response.body_mut().read_to_string().unwrap();
     child.kill().unwrap();
