@@ -100,6 +100,7 @@ impl TailIndex {
         self.events.len()
     }
 
+    #[cfg_attr(not(feature = "internals"), expect(dead_code, reason = "the pair of len() for the internals API"))]
     pub fn is_empty(&mut self) -> bool {
         self.len() == 0
     }

@@ -49,6 +49,7 @@ impl Dedup {
         self.seen.len()
     }
 
+    #[cfg_attr(not(feature = "internals"), expect(dead_code, reason = "the pair of len() for the internals API"))]
     pub fn is_empty(&self) -> bool {
         self.seen.is_empty()
     }
