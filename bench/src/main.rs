@@ -44,12 +44,6 @@ enum Command {
         /// When an event counts as recorded: sync (fdatasync, group commit), batch, async.
         #[arg(long, default_value = "sync")]
         durability: Durability,
-        /// Seal a WAL segment at this size in bytes.
-        #[arg(long, default_value_t = 64 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(4096..))]
-        segment_bytes: u64,
-        /// Seal a WAL segment when it is this many seconds old.
-        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
-        segment_age: u64,
         /// Also run the baselines in the same process and print the ratios: a per-event
         /// fdatasync loop, and one DuckDB connection with one autocommitted INSERT per event.
         #[arg(long)]
@@ -124,24 +118,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Query { events, days, reps, baselines } => query::run(&data_dir, events, days, reps, baselines),
         Command::Recovery { mb } => recovery::run(&data_dir, mb),
-        Command::Ingest {
-            writers,
-            seconds,
-            durability,
-            segment_bytes,
-            segment_age,
-            baselines,
-            recorder,
-            rate,
-            prepared,
-            typed,
-        } => {
-            let opts = WalOptions {
-                durability,
-                segment_bytes,
-                segment_age: std::time::Duration::from_secs(segment_age),
-                ..Default::default()
-            };
+        Command::Ingest { writers, seconds, durability, baselines, recorder, rate, prepared, typed } => {
+            // The recorder's default segment size and age: the figures are for the defaults.
+            let opts = WalOptions { durability, ..Default::default() };
             let args = ingest::BenchArgs { writers: &writers, seconds, baselines, recorder, rate, prepared, typed };
             ingest::run(&data_dir, &opts, args)
         }
