@@ -177,64 +177,6 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Measure compaction and query latency: generate N events over D days into a fresh
-    /// --data-dir, compact them, then time trace lookups, job lookups and one-hour pages.
-    BenchQuery {
-        #[arg(long, default_value_t = 1_000_000)]
-        events: u64,
-        #[arg(long, default_value_t = 30)]
-        days: u32,
-        /// Lookups of each kind.
-        #[arg(long, default_value_t = 30)]
-        reps: usize,
-        /// Also run the baselines in the same process and print the ratios: DuckDB read_json
-        /// of the same NDJSON into Parquet, and full scans of the same Parquet files.
-        #[arg(long)]
-        baselines: bool,
-    },
-    /// Measure recovery: write about --mb MiB of WAL, then reopen it the way the recorder
-    /// does (CRC-verified replay into the query tail and de-duplication), beside a bare read +
-    /// CRC32 of the same files.
-    BenchRecovery {
-        #[arg(long, default_value_t = 1024)]
-        mb: u64,
-    },
-    /// Measure durable ingest: generated events through the full path (validate, redact,
-    /// WAL append) from concurrent writers.
-    BenchIngest {
-        /// Concurrent writers (tokio tasks), comma-separated for several runs, e.g. 1,8,64.
-        #[arg(long, default_value = "1,8,64", value_delimiter = ',')]
-        writers: Vec<usize>,
-        /// How long each run lasts, in seconds.
-        #[arg(long, default_value_t = 3.0)]
-        seconds: f64,
-        #[command(flatten)]
-        settings: WriteSettings,
-        /// Print each acknowledged event_id on standard output as soon as it is acknowledged
-        /// (crash tests read it), and run until killed when --seconds is 0.
-        #[arg(long)]
-        print_acks: bool,
-        /// Also run the baselines in the same process and print the ratios: a per-event
-        /// fdatasync loop, and one DuckDB connection with one autocommitted INSERT per event.
-        #[arg(long)]
-        baselines: bool,
-        /// Record through the whole recorder (de-duplication, query tail, background
-        /// compaction and retention) instead of the bare WAL.
-        #[arg(long)]
-        recorder: bool,
-        /// Offered load in events/s over all writers, each sending on a fixed schedule (for
-        /// latency at a given load); default: as fast as appends return.
-        #[arg(long)]
-        rate: Option<f64>,
-        /// Append events prepared (validated, redacted, encoded) before the clock starts: the
-        /// bare WAL append.
-        #[arg(long, conflicts_with = "typed")]
-        prepared: bool,
-        /// Record typed events built in Rust (`flightrec::event::Event`, made before the clock
-        /// starts): validate, redact and encode, no JSON parsing. Bare WAL only.
-        #[arg(long, conflicts_with_all = ["recorder", "print_acks"])]
-        typed: bool,
-    },
 }
 
 fn main() -> ExitCode {
@@ -298,23 +240,6 @@ fn main() -> ExitCode {
         }
         Command::Sql { sql, json } => cli::query::run_sql_verb(&data_dir, &sql, json),
         Command::Stats { json } => cli::stats::run(&data_dir, json),
-        Command::BenchQuery { events, days, reps, baselines } => {
-            cli::bench_query::run(&data_dir, events, days, reps, baselines)
-        }
-        Command::BenchRecovery { mb } => cli::bench_recovery::run(&data_dir, mb),
-        Command::BenchIngest { writers, seconds, settings, print_acks, baselines, recorder, rate, prepared, typed } => {
-            let args = cli::bench::BenchArgs {
-                writers: &writers,
-                seconds,
-                print_acks,
-                baselines,
-                recorder,
-                rate,
-                prepared,
-                typed,
-            };
-            cli::bench::run(&data_dir, &settings.wal_options(), args)
-        }
     };
     match result {
         Ok(status) => status,

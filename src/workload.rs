@@ -1,4 +1,4 @@
-//! A generator of realistic event mixes, for `bench-ingest`, the demo and tests: jobs that
+//! A generator of realistic event mixes, for the benchmarks, the demo and tests: jobs that
 //! run traces of model calls and tool calls, capability decisions, terminal commands,
 //! diagnostics and edits, with some failures. Produces canonical JSON lines (~400 bytes).
 

@@ -47,10 +47,8 @@ fn python_duckdb_and_pyarrow_read_while_ingest_and_compaction_run() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let bin = env!("CARGO_BIN_EXE_flightrec");
-    let mut writer = Command::new(bin)
-        .arg("--data-dir")
-        .arg(tmp.path())
-        .args(["bench-ingest", "--writers", "4", "--seconds", "0", "--print-acks", "--durability", "batch"])
+    let mut writer = common::ack_writer(tmp.path())
+        .args(["--writers", "4", "--durability", "batch"])
         .args(["--segment-bytes", "131072", "--segment-age", "1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -113,6 +113,17 @@ fn secrets_are_redacted_before_they_reach_the_wal() {
 }
 
 #[test]
+fn the_product_has_no_benchmark_verb() {
+    let tmp = tempfile::tempdir().unwrap();
+    let help = flightrec(tmp.path(), &["--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("serve") && help.contains("query"), "{help}");
+    assert!(!help.contains("bench"), "benchmarks live in bench/ (flightrec-bench), not in flightrec: {help}");
+    let out = flightrec(tmp.path(), &["bench-ingest", "--seconds", "0.1"]);
+    assert_eq!(out.status.code(), Some(2), "bench-ingest is not a flightrec verb");
+}
+
+#[test]
 fn damage_makes_verify_exit_1_and_usage_errors_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
     assert_eq!(flightrec(tmp.path(), &["ingest", SAMPLE]).status.code(), Some(0));

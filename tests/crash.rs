@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! Crash tests with a real child process: `flightrec bench-ingest --print-acks` appends from
-//! eight concurrent writers in sync mode and prints each acknowledged event_id; the test kills
+//! Crash tests with a real child process: the test-support ack writer (tests/support) appends
+//! from eight concurrent writers in sync mode and prints each acknowledged event_id; the test kills
 //! it with SIGKILL at a random moment, reopens the WAL, and checks that every acknowledged
 //! event is there exactly once. Twenty rounds on one data directory, so recovery also runs
 //! over the damage of earlier rounds.

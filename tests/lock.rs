@@ -1,6 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Two processes on one data directory: the second gets a clear error.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
@@ -9,10 +11,7 @@ use flightrec::datadir::DataDir;
 #[test]
 fn a_second_process_on_the_same_data_directory_fails_clearly() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut first = Command::new(env!("CARGO_BIN_EXE_flightrec"))
-        .args(["bench-ingest", "--writers", "1", "--seconds", "0", "--print-acks"])
-        .arg("--data-dir")
-        .arg(tmp.path())
+    let mut first = common::ack_writer(tmp.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

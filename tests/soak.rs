@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! kill -9 soak: a recorder process (`bench-ingest --recorder`: de-duplication, query tail,
+//! kill -9 soak: a recorder process (`flightrec-ack-writer --recorder`: de-duplication, query tail,
 //! background compaction woken by one-second seals of 4 MiB segments, retention at open) takes events from 16
 //! concurrent writers and prints each acknowledged event_id; it is killed with SIGKILL at a
 //! random moment, restarted, killed again... After every round every acknowledged event is

@@ -1,15 +1,9 @@
 //! Implementations of the CLI verbs. Exit statuses: 0 success, 1 the work found problems
 //! (rejected lines, damage), 2 usage or I/O errors (returned as `CliError`).
 
-pub mod baselines;
-pub mod bench;
-pub mod bench_query;
-pub mod bench_recovery;
 pub mod compact;
-mod group_commit_probe;
 pub mod ingest;
 pub mod query;
-pub mod query_baselines;
 pub mod remote;
 pub mod retention;
 pub mod serve;

@@ -15,7 +15,11 @@ pub mod parquet;
 pub mod reader;
 #[cfg(feature = "store")]
 pub mod sql;
+// Public only with `internals` (the recovery benchmark of bench/ replays the WAL into it).
+#[cfg(feature = "internals")]
 pub mod tail;
+#[cfg(all(feature = "store", not(feature = "internals")))]
+pub(crate) mod tail;
 pub mod views;
 
 use std::collections::BTreeMap;

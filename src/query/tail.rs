@@ -122,6 +122,7 @@ impl TailIndex {
         self.incoming.len() + self.records.len()
     }
 
+    #[cfg_attr(not(feature = "internals"), expect(dead_code, reason = "the pair of len() for the internals API"))]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

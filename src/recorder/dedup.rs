@@ -98,11 +98,13 @@ impl Dedup {
         self.seen.len()
     }
 
+    #[cfg_attr(not(feature = "internals"), expect(dead_code, reason = "the pair of len() for the internals API"))]
     pub fn is_empty(&self) -> bool {
         self.seen.is_empty()
     }
 
     /// Ids whose append is in flight.
+    #[cfg(test)]
     pub fn pending(&self) -> usize {
         self.pending.len()
     }

@@ -10,10 +10,17 @@
 //! configured mode promises, and it is visible to queries from that moment (read-your-writes).
 
 pub mod config;
+// Public only with `internals` (the recovery benchmark of bench/ times the WAL replay alone).
+#[cfg(feature = "internals")]
 pub mod dedup;
+#[cfg(not(feature = "internals"))]
+mod dedup;
 pub mod error;
 mod record;
+#[cfg(feature = "internals")]
 pub mod replay;
+#[cfg(not(feature = "internals"))]
+mod replay;
 mod store;
 mod tasks;
 

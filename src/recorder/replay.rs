@@ -2,7 +2,7 @@
 //! (kept in place when its segment is memory-mapped, decoded by the first query) and its
 //! event id into the de-duplication window. The window's hash map is the costliest part of
 //! replay, so a second thread fills it while this one scans; both are done before the WAL
-//! accepts its first append. `bench-recovery` measures exactly this function.
+//! accepts its first append. `flightrec-bench recovery` measures exactly this function.
 
 use std::path::Path;
 use std::sync::mpsc::sync_channel;

@@ -58,10 +58,9 @@ pub async fn require_media_type(State(m): State<MediaTypes>, req: Request, next:
 }
 
 /// How many requests run at once: a request beyond the limit is answered 503 with
-/// `Retry-After` at once instead of queueing (a queue would only grow under a flood). A plain
-/// semaphore try-acquire, held until the handler has answered: tower's `LoadShed` over a
-/// concurrency limit takes its permit in `poll_ready`, which axum's per-route service clones do
-/// not always pair with the `call`, and let requests through past the limit.
+/// `Retry-After` at once instead of queueing (a queue would only grow under a flood). One
+/// semaphore shared by every route (the router applies a layer route by route), each request
+/// holding its permit until its handler has answered.
 #[derive(Debug, Clone)]
 pub struct ConcurrencyGate(std::sync::Arc<tokio::sync::Semaphore>);
 

@@ -52,15 +52,20 @@ pub fn parquet_query(data_dir: &Path, select: &str) -> Vec<Vec<Option<String>>> 
     out
 }
 
-/// Runs `flightrec --data-dir DIR bench-ingest --print-acks ARGS...`, waits for its first
-/// acknowledgement (it is up), lets it run `kill_after`, kills it with SIGKILL, and returns
-/// every event_id it acknowledged (a line cut by the kill is not one).
+/// The test-support writer (tests/support/ack_writer.rs) on a data directory: it records
+/// generated events and prints each acknowledged event_id until killed.
+pub fn ack_writer(data_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flightrec-ack-writer"));
+    command.arg("--data-dir").arg(data_dir);
+    command
+}
+
+/// Runs the ack writer (`ack_writer`) with ARGS, waits for its first acknowledgement (it is
+/// up), lets it run `kill_after`, kills it with SIGKILL, and returns every event_id it
+/// acknowledged (a line cut by the kill is not one).
 pub fn ingest_then_kill_9(data_dir: &Path, args: &[&str], kill_after: std::time::Duration) -> Vec<String> {
     use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flightrec"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["bench-ingest", "--seconds", "0", "--print-acks"])
+    let mut child = ack_writer(data_dir)
         .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

@@ -3,7 +3,7 @@
 //!   into an untyped value (the least any JSON ingest must do);
 //! - `scan`: CRC-verified decoding of a WAL segment, vs a bare CRC32 over the same bytes.
 //!
-//! The durable, concurrent ingest figures come from `flightrec bench-ingest` (see
+//! The durable, concurrent ingest figures come from `flightrec-bench ingest` (see
 //! BENCHMARKS.md); they need real fsyncs, which criterion's loop is not made for.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write + fdatasync probe of the disk under a directory (BENCHMARKS.md, "Why zero-ahead writes").
 
-Usage: python3 benches/fsync-probe.py [DIR]   (default: the current directory; needs ~256 MiB)
+Usage: python3 bench/benches/fsync-probe.py [DIR]   (default: the current directory; needs ~256 MiB)
 
 Compares, for the same appending writes, a posix_fallocate'd file (unwritten extents), a file
 written with zeros beforehand, and zeros written ahead of the data up to a boundary in the

@@ -1,4 +1,4 @@
-//! `flightrec bench-recovery`: writes about `--mb` MiB of WAL (generated ~400-byte events),
+//! `flightrec-bench recovery`: writes about `--mb` MiB of WAL (generated ~400-byte events),
 //! closes it, then measures replaying it the way the recorder's open does: CRC-verified
 //! replay of every segment through `recorder::replay::open_wal` (query tail, de-duplication
 //! ids). Not included: opening the DuckDB catalog and the retention pass the recorder also
@@ -24,9 +24,9 @@ use flightrec::wal::recovery::{list_segments, read_segment};
 use flightrec::wal::{Durability, Wal, WalHooks, WalOptions};
 use flightrec::workload::Generator;
 
-use super::CliError;
+use crate::BenchError;
 
-pub fn run(data_dir: &Path, mb: u64) -> Result<ExitCode, CliError> {
+pub fn run(data_dir: &Path, mb: u64) -> Result<ExitCode, BenchError> {
     let dir = DataDir::open(data_dir)?;
     let wal_dir = dir.layout().wal_dir();
     let (events, bytes) = write_wal(&wal_dir, mb * 1024 * 1024)?;
@@ -57,7 +57,7 @@ pub fn run(data_dir: &Path, mb: u64) -> Result<ExitCode, CliError> {
 }
 
 /// Appends generated events in batches until the WAL holds `target` bytes; returns (events, bytes).
-fn write_wal(wal_dir: &Path, target: u64) -> Result<(u64, u64), CliError> {
+fn write_wal(wal_dir: &Path, target: u64) -> Result<(u64, u64), BenchError> {
     let (wal, _) = Wal::open(wal_dir, WalOptions::default(), WalHooks::default(), &mut |_, _| {})?;
     let redactor = Redactor::builtin();
     let mut generator = Generator::new(13, chrono::Utc::now(), 1_000);
@@ -67,7 +67,7 @@ fn write_wal(wal_dir: &Path, target: u64) -> Result<(u64, u64), CliError> {
         for _ in 0..4096 {
             let line = generator.next_json();
             let p = prepare_json(&redactor, line.as_bytes())
-                .map_err(|e| CliError::Io { what: "generate".into(), source: std::io::Error::other(e.to_string()) })?;
+                .map_err(|e| BenchError::Io { what: "generate".into(), source: std::io::Error::other(e.to_string()) })?;
             batch.push(p.payload);
         }
         events += batch.len() as u64;
@@ -81,7 +81,7 @@ fn write_wal(wal_dir: &Path, target: u64) -> Result<(u64, u64), CliError> {
 
 /// Maps every segment of the WAL directory the way recovery does (the newest is read into a
 /// buffer) and CRC32s all of its bytes; MB/s.
-fn read_and_crc(wal_dir: &Path) -> Result<f64, CliError> {
+fn read_and_crc(wal_dir: &Path) -> Result<f64, BenchError> {
     let t = Instant::now();
     let mut total = 0u64;
     let mut crc = 0u32;

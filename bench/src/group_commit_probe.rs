@@ -1,4 +1,4 @@
-//! The third `bench-ingest --baselines` baseline: the machine's ceiling for durable group
+//! The third `flightrec-bench ingest --baselines` baseline: the machine's ceiling for durable group
 //! commit, the design issue 7's probe measured. Tokio tasks send 400-byte records (a CRC32
 //! and the bytes, no parsing, validation, redaction or LSNs) to one writer thread, which
 //! takes whatever is waiting as a group, writes it with one write and makes it durable with
@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 
-use super::CliError;
-use super::baselines::Baseline;
+use crate::BenchError;
+use crate::ingest_baselines::Baseline;
 
 /// The probe's file: written round and round, zero-filled first.
 const FILE_BYTES: u64 = 256 * 1024 * 1024;
@@ -31,7 +31,7 @@ struct Record {
 }
 
 /// Runs `writers` tasks on `runtime` against the probe writer for `seconds`.
-pub fn group_commit_probe(runtime: &Runtime, dir: &Path, writers: usize, seconds: f64) -> Result<Baseline, CliError> {
+pub fn group_commit_probe(runtime: &Runtime, dir: &Path, writers: usize, seconds: f64) -> Result<Baseline, BenchError> {
     let path = dir.join("baseline-group-commit.log");
     let file = zero_filled(&path)?;
     let (tx, rx) = sync_channel::<Record>(65_536);
@@ -66,23 +66,23 @@ pub fn group_commit_probe(runtime: &Runtime, dir: &Path, writers: usize, seconds
     drop(tx);
     let written = writer.join().unwrap_or_else(|_| Err(std::io::Error::other("probe writer panicked")));
     let _ = std::fs::remove_file(&path);
-    written.map_err(CliError::io("group-commit probe"))?;
+    written.map_err(BenchError::io("group-commit probe"))?;
     Ok(Baseline { name: "group-commit probe", events_per_sec: total as f64 / secs })
 }
 
-fn zero_filled(path: &Path) -> Result<File, CliError> {
+fn zero_filled(path: &Path) -> Result<File, BenchError> {
     let file = File::options()
         .read(true)
         .write(true)
         .create(true)
         .truncate(true)
         .open(path)
-        .map_err(CliError::io("create probe file"))?;
+        .map_err(BenchError::io("create probe file"))?;
     let zeros = vec![0u8; 1 << 20];
     for chunk in 0..FILE_BYTES >> 20 {
-        file.write_all_at(&zeros, chunk << 20).map_err(CliError::io("zero-fill probe file"))?;
+        file.write_all_at(&zeros, chunk << 20).map_err(BenchError::io("zero-fill probe file"))?;
     }
-    file.sync_all().map_err(CliError::io("fsync probe file"))?;
+    file.sync_all().map_err(BenchError::io("fsync probe file"))?;
     Ok(file)
 }
 

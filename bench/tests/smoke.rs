@@ -1,22 +1,26 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! The benchmark commands still run and still print their side-by-side ratios (tiny sizes;
-//! the figures in BENCHMARKS.md come from the full-size runs).
+//! The benchmarks still run and still print their side-by-side ratios (tiny sizes; the
+//! figures in BENCHMARKS.md come from the full-size runs).
 
-mod common;
+use std::process::Command;
 
-use common::flightrec;
-
+/// Runs `flightrec-bench --data-dir TMP ARGS...` and returns its standard output.
 fn run(args: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let out = flightrec(dir.path(), args);
+    let out = Command::new(env!("CARGO_BIN_EXE_flightrec-bench"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(args)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{args:?}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     stdout
 }
 
 #[test]
-fn bench_ingest_prints_rates_latencies_and_the_three_baseline_ratios() {
-    let out = run(&["bench-ingest", "--writers", "2", "--seconds", "0.3", "--baselines"]);
+fn ingest_prints_rates_latencies_and_the_three_baseline_ratios() {
+    let out = run(&["ingest", "--writers", "2", "--seconds", "0.3", "--baselines"]);
     assert!(out.contains("durability=sync writers=2"), "{out}");
     assert!(out.contains("p999="), "{out}");
     assert!(out.contains("fdatasync loop") && out.contains("naive DuckDB INSERT"), "{out}");
@@ -27,22 +31,22 @@ fn bench_ingest_prints_rates_latencies_and_the_three_baseline_ratios() {
 }
 
 #[test]
-fn bench_ingest_holds_an_offered_rate_and_counts_async_drops() {
-    let out = run(&["bench-ingest", "--writers", "4", "--seconds", "1", "--rate", "400"]);
+fn ingest_holds_an_offered_rate_and_counts_async_drops() {
+    let out = run(&["ingest", "--writers", "4", "--seconds", "1", "--rate", "400"]);
     let events: f64 = out.split("events=").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
     assert!((300.0..=500.0).contains(&events), "about 400 events in one second at --rate 400: {out}");
-    let out = run(&["bench-ingest", "--writers", "2", "--seconds", "0.3", "--durability", "async"]);
+    let out = run(&["ingest", "--writers", "2", "--seconds", "0.3", "--durability", "async"]);
     assert!(out.contains("durability=async") && out.contains("dropped (async queue full)"), "{out}");
-    let out = run(&["bench-ingest", "--writers", "2", "--seconds", "0.3", "--prepared"]);
+    let out = run(&["ingest", "--writers", "2", "--seconds", "0.3", "--prepared"]);
     assert!(out.contains("durability=sync writers=2"), "the bare WAL append runs: {out}");
-    let out = run(&["bench-ingest", "--writers", "2", "--seconds", "0.3", "--durability", "async", "--typed"]);
+    let out = run(&["ingest", "--writers", "2", "--seconds", "0.3", "--durability", "async", "--typed"]);
     let events: u64 = out.split("events=").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
     assert!(events > 0, "typed events are recorded: {out}");
 }
 
 #[test]
-fn bench_query_prints_compaction_queries_baselines_and_rss() {
-    let out = run(&["bench-query", "--events", "3000", "--days", "1", "--reps", "2", "--baselines"]);
+fn query_prints_compaction_queries_baselines_and_rss() {
+    let out = run(&["query", "--events", "3000", "--days", "1", "--reps", "2", "--baselines"]);
     assert!(out.contains("compaction: 3000 events"), "{out}");
     assert!(out.contains("baseline DuckDB read_json -> Parquet"), "{out}");
     assert_eq!(out.matches("baseline full Parquet scan").count(), 3, "{out}");
@@ -50,8 +54,8 @@ fn bench_query_prints_compaction_queries_baselines_and_rss() {
 }
 
 #[test]
-fn bench_recovery_replays_what_it_wrote_and_prints_the_baseline() {
-    let out = run(&["bench-recovery", "--mb", "2"]);
+fn recovery_replays_what_it_wrote_and_prints_the_baseline() {
+    let out = run(&["recovery", "--mb", "2"]);
     let wrote: u64 = out.split("wrote ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
     assert!(out.contains(&format!("recovery: {wrote} events")), "every written event is replayed: {out}");
     assert!(out.contains("baseline read + CRC32"), "{out}");

@@ -1,4 +1,4 @@
-//! `flightrec bench-query`: builds a data directory of N generated events spread over D days
+//! `flightrec-bench query`: builds a data directory of N generated events spread over D days
 //! (WAL, then compaction), then measures through the recorder a trace lookup, a job lookup and
 //! a one-hour page. Prints the compaction rate, the Parquet size as a share of the NDJSON and
 //! the process's peak RSS. With `--baselines`, in the same run: DuckDB's own `read_json` of
@@ -20,13 +20,14 @@ use flightrec::stored::StoredEnvelope;
 use flightrec::wal::{Durability, Wal, WalHooks, WalOptions};
 use flightrec::workload::Generator;
 
-use super::CliError;
+use crate::BenchError;
+use crate::measure::{page_start, peak_rss_mb, percentile};
 
-fn err(what: &str) -> impl FnOnce(String) -> CliError + '_ {
-    move |e| CliError::Io { what: what.to_string(), source: std::io::Error::other(e) }
+fn err(what: &str) -> impl FnOnce(String) -> BenchError + '_ {
+    move |e| BenchError::Io { what: what.to_string(), source: std::io::Error::other(e) }
 }
 
-pub fn run(data_dir: &Path, events: u64, days: u32, reps: usize, baselines: bool) -> Result<ExitCode, CliError> {
+pub fn run(data_dir: &Path, events: u64, days: u32, reps: usize, baselines: bool) -> Result<ExitCode, BenchError> {
     let start = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
     let step = (i64::from(days) * 86_400_000_000 / events.max(1) as i64).max(1);
     let ndjson_copy = baselines.then(|| data_dir.join("bench-events.ndjson"));
@@ -45,7 +46,7 @@ pub fn run(data_dir: &Path, events: u64, days: u32, reps: usize, baselines: bool
         report.parquet_bytes as f64 * 100.0 / ndjson_bytes as f64,
         ndjson_bytes
     );
-    println!("peak RSS after ingest + compaction: {} MB", super::query_baselines::peak_rss_mb());
+    println!("peak RSS after ingest + compaction: {} MB", peak_rss_mb());
     if let Some(ndjson) = &ndjson_copy {
         let base = super::query_baselines::read_json_to_parquet(ndjson, &data_dir.join("bench-read-json.parquet"))?;
         let rate = report.events as f64 / secs;
@@ -56,7 +57,7 @@ pub fn run(data_dir: &Path, events: u64, days: u32, reps: usize, baselines: bool
         );
         let _ = std::fs::remove_file(ndjson);
     }
-    let runtime = tokio::runtime::Runtime::new().map_err(CliError::io("start tokio"))?;
+    let runtime = tokio::runtime::Runtime::new().map_err(BenchError::io("start tokio"))?;
     let medians = runtime.block_on(measure(data_dir, &samples, start, days, reps))?;
     if baselines {
         let scans = super::query_baselines::full_scans(data_dir, &samples, start, days, reps)?;
@@ -68,7 +69,7 @@ pub fn run(data_dir: &Path, events: u64, days: u32, reps: usize, baselines: bool
             );
         }
     }
-    println!("peak RSS of this process (baselines included): {} MB", super::query_baselines::peak_rss_mb());
+    println!("peak RSS of this process (baselines included): {} MB", peak_rss_mb());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -80,10 +81,10 @@ fn generate(
     start: chrono::DateTime<chrono::Utc>,
     step: i64,
     ndjson_copy: Option<&Path>,
-) -> Result<(u64, Vec<(String, String)>), CliError> {
+) -> Result<(u64, Vec<(String, String)>), BenchError> {
     let dir = DataDir::open(data_dir)?;
     let mut copy = match ndjson_copy {
-        Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).map_err(CliError::io("create NDJSON copy"))?)),
+        Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).map_err(BenchError::io("create NDJSON copy"))?)),
         None => None,
     };
     let (wal, _) = Wal::open(&dir.layout().wal_dir(), WalOptions::default(), WalHooks::default(), &mut |_, _| {})?;
@@ -95,7 +96,7 @@ fn generate(
         let line = generator.next_json();
         bytes += line.len() as u64 + 1;
         if let Some(w) = copy.as_mut() {
-            writeln!(w, "{line}").map_err(CliError::io("write NDJSON copy"))?;
+            writeln!(w, "{line}").map_err(BenchError::io("write NDJSON copy"))?;
         }
         if i % 9_973 == 0
             && let Ok(e) = StoredEnvelope::parse(line.as_bytes())
@@ -109,7 +110,7 @@ fn generate(
     }
     wal.append_batch_blocking(batch, Durability::Batch)?;
     if let Some(w) = copy.as_mut() {
-        w.flush().map_err(CliError::io("write NDJSON copy"))?;
+        w.flush().map_err(BenchError::io("write NDJSON copy"))?;
     }
     wal.seal_blocking()?;
     wal.close()?;
@@ -123,7 +124,7 @@ async fn measure(
     start: chrono::DateTime<chrono::Utc>,
     days: u32,
     reps: usize,
-) -> Result<Vec<(&'static str, f64)>, CliError> {
+) -> Result<Vec<(&'static str, f64)>, BenchError> {
     let mut config = RecorderConfig::new(data_dir);
     config.retention = chrono::Duration::days(3650);
     let recorder = Recorder::open(config).await.map_err(|e| err("open recorder")(e.to_string()))?;
@@ -154,15 +155,10 @@ async fn measure(
     for (name, mut v) in [("trace lookup", trace_ms), ("job lookup", job_ms), ("one-hour page (100 events)", page_ms)] {
         v.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        let at = |p: f64| super::bench::percentile(&v, p);
+        let at = |p: f64| percentile(&v, p);
         println!("{name:<28} median {:>7.2} ms   p90 {:>7.2} ms   ({} runs)", ms(at(0.5)), ms(at(0.9)), v.len());
         medians.push((name, ms(at(0.5))));
     }
     println!("({found} events returned in all)");
     Ok(medians)
-}
-
-/// The start of the one-hour window of repetition `i` (the same for flightrec and baselines).
-pub fn page_start(start: chrono::DateTime<chrono::Utc>, days: u32, i: usize) -> chrono::DateTime<chrono::Utc> {
-    start + chrono::Duration::hours((i as i64 * 7919) % (i64::from(days) * 24 - 1))
 }

@@ -1,9 +1,6 @@
-//! `flightrec bench-ingest`: durable ingest through the full path (parse, validate, redact,
-//! WAL append) from N concurrent tokio tasks, one run per writer count. With `--print-acks`
-//! every acknowledged event_id is printed as soon as its append returns (the crash tests
-//! kill the process at a random moment and check each printed id survived).
+//! `flightrec-bench ingest`: durable ingest through the full path (parse, validate, redact,
+//! WAL append) from N concurrent tokio tasks, one run per writer count.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -17,7 +14,7 @@ use flightrec::redact::Redactor;
 use flightrec::wal::{Durability, Wal, WalHooks, WalOptions};
 use flightrec::workload::Generator;
 
-use super::CliError;
+use crate::BenchError;
 
 /// Generated events the bare-WAL writers cycle through (one pool, made before the clock
 /// starts), and how far apart in it the writers start.
@@ -35,7 +32,6 @@ struct RunResult {
 pub struct BenchArgs<'a> {
     pub writers: &'a [usize],
     pub seconds: f64,
-    pub print_acks: bool,
     pub baselines: bool,
     /// Go through the whole recorder (de-duplication, query tail, compaction and retention
     /// running) instead of the bare WAL.
@@ -106,11 +102,11 @@ async fn record_in(r: &Recorder, event: PoolEvent, durability: Durability) -> Re
     recorded.map(|r| r.event_id.to_string()).map_err(|e| (e.code(), e.to_string()))
 }
 
-pub fn run(data_dir: &Path, opts: &WalOptions, args: BenchArgs<'_>) -> Result<ExitCode, CliError> {
+pub fn run(data_dir: &Path, opts: &WalOptions, args: BenchArgs<'_>) -> Result<ExitCode, BenchError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(CliError::io("start tokio runtime"))?;
+        .map_err(BenchError::io("start tokio runtime"))?;
     let mut wal_dir = None;
     let sink = if args.recorder {
         let mut config = RecorderConfig::new(data_dir);
@@ -123,15 +119,12 @@ pub fn run(data_dir: &Path, opts: &WalOptions, args: BenchArgs<'_>) -> Result<Ex
         Sink::Wal { wal: Arc::new(wal), redactor: Arc::new(Redactor::builtin()), prepared: args.prepared }
     };
     let fsync_loop =
-        if args.baselines { Some(super::baselines::fdatasync_loop(data_dir, args.seconds)?) } else { None };
+        if args.baselines { Some(super::ingest_baselines::fdatasync_loop(data_dir, args.seconds)?) } else { None };
     for &n in args.writers {
         let before = sink.stats();
         let pace = Pace { writers: n.max(1), seconds: args.seconds, rate: args.rate };
-        let result = runtime.block_on(run_writers(&sink, pace, opts, args.print_acks, args.typed))?;
+        let result = runtime.block_on(run_writers(&sink, pace, opts, args.typed))?;
         let after = sink.stats();
-        if args.print_acks {
-            continue;
-        }
         report(n, opts, &result, after.fsyncs - before.fsyncs);
         println!(
             "    fdatasync latency mean {}us p50 <= {}us p99 <= {}us; dropped (async queue full) {}",
@@ -142,7 +135,7 @@ pub fn run(data_dir: &Path, opts: &WalOptions, args: BenchArgs<'_>) -> Result<Ex
         );
         let rate = result.events as f64 / result.secs.max(1e-9);
         let naive =
-            if args.baselines { Some(super::baselines::naive_duckdb(data_dir, n, args.seconds)?) } else { None };
+            if args.baselines { Some(super::ingest_baselines::naive_duckdb(data_dir, n, args.seconds)?) } else { None };
         let probe = if args.baselines && opts.durability == Durability::Sync {
             Some(super::group_commit_probe::group_commit_probe(&runtime, data_dir, n, args.seconds)?)
         } else {
@@ -187,16 +180,13 @@ async fn run_writers(
     sink: &Sink,
     pace: Pace,
     opts: &WalOptions,
-    print_acks: bool,
     typed: bool,
-) -> Result<RunResult, CliError> {
+) -> Result<RunResult, BenchError> {
     let writers = pace.writers;
     // The runtime's own cost of making events stays out of the measurement: the bare-WAL runs
     // cycle through one pool of events made before the clock starts (ids repeat; the bare WAL
-    // does not de-duplicate). Crash tests need unique acknowledged ids and the recorder
-    // de-duplicates, so those generate each event.
-    let pool =
-        Arc::new(if !print_acks && matches!(sink, Sink::Wal { .. }) { event_pool(sink, typed)? } else { Vec::new() });
+    // does not de-duplicate). The recorder de-duplicates, so its writers generate each event.
+    let pool = Arc::new(if matches!(sink, Sink::Wal { .. }) { event_pool(sink, typed)? } else { Vec::new() });
     let deadline = (pace.seconds > 0.0).then(|| Instant::now() + Duration::from_secs_f64(pace.seconds));
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(writers);
@@ -217,20 +207,16 @@ async fn run_writers(
                 }
                 i += 1;
                 let t0 = Instant::now();
-                let event_id = match sink.record(event, durability).await {
-                    Ok(id) => id,
+                match sink.record(event, durability).await {
+                    Ok(_) => {}
                     // async mode: a full queue drops the event (counted by the WAL).
                     Err((QUEUE_FULL, _)) => {
                         tokio::task::yield_now().await;
                         continue;
                     }
                     Err((_, message)) => return Err(message),
-                };
-                latencies.push(u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX));
-                if print_acks {
-                    let mut out = std::io::stdout().lock();
-                    let _ = writeln!(out, "{event_id}");
                 }
+                latencies.push(u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX));
             }
             Ok::<Vec<u32>, String>(latencies)
         }));
@@ -239,8 +225,8 @@ async fn run_writers(
     for task in tasks {
         let lat = task
             .await
-            .map_err(|e| CliError::Io { what: "writer task".into(), source: std::io::Error::other(e.to_string()) })?
-            .map_err(|e| CliError::Io { what: "append".into(), source: std::io::Error::other(e) })?;
+            .map_err(|e| BenchError::Io { what: "writer task".into(), source: std::io::Error::other(e.to_string()) })?
+            .map_err(|e| BenchError::Io { what: "append".into(), source: std::io::Error::other(e) })?;
         latencies_us.extend(lat);
     }
     Ok(RunResult { events: latencies_us.len() as u64, secs: start.elapsed().as_secs_f64(), latencies_us })
@@ -248,8 +234,8 @@ async fn run_writers(
 
 /// The pool of events the bare-WAL writers cycle through: generated JSON, the WAL payloads
 /// of a `--prepared` run (parsed, validated, redacted, encoded), or typed events.
-fn event_pool(sink: &Sink, typed: bool) -> Result<Vec<PoolEvent>, CliError> {
-    let failed = |what: &str, e: String| CliError::Io { what: what.into(), source: std::io::Error::other(e) };
+fn event_pool(sink: &Sink, typed: bool) -> Result<Vec<PoolEvent>, BenchError> {
+    let failed = |what: &str, e: String| BenchError::Io { what: what.into(), source: std::io::Error::other(e) };
     let mut generator = Generator::new(fastrand::u64(..), chrono::Utc::now(), 1_000);
     let pool: Vec<Vec<u8>> = (0..POOL).map(|_| generator.next_json().into_bytes()).collect();
     if typed {
@@ -270,12 +256,6 @@ fn prepared_pool(pool: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, String> {
     pool.iter().map(|json| prepare_json(&redactor, json).map(|p| p.payload).map_err(|e| e.to_string())).collect()
 }
 
-/// The value at fraction `p` (0 to 1) of a sorted slice, by nearest rank below; the
-/// default when it is empty. Every bench command reports percentiles and medians with it.
-pub fn percentile<T: Copy + Default>(sorted: &[T], p: f64) -> T {
-    sorted.get(((sorted.len() as f64 - 1.0) * p) as usize).copied().unwrap_or_default()
-}
-
 /// The histogram bound at or under which fraction `p` of this run's fdatasyncs finished.
 fn fsync_percentile(before: &flightrec::wal::WalStats, after: &flightrec::wal::WalStats, p: f64) -> u64 {
     let counts: Vec<(u64, u64)> = after
@@ -291,7 +271,7 @@ fn fsync_percentile(before: &flightrec::wal::WalStats, after: &flightrec::wal::W
 fn report(writers: usize, opts: &WalOptions, r: &RunResult, fsyncs: u64) {
     let mut lat = r.latencies_us.clone();
     lat.sort_unstable();
-    let pct = |p: f64| percentile(&lat, p);
+    let pct = |p: f64| crate::measure::percentile(&lat, p);
     println!(
         "durability={} writers={writers:<4} events={:<9} rate={:>10.0} events/s  fsyncs={fsyncs} ({:.1} events/fsync)  latency p50={}us p99={}us p999={}us",
         opts.durability,

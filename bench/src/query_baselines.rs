@@ -1,4 +1,4 @@
-//! Baselines of `bench-query --baselines`, on the same data in the same run:
+//! Baselines of `flightrec-bench query --baselines`, on the same data in the same run:
 //! - DuckDB reading the NDJSON with `read_json` and writing zstd Parquet (what compaction
 //!   does, without the WAL decoding, the catalog or the crash-safe steps);
 //! - the trace, job and one-hour questions as full scans of every Parquet file of the data
@@ -7,10 +7,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::CliError;
+use crate::BenchError;
+use crate::measure::{page_start, percentile};
 
-fn db(what: &'static str) -> impl FnOnce(duckdb::Error) -> CliError {
-    move |e| CliError::Io { what: what.into(), source: std::io::Error::other(e.to_string()) }
+fn db(what: &'static str) -> impl FnOnce(duckdb::Error) -> BenchError {
+    move |e| BenchError::Io { what: what.into(), source: std::io::Error::other(e.to_string()) }
 }
 
 fn quote(p: &Path) -> String {
@@ -18,7 +19,7 @@ fn quote(p: &Path) -> String {
 }
 
 /// `COPY (SELECT * FROM read_json(ndjson)) TO out (zstd Parquet)`; returns events/s.
-pub fn read_json_to_parquet(ndjson: &Path, out: &Path) -> Result<f64, CliError> {
+pub fn read_json_to_parquet(ndjson: &Path, out: &Path) -> Result<f64, BenchError> {
     let conn = duckdb::Connection::open_in_memory().map_err(db("open DuckDB"))?;
     let t = Instant::now();
     let sql = format!(
@@ -43,7 +44,7 @@ pub fn full_scans(
     start: chrono::DateTime<chrono::Utc>,
     days: u32,
     reps: usize,
-) -> Result<Vec<f64>, CliError> {
+) -> Result<Vec<f64>, BenchError> {
     let conn = duckdb::Connection::open_in_memory().map_err(db("open DuckDB"))?;
     let files = format!("read_parquet({}, hive_partitioning = true)", quote(&data_dir.join("events/**/*.parquet")));
     let by = |col: &str| format!("SELECT * FROM {files} WHERE {col} = ? ORDER BY timestamp, event_id");
@@ -56,14 +57,14 @@ pub fn full_scans(
         let (t_id, j_id) = samples.get(i % samples.len().max(1)).cloned().unwrap_or_default();
         trace.push(timed(&conn, &by("trace_id"), &[t_id])?);
         job.push(timed(&conn, &by("job_id"), &[j_id])?);
-        let from = super::bench_query::page_start(start, days, i);
+        let from = page_start(start, days, i);
         let to = from + chrono::Duration::hours(1);
         hour.push(timed(&conn, &page, &[from.to_rfc3339(), to.to_rfc3339()])?);
     }
     Ok([trace, job, hour].into_iter().map(median_ms).collect())
 }
 
-fn timed(conn: &duckdb::Connection, sql: &str, params: &[String]) -> Result<Duration, CliError> {
+fn timed(conn: &duckdb::Connection, sql: &str, params: &[String]) -> Result<Duration, BenchError> {
     let t = Instant::now();
     let mut stmt = conn.prepare(sql).map_err(db("prepare full scan"))?;
     let mut rows = stmt.query(duckdb::params_from_iter(params)).map_err(db("run full scan"))?;
@@ -71,18 +72,8 @@ fn timed(conn: &duckdb::Connection, sql: &str, params: &[String]) -> Result<Dura
     Ok(t.elapsed())
 }
 
-/// The median the same way `bench-query` reports flightrec's (`bench::percentile`).
+/// The median the same way the query benchmark reports flightrec's.
 fn median_ms(mut v: Vec<Duration>) -> f64 {
     v.sort();
-    super::bench::percentile(&v, 0.5).as_secs_f64() * 1000.0
-}
-
-/// The peak resident set size of this process so far (VmHWM), in MB.
-pub fn peak_rss_mb() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb / 1024)
+    percentile(&v, 0.5).as_secs_f64() * 1000.0
 }

@@ -1,4 +1,4 @@
-//! Baselines that `bench-ingest --baselines` runs beside flightrec in the same process, on
+//! Baselines that `flightrec-bench ingest --baselines` runs beside flightrec in the same process, on
 //! the same disk, with the same generated events:
 //! - `fdatasync loop`: one thread writes each event and fdatasyncs it (the disk's per-event
 //!   durable-write limit, what a naive durable logger does);
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use flightrec::workload::Generator;
 
-use super::CliError;
+use crate::BenchError;
 
 /// Events per second of one baseline run.
 pub struct Baseline {
@@ -28,15 +28,15 @@ fn events(n: usize) -> Vec<String> {
 }
 
 /// One thread: write one event, fdatasync, repeat, for `seconds`.
-pub fn fdatasync_loop(dir: &Path, seconds: f64) -> Result<Baseline, CliError> {
+pub fn fdatasync_loop(dir: &Path, seconds: f64) -> Result<Baseline, BenchError> {
     let path = dir.join("baseline-fdatasync.log");
-    let mut file = std::fs::File::create(&path).map_err(CliError::io("create baseline file"))?;
+    let mut file = std::fs::File::create(&path).map_err(BenchError::io("create baseline file"))?;
     let lines = events(1024);
     let (start, deadline) = (Instant::now(), Duration::from_secs_f64(seconds));
     let mut n = 0usize;
     while start.elapsed() < deadline {
-        file.write_all(lines[n % lines.len()].as_bytes()).map_err(CliError::io("write baseline file"))?;
-        file.sync_data().map_err(CliError::io("fdatasync baseline file"))?;
+        file.write_all(lines[n % lines.len()].as_bytes()).map_err(BenchError::io("write baseline file"))?;
+        file.sync_data().map_err(BenchError::io("fdatasync baseline file"))?;
         n += 1;
     }
     let _ = std::fs::remove_file(&path);
@@ -44,9 +44,9 @@ pub fn fdatasync_loop(dir: &Path, seconds: f64) -> Result<Baseline, CliError> {
 }
 
 /// `writers` threads share one DuckDB connection; each event is one autocommitted INSERT.
-pub fn naive_duckdb(dir: &Path, writers: usize, seconds: f64) -> Result<Baseline, CliError> {
+pub fn naive_duckdb(dir: &Path, writers: usize, seconds: f64) -> Result<Baseline, BenchError> {
     let path = dir.join("baseline-naive.duckdb");
-    let db = |e: duckdb::Error| CliError::Io {
+    let db = |e: duckdb::Error| BenchError::Io {
         what: "naive DuckDB baseline".into(),
         source: std::io::Error::other(e.to_string()),
     };

@@ -1,0 +1,135 @@
+//! `flightrec-bench`: flightrec's long benchmarks, each run beside its baselines in the same
+//! process on the same disk and data (BENCHMARKS.md has the commands and the figures). Not
+//! part of the product: it reaches flightrec through its public API, plus the `internals`
+//! feature for the recovery benchmark.
+
+mod ingest;
+mod ingest_baselines;
+mod group_commit_probe;
+mod measure;
+mod query;
+mod query_baselines;
+mod recovery;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use flightrec::datadir::DEFAULT_DATA_DIR;
+use flightrec::wal::{Durability, WalOptions};
+
+/// flightrec-bench: measure flightrec beside its baselines and print the ratios.
+#[derive(Parser, Debug)]
+#[command(name = "flightrec-bench", version, about)]
+struct Cli {
+    /// Data directory to write (use a fresh one: the benchmarks fill it).
+    #[arg(long, global = true, env = "FLIGHTREC_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Measure durable ingest: generated events through the full path (validate, redact,
+    /// WAL append) from concurrent writers.
+    Ingest {
+        /// Concurrent writers (tokio tasks), comma-separated for several runs, e.g. 1,8,64.
+        #[arg(long, default_value = "1,8,64", value_delimiter = ',')]
+        writers: Vec<usize>,
+        /// How long each run lasts, in seconds.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// When an event counts as recorded: sync (fdatasync, group commit), batch, async.
+        #[arg(long, default_value = "sync")]
+        durability: Durability,
+        /// Also run the baselines in the same process and print the ratios: a per-event
+        /// fdatasync loop, and one DuckDB connection with one autocommitted INSERT per event.
+        #[arg(long)]
+        baselines: bool,
+        /// Record through the whole recorder (de-duplication, query tail, background
+        /// compaction and retention) instead of the bare WAL.
+        #[arg(long)]
+        recorder: bool,
+        /// Offered load in events/s over all writers, each sending on a fixed schedule (for
+        /// latency at a given load); default: as fast as appends return.
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Append events prepared (validated, redacted, encoded) before the clock starts: the
+        /// bare WAL append.
+        #[arg(long, conflicts_with = "typed")]
+        prepared: bool,
+        /// Record typed events built in Rust (`flightrec::event::Event`, made before the clock
+        /// starts): validate, redact and encode, no JSON parsing. Bare WAL only.
+        #[arg(long, conflicts_with = "recorder")]
+        typed: bool,
+    },
+    /// Measure compaction and query latency: generate N events over D days into a fresh
+    /// --data-dir, compact them, then time trace lookups, job lookups and one-hour pages.
+    Query {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Lookups of each kind.
+        #[arg(long, default_value_t = 30)]
+        reps: usize,
+        /// Also run the baselines in the same process and print the ratios: DuckDB read_json
+        /// of the same NDJSON into Parquet, and full scans of the same Parquet files.
+        #[arg(long)]
+        baselines: bool,
+    },
+    /// Measure recovery: write about --mb MiB of WAL, then reopen it the way the recorder
+    /// does (CRC-verified replay into the query tail and de-duplication), beside a bare read +
+    /// CRC32 of the same files.
+    Recovery {
+        #[arg(long, default_value_t = 1024)]
+        mb: u64,
+    },
+}
+
+/// An error that stops a benchmark (exit status 2).
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Wal(#[from] flightrec::wal::WalError),
+    #[error(transparent)]
+    Store(#[from] flightrec::compact::StoreError),
+    #[error(transparent)]
+    Recorder(#[from] flightrec::recorder::RecorderError),
+    #[error("HSK-500-IO: {what}: {source}")]
+    Io { what: String, source: std::io::Error },
+}
+
+impl BenchError {
+    pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BenchError {
+        let what = what.into();
+        move |source| BenchError::Io { what, source }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let data_dir = cli.data_dir;
+    let result = match cli.command {
+        Command::Query { events, days, reps, baselines } => query::run(&data_dir, events, days, reps, baselines),
+        Command::Recovery { mb } => recovery::run(&data_dir, mb),
+        Command::Ingest { writers, seconds, durability, baselines, recorder, rate, prepared, typed } => {
+            // The recorder's default segment size and age: the figures are for the defaults.
+            let opts = WalOptions { durability, ..Default::default() };
+            let args = ingest::BenchArgs { writers: &writers, seconds, baselines, recorder, rate, prepared, typed };
+            ingest::run(&data_dir, &opts, args)
+        }
+    };
+    match result {
+        Ok(status) => status,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
