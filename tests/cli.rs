@@ -260,7 +260,12 @@ fn sql_is_one_read_only_select_confined_to_the_data_directory() {
     for sql in &refused {
         let out = flightrec(tmp.path(), &["sql", sql]);
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{sql} must be refused; stdout {}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{sql} must be refused; stdout {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         assert!(err.contains("HSK-400-SQL-REFUSED"), "{sql}: {err}");
         assert!(!String::from_utf8_lossy(&out.stdout).contains("hunter2"), "{sql} read a file outside the data dir");
     }

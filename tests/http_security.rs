@@ -79,7 +79,8 @@ fn a_page_on_another_site_can_neither_record_nor_read() {
     let (s, _dir) = Served::start(&[], &[]);
     let event = sample_lines()[0].clone();
     // fetch(url, {method: 'POST', mode: 'no-cors', body}) from a page on another site.
-    let forged = ["Content-Type: text/plain;charset=UTF-8", "Origin: http://evil.example", "Sec-Fetch-Site: cross-site"];
+    let forged =
+        ["Content-Type: text/plain;charset=UTF-8", "Origin: http://evil.example", "Sec-Fetch-Site: cross-site"];
     assert_eq!(refusal(s.post("/v1/events", &forged, &event)), refused(403, "HSK-403-CROSS-ORIGIN"));
     assert_eq!(refusal(s.post("/v1/events:ndjson", &forged, &event)), refused(403, "HSK-403-CROSS-ORIGIN"));
     let other_port = format!("Origin: http://127.0.0.1:{}1", s.port());
@@ -92,8 +93,16 @@ fn a_page_on_another_site_can_neither_record_nor_read() {
     assert_eq!(refusal(s.get("/v1/stats", &["Origin: null"])), refused(403, "HSK-403-CROSS-ORIGIN"));
     // Without Origin (an old browser, a plugin), the media types alone refuse what a page can
     // send without a preflight.
-    for ct in ["Content-Type: text/plain", "Content-Type: application/x-www-form-urlencoded", "Content-Type: multipart/form-data; boundary=x"] {
-        assert_eq!(refusal(s.post("/v1/events", &[ct], &event)), refused(415, "HSK-415-UNSUPPORTED-MEDIA-TYPE"), "{ct}");
+    for ct in [
+        "Content-Type: text/plain",
+        "Content-Type: application/x-www-form-urlencoded",
+        "Content-Type: multipart/form-data; boundary=x",
+    ] {
+        assert_eq!(
+            refusal(s.post("/v1/events", &[ct], &event)),
+            refused(415, "HSK-415-UNSUPPORTED-MEDIA-TYPE"),
+            "{ct}"
+        );
         assert_eq!(refusal(s.post("/v1/events:ndjson", &[ct], &event)), refused(415, "HSK-415-UNSUPPORTED-MEDIA-TYPE"));
         assert_eq!(refusal(s.post("/v1/retention:run", &[ct], "")), refused(415, "HSK-415-UNSUPPORTED-MEDIA-TYPE"));
     }
@@ -136,7 +145,11 @@ fn a_rebound_dns_name_is_refused_and_only_allowed_hosts_pass() {
     let event = sample_lines()[0].clone();
     let (status, code) = refusal(s.post("/v1/events", &[rebound.as_str(), "Content-Type: application/json"], &event));
     assert_eq!((status, code.as_str()), (403, "HSK-403-HOST-NOT-ALLOWED"));
-    for bad in [format!("Host: localhost:{}", port.parse::<u16>().unwrap() ^ 1), "Host: localhost".into(), "Host: b.example".into()] {
+    for bad in [
+        format!("Host: localhost:{}", port.parse::<u16>().unwrap() ^ 1),
+        "Host: localhost".into(),
+        "Host: b.example".into(),
+    ] {
         assert_eq!(refusal(s.get("/v1/stats", &[bad.as_str()])), refused(403, "HSK-403-HOST-NOT-ALLOWED"), "{bad}");
     }
     for good in [
@@ -285,7 +298,11 @@ fn control_characters_in_ids_and_parameters_are_a_400_naming_the_field() {
         ("/v1/events?cursor=%00", "cursor"),
     ] {
         let (status, v) = s.get(path, &[]);
-        assert_eq!((status, v["code"].as_str(), v["field"].as_str()), (400, Some("HSK-400-INVALID-QUERY"), Some(field)), "{path}: {v}");
+        assert_eq!(
+            (status, v["code"].as_str(), v["field"].as_str()),
+            (400, Some("HSK-400-INVALID-QUERY"), Some(field)),
+            "{path}: {v}"
+        );
     }
     assert_eq!(s.get("/v1/stats", &[]).0, 200, "the server still answers");
 }

@@ -11,11 +11,7 @@ use flightrec::datadir::DataDir;
 #[test]
 fn a_second_process_on_the_same_data_directory_fails_clearly() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut first = common::ack_writer(tmp.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut first = common::ack_writer(tmp.path()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     // Once it has acknowledged an event it certainly holds the lock.
     let mut line = String::new();
     BufReader::new(first.stdout.take().unwrap()).read_line(&mut line).unwrap();

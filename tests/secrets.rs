@@ -202,7 +202,8 @@ fn record_everywhere_and_find_no_secret(lines: &[String], killed: &[String], sec
         leaks.push("no redacted event was read back".to_owned());
     }
     for row in &rows {
-        leaks.extend(secrets.iter().filter(|s| row.contains(**s)).map(|s| format!("{s} decoded from the store: {row}")));
+        leaks
+            .extend(secrets.iter().filter(|s| row.contains(**s)).map(|s| format!("{s} decoded from the store: {row}")));
     }
     leaks.sort();
     leaks.dedup();

@@ -65,8 +65,7 @@ fn events_go_in_and_out_over_https_and_plain_http_gets_nothing() {
     let agent = trusting(&pki.cert);
 
     let line = &sample_lines()[0];
-    let mut r =
-        agent
+    let mut r = agent
         .post(&format!("{base}/v1/events"))
         .header("Authorization", "Bearer tok")
         .header("Content-Type", "application/json")

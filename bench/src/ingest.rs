@@ -176,12 +176,7 @@ impl Pace {
     }
 }
 
-async fn run_writers(
-    sink: &Sink,
-    pace: Pace,
-    opts: &WalOptions,
-    typed: bool,
-) -> Result<RunResult, BenchError> {
+async fn run_writers(sink: &Sink, pace: Pace, opts: &WalOptions, typed: bool) -> Result<RunResult, BenchError> {
     let writers = pace.writers;
     // The runtime's own cost of making events stays out of the measurement: the bare-WAL runs
     // cycle through one pool of events made before the clock starts (ids repeat; the bare WAL

@@ -3,9 +3,9 @@
 //! part of the product: it reaches flightrec through its public API, plus the `internals`
 //! feature for the recovery benchmark.
 
+mod group_commit_probe;
 mod ingest;
 mod ingest_baselines;
-mod group_commit_probe;
 mod measure;
 mod query;
 mod query_baselines;

@@ -84,7 +84,9 @@ fn generate(
 ) -> Result<(u64, Vec<(String, String)>), BenchError> {
     let dir = DataDir::open(data_dir)?;
     let mut copy = match ndjson_copy {
-        Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).map_err(BenchError::io("create NDJSON copy"))?)),
+        Some(p) => {
+            Some(std::io::BufWriter::new(std::fs::File::create(p).map_err(BenchError::io("create NDJSON copy"))?))
+        }
         None => None,
     };
     let (wal, _) = Wal::open(&dir.layout().wal_dir(), WalOptions::default(), WalHooks::default(), &mut |_, _| {})?;

@@ -66,8 +66,10 @@ fn write_wal(wal_dir: &Path, target: u64) -> Result<(u64, u64), BenchError> {
         let mut batch = Vec::with_capacity(4096);
         for _ in 0..4096 {
             let line = generator.next_json();
-            let p = prepare_json(&redactor, line.as_bytes())
-                .map_err(|e| BenchError::Io { what: "generate".into(), source: std::io::Error::other(e.to_string()) })?;
+            let p = prepare_json(&redactor, line.as_bytes()).map_err(|e| BenchError::Io {
+                what: "generate".into(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
             batch.push(p.payload);
         }
         events += batch.len() as u64;

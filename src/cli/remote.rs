@@ -97,9 +97,7 @@ pub fn ingest(server: &Server<'_>, file: &str, json: bool) -> Result<ExitCode, C
         }
         println!(
             "accepted {}, duplicates {}, rejected {total_rejected} (server {})",
-            v["accepted"],
-            v["duplicates"],
-            server.url
+            v["accepted"], v["duplicates"], server.url
         );
         if total_rejected > rejected.len() as u64 {
             println!("(the server lists the first {} rejected lines)", rejected.len());

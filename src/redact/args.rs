@@ -36,8 +36,32 @@ const SECRET_FLAG_WORDS: &[&str] = &[
 /// `docker-compose`, …). They are recognised as the command or as any bare argument
 /// before the flag (`sudo mkdir -p x`).
 const P_IS_NOT_A_PASSWORD: &[&str] = &[
-    "mkdir", "cp", "scp", "rsync", "tar", "ls", "diff", "cargo", "git", "go", "pytest", "python", "python3", "pip",
-    "pip3", "uv", "npm", "npx", "pnpm", "yarn", "kubectl", "ssh", "docker-compose", "ps", "xargs", "read",
+    "mkdir",
+    "cp",
+    "scp",
+    "rsync",
+    "tar",
+    "ls",
+    "diff",
+    "cargo",
+    "git",
+    "go",
+    "pytest",
+    "python",
+    "python3",
+    "pip",
+    "pip3",
+    "uv",
+    "npm",
+    "npx",
+    "pnpm",
+    "yarn",
+    "kubectl",
+    "ssh",
+    "docker-compose",
+    "ps",
+    "xargs",
+    "read",
 ];
 
 /// Programs whose `-u`/`--user` is `user:group` (uid:gid), not credentials.
@@ -178,5 +202,6 @@ fn redact_value(flag: Flag, prog: Program, value: &mut String) -> bool {
 /// `8080`, `8080:80`, `127.0.0.1:8080:80/tcp`, `3.12`: digits and port punctuation only.
 fn looks_like_port(value: &str) -> bool {
     let bare = value.strip_suffix("/tcp").or_else(|| value.strip_suffix("/udp")).unwrap_or(value);
-    bare.bytes().any(|b| b.is_ascii_digit()) && bare.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b':' | b'-'))
+    bare.bytes().any(|b| b.is_ascii_digit())
+        && bare.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b':' | b'-'))
 }

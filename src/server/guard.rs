@@ -130,10 +130,27 @@ mod tests {
     #[test]
     fn loopback_names_with_the_port_and_allowed_names_pass() {
         let h = hosts("127.0.0.1:7080", &["Recorder.Internal", "proxy.example:8443"]);
-        for ok in ["127.0.0.1:7080", "localhost:7080", "LOCALHOST:7080", "[::1]:7080", "recorder.internal", "recorder.internal:9", "proxy.example:8443"] {
+        for ok in [
+            "127.0.0.1:7080",
+            "localhost:7080",
+            "LOCALHOST:7080",
+            "[::1]:7080",
+            "recorder.internal",
+            "recorder.internal:9",
+            "proxy.example:8443",
+        ] {
             assert!(h.allows(ok), "{ok}");
         }
-        for bad in ["evil.example:7080", "localhost:7081", "localhost", "127.0.0.1", "10.0.0.1:7080", "", "proxy.example:80", "localhost:x"] {
+        for bad in [
+            "evil.example:7080",
+            "localhost:7081",
+            "localhost",
+            "127.0.0.1",
+            "10.0.0.1:7080",
+            "",
+            "proxy.example:80",
+            "localhost:x",
+        ] {
             assert!(!h.allows(bad), "{bad}");
         }
         let any = hosts("0.0.0.0:7080", &[]);

@@ -153,7 +153,10 @@ mod tests {
         assert_eq!(as_api_error(StatusCode::PAYLOAD_TOO_LARGE, "x").code, "HSK-413-BODY-TOO-LARGE");
         assert_eq!(as_api_error(StatusCode::REQUEST_TIMEOUT, "").code, "HSK-408-TIMEOUT");
         let e = as_api_error(StatusCode::BAD_REQUEST, "Failed to deserialize query string");
-        assert_eq!((e.code.as_str(), e.message.as_str()), ("HSK-400-BAD-REQUEST", "Failed to deserialize query string"));
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str()),
+            ("HSK-400-BAD-REQUEST", "Failed to deserialize query string")
+        );
     }
 
     #[tokio::test]
