@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! A real full disk: the recorder runs on a small tmpfs the test mounts (skipped, with the
 //! reason printed, where mounting is not permitted; in CI, which runs as root, that fails).
-//! Ingest until the disk is full: the caller gets `HSK-500-DISK-FULL` (HTTP 507), later
+//! Ingest until the disk is full: the caller gets `HSK-507-DISK-FULL` (HTTP 507), later
 //! appends `HSK-500-WAL-POISONED`; after space is freed, reopening keeps every acknowledged
 //! event exactly once and accepts more.
 
@@ -96,7 +96,7 @@ async fn a_full_disk_fails_appends_clearly_and_loses_nothing_acknowledged() {
         }
     }
     let e = first_error.expect("16 MiB fill up before 50,000 events");
-    assert_eq!((e.code(), e.http_status()), ("HSK-500-DISK-FULL", 507), "{e}");
+    assert_eq!((e.code(), e.http_status()), ("HSK-507-DISK-FULL", 507), "{e}");
     assert!(e.to_string().contains("free space"), "the message says what to do: {e}");
     assert!(!acked.is_empty(), "some events fit before the disk was full");
     eprintln!("disk full after {} acknowledged events: {e}", acked.len());

@@ -103,7 +103,7 @@ fn every_failed_wal_call_poisons_the_writer_and_loses_no_acknowledged_event() {
                 let what = format!("{op:?} #{nth} {fault:?}");
                 if let Some(e) = &out.first_error {
                     fired += 1;
-                    let expected = if fault == Fault::Errno(libc::ENOSPC) { "HSK-500-DISK-FULL" } else { "HSK-500-IO" };
+                    let expected = if fault == Fault::Errno(libc::ENOSPC) { "HSK-507-DISK-FULL" } else { "HSK-500-IO" };
                     assert_eq!(e.code(), expected, "{what}: {e}");
                     assert!(e.to_string().contains(tmp.path().to_str().unwrap()), "{what}: names the file: {e}");
                 }
@@ -137,7 +137,7 @@ fn a_short_write_is_completed_and_a_short_write_then_enospc_is_a_torn_tail() {
     fs.arm(Op::Write, 1, Fault::ShortWrite);
     fs.arm(Op::Write, 2, Fault::Errno(libc::ENOSPC));
     let e = wal.append_blocking(event_payload(false, &body(5)), Durability::Sync).unwrap_err();
-    assert_eq!(e.code(), "HSK-500-DISK-FULL", "{e}");
+    assert_eq!(e.code(), "HSK-507-DISK-FULL", "{e}");
     assert!(e.to_string().contains("free space"), "the message says what to do: {e}");
     drop(wal);
     let acked: Vec<Vec<u8>> = (0..5).map(body).collect();

@@ -168,7 +168,7 @@ fn async_mode_drops_and_counts_when_the_queue_is_full() {
         match wal.append_blocking(event_payload(false, &body(i)), Durability::Async) {
             Ok(None) => {}
             Err(e) => {
-                assert_eq!(e.code(), "HSK-503-QUEUE-FULL");
+                assert_eq!(e.code(), "HSK-429-QUEUE-FULL");
                 dropped += 1;
             }
             Ok(Some(_)) => panic!("async appends are not acknowledged"),

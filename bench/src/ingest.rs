@@ -21,7 +21,7 @@ use crate::BenchError;
 const POOL: usize = 16_384;
 const POOL_STRIDE: usize = 61;
 
-const QUEUE_FULL: &str = "HSK-503-QUEUE-FULL";
+const QUEUE_FULL: &str = "HSK-429-QUEUE-FULL";
 
 struct RunResult {
     events: u64,

@@ -52,7 +52,7 @@ pub fn db(context: impl Into<String>) -> impl FnOnce(duckdb::Error) -> StoreErro
     move |source| StoreError::Db { context, source }
 }
 
-/// Wraps an I/O error with the operation and path (a full disk becomes `HSK-500-DISK-FULL`).
+/// Wraps an I/O error with the operation and path (a full disk becomes `HSK-507-DISK-FULL`).
 pub fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> StoreError {
     let wal_error = crate::wal::error::io_err(op, path);
     move |source| match wal_error(source) {

@@ -80,12 +80,12 @@ mod tests {
             (InvalidEvent::new("type", "unknown").into(), 400, "HSK-400-INVALID-EVENT"),
             (RecorderError::invalid_query("limit", "too big"), 400, "HSK-400-INVALID-QUERY"),
             (WalError::TooLarge { size: 2, max: 1 }.into(), 413, "HSK-413-EVENT-TOO-LARGE"),
-            (WalError::QueueFull { capacity: 1 }.into(), 429, "HSK-503-QUEUE-FULL"),
+            (WalError::QueueFull { capacity: 1 }.into(), 429, "HSK-429-QUEUE-FULL"),
             (WalError::Closed.into(), 503, "HSK-503-CLOSED"),
             (RecorderError::ShuttingDown, 503, "HSK-503-SHUTTING-DOWN"),
             (WalError::Locked { dir: "d".into(), role: "writer", holder: String::new() }.into(), 409, "HSK-409-LOCKED"),
             (WalError::Poisoned { cause: "fsync".into() }.into(), 500, "HSK-500-WAL-POISONED"),
-            (WalError::DiskFull { op: "write", path: "w".into() }.into(), 507, "HSK-500-DISK-FULL"),
+            (WalError::DiskFull { op: "write", path: "w".into() }.into(), 507, "HSK-507-DISK-FULL"),
         ];
         for (e, status, code) in cases {
             assert_eq!((e.http_status(), e.code()), (status, code), "{e}");

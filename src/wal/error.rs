@@ -13,7 +13,7 @@ pub enum WalError {
     Io { op: &'static str, path: PathBuf, source: std::io::Error },
 
     #[error(
-        "HSK-500-DISK-FULL: {op} {path}: no space left on the device; free space on it (or raise \
+        "HSK-507-DISK-FULL: {op} {path}: no space left on the device; free space on it (or raise \
          the quota), then reopen the recorder: every acknowledged event is kept"
     )]
     DiskFull { op: &'static str, path: PathBuf },
@@ -34,7 +34,7 @@ pub enum WalError {
     Poisoned { cause: String },
 
     #[error(
-        "HSK-503-QUEUE-FULL: the async ingest queue is full ({capacity} events); the event was dropped and counted"
+        "HSK-429-QUEUE-FULL: the async ingest queue is full ({capacity} events); the event was dropped and counted"
     )]
     QueueFull { capacity: usize },
 
@@ -50,11 +50,11 @@ impl WalError {
     pub fn code(&self) -> &'static str {
         match self {
             WalError::Io { .. } => "HSK-500-IO",
-            WalError::DiskFull { .. } => "HSK-500-DISK-FULL",
+            WalError::DiskFull { .. } => "HSK-507-DISK-FULL",
             WalError::Corruption { .. } => "HSK-500-WAL-CORRUPT",
             WalError::Locked { .. } => "HSK-409-LOCKED",
             WalError::Poisoned { .. } => "HSK-500-WAL-POISONED",
-            WalError::QueueFull { .. } => "HSK-503-QUEUE-FULL",
+            WalError::QueueFull { .. } => "HSK-429-QUEUE-FULL",
             WalError::Closed => "HSK-503-CLOSED",
             WalError::TooLarge { .. } => "HSK-413-EVENT-TOO-LARGE",
         }
