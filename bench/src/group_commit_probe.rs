@@ -1,5 +1,5 @@
 //! The third `flightrec-bench ingest --baselines` baseline: the machine's ceiling for durable group
-//! commit, the design issue 7's probe measured. Tokio tasks send 400-byte records (a CRC32
+//! commit, as the performance targets' probe measures it. Tokio tasks send 400-byte records (a CRC32
 //! and the bytes, no parsing, validation, redaction or LSNs) to one writer thread, which
 //! takes whatever is waiting as a group, writes it with one write and makes it durable with
 //! one fdatasync before answering every task of the group. The file is zero-filled before

@@ -3,9 +3,9 @@
 //! ([`FaultyFs`]: fail the Nth write, fsync, rename, directory fsync or delete; short writes;
 //! `ENOSPC`) and check that no acknowledged event is lost.
 //!
-//! [`RealFs`] is the one used in production. Parquet and catalog bytes are written by DuckDB
-//! itself and do not pass through here; the compactor's fsync, rename, directory fsync and
-//! deletes around them do.
+//! [`RealFs`] is the one used in production. Parquet bytes (written by arrow-rs's writer to a
+//! plain file) and catalog bytes (written by DuckDB) do not pass through here; the
+//! compactor's fsync, rename, directory fsync and deletes around them do.
 //!
 //! The helpers below ([`write_all_at`], [`remove_file_durable`], [`write_file_durable`]) are
 //! the only places that combine primitive calls into durable steps.

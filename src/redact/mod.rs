@@ -87,9 +87,7 @@
 //! Almost every string is clean, so every rule is also compiled into one
 //! [`regex::RegexSet`]: a clean string costs a single pass of that set and no allocation.
 //! Only the rules the set reports are then run individually, and a new string is built
-//! only once a replacement is certain. Measured (release, one core): about 1.3 ns per
-//! byte of clean text, e.g. 12 ns for `agent`, 55 ns for `cargo test --release --
-//! --nocapture`, 200 ns for a 140-byte sentence; a string with two secrets about 2 µs.
+//! only once a replacement is certain (the cost per byte is in BENCHMARKS.md).
 //! (A literal prefilter in front of the set was tried: case-insensitive keywords defeat
 //! the regex crate's literal search, so it saved little and passed most prose anyway.)
 

@@ -49,7 +49,8 @@ impl std::str::FromStr for Durability {
 pub struct WalOptions {
     /// Seal the active segment when it would grow past this many bytes (default 64 MiB).
     pub segment_bytes: u64,
-    /// Seal the active segment when its oldest record is this old (default 30 s).
+    /// Seal the active segment (if it holds any record) when it was created this long ago
+    /// (default 30 s).
     pub segment_age: Duration,
     /// Default durability of appends that do not choose one.
     pub durability: Durability,

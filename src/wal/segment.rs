@@ -11,13 +11,13 @@
 //! conversion to the journal. So the writes run ahead of the data with real zeros, up to the
 //! next [`ZERO_AHEAD`] boundary, in the same write call: one group in each 256 KiB pays the
 //! conversion and the groups after it overwrite written blocks, whose fdatasync is a plain
-//! data flush (measured here: 3,600 -> 6,800 write + fdatasync cycles/s, see BENCHMARKS.md).
+//! data flush (the figures are in BENCHMARKS.md).
 //!
 //! Cache drop: after each fdatasync the whole [`DROP_CACHE_CHUNK`]s behind the data are
 //! dropped from the page cache. WAL bytes are read once more at most (by the compactor, or by
 //! recovery after a crash), so caching them only pushes out pages worth keeping, and the
-//! kernel reuses the freed pages for the next writes (on this VM writing into never-used
-//! memory runs at a tenth of the speed of reused memory, see BENCHMARKS.md).
+//! kernel reuses the freed pages for the next writes, which is cheaper than writing into
+//! pages never used before (BENCHMARKS.md has the figures).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
