@@ -14,7 +14,7 @@ pub fn wal_with_sealed_and_active(wal_dir: &Path, seed: u64, sealed: usize, acti
     let mut generator = Generator::new(seed, chrono::Utc::now(), 1_000);
     let prepared: Vec<Prepared> =
         (0..sealed + active).map(|_| prepare_json(&redactor, generator.next_json().as_bytes()).unwrap()).collect();
-    let (wal, _) = Wal::open(wal_dir, WalOptions::default(), WalHooks::default(), &mut |_, _| {}).unwrap();
+    let (wal, _) = Wal::open(wal_dir, WalOptions::default(), WalHooks::default()).unwrap();
     let (first, rest) = prepared.split_at(sealed);
     wal.append_batch_blocking(first.iter().map(|p| p.payload.clone()).collect(), Durability::Sync).unwrap();
     wal.seal_blocking().unwrap();

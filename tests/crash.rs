@@ -21,7 +21,7 @@ fn stored_ids(data_dir: &Path) -> HashMap<String, u32> {
     let mut counts = HashMap::new();
     let dir = flightrec::datadir::DataDir::open(data_dir).unwrap();
     let (wal, report) =
-        Wal::open(&dir.layout().wal_dir(), WalOptions::default(), WalHooks::default(), &mut |_, rec| {
+        Wal::open_replaying(&dir.layout().wal_dir(), WalOptions::default(), WalHooks::default(), &mut |_, rec| {
             let id: Id = serde_json::from_slice(rec.json).unwrap();
             *counts.entry(id.event_id).or_insert(0) += 1;
         })

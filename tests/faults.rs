@@ -33,7 +33,7 @@ fn body(i: usize) -> Vec<u8> {
 /// how often it appears; also checks a new append still works after the reopen.
 fn reopen_and_replay(dir: &Path) -> BTreeMap<Vec<u8>, usize> {
     let mut seen = BTreeMap::new();
-    let (wal, _) = Wal::open(dir, WalOptions::default(), WalHooks::default(), &mut |_, rec| {
+    let (wal, _) = Wal::open_replaying(dir, WalOptions::default(), WalHooks::default(), &mut |_, rec| {
         *seen.entry(rec.json.to_vec()).or_insert(0) += 1;
     })
     .expect("reopening after a fault recovers");
@@ -51,7 +51,7 @@ struct Outcome {
 /// Opens a WAL on `fs`, arms `fault` on the `nth` call of `op`, and appends up to 120
 /// events one by one in `sync` mode until one fails; then checks the poisoning rules.
 fn run_with_fault(dir: &Path, fs: &Arc<FaultyFs>, op: Op, nth: u64, fault: Fault) -> Outcome {
-    let (wal, _) = Wal::open(dir, opts(fs), WalHooks::default(), &mut |_, _| {}).unwrap();
+    let (wal, _) = Wal::open(dir, opts(fs), WalHooks::default()).unwrap();
     fs.arm(op, nth, fault);
     let mut acked = Vec::new();
     let mut first_error = None;
@@ -130,7 +130,7 @@ fn a_short_write_is_completed_and_a_short_write_then_enospc_is_a_torn_tail() {
     // reopen the half record is cut as a torn tail.
     let tmp = tempfile::tempdir().unwrap();
     let fs = Arc::new(FaultyFs::new());
-    let (wal, _) = Wal::open(tmp.path(), opts(&fs), WalHooks::default(), &mut |_, _| {}).unwrap();
+    let (wal, _) = Wal::open(tmp.path(), opts(&fs), WalHooks::default()).unwrap();
     for i in 0..5 {
         wal.append_blocking(event_payload(false, &body(i)), Durability::Sync).unwrap();
     }
@@ -149,7 +149,7 @@ fn a_short_write_is_completed_and_a_short_write_then_enospc_is_a_torn_tail() {
 fn a_failed_group_fsync_fails_every_waiter_of_the_group_and_later_ones() {
     let tmp = tempfile::tempdir().unwrap();
     let fs = Arc::new(FaultyFs::new());
-    let (wal, _) = Wal::open(tmp.path(), opts(&fs), WalHooks::default(), &mut |_, _| {}).unwrap();
+    let (wal, _) = Wal::open(tmp.path(), opts(&fs), WalHooks::default()).unwrap();
     let wal = Arc::new(wal);
     fs.arm(Op::Fsync, 10, Fault::Errno(libc::EIO));
     let threads: Vec<_> = (0..16)
@@ -186,7 +186,7 @@ fn a_failed_group_fsync_fails_every_waiter_of_the_group_and_later_ones() {
 /// Appends `n` events (real file system, small segments) and returns their bodies.
 fn write_events(dir: &Path, n: usize) -> Vec<Vec<u8>> {
     let o = WalOptions { segment_bytes: 4 * 1024, ..WalOptions::default() };
-    let (wal, _) = Wal::open(dir, o, WalHooks::default(), &mut |_, _| {}).unwrap();
+    let (wal, _) = Wal::open(dir, o, WalHooks::default()).unwrap();
     let bodies: Vec<Vec<u8>> = (0..n).map(body).collect();
     for b in &bodies {
         wal.append_blocking(event_payload(false, b), Durability::Sync).unwrap();
@@ -221,7 +221,7 @@ fn faults_while_reopening_are_reported_and_a_later_reopen_recovers() {
         copy_dir(original.path(), tmp.path());
         let fs = Arc::new(FaultyFs::new());
         fs.arm(op, 1, Fault::Errno(libc::EIO));
-        match Wal::open(tmp.path(), opts(&fs), WalHooks::default(), &mut |_, _| {}) {
+        match Wal::open(tmp.path(), opts(&fs), WalHooks::default()) {
             Ok(_) => panic!("{op:?}: opening over a failing {op:?} must fail"),
             Err(e) => assert_eq!(e.code(), "HSK-500-IO", "{op:?}: {e}"),
         }
@@ -391,7 +391,7 @@ async fn new_directories_are_fsynced_into_their_parents() {
     std::io::Write::write_all(&mut &file, &[0x55; 37]).unwrap();
     drop(file);
     let fs = Arc::new(FaultyFs::new());
-    let (wal, report) = Wal::open(wal_dir.path(), opts(&fs), WalHooks::default(), &mut |_, _| {}).unwrap();
+    let (wal, report) = Wal::open(wal_dir.path(), opts(&fs), WalHooks::default()).unwrap();
     tokio::task::block_in_place(|| wal.close()).unwrap();
     assert_eq!(report.quarantined.len(), 1);
     let synced = fs.synced_dirs();

@@ -18,7 +18,8 @@ fn opts(segment_bytes: u64) -> WalOptions {
 /// Opens the WAL and returns it with every replayed record body and the report.
 fn open(dir: &Path, o: WalOptions) -> (Wal, Vec<Vec<u8>>, WalReport) {
     let mut got = Vec::new();
-    let (wal, report) = Wal::open(dir, o, WalHooks::default(), &mut |_, rec| got.push(rec.json.to_vec())).unwrap();
+    let (wal, report) =
+        Wal::open_replaying(dir, o, WalHooks::default(), &mut |_, rec| got.push(rec.json.to_vec())).unwrap();
     (wal, got, report)
 }
 

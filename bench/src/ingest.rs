@@ -114,7 +114,7 @@ pub fn run(data_dir: &Path, opts: &WalOptions, args: BenchArgs<'_>) -> Result<Ex
         Sink::Recorder(runtime.block_on(Recorder::open(config))?)
     } else {
         let dir = DataDir::open(data_dir)?;
-        let (wal, _) = Wal::open(&dir.layout().wal_dir(), opts.clone(), WalHooks::default(), &mut |_, _| {})?;
+        let (wal, _) = Wal::open(&dir.layout().wal_dir(), opts.clone(), WalHooks::default())?;
         wal_dir = Some(dir);
         Sink::Wal { wal: Arc::new(wal), redactor: Arc::new(Redactor::builtin()), prepared: args.prepared }
     };

@@ -89,7 +89,7 @@ fn generate(
         }
         None => None,
     };
-    let (wal, _) = Wal::open(&dir.layout().wal_dir(), WalOptions::default(), WalHooks::default(), &mut |_, _| {})?;
+    let (wal, _) = Wal::open(&dir.layout().wal_dir(), WalOptions::default(), WalHooks::default())?;
     let redactor = Redactor::builtin();
     let mut generator = Generator::new(11, start, step);
     let (mut bytes, mut samples, mut batch) = (0u64, Vec::new(), Vec::with_capacity(4096));

@@ -58,7 +58,7 @@ pub fn run(data_dir: &Path, mb: u64) -> Result<ExitCode, BenchError> {
 
 /// Appends generated events in batches until the WAL holds `target` bytes; returns (events, bytes).
 fn write_wal(wal_dir: &Path, target: u64) -> Result<(u64, u64), BenchError> {
-    let (wal, _) = Wal::open(wal_dir, WalOptions::default(), WalHooks::default(), &mut |_, _| {})?;
+    let (wal, _) = Wal::open(wal_dir, WalOptions::default(), WalHooks::default())?;
     let redactor = Redactor::builtin();
     let mut generator = Generator::new(13, chrono::Utc::now(), 1_000);
     let mut events = 0u64;

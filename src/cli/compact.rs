@@ -38,7 +38,7 @@ fn seal_newest_if_no_writer(data_dir: &Path, lsn_floor: u64) -> Result<bool, Cli
         Err(e) => return Err(e.into()),
     };
     let opts = WalOptions { lsn_floor, ..WalOptions::default() };
-    let (wal, _) = Wal::open(&dir.layout().wal_dir(), opts, WalHooks::default(), &mut |_, _| {})?;
+    let (wal, _) = Wal::open(&dir.layout().wal_dir(), opts, WalHooks::default())?;
     wal.seal_blocking()?;
     wal.close()?;
     Ok(true)

@@ -54,7 +54,7 @@ pub fn run(
     let dir = DataDir::open(data_dir)?;
     let lsn_floor = flightrec::compact::files::highest_lsn(&dir.layout().events_dir())?;
     let wal_opts = WalOptions { lsn_floor, ..opts.clone() };
-    let (wal, _) = Wal::open(&dir.layout().wal_dir(), wal_opts, WalHooks::default(), &mut |_, _| {})?;
+    let (wal, _) = Wal::open(&dir.layout().wal_dir(), wal_opts, WalHooks::default())?;
     let redactor = Redactor::builtin();
     let mut reader = LineReader::new(input, MAX_EVENT_BYTES);
     let mut summary = Summary::default();

@@ -10,8 +10,8 @@
 //!
 //! Durability: an append in `sync` mode returns only after an fdatasync covering its record;
 //! `batch` returns after the write (fdatasync every `batch_interval`); `async` returns at once.
-//! On open, [`Wal::open`] recovers the directory (see [`recovery`]) and replays every valid
-//! event record to the caller in LSN order.
+//! On open, [`Wal::open`] recovers the directory (see [`recovery`]); [`Wal::open_replaying`]
+//! also replays every valid event record to the caller in LSN order.
 
 pub mod error;
 pub mod format;
@@ -66,10 +66,16 @@ pub struct Wal {
 }
 
 impl Wal {
+    /// Opens (recovering) the WAL in `wal_dir` for a caller that keeps nothing of what it
+    /// holds (it only appends). The caller must hold the data directory's lock.
+    pub fn open(wal_dir: &Path, opts: WalOptions, hooks: WalHooks) -> Result<(Wal, WalReport), WalError> {
+        Self::open_replaying(wal_dir, opts, hooks, &mut |_, _| {})
+    }
+
     /// Opens (recovering) the WAL in `wal_dir`, calling `replay(segment first LSN, record)`
     /// for every valid event record in LSN order before any new append is accepted.
     /// The caller must hold the data directory's lock.
-    pub fn open(
+    pub fn open_replaying(
         wal_dir: &Path,
         opts: WalOptions,
         hooks: WalHooks,

@@ -23,8 +23,7 @@ pub fn flightrec(data_dir: &Path, args: &[&str]) -> Output {
 /// Records JSON events through the full ingest path, sealing after every `per_segment`.
 pub fn record(data_dir: &Path, lines: &[String], per_segment: usize) {
     let dir = DataDir::open(data_dir).unwrap();
-    let (wal, _) =
-        Wal::open(&dir.layout().wal_dir(), WalOptions::default(), WalHooks::default(), &mut |_, _| {}).unwrap();
+    let (wal, _) = Wal::open(&dir.layout().wal_dir(), WalOptions::default(), WalHooks::default()).unwrap();
     let redactor = Redactor::builtin();
     for (i, line) in lines.iter().enumerate() {
         let p = prepare_json(&redactor, line.as_bytes()).unwrap();

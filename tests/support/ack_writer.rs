@@ -56,8 +56,8 @@ impl Sink {
             return Recorder::open(config).await.map(Sink::Recorder).map_err(|e| e.to_string());
         }
         let dir = DataDir::open(&args.data_dir).map_err(|e| e.to_string())?;
-        let (wal, _) = Wal::open(&dir.layout().wal_dir(), wal_options, WalHooks::default(), &mut |_, _| {})
-            .map_err(|e| e.to_string())?;
+        let (wal, _) =
+            Wal::open(&dir.layout().wal_dir(), wal_options, WalHooks::default()).map_err(|e| e.to_string())?;
         Ok(Sink::Wal { wal, redactor: Redactor::builtin(), _dir: dir })
     }
 
