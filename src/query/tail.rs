@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use super::model::{EventQuery, StoredEvent};
 use crate::stored::StoredEnvelope;
-use crate::wal::format::{FLAG_REDACTED, KIND_EVENT_JSON_V1};
+use crate::wal::format::split_event_payload;
 use crate::wal::recovery::MappedSegment;
 use crate::wal::scan::EventRecord;
 
@@ -41,10 +41,7 @@ enum Raw {
 impl Raw {
     fn decode(&self, lsn: u64) -> Option<Arc<StoredEvent>> {
         let (redacted, json) = match self {
-            Raw::Payload(payload) => match payload.as_slice() {
-                [KIND_EVENT_JSON_V1, flags, json @ ..] => (flags & FLAG_REDACTED != 0, json),
-                _ => return None,
-            },
+            Raw::Payload(payload) => split_event_payload(payload)?,
             Raw::InPlace { redacted, segment, start, len } => {
                 (*redacted, segment.get(*start..*start + *len).unwrap_or_default())
             }

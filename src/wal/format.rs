@@ -114,6 +114,15 @@ pub fn event_payload(redacted: bool, json: &[u8]) -> Vec<u8> {
     payload
 }
 
+/// Splits an event record's payload into its redacted flag and its JSON; None for a payload
+/// of another kind (or too short to be an event).
+pub fn split_event_payload(payload: &[u8]) -> Option<(bool, &[u8])> {
+    match payload {
+        [KIND_EVENT_JSON_V1, flags, json @ ..] => Some((flags & FLAG_REDACTED != 0, json)),
+        _ => None,
+    }
+}
+
 /// Builds the payload of a seal record.
 pub fn seal_payload(event_records: u64) -> Vec<u8> {
     let mut payload = Vec::with_capacity(9);

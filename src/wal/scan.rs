@@ -6,8 +6,7 @@
 //! with no valid record after them are the torn tail.
 
 use super::format::{
-    FLAG_REDACTED, HEADER_LEN, KIND_EVENT_JSON_V1, KIND_SEAL, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN, SegmentHeader,
-    read_u32, read_u64,
+    HEADER_LEN, KIND_SEAL, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN, SegmentHeader, read_u32, read_u64, split_event_payload,
 };
 use super::recovery::MappedSegment;
 
@@ -109,21 +108,14 @@ pub fn scan_segment(bytes: &[u8], visit: &mut dyn FnMut(EventRecord<'_>)) -> Res
         };
         pos += RECORD_HEADER_LEN + rec.payload.len();
         scan.end_offset = pos as u64;
-        match rec.payload.first() {
-            Some(&KIND_EVENT_JSON_V1) if rec.payload.len() >= 2 => {
-                let redacted = rec.payload[1] & FLAG_REDACTED != 0;
-                visit(EventRecord {
-                    lsn: rec.lsn,
-                    offset: rec.offset as u64,
-                    redacted,
-                    json: &rec.payload[2..],
-                    mapped: None,
-                });
+        match (split_event_payload(rec.payload), rec.payload.first()) {
+            (Some((redacted, json)), _) => {
+                visit(EventRecord { lsn: rec.lsn, offset: rec.offset as u64, redacted, json, mapped: None });
                 scan.event_records += 1;
                 scan.last_lsn = Some(rec.lsn);
                 expected = successor(rec.lsn);
             }
-            Some(&KIND_SEAL) => {
+            (None, Some(&KIND_SEAL)) => {
                 scan.sealed_next_lsn = Some(rec.lsn);
                 scan.sealed_events = (rec.payload.len() >= 9).then(|| read_u64(rec.payload, 1));
                 if !is_zero(&bytes[pos..]) {
