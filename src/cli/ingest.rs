@@ -11,14 +11,13 @@ use flightrec::event::InvalidEvent;
 use flightrec::ingest::{MAX_EVENT_BYTES, check_future_skew, prepare_json};
 use flightrec::ndjson::{Line, LineReader, is_blank};
 use flightrec::redact::Redactor;
+use flightrec::server::api::MAX_REJECTED_LISTED;
 use flightrec::wal::{Wal, WalHooks, WalOptions};
 
 use super::{CliError, print_json};
 
 /// Events appended to the WAL per request (one fdatasync each in sync mode).
 const BATCH: usize = 1024;
-/// Rejections kept in the JSON report; the count covers all of them.
-const MAX_REPORTED: usize = 1000;
 
 #[derive(Debug, Default, serde::Serialize)]
 struct Summary {
@@ -103,7 +102,7 @@ impl Summary {
         if !json {
             let at = if field.is_empty() { String::new() } else { format!(" at {field}") };
             println!("line {line}: rejected: {code}{at}: {message}");
-        } else if self.rejected.len() < MAX_REPORTED {
+        } else if self.rejected.len() < MAX_REJECTED_LISTED {
             self.rejected.push(Rejection { line, code, field, message });
         }
     }
