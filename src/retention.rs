@@ -11,8 +11,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::compact::error::{db, io};
-use crate::compact::{Compactor, StoreError, index_staged_sql, sql_list};
+use crate::compact::catalog::{SegmentState, Source};
+use crate::compact::error::io;
+use crate::compact::{Compactor, StoreError};
 use crate::fsio::remove_file_durable;
 use crate::wal::recovery::list_segments;
 
@@ -26,7 +27,7 @@ pub struct Dropped {
     /// LSN of the segment's last event (None when unknown).
     pub last_lsn: Option<u64>,
     /// `parquet` (compacted) or `wal` (not compacted yet).
-    pub source: &'static str,
+    pub source: Source,
     pub events: u64,
     pub newest: Option<DateTime<Utc>>,
     pub files: Vec<String>,
@@ -65,14 +66,14 @@ fn micros_to_time(micros: Option<i64>) -> Option<DateTime<Utc>> {
 
 fn compacted_candidates(compactor: &Compactor, cutoff: DateTime<Utc>) -> Result<Vec<Dropped>, StoreError> {
     let cutoff_us = cutoff.timestamp_micros();
-    let rows = crate::compact::catalog::segments(compactor.connection())?;
+    let rows = compactor.catalog().segments()?;
     Ok(rows
         .into_iter()
-        .filter(|s| s.state == "dropping" || s.max_ts_micros.is_none_or(|t| t < cutoff_us))
+        .filter(|s| s.state == SegmentState::Dropping || s.max_ts_micros.is_none_or(|t| t < cutoff_us))
         .map(|s| Dropped {
             segment: s.segment,
             last_lsn: s.last_lsn,
-            source: "parquet",
+            source: Source::Parquet,
             events: s.events,
             newest: micros_to_time(s.max_ts_micros),
             files: s.files,
@@ -84,25 +85,17 @@ fn drop_compacted(compactor: &Compactor, dropped: &[Dropped], window: Duration) 
     if dropped.is_empty() {
         return Ok(());
     }
-    let ids = dropped.iter().map(|d| d.segment.to_string()).collect::<Vec<_>>().join(", ");
-    compactor.transaction(
-        "mark segments dropping",
-        &format!("UPDATE cat.segments SET state = 'dropping' WHERE segment IN ({ids})"),
-    )?;
+    let ids: Vec<u64> = dropped.iter().map(|d| d.segment).collect();
+    compactor.catalog().mark_dropping(&ids)?;
     for file in dropped.iter().flat_map(|d| &d.files) {
         let path = compactor.layout().root.join(file);
         remove_file_durable(compactor.layout().fs.as_ref(), &path).map_err(io("delete expired Parquet file", &path))?;
     }
-    let days = window.num_seconds() as f64 / 86_400.0;
-    let sql = format!(
-        "INSERT INTO cat.retention_log
-             SELECT segment, first_lsn, last_lsn, min_ts, max_ts, events, 'parquet', files, now(), {days}
-             FROM cat.segments WHERE segment IN ({ids});
-         UPDATE cat.trace_index SET dropped = true WHERE segment IN ({ids});
-         UPDATE cat.job_index SET dropped = true WHERE segment IN ({ids});
-         DELETE FROM cat.segments WHERE segment IN ({ids})"
-    );
-    compactor.transaction("log dropped segments", &sql)
+    compactor.catalog().drop_segments(&ids, window_days(window))
+}
+
+fn window_days(window: Duration) -> f64 {
+    window.num_seconds() as f64 / 86_400.0
 }
 
 /// Drops sealed, not yet compacted WAL segments whose newest event is before the cutoff.
@@ -117,41 +110,25 @@ fn drop_old_wal_segments(
     let mut dropped = Vec::new();
     for (segment, path) in segments {
         let Some(staged) = compactor.stage(segment, &path)? else { continue };
-        let (newest, first, last): (Option<i64>, Option<u64>, Option<u64>) = compactor
-            .connection()
-            .query_row("SELECT epoch_us(max(timestamp)), min(lsn), max(lsn) FROM staging", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .map_err(db("read staged segment"))?;
+        let bounds = compactor.catalog().staged_bounds()?;
+        let (newest, first, last) = (bounds.newest_micros, bounds.first_lsn, bounds.last_lsn);
         if newest.is_some_and(|t| t >= cutoff.timestamp_micros()) || staged.events == 0 {
             continue;
         }
         let file = path.file_name().map(|n| format!("wal/{}", n.to_string_lossy())).unwrap_or_default();
-        let files = vec![file];
         if !dry_run {
-            let days = window.num_seconds() as f64 / 86_400.0;
-            let (first, last) = (first.unwrap_or(segment), last.unwrap_or(segment));
-            let sql = format!(
-                "DELETE FROM cat.retention_log WHERE segment = {segment} AND source = 'wal';
-                 DELETE FROM cat.trace_index WHERE segment = {segment};
-                 DELETE FROM cat.job_index WHERE segment = {segment};
-                 INSERT INTO cat.retention_log SELECT {segment}, {first}, {last}, min(timestamp), max(timestamp), count(*),
-                     'wal', {}, now(), {days} FROM staging;
-                 {}",
-                sql_list(&files),
-                index_staged_sql(segment, true)
-            );
-            compactor.transaction("log dropped WAL segment", &sql)?;
+            let lsns = (first.unwrap_or(segment), last.unwrap_or(segment));
+            compactor.catalog().drop_staged_wal_segment(segment, lsns, &file, window_days(window))?;
             remove_file_durable(compactor.layout().fs.as_ref(), &path)
                 .map_err(io("delete expired WAL segment", &path))?;
         }
         dropped.push(Dropped {
             segment,
             last_lsn: last,
-            source: "wal",
+            source: Source::Wal,
             events: staged.events,
             newest: micros_to_time(newest),
-            files,
+            files: vec![file],
         });
     }
     Ok(dropped)

@@ -222,3 +222,57 @@ fn a_duplicate_event_id_is_reported_and_stored_once() {
     let page = f.rt.block_on(f.recorder.query(EventQuery { text: Some(id), ..Default::default() })).unwrap();
     assert_eq!(page.events.len(), 1);
 }
+
+/// Filter values are bound, never spliced into SQL: a quote, a backslash, a NUL, or LIKE's
+/// `%` and `_` in a job id or search text match only themselves, in Parquet (through the
+/// catalog's index) and in the WAL tail alike.
+#[test]
+fn hostile_filter_values_match_only_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let recorder = rt.block_on(Recorder::open(RecorderConfig::new(dir.path()))).unwrap();
+    let hostile = ["x' OR '1'='1", "back\\slash", "nul\0byte", "50%_off"];
+    let record = |job: &str| {
+        let mut e = flightrec::event::Event::new(
+            flightrec::event::EventBody::Diagnostic(
+                serde_json::from_str(r#"{"diagnostic_id":"hostile","severity":"info"}"#).unwrap(),
+            ),
+            Actor::System,
+        );
+        e.job_id = Some(job.to_string());
+        rt.block_on(recorder.record_event(e)).unwrap();
+    };
+    for job in hostile.iter().chain(&["plain", "x"]) {
+        record(job);
+        record(job);
+    }
+    rt.block_on(recorder.seal()).unwrap();
+    rt.block_on(recorder.compact_now()).unwrap();
+    assert_eq!(recorder.tail_len(), 0, "the first events are in Parquet");
+    for job in hostile.iter().chain(&["plain", "x"]) {
+        record(job); // and one more of each in the WAL tail
+    }
+    let query = |q: EventQuery| rt.block_on(recorder.query(q)).unwrap().events;
+    for job in hostile {
+        let got = query(EventQuery { job_id: Some(job.to_string()), ..Default::default() });
+        assert_eq!(got.len(), 3, "job_id {job:?}");
+        assert!(got.iter().all(|e| e.job_id.as_deref() == Some(job)), "job_id {job:?}");
+        let view = rt.block_on(recorder.job(job)).unwrap();
+        assert_eq!(view.events.len(), 3, "job view {job:?}");
+        let text = query(EventQuery { text: Some(job.to_string()), ..Default::default() });
+        assert_eq!(text.len(), 3, "text {job:?}");
+    }
+    for (text, job) in [("%_", "50%_off"), ("\\", "back\\slash"), ("'", "x' OR '1'='1"), ("\0", "nul\0byte")] {
+        let got = query(EventQuery { text: Some(text.to_string()), ..Default::default() });
+        assert!(got.len() == 3 && got.iter().all(|e| e.job_id.as_deref() == Some(job)), "text {text:?}: {got:?}");
+    }
+    for nothing in ["x' OR '1'='1' --", "nul", "%"] {
+        assert!(
+            query(EventQuery { job_id: Some(nothing.to_string()), ..Default::default() }).is_empty(),
+            "{nothing:?}"
+        );
+    }
+    let trace = rt.block_on(recorder.trace("x' OR '1'='1")).unwrap();
+    assert!(trace.events.is_empty() && trace.retention_gaps.is_empty());
+    rt.block_on(recorder.shutdown()).unwrap();
+}

@@ -6,6 +6,7 @@ mod common;
 use chrono::{Duration, Utc};
 use common::{parquet_query, record};
 use flightrec::compact::Compactor;
+use flightrec::compact::catalog::Source;
 use flightrec::datadir::Layout;
 use flightrec::retention::enforce;
 use flightrec::workload::Generator;
@@ -45,22 +46,18 @@ fn ten_days_seven_day_window_drops_exactly_the_old_segments() {
     let report = enforce(&mut compactor, Duration::days(7), now, false).unwrap();
     assert_eq!(report.events_purged, 170);
     assert_eq!(report.dropped.len(), 4);
-    assert_eq!(report.dropped.iter().filter(|d| d.source == "wal").count(), 1);
+    assert_eq!(report.dropped.iter().filter(|d| d.source == Source::Wal).count(), 1);
     assert_eq!(flightrec_count(tmp.path()), 510 - 150, "exact survivors in Parquet");
     let oldest = parquet_query(tmp.path(), "SELECT epoch_us(min(timestamp))::VARCHAR FROM EVENTS");
     let oldest: i64 = oldest[0][0].as_ref().unwrap().parse().unwrap();
     assert!(oldest >= (now - Duration::days(8)).timestamp_micros(), "the edge segment and younger survive");
 
-    let conn = compactor.connection();
-    let logged: (i64, i64) = conn
-        .query_row("SELECT count(*), sum(events)::BIGINT FROM cat.retention_log", [], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap();
-    assert_eq!(logged, (4, 170));
-    let dropped_traces: i64 =
-        conn.query_row("SELECT count(*) FROM cat.trace_index WHERE dropped", [], |r| r.get(0)).unwrap();
-    assert!(dropped_traces > 0, "dropped traces stay findable as gaps");
-    let kept: i64 = conn.query_row("SELECT sum(events)::BIGINT FROM cat.segments", [], |r| r.get(0)).unwrap();
-    assert_eq!(kept, 360);
+    let catalog = compactor.catalog().stats().unwrap();
+    assert_eq!((catalog.dropped_segments, catalog.dropped_events), (4, 170));
+    let log = compactor.catalog().retention_log().unwrap();
+    assert_eq!(log.iter().filter(|d| d.source == Source::Wal).count(), 1, "the WAL segment is logged as such");
+    assert!(catalog.dropped_index_rows > 0, "dropped traces and jobs stay findable as gaps");
+    assert_eq!(catalog.events, 360);
 
     let again = enforce(&mut compactor, Duration::days(7), now, false).unwrap();
     assert_eq!(again.events_purged, 0, "a second run has nothing left to drop");

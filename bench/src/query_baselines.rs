@@ -14,24 +14,17 @@ fn db(what: &'static str) -> impl FnOnce(duckdb::Error) -> BenchError {
     move |e| BenchError::Io { what: what.into(), source: std::io::Error::other(e.to_string()) }
 }
 
-fn quote(p: &Path) -> String {
-    format!("'{}'", p.display().to_string().replace('\'', "''"))
-}
-
 /// `COPY (SELECT * FROM read_json(ndjson)) TO out (zstd Parquet)`; returns events/s.
 pub fn read_json_to_parquet(ndjson: &Path, out: &Path) -> Result<f64, BenchError> {
     let conn = duckdb::Connection::open_in_memory().map_err(db("open DuckDB"))?;
     let t = Instant::now();
-    let sql = format!(
-        "COPY (SELECT * FROM read_json({}, format = 'newline_delimited', maximum_object_size = 16777216)) \
-         TO {} (FORMAT parquet, COMPRESSION zstd)",
-        quote(ndjson),
-        quote(out)
-    );
-    conn.execute_batch(&sql).map_err(db("read_json baseline"))?;
+    let (ndjson_path, out_path) = (ndjson.display().to_string(), out.display().to_string());
+    let sql = "COPY (SELECT * FROM read_json(?, format = 'newline_delimited', maximum_object_size = 16777216)) \
+               TO ? (FORMAT parquet, COMPRESSION zstd)";
+    conn.execute(sql, [&ndjson_path, &out_path]).map_err(db("read_json baseline"))?;
     let secs = t.elapsed().as_secs_f64();
     let rows: i64 = conn
-        .query_row(&format!("SELECT count(*) FROM read_parquet({})", quote(out)), [], |r| r.get(0))
+        .query_row("SELECT count(*) FROM read_parquet(?)", [&out_path], |r| r.get(0))
         .map_err(db("count read_json baseline rows"))?;
     let _ = std::fs::remove_file(out);
     Ok(rows as f64 / secs.max(1e-9))
@@ -46,20 +39,22 @@ pub fn full_scans(
     reps: usize,
 ) -> Result<Vec<f64>, BenchError> {
     let conn = duckdb::Connection::open_in_memory().map_err(db("open DuckDB"))?;
-    let files = format!("read_parquet({}, hive_partitioning = true)", quote(&data_dir.join("events/**/*.parquet")));
-    let by = |col: &str| format!("SELECT * FROM {files} WHERE {col} = ? ORDER BY timestamp, event_id");
+    // $1: the glob of every Parquet file, bound like the values.
+    let glob = data_dir.join("events/**/*.parquet").display().to_string();
+    let files = "read_parquet($1, hive_partitioning = true)";
+    let by = |col: &str| format!("SELECT * FROM {files} WHERE {col} = $2 ORDER BY timestamp, event_id");
     let page = format!(
-        "SELECT * FROM {files} WHERE timestamp >= ?::TIMESTAMPTZ AND timestamp < ?::TIMESTAMPTZ \
+        "SELECT * FROM {files} WHERE timestamp >= $2::TIMESTAMPTZ AND timestamp < $3::TIMESTAMPTZ \
          ORDER BY timestamp, event_id LIMIT 100"
     );
     let (mut trace, mut job, mut hour) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..reps {
         let (t_id, j_id) = samples.get(i % samples.len().max(1)).cloned().unwrap_or_default();
-        trace.push(timed(&conn, &by("trace_id"), &[t_id])?);
-        job.push(timed(&conn, &by("job_id"), &[j_id])?);
+        trace.push(timed(&conn, &by("trace_id"), &[glob.clone(), t_id])?);
+        job.push(timed(&conn, &by("job_id"), &[glob.clone(), j_id])?);
         let from = page_start(start, days, i);
         let to = from + chrono::Duration::hours(1);
-        hour.push(timed(&conn, &page, &[from.to_rfc3339(), to.to_rfc3339()])?);
+        hour.push(timed(&conn, &page, &[glob.clone(), from.to_rfc3339(), to.to_rfc3339()])?);
     }
     Ok([trace, job, hour].into_iter().map(median_ms).collect())
 }

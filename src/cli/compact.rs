@@ -20,7 +20,7 @@ pub fn run(data_dir: &Path, watch: bool, json: bool) -> Result<ExitCode, CliErro
     let _lock = DirLock::compactor(data_dir)?;
     let layout = Layout::new(data_dir);
     let mut compactor = Compactor::open(&layout)?;
-    let lsn_floor = flightrec::compact::catalog::highest_lsn(compactor.connection())?;
+    let lsn_floor = compactor.catalog().highest_lsn()?;
     let sealed_newest = seal_newest_if_no_writer(data_dir, lsn_floor)?;
     let report = compactor.run_once()?;
     print_report(&report, json, sealed_newest)?;

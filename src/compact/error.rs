@@ -60,8 +60,3 @@ pub fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Er
         other => StoreError::Wal(other),
     }
 }
-
-/// Quotes a string as a SQL literal.
-pub fn sql_str(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}

@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use duckdb::Connection;
+use duckdb::types::Value;
 
-use super::error::{StoreError, db, sql_str};
+use super::error::{StoreError, db};
 
 /// What the Parquet files hold.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -40,12 +41,11 @@ pub fn summarize(events_dir: &Path) -> Result<ParquetSummary, StoreError> {
     if files.is_empty() {
         return Ok(summary);
     }
-    let list = files.iter().map(|f| sql_str(&f.display().to_string())).collect::<Vec<_>>().join(", ");
+    let list = path_list(files.iter().map(|f| f.display().to_string()));
     let conn = Connection::open_in_memory().map_err(db("open DuckDB"))?;
-    let sql =
-        format!("SELECT count(*), epoch_us(min(timestamp)), epoch_us(max(timestamp)) FROM read_parquet([{list}])");
+    let sql = "SELECT count(*), epoch_us(min(timestamp)), epoch_us(max(timestamp)) FROM read_parquet(?)";
     let (events, oldest, newest): (u64, Option<i64>, Option<i64>) =
-        conn.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(db("read Parquet files"))?;
+        conn.query_row(sql, [list], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(db("read Parquet files"))?;
     summary.events = events;
     summary.oldest_micros = oldest;
     summary.newest_micros = newest;
@@ -62,14 +62,15 @@ pub fn highest_lsn(events_dir: &Path) -> Result<u64, StoreError> {
         stem.parse::<u64>().ok()
     };
     let Some(newest) = files.iter().filter_map(first_lsn).max() else { return Ok(0) };
-    let list = files
-        .iter()
-        .filter(|f| first_lsn(f) == Some(newest))
-        .map(|f| sql_str(&f.display().to_string()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let list = path_list(files.iter().filter(|f| first_lsn(f) == Some(newest)).map(|f| f.display().to_string()));
     let conn = Connection::open_in_memory().map_err(db("open DuckDB"))?;
-    let sql = format!("SELECT coalesce(max(lsn), 0)::UBIGINT FROM read_parquet([{list}])");
-    let last: u64 = conn.query_row(&sql, [], |r| r.get(0)).map_err(db("read the newest Parquet files"))?;
+    let sql = "SELECT coalesce(max(lsn), 0)::UBIGINT FROM read_parquet(?)";
+    let last: u64 = conn.query_row(sql, [list], |r| r.get(0)).map_err(db("read the newest Parquet files"))?;
     Ok(last.max(newest))
+}
+
+/// Paths as one DuckDB `VARCHAR[]` parameter: `read_parquet(?)` and the catalog's `files`
+/// column take them bound, so no path is ever spliced into SQL text.
+pub fn path_list<S: AsRef<str>>(paths: impl IntoIterator<Item = S>) -> Value {
+    Value::List(paths.into_iter().map(|p| Value::Text(p.as_ref().to_string())).collect())
 }

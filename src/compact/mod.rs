@@ -35,8 +35,6 @@ pub mod parquet_file;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use duckdb::Connection;
-
 use crate::datadir::Layout;
 use crate::failpoint;
 use crate::fsio::{create_dir_durable, remove_file_durable};
@@ -46,16 +44,12 @@ use crate::wal::scan::scan_segment;
 
 use crate::stored::StoredEnvelope;
 use batch::BatchBuilder;
+pub use catalog::Catalog;
+use catalog::STAGING_COLUMNS;
 use duckdb::arrow::record_batch::RecordBatch;
 pub use error::StoreError;
-use error::{db, io, sql_str};
+use error::io;
 use parquet_file::SortedSegment;
-
-/// The `staging` table: what the catalog and retention need of a segment's events (its
-/// index rows and bounds), in the order of [`STAGING_COLUMNS`].
-const STAGING_SQL: &str =
-    "CREATE OR REPLACE TABLE staging (trace_id VARCHAR, job_id VARCHAR, timestamp TIMESTAMPTZ, lsn UBIGINT)";
-const STAGING_COLUMNS: [&str; 4] = ["trace_id", "job_id", "timestamp", "lsn"];
 
 /// What one compaction pass did.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -105,10 +99,10 @@ enum Scanned {
     Staged(Staged, RecordBatch),
 }
 
-/// Compacts sealed segments; holds a DuckDB connection with the catalog attached.
+/// Compacts sealed segments; holds the catalog.
 pub struct Compactor {
     layout: Layout,
-    conn: Connection,
+    catalog: Catalog,
 }
 
 impl Compactor {
@@ -116,23 +110,13 @@ impl Compactor {
     pub fn open(layout: &Layout) -> Result<Compactor, StoreError> {
         create_dir_durable(layout.fs.as_ref(), &layout.events_dir())
             .map_err(io("create events directory", layout.events_dir()))?;
-        let conn = catalog::open(&layout.catalog_path())?;
-        Ok(Compactor { layout: layout.clone(), conn })
+        let catalog = Catalog::open(&layout.catalog_path())?;
+        Ok(Compactor { layout: layout.clone(), catalog })
     }
 
-    /// The connection, with the catalog attached as `cat` (retention and queries use it).
-    pub fn connection(&self) -> &Connection {
-        &self.conn
-    }
-
-    /// Runs statements in one transaction, rolling back if any fails.
-    pub fn transaction(&self, what: &str, statements: &str) -> Result<(), StoreError> {
-        let sql = format!("BEGIN TRANSACTION; {statements}; COMMIT;");
-        if let Err(e) = self.conn.execute_batch(&sql) {
-            let _ = self.conn.execute_batch("ROLLBACK");
-            return Err(db(what.to_string())(e));
-        }
-        Ok(())
+    /// The catalog (retention and queries use it).
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
     }
 
     pub fn layout(&self) -> &Layout {
@@ -151,7 +135,7 @@ impl Compactor {
     /// report still says what the segments before it did (their ranges left the WAL).
     pub fn run_into(&mut self, report: &mut CompactReport) -> Result<(), StoreError> {
         remove_tmp_files(&self.layout)?;
-        let done: BTreeMap<u64, u64> = catalog::segments(&self.conn)?.iter().map(|s| (s.segment, s.events)).collect();
+        let done: BTreeMap<u64, u64> = self.catalog.segments()?.iter().map(|s| (s.segment, s.events)).collect();
         let mut segments = list_segments(self.layout.fs.as_ref(), &self.layout.wal_dir())?;
         // Each segment ends where the next begins; the newest (the writer's) is not compacted.
         let next_firsts: Vec<u64> = segments.iter().skip(1).map(|(lsn, _)| *lsn).collect();
@@ -215,7 +199,7 @@ impl Compactor {
         drop(batch);
         failpoint::hit("compact:after_rename");
         let parquet_bytes = files.iter().map(|f| file_len(&self.layout.root.join(f))).sum::<u64>();
-        self.record_in_catalog(segment, &files, parquet_bytes)?;
+        self.catalog.record_segment(segment, &files, parquet_bytes)?;
         failpoint::hit("compact:after_catalog");
         report.ranges.push((segment, staged.last_lsn.unwrap_or(segment)));
         self.retire_segment(segment, path, staged.unverified.clone(), report)?;
@@ -228,7 +212,8 @@ impl Compactor {
         Ok(())
     }
 
-    /// Decodes a sealed segment into the `staging` table. None when its header is unreadable.
+    /// Decodes a sealed segment into the catalog's `staging` table. None when its header is
+    /// unreadable.
     pub fn stage(&mut self, segment: u64, path: &Path) -> Result<Option<Staged>, StoreError> {
         Ok(match self.stage_batch(segment, path)? {
             Scanned::Staged(staged, _) => Some(staged),
@@ -260,16 +245,9 @@ impl Compactor {
         let schema = batch.schema();
         let columns = STAGING_COLUMNS.map(|name| schema.index_of(name));
         let columns = columns.into_iter().collect::<Result<Vec<_>, _>>().map_err(arrow)?;
-        self.load_staging(batch.project(&columns).map_err(arrow)?)?;
+        self.catalog.stage(batch.project(&columns).map_err(arrow)?)?;
         let staged = Staged { events, undecodable, wal_bytes: bytes.len() as u64, last_lsn, unverified };
         Ok(Scanned::Staged(staged, batch))
-    }
-
-    fn load_staging(&self, index_columns: RecordBatch) -> Result<(), StoreError> {
-        self.conn.execute_batch(STAGING_SQL).map_err(db("create staging table"))?;
-        let mut appender = self.conn.appender("staging").map_err(db("open appender"))?;
-        appender.append_record_batch(index_columns).map_err(db("append events"))?;
-        appender.flush().map_err(db("flush appender"))
     }
 
     /// Writes one Parquet file per date of the segment's events; returns their relative paths.
@@ -302,39 +280,6 @@ impl Compactor {
         }
         Ok(files)
     }
-
-    /// Records the staged segment in the catalog in one transaction (replacing any rows an
-    /// interrupted run left).
-    fn record_in_catalog(&self, segment: u64, files: &[String], bytes: u64) -> Result<(), StoreError> {
-        let files_sql = sql_list(files);
-        let sql = format!(
-            "DELETE FROM cat.segments WHERE segment = {segment};
-             DELETE FROM cat.trace_index WHERE segment = {segment};
-             DELETE FROM cat.job_index WHERE segment = {segment};
-             INSERT INTO cat.segments
-                 SELECT {segment}, min(lsn), max(lsn), min(timestamp), max(timestamp), count(*), {bytes},
-                        {files_sql}, 'compacted', now() FROM staging;
-             {}",
-            index_staged_sql(segment, false)
-        );
-        self.transaction(&format!("record segment {segment} in the catalog"), &sql)
-    }
-}
-
-/// Inserts the trace and job index rows of the staged segment.
-pub fn index_staged_sql(segment: u64, dropped: bool) -> String {
-    format!(
-        "INSERT INTO cat.trace_index (trace_id, segment, min_ts, max_ts, events, dropped)
-             SELECT trace_id, {segment}, min(timestamp), max(timestamp), count(*), {dropped} FROM staging GROUP BY trace_id;
-         INSERT INTO cat.job_index (job_id, segment, min_ts, max_ts, events, dropped)
-             SELECT job_id, {segment}, min(timestamp), max(timestamp), count(*), {dropped} FROM staging
-             WHERE job_id IS NOT NULL GROUP BY job_id"
-    )
-}
-
-/// A SQL `VARCHAR[]` literal of the strings.
-pub fn sql_list(items: &[String]) -> String {
-    format!("[{}]::VARCHAR[]", items.iter().map(|f| sql_str(f)).collect::<Vec<_>>().join(", "))
 }
 
 fn file_len(path: &Path) -> u64 {

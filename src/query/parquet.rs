@@ -5,44 +5,72 @@ use std::path::Path;
 
 use chrono::{DateTime, NaiveDate};
 use duckdb::Connection;
+use duckdb::types::Value;
 
 use super::model::{EventQuery, StoredEvent};
-use crate::compact::error::{StoreError, db, sql_str};
+use crate::compact::error::{StoreError, db};
+use crate::compact::files::path_list;
 
 /// The columns read, in [`row_to_event`] order.
 const SELECT: &str = "SELECT type, event_id, epoch_us(timestamp), actor, trace_id, job_id, model_id, \
     model_session_id, to_json(wsids)::VARCHAR, activity_span_id, session_span_id, capability_id, \
     policy_decision_id, payload::VARCHAR, lsn, redacted";
 
-/// The WHERE clause of `q` (values are quoted literals built here, never caller SQL).
-pub fn where_clause(q: &EventQuery) -> String {
+/// The parameters of a statement built here, numbered `$1`, `$2`, … in the order bound: the
+/// statement's text holds column names and placeholders, never a value.
+#[derive(Debug, Clone, Default)]
+pub struct Params(Vec<Value>);
+
+impl Params {
+    /// Adds a parameter; returns its placeholder.
+    pub fn bind(&mut self, value: impl Into<Value>) -> String {
+        self.0.push(value.into());
+        format!("${}", self.0.len())
+    }
+
+    pub fn values(&self) -> &[Value] {
+        &self.0
+    }
+}
+
+/// The columns the `text` filter searches.
+const TEXT_COLUMNS: [&str; 9] = [
+    "event_id",
+    "trace_id",
+    "job_id",
+    "model_id",
+    "model_session_id",
+    "activity_span_id",
+    "session_span_id",
+    "capability_id",
+    "policy_decision_id",
+];
+
+/// The WHERE clause of `q` into `b`: column names are fixed here, every value is a parameter.
+pub fn where_clause(q: &EventQuery, b: &mut Params) -> String {
     let mut conds = vec!["true".to_string()];
-    let text_eq = |col: &str, v: &Option<String>| v.as_ref().map(|v| format!("{col} = {}", sql_str(v)));
-    conds.extend(text_eq("job_id", &q.job_id));
-    conds.extend(text_eq("trace_id", &q.trace_id));
-    conds.extend(q.event_type.map(|t| format!("type = {}", sql_str(t.as_str()))));
-    conds.extend(q.actor.map(|a| format!("actor = {}", sql_str(a.as_str()))));
-    conds.extend(q.from.map(|f| format!("timestamp >= make_timestamp({})::TIMESTAMPTZ", f.timestamp_micros())));
-    conds.extend(q.to.map(|t| format!("timestamp < make_timestamp({})::TIMESTAMPTZ", t.timestamp_micros())));
+    let ts = |b: &mut Params, t: DateTime<chrono::Utc>| {
+        format!("make_timestamp({})::TIMESTAMPTZ", b.bind(t.timestamp_micros()))
+    };
+    if let Some(v) = &q.job_id {
+        conds.push(format!("job_id = {}", b.bind(v.clone())));
+    }
+    if let Some(v) = &q.trace_id {
+        conds.push(format!("trace_id = {}", b.bind(v.clone())));
+    }
+    conds.extend(q.event_type.map(|t| format!("type = {}", b.bind(t.as_str().to_string()))));
+    conds.extend(q.actor.map(|a| format!("actor = {}", b.bind(a.as_str().to_string()))));
+    conds.extend(q.from.map(|f| format!("timestamp >= {}", ts(b, f))));
+    conds.extend(q.to.map(|t| format!("timestamp < {}", ts(b, t))));
     if let Some(text) = &q.text {
-        let like = sql_str(&format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
-        let cols = [
-            "event_id",
-            "trace_id",
-            "job_id",
-            "model_id",
-            "model_session_id",
-            "activity_span_id",
-            "session_span_id",
-            "capability_id",
-            "policy_decision_id",
-        ];
-        let any: Vec<String> = cols.iter().map(|c| format!("{c} LIKE {like} ESCAPE '\\'")).collect();
+        let like = b.bind(format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+        let any: Vec<String> = TEXT_COLUMNS.iter().map(|c| format!("{c} LIKE {like} ESCAPE '\\'")).collect();
         conds.push(format!("({})", any.join(" OR ")));
     }
     if let Some(c) = &q.cursor {
-        let ts = format!("make_timestamp({})::TIMESTAMPTZ", c.micros);
-        conds.push(format!("(timestamp > {ts} OR (timestamp = {ts} AND event_id > {}))", sql_str(&c.event_id)));
+        let at = format!("make_timestamp({})::TIMESTAMPTZ", b.bind(c.micros));
+        let id = b.bind(c.event_id.clone());
+        conds.push(format!("(timestamp > {at} OR (timestamp = {at} AND event_id > {id}))"));
     }
     conds.join(" AND ")
 }
@@ -111,19 +139,20 @@ pub fn query_files(
     if scan.files.is_empty() {
         return Ok(Vec::new());
     }
-    let list = scan.files.iter().map(|f| sql_str(f)).collect::<Vec<_>>().join(", ");
+    let mut b = Params::default();
+    let files = b.bind(path_list(&scan.files));
+    let filter = where_clause(q, &mut b);
     let span = scan.span.map_or(String::new(), |s| {
-        format!(
-            " AND timestamp BETWEEN make_timestamp({})::TIMESTAMPTZ AND make_timestamp({})::TIMESTAMPTZ",
-            s.first, s.last
-        )
+        let (first, last) = (b.bind(s.first), b.bind(s.last));
+        format!(" AND timestamp BETWEEN make_timestamp({first})::TIMESTAMPTZ AND make_timestamp({last})::TIMESTAMPTZ")
     });
+    let limit = b.bind(limit as u64);
     let sql = format!(
-        "{SELECT} FROM read_parquet([{list}], union_by_name = true) WHERE {}{span} ORDER BY timestamp, event_id LIMIT {limit}",
-        where_clause(q)
+        "{SELECT} FROM read_parquet({files}, union_by_name = true) WHERE {filter}{span} \
+         ORDER BY timestamp, event_id LIMIT {limit}"
     );
     let mut stmt = conn.prepare(&sql).map_err(db("prepare event query"))?;
-    let rows = stmt.query_map([], row_to_event).map_err(db("run event query"))?;
+    let rows = stmt.query_map(duckdb::params_from_iter(b.values()), row_to_event).map_err(db("run event query"))?;
     rows.collect::<Result<Vec<_>, _>>().map_err(db("read event query rows"))
 }
 

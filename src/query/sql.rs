@@ -13,8 +13,8 @@ use std::path::Path;
 use duckdb::Connection;
 
 use crate::compact::batch::{BatchBuilder, COLUMNS_SQL};
-use crate::compact::error::{StoreError, db, sql_str};
-use crate::compact::files::parquet_files;
+use crate::compact::error::{StoreError, db};
+use crate::compact::files::{parquet_files, path_list};
 use crate::datadir::Layout;
 use crate::stored::StoredEnvelope;
 use crate::wal::inspect;
@@ -46,9 +46,11 @@ pub fn open_events_view(root: &Path) -> Result<Connection, StoreError> {
     let view = if parquet_files(&layout.events_dir()).is_empty() {
         format!("CREATE VIEW events AS {wal}")
     } else {
-        let glob = sql_str(&layout.events_dir().join("**").join("*.parquet").display().to_string());
+        // A view cannot hold a parameter: the glob is a variable, set through one.
+        let glob = layout.events_dir().join("**").join("*.parquet").display().to_string();
+        conn.execute("SET VARIABLE parquet_glob = ?", [glob]).map_err(db("set the Parquet glob"))?;
         format!(
-            "CREATE VIEW parquet_events AS SELECT * EXCLUDE (date) FROM read_parquet({glob}, hive_partitioning = true, union_by_name = true);
+            "CREATE VIEW parquet_events AS SELECT * EXCLUDE (date) FROM read_parquet(getvariable('parquet_glob'), hive_partitioning = true, union_by_name = true);
              CREATE VIEW events AS SELECT * FROM parquet_events
                  UNION ALL BY NAME {wal} WHERE lsn NOT IN (SELECT lsn FROM parquet_events)"
         )
@@ -61,11 +63,11 @@ pub fn open_events_view(root: &Path) -> Result<Connection, StoreError> {
 /// Lets the connection read files below `root` only, and locks its configuration.
 fn confine_to(conn: &Connection, root: &Path) -> Result<(), StoreError> {
     let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-    let dir = sql_str(&format!("{}/", root.display().to_string().trim_end_matches('/')));
-    conn.execute_batch(&format!(
-        "SET allowed_directories = [{dir}]; SET enable_external_access = false; SET lock_configuration = true;"
-    ))
-    .map_err(db("confine SQL to the data directory"))
+    let dir = format!("{}/", root.display().to_string().trim_end_matches('/'));
+    let confine = db("confine SQL to the data directory");
+    conn.execute("SET allowed_directories = ?", [path_list([dir])]).map_err(confine)?;
+    conn.execute_batch("SET enable_external_access = false; SET lock_configuration = true;")
+        .map_err(db("confine SQL to the data directory"))
 }
 
 /// Refuses anything but exactly one `SELECT` statement, with DuckDB's parser as the judge.

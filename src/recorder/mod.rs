@@ -27,14 +27,14 @@ mod tasks;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use duckdb::Connection;
 use uuid::Uuid;
 
 pub use config::RecorderConfig;
 pub use error::RecorderError;
 
+use crate::compact::catalog::{IdIndex, Source};
 use crate::compact::error::io;
-use crate::compact::{Compactor, StoreError};
+use crate::compact::{Catalog, Compactor, StoreError};
 use crate::datadir::{DataDir, DirLock, Layout};
 use crate::event::{Event, InvalidEvent};
 use crate::fsio::create_dir_durable;
@@ -102,7 +102,7 @@ pub(crate) struct Inner {
     tail: Arc<Mutex<TailIndex>>,
     dedup: Mutex<Dedup>,
     compactor: Mutex<Compactor>,
-    query_conn: Mutex<Connection>,
+    query_catalog: Mutex<Catalog>,
     seal_notify: Arc<tokio::sync::Notify>,
     tasks: tasks::Tasks,
     _compactor_lock: DirLock,
@@ -160,14 +160,9 @@ impl Recorder {
             let snapshot = lock(&inner.tail).snapshot();
             let (wal_events, tail_range) = snapshot.summary();
             let wal_events = wal_events as u64;
-            let (compacted, files, lo, hi): (u64, u64, Option<i64>, Option<i64>) = lock(&inner.query_conn)
-                .query_row(
-                    "SELECT coalesce(sum(events), 0)::UBIGINT, coalesce(sum(len(files)), 0)::UBIGINT, \
-                     epoch_us(min(min_ts)), epoch_us(max(max_ts)) FROM cat.segments WHERE state = 'compacted'",
-                    [],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )
-                .map_err(crate::compact::error::db("read catalog totals"))?;
+            let catalog = lock(&inner.query_catalog).stats()?;
+            let (compacted, files, lo, hi) =
+                (catalog.events, catalog.files, catalog.oldest_micros, catalog.newest_micros);
             let at = |t: Option<i64>| t.and_then(chrono::DateTime::from_timestamp_micros);
             let oldest = [lo, tail_range.map(|r| r.0)].into_iter().flatten().min();
             let newest = [hi, tail_range.map(|r| r.1)].into_iter().flatten().max();
@@ -229,7 +224,7 @@ impl FlightRecorder for Recorder {
         let id = trace_id.to_string();
         self.blocking(move |inner| {
             let q = EventQuery { trace_id: Some(id.clone()), ..EventQuery::default() };
-            let (events, truncated, gaps) = inner.linked(q, store::Index::TRACE, &id)?;
+            let (events, truncated, gaps) = inner.linked(q, IdIndex::Trace, &id)?;
             Ok(trace_view(&id, events, gaps, truncated))
         })
         .await
@@ -239,7 +234,7 @@ impl FlightRecorder for Recorder {
         let id = job_id.to_string();
         self.blocking(move |inner| {
             let q = EventQuery { job_id: Some(id.clone()), ..EventQuery::default() };
-            let (events, truncated, gaps) = inner.linked(q, store::Index::JOB, &id)?;
+            let (events, truncated, gaps) = inner.linked(q, IdIndex::Job, &id)?;
             Ok(job_view(&id, events, gaps, truncated))
         })
         .await
@@ -256,10 +251,10 @@ impl Inner {
         let redactor = Redactor::new(&config.redaction_patterns)
             .map_err(|e| RecorderError::invalid_query("redaction_patterns", e.to_string()))?;
         let compactor = Compactor::open(&layout)?;
-        let query_conn = store::query_connection(&compactor)?;
+        let query_catalog = compactor.catalog().reader()?;
         let mut dedup = Dedup::new(config.dedup_window, config.dedup_capacity);
         let now = chrono::Utc::now().timestamp_micros();
-        for id in store::recent_event_ids(&query_conn, &layout.root, config.dedup_window)? {
+        for id in store::recent_event_ids(&query_catalog, &layout.root, config.dedup_window)? {
             if let Ok(id) = Uuid::parse_str(&id) {
                 dedup.insert(id, now);
             }
@@ -277,7 +272,7 @@ impl Inner {
             })),
         };
         let mut wal_options = config.wal.clone();
-        let stored = crate::compact::catalog::highest_lsn(compactor.connection())?;
+        let stored = compactor.catalog().highest_lsn()?;
         wal_options.lsn_floor = wal_options.lsn_floor.max(stored);
         let (wal, _report) =
             replay::open_wal(&layout.wal_dir(), wal_options, hooks, &mut lock(&tail), &mut dedup, now)?;
@@ -289,7 +284,7 @@ impl Inner {
             tail,
             dedup: Mutex::new(dedup),
             compactor: Mutex::new(compactor),
-            query_conn: Mutex::new(query_conn),
+            query_catalog: Mutex::new(query_catalog),
             seal_notify,
             tasks: tasks::Tasks::default(),
             _compactor_lock: compactor_lock,
@@ -312,32 +307,32 @@ impl Inner {
     }
 
     fn query_page(&self, q: &EventQuery) -> Result<EventPage, RecorderError> {
-        self.query_page_with(q, |conn| store::parquet_scan(conn, &self.layout.root, q))
+        self.query_page_with(q, |catalog| store::parquet_scan(catalog, &self.layout.root, q))
     }
 
     /// One page: the tail's matches, then the Parquet files `scan` chooses.
     fn query_page_with(
         &self,
         q: &EventQuery,
-        scan: impl FnOnce(&Connection) -> Result<ParquetScan, StoreError>,
+        scan: impl FnOnce(&Catalog) -> Result<ParquetScan, StoreError>,
     ) -> Result<EventPage, RecorderError> {
         // The tail first: an event compacted meanwhile is then found in Parquet (see tail.rs).
         let snapshot = lock(&self.tail).snapshot();
         let tail = snapshot.matching(q, q.page_size() + 1);
-        let conn = lock(&self.query_conn);
-        let scan = scan(&conn)?;
-        let from_parquet = parquet::query_files(&conn, &scan, q, q.page_size() + 1)?;
+        let catalog = lock(&self.query_catalog);
+        let scan = scan(&catalog)?;
+        let from_parquet = parquet::query_files(catalog.parquet_connection(), &scan, q, q.page_size() + 1)?;
         Ok(merge_page(q, tail, from_parquet))
     }
 
     /// Every event of a trace or job (up to the view limit), whether there were more, and
     /// what retention dropped of it. Each page looks the id up in the catalog once (after
     /// reading the tail): its files, the span of its events, its retention gaps.
-    fn linked(&self, q: EventQuery, index: store::Index, id: &str) -> Result<Linked, RecorderError> {
+    fn linked(&self, q: EventQuery, index: IdIndex, id: &str) -> Result<Linked, RecorderError> {
         let mut gaps = Vec::new();
         let (events, truncated) = collect_all(q, |q| {
-            self.query_page_with(q, |conn| {
-                let found = store::lookup(conn, &self.layout.root, index, id)?;
+            self.query_page_with(q, |catalog| {
+                let found = store::lookup(catalog, &self.layout.root, index, id)?;
                 gaps = found.gaps;
                 Ok(ParquetScan::new(found.files, found.span, q))
             })
@@ -365,7 +360,7 @@ impl Inner {
             crate::retention::enforce(&mut compactor, self.config.retention, chrono::Utc::now(), false)?
         };
         let mut tail = lock(&self.tail);
-        for d in report.dropped.iter().filter(|d| d.source == "wal") {
+        for d in report.dropped.iter().filter(|d| d.source == Source::Wal) {
             tail.remove_range(d.segment, d.last_lsn.unwrap_or(d.segment));
         }
         Ok(report)

@@ -4,31 +4,22 @@
 use std::path::Path;
 
 use chrono::DateTime;
-use duckdb::Connection;
 
-use crate::compact::Compactor;
-use crate::compact::error::{StoreError, db, sql_str};
+use crate::compact::catalog::{Catalog, IdIndex, IndexRow};
+use crate::compact::error::{StoreError, db};
+use crate::compact::files::path_list;
 use crate::query::EventQuery;
 use crate::query::parquet::{ParquetScan, Span};
 use crate::query::views::RetentionGap;
 
-/// The recorder's query connection: a second connection to the compactor's database (the
-/// catalog is attached there), caching Parquet footers between queries (DuckDB re-reads a
-/// footer whose file changed).
-pub fn query_connection(compactor: &Compactor) -> Result<Connection, StoreError> {
-    let conn = compactor.connection().try_clone().map_err(db("open query connection"))?;
-    conn.execute_batch("SET parquet_metadata_cache = true").map_err(db("enable the Parquet metadata cache"))?;
-    Ok(conn)
-}
-
 /// What a query must read of the Parquet files: absolute paths of the files that can hold
 /// events matching `q`, and, for a trace or job lookup, the time span the index says its
 /// compacted events lie in (files are sorted by time, so the span prunes row groups).
-pub fn parquet_scan(conn: &Connection, root: &Path, q: &EventQuery) -> Result<ParquetScan, StoreError> {
-    let ids = [(&q.trace_id, Index::TRACE), (&q.job_id, Index::JOB)];
+pub fn parquet_scan(catalog: &Catalog, root: &Path, q: &EventQuery) -> Result<ParquetScan, StoreError> {
+    let ids = [(&q.trace_id, IdIndex::Trace), (&q.job_id, IdIndex::Job)];
     let mut found: Option<Indexed> = None;
     for (id, index) in ids.into_iter().filter_map(|(id, index)| id.as_deref().map(|id| (id, index))) {
-        let this = lookup(conn, root, index, id)?;
+        let this = lookup(catalog, root, index, id)?;
         found = Some(match found {
             Some(other) => other.and(this),
             None => this,
@@ -36,34 +27,14 @@ pub fn parquet_scan(conn: &Connection, root: &Path, q: &EventQuery) -> Result<Pa
     }
     Ok(match found {
         Some(found) => ParquetScan::new(found.files, found.span, q),
-        None => ParquetScan::new(files_in_time_range(conn, root, q)?, None, q),
+        None => ParquetScan::new(files_in_time_range(catalog, root, q)?, None, q),
     })
 }
 
-fn files_in_time_range(conn: &Connection, root: &Path, q: &EventQuery) -> Result<Vec<String>, StoreError> {
-    let mut conds = vec!["state = 'compacted'".to_string()];
-    conds.extend(q.from.map(|f| format!("max_ts >= make_timestamp({})::TIMESTAMPTZ", f.timestamp_micros())));
-    conds.extend(q.to.map(|t| format!("min_ts < make_timestamp({})::TIMESTAMPTZ", t.timestamp_micros())));
-    conds.extend(q.cursor.as_ref().map(|c| format!("max_ts >= make_timestamp({})::TIMESTAMPTZ", c.micros)));
-    let sql = format!("SELECT unnest(files) FROM cat.segments WHERE {} ORDER BY segment", conds.join(" AND "));
-    let mut stmt = conn.prepare(&sql).map_err(db("choose Parquet files"))?;
-    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db("choose Parquet files"))?;
-    let files = rows.collect::<Result<Vec<_>, _>>().map_err(db("choose Parquet files"))?;
+fn files_in_time_range(catalog: &Catalog, root: &Path, q: &EventQuery) -> Result<Vec<String>, StoreError> {
+    let from = [q.from.map(|f| f.timestamp_micros()), q.cursor.as_ref().map(|c| c.micros)].into_iter().flatten().max();
+    let files = catalog.files_overlapping(from, q.to.map(|t| t.timestamp_micros()))?;
     Ok(files.into_iter().map(|f| root.join(f).display().to_string()).collect())
-}
-
-/// One of the catalog's id indexes.
-#[derive(Debug, Clone, Copy)]
-pub struct Index {
-    table: &'static str,
-    column: &'static str,
-    /// What a retention gap calls the id's events ("trace", "job").
-    what: &'static str,
-}
-
-impl Index {
-    pub const TRACE: Index = Index { table: "trace_index", column: "trace_id", what: "trace" };
-    pub const JOB: Index = Index { table: "job_index", column: "job_id", what: "job" };
 }
 
 /// What the catalog knows of one trace or job.
@@ -86,49 +57,29 @@ impl Indexed {
     }
 }
 
-/// One id's rows of the index with their segments' files, in one query.
-pub fn lookup(conn: &Connection, root: &Path, index: Index, id: &str) -> Result<Indexed, StoreError> {
-    let sql = format!(
-        "SELECT i.dropped, i.events, epoch_us(i.min_ts), epoch_us(i.max_ts), array_to_string(s.files, chr(10)) \
-         FROM cat.{} i LEFT JOIN cat.segments s ON s.segment = i.segment AND s.state = 'compacted' \
-         WHERE i.{} = {} ORDER BY i.segment",
-        index.table,
-        index.column,
-        sql_str(id)
-    );
-    let what = format!("look up {} {id} in the catalog", index.what);
-    let mut stmt = conn.prepare(&sql).map_err(db(what.clone()))?;
-    let rows = stmt
-        .query_map([], |r| {
-            let row: IndexRow = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
-            Ok(row)
-        })
-        .map_err(db(what.clone()))?;
-    let rows = rows.collect::<Result<Vec<_>, _>>().map_err(db(what))?;
-    Ok(indexed(root, index, rows))
+/// What the catalog knows of one trace or job id.
+pub fn lookup(catalog: &Catalog, root: &Path, index: IdIndex, id: &str) -> Result<Indexed, StoreError> {
+    Ok(indexed(root, index, catalog.index_rows(index, id)?))
 }
 
-/// dropped, events, min_ts µs, max_ts µs, the segment's files (newline-separated).
-type IndexRow = (bool, u64, Option<i64>, Option<i64>, Option<String>);
-
-fn indexed(root: &Path, index: Index, rows: Vec<IndexRow>) -> Indexed {
+fn indexed(root: &Path, index: IdIndex, rows: Vec<IndexRow>) -> Indexed {
     let mut found = Indexed::default();
     let (mut dropped, mut dropped_span) = (0u64, None);
-    for (is_dropped, events, min_ts, max_ts, files) in rows {
-        let span = min_ts.zip(max_ts).map(|(first, last)| Span { first, last });
-        if is_dropped {
-            dropped += events;
+    for row in rows {
+        let span = row.min_ts_micros.zip(row.max_ts_micros).map(|(first, last)| Span { first, last });
+        if row.dropped {
+            dropped += row.events;
             dropped_span = widen(dropped_span, span);
             continue;
         }
-        let Some(files) = files else { continue };
-        found.files.extend(files.split('\n').filter(|f| !f.is_empty()).map(|f| root.join(f).display().to_string()));
+        let Some(files) = row.files else { continue };
+        found.files.extend(files.iter().map(|f| root.join(f).display().to_string()));
         found.span = widen(found.span, span);
     }
     if dropped > 0 {
         let at = |t: Option<i64>| t.and_then(DateTime::from_timestamp_micros);
         let (from, to) = (dropped_span.map(|s| s.first), dropped_span.map(|s| s.last));
-        found.gaps.push(RetentionGap::new(index.what, dropped, at(from), at(to)));
+        found.gaps.push(RetentionGap::new(index.what(), dropped, at(from), at(to)));
     }
     found
 }
@@ -141,19 +92,15 @@ fn widen(a: Option<Span>, b: Option<Span>) -> Option<Span> {
 }
 
 /// Event ids of the Parquet files compacted within the last `window` (to seed de-duplication).
-pub fn recent_event_ids(conn: &Connection, root: &Path, window: chrono::Duration) -> Result<Vec<String>, StoreError> {
+pub fn recent_event_ids(catalog: &Catalog, root: &Path, window: chrono::Duration) -> Result<Vec<String>, StoreError> {
     let since = (chrono::Utc::now() - window).timestamp_micros();
-    let sql =
-        format!("SELECT unnest(files) FROM cat.segments WHERE compacted_at >= make_timestamp({since})::TIMESTAMPTZ");
-    let mut stmt = conn.prepare(&sql).map_err(db("list recent files"))?;
-    let files = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db("list recent files"))?;
-    let files = files.collect::<Result<Vec<_>, _>>().map_err(db("list recent files"))?;
+    let files = catalog.files_compacted_since(since)?;
     if files.is_empty() {
         return Ok(Vec::new());
     }
-    let list = files.iter().map(|f| sql_str(&root.join(f).display().to_string())).collect::<Vec<_>>().join(", ");
-    let mut stmt =
-        conn.prepare(&format!("SELECT event_id FROM read_parquet([{list}])")).map_err(db("read recent ids"))?;
-    let ids = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db("read recent ids"))?;
+    let list = path_list(files.iter().map(|f| root.join(f).display().to_string()));
+    let conn = catalog.parquet_connection();
+    let mut stmt = conn.prepare("SELECT event_id FROM read_parquet(?)").map_err(db("read recent ids"))?;
+    let ids = stmt.query_map([list], |r| r.get::<_, String>(0)).map_err(db("read recent ids"))?;
     ids.collect::<Result<Vec<_>, _>>().map_err(db("read recent ids"))
 }

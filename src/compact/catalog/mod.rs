@@ -1,0 +1,425 @@
+//! The catalog, `catalog.duckdb`: which segments are compacted into which Parquet files,
+//! which segments hold which traces and jobs, and what retention dropped.
+//!
+//! [`Catalog`] runs every statement on the catalog tables (`cat.*`); nothing else names them.
+//! Every value is a bound parameter; states and sources are the enums of [`schema`], stored
+//! as the strings older catalogs hold.
+//!
+//! Ownership: only the process holding the compactor lock opens this file, read-write.
+//! DuckDB allows one read-write process or several read-only ones, never both, so analysts
+//! never open it: the Parquet files are their interface.
+
+mod schema;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+use duckdb::arrow::record_batch::RecordBatch;
+use duckdb::types::Value;
+use duckdb::{Connection, Row, params};
+
+use super::error::{StoreError, db};
+use super::files::path_list;
+use schema::unknown_string;
+pub use schema::{SCHEMA_VERSION, SegmentState, Source};
+
+/// The `staging` table of the catalog's connection (in memory, not in the catalog file): what
+/// the catalog needs of one segment's events, in the order of [`STAGING_COLUMNS`].
+const STAGING_SQL: &str =
+    "CREATE OR REPLACE TABLE staging (trace_id VARCHAR, job_id VARCHAR, timestamp TIMESTAMPTZ, lsn UBIGINT)";
+/// The columns of a segment's batch that [`Catalog::stage`] takes.
+pub const STAGING_COLUMNS: [&str; 4] = ["trace_id", "job_id", "timestamp", "lsn"];
+
+/// One compacted segment as the catalog knows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SegmentRow {
+    pub segment: u64,
+    pub events: u64,
+    pub bytes: u64,
+    /// Parquet paths relative to the data directory.
+    pub files: Vec<String>,
+    pub state: SegmentState,
+    pub max_ts_micros: Option<i64>,
+    pub last_lsn: Option<u64>,
+}
+
+/// One segment's row of the trace or job index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexRow {
+    pub segment: u64,
+    /// Retention dropped the segment: these events are gone.
+    pub dropped: bool,
+    pub events: u64,
+    pub min_ts_micros: Option<i64>,
+    pub max_ts_micros: Option<i64>,
+    /// The segment's Parquet files while it is compacted (None: dropped, dropping, or not
+    /// compacted).
+    pub files: Option<Vec<String>>,
+}
+
+/// A segment retention dropped (`retention_log`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DroppedRow {
+    pub segment: u64,
+    pub first_lsn: Option<u64>,
+    pub last_lsn: Option<u64>,
+    pub events: u64,
+    pub source: Source,
+    pub files: Vec<String>,
+    pub window_days: f64,
+}
+
+/// Bounds of the staged segment's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StagedBounds {
+    pub newest_micros: Option<i64>,
+    pub first_lsn: Option<u64>,
+    pub last_lsn: Option<u64>,
+}
+
+/// Totals of the catalog.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CatalogStats {
+    /// Compacted segments (not being dropped), their events, files and time range.
+    pub segments: u64,
+    pub events: u64,
+    pub files: u64,
+    pub oldest_micros: Option<i64>,
+    pub newest_micros: Option<i64>,
+    /// What retention dropped: segments, events, and trace and job index rows kept as gaps.
+    pub dropped_segments: u64,
+    pub dropped_events: u64,
+    pub dropped_index_rows: u64,
+}
+
+/// One of the catalog's id indexes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdIndex {
+    Trace,
+    Job,
+}
+
+impl IdIndex {
+    /// What a retention gap calls the id's events.
+    pub fn what(self) -> &'static str {
+        match self {
+            IdIndex::Trace => "trace",
+            IdIndex::Job => "job",
+        }
+    }
+
+    /// One id's rows with their segments' files (the index's table and column are fixed
+    /// identifiers, the id is the parameter).
+    fn lookup_sql(self) -> &'static str {
+        match self {
+            IdIndex::Trace => {
+                "SELECT i.segment, i.dropped, i.events, epoch_us(i.min_ts), epoch_us(i.max_ts), s.files \
+                 FROM cat.trace_index i LEFT JOIN cat.segments s ON s.segment = i.segment AND s.state = $2 \
+                 WHERE i.trace_id = $1 ORDER BY i.segment"
+            }
+            IdIndex::Job => {
+                "SELECT i.segment, i.dropped, i.events, epoch_us(i.min_ts), epoch_us(i.max_ts), s.files \
+                 FROM cat.job_index i LEFT JOIN cat.segments s ON s.segment = i.segment AND s.state = $2 \
+                 WHERE i.job_id = $1 ORDER BY i.segment"
+            }
+        }
+    }
+}
+
+/// An in-memory DuckDB connection with `catalog.duckdb` attached as `cat`.
+pub struct Catalog {
+    conn: Connection,
+}
+
+impl Catalog {
+    /// Opens the catalog at `path` (creating it), migrated to [`SCHEMA_VERSION`].
+    pub fn open(path: &Path) -> Result<Catalog, StoreError> {
+        let conn = Connection::open_in_memory().map_err(db("open DuckDB"))?;
+        let attach = db(format!("open catalog {}", path.display()));
+        conn.execute("ATTACH ? AS cat", [path.display().to_string()]).map_err(attach)?;
+        schema::migrate(&conn, path)?;
+        Ok(Catalog { conn })
+    }
+
+    /// A second connection to the same catalog, for queries: it caches Parquet footers
+    /// between queries (DuckDB re-reads a footer whose file changed).
+    pub fn reader(&self) -> Result<Catalog, StoreError> {
+        let conn = self.conn.try_clone().map_err(db("open query connection"))?;
+        conn.execute_batch("SET parquet_metadata_cache = true").map_err(db("enable the Parquet metadata cache"))?;
+        Ok(Catalog { conn })
+    }
+
+    /// The connection, to read the Parquet files the catalog chose (its footer cache is
+    /// warm); the catalog tables are read and written through the methods only.
+    pub(crate) fn parquet_connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Every segment the catalog lists, in LSN order.
+    pub fn segments(&self) -> Result<Vec<SegmentRow>, StoreError> {
+        let sql = "SELECT segment, events, bytes, files, state, epoch_us(max_ts), last_lsn FROM cat.segments \
+                   ORDER BY segment";
+        let segment = |r: &Row<'_>| {
+            let state: String = r.get(4)?;
+            Ok(SegmentRow {
+                segment: r.get(0)?,
+                events: r.get(1)?,
+                bytes: r.get(2)?,
+                files: text_list(r, 3)?.unwrap_or_default(),
+                state: SegmentState::parse(&state).ok_or_else(|| unknown_string(4, "segment state", &state))?,
+                max_ts_micros: r.get(5)?,
+                last_lsn: r.get(6)?,
+            })
+        };
+        self.rows("list catalog segments", sql, params![], segment)
+    }
+
+    /// The highest LSN the catalog has seen: of compacted segments, of dropped ones, and of
+    /// the segments its indexes name (0 for an empty catalog).
+    pub fn highest_lsn(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT coalesce(max(lsn), 0)::UBIGINT FROM (
+                     SELECT max(greatest(segment, coalesce(last_lsn, 0))) AS lsn FROM cat.segments
+                     UNION ALL SELECT max(greatest(segment, coalesce(last_lsn, 0))) FROM cat.retention_log
+                     UNION ALL SELECT max(segment) FROM cat.trace_index
+                     UNION ALL SELECT max(segment) FROM cat.job_index)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db("read the highest LSN of the catalog"))
+    }
+
+    /// Replaces the `staging` table with one segment's [`STAGING_COLUMNS`].
+    pub fn stage(&self, index_columns: RecordBatch) -> Result<(), StoreError> {
+        self.conn.execute_batch(STAGING_SQL).map_err(db("create staging table"))?;
+        let mut appender = self.conn.appender("staging").map_err(db("open appender"))?;
+        appender.append_record_batch(index_columns).map_err(db("append events"))?;
+        appender.flush().map_err(db("flush appender"))
+    }
+
+    /// The newest timestamp and the LSN range of the staged events.
+    pub fn staged_bounds(&self) -> Result<StagedBounds, StoreError> {
+        self.conn
+            .query_row("SELECT epoch_us(max(timestamp)), min(lsn), max(lsn) FROM staging", [], |r| {
+                Ok(StagedBounds { newest_micros: r.get(0)?, first_lsn: r.get(1)?, last_lsn: r.get(2)? })
+            })
+            .map_err(db("read staged segment"))
+    }
+
+    /// Records the staged segment as compacted into `files` (`bytes` of Parquet), with its
+    /// trace and job index rows, in one transaction replacing any rows an interrupted run left.
+    pub fn record_segment(&self, segment: u64, files: &[String], bytes: u64) -> Result<(), StoreError> {
+        self.transaction(&format!("record segment {segment} in the catalog"), |tx| {
+            delete_segment_rows(tx, segment)?;
+            tx.execute(
+                "INSERT INTO cat.segments SELECT ?::UBIGINT, min(lsn), max(lsn), min(timestamp), max(timestamp), \
+                 count(*), ?::UBIGINT, ?::VARCHAR[], ?, now() FROM staging",
+                params![segment, bytes, path_list(files), SegmentState::Compacted.as_str()],
+            )?;
+            index_staged(tx, segment, false)
+        })
+    }
+
+    /// Marks compacted segments `dropping`: retention deletes their files next.
+    pub fn mark_dropping(&self, segments: &[u64]) -> Result<(), StoreError> {
+        self.transaction("mark segments dropping", |tx| {
+            for segment in segments {
+                tx.execute(
+                    "UPDATE cat.segments SET state = ? WHERE segment = ?",
+                    params![SegmentState::Dropping.as_str(), segment],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Moves compacted segments (their files deleted) to the retention log in one
+    /// transaction; their index rows stay, marked dropped, so lookups can report the gap.
+    pub fn drop_segments(&self, segments: &[u64], window_days: f64) -> Result<(), StoreError> {
+        self.transaction("log dropped segments", |tx| {
+            for segment in segments {
+                tx.execute(
+                    "INSERT INTO cat.retention_log SELECT segment, first_lsn, last_lsn, min_ts, max_ts, events, \
+                     ?, files, now(), ? FROM cat.segments WHERE segment = ?",
+                    params![Source::Parquet.as_str(), window_days, segment],
+                )?;
+                tx.execute("UPDATE cat.trace_index SET dropped = true WHERE segment = ?", [segment])?;
+                tx.execute("UPDATE cat.job_index SET dropped = true WHERE segment = ?", [segment])?;
+                tx.execute("DELETE FROM cat.segments WHERE segment = ?", [segment])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Logs the staged WAL segment (never compacted) as dropped from `file`, its LSNs
+    /// `first..=last`, with its index rows marked dropped, in one transaction.
+    pub fn drop_staged_wal_segment(
+        &self,
+        segment: u64,
+        (first, last): (u64, u64),
+        file: &str,
+        window_days: f64,
+    ) -> Result<(), StoreError> {
+        self.transaction("log dropped WAL segment", |tx| {
+            tx.execute(
+                "DELETE FROM cat.retention_log WHERE segment = ? AND source = ?",
+                params![segment, Source::Wal.as_str()],
+            )?;
+            tx.execute("DELETE FROM cat.trace_index WHERE segment = ?", [segment])?;
+            tx.execute("DELETE FROM cat.job_index WHERE segment = ?", [segment])?;
+            tx.execute(
+                "INSERT INTO cat.retention_log SELECT ?::UBIGINT, ?::UBIGINT, ?::UBIGINT, min(timestamp), \
+                 max(timestamp), count(*), ?, ?::VARCHAR[], now(), ? FROM staging",
+                params![segment, first, last, Source::Wal.as_str(), path_list([file]), window_days],
+            )?;
+            index_staged(tx, segment, true)
+        })
+    }
+
+    /// Files of the compacted segments whose events can lie in `[from, to)` (µs since the
+    /// epoch; None: unbounded), in segment order.
+    pub fn files_overlapping(&self, from: Option<i64>, to: Option<i64>) -> Result<Vec<String>, StoreError> {
+        let sql = "SELECT unnest(files) FROM cat.segments WHERE state = $1 \
+                   AND ($2::BIGINT IS NULL OR max_ts >= make_timestamp($2::BIGINT)::TIMESTAMPTZ) \
+                   AND ($3::BIGINT IS NULL OR min_ts < make_timestamp($3::BIGINT)::TIMESTAMPTZ) \
+                   ORDER BY segment";
+        let params = params![SegmentState::Compacted.as_str(), from, to];
+        self.rows("choose Parquet files", sql, params, |r| r.get(0))
+    }
+
+    /// Files of the segments compacted at or after `since` (µs since the epoch).
+    pub fn files_compacted_since(&self, since: i64) -> Result<Vec<String>, StoreError> {
+        let sql = "SELECT unnest(files) FROM cat.segments WHERE compacted_at >= make_timestamp(?)::TIMESTAMPTZ";
+        self.rows("list recent files", sql, [since], |r| r.get(0))
+    }
+
+    /// The index rows of one trace or job id, in segment order.
+    pub fn index_rows(&self, index: IdIndex, id: &str) -> Result<Vec<IndexRow>, StoreError> {
+        let what = format!("look up {} {id} in the catalog", index.what());
+        let row = |r: &Row<'_>| {
+            Ok(IndexRow {
+                segment: r.get(0)?,
+                dropped: r.get(1)?,
+                events: r.get(2)?,
+                min_ts_micros: r.get(3)?,
+                max_ts_micros: r.get(4)?,
+                files: text_list(r, 5)?,
+            })
+        };
+        self.rows(&what, index.lookup_sql(), params![id, SegmentState::Compacted.as_str()], row)
+    }
+
+    /// Every segment retention dropped, in the order it dropped them.
+    pub fn retention_log(&self) -> Result<Vec<DroppedRow>, StoreError> {
+        let sql = "SELECT segment, first_lsn, last_lsn, events, source, files, window_days FROM cat.retention_log \
+                   ORDER BY dropped_at, segment";
+        let row = |r: &Row<'_>| {
+            let source: String = r.get(4)?;
+            Ok(DroppedRow {
+                segment: r.get(0)?,
+                first_lsn: r.get(1)?,
+                last_lsn: r.get(2)?,
+                events: r.get(3)?,
+                source: Source::parse(&source).ok_or_else(|| unknown_string(4, "retention source", &source))?,
+                files: text_list(r, 5)?.unwrap_or_default(),
+                window_days: r.get(6)?,
+            })
+        };
+        self.rows("read the retention log", sql, params![], row)
+    }
+
+    /// Totals of the compacted segments and of what retention dropped.
+    pub fn stats(&self) -> Result<CatalogStats, StoreError> {
+        let sql = "SELECT count(*)::UBIGINT, coalesce(sum(events), 0)::UBIGINT, coalesce(sum(len(files)), 0)::UBIGINT, \
+                   epoch_us(min(min_ts)), epoch_us(max(max_ts)), \
+                   (SELECT count(*) FROM cat.retention_log)::UBIGINT, \
+                   (SELECT coalesce(sum(events), 0) FROM cat.retention_log)::UBIGINT, \
+                   (SELECT count(*) FROM cat.trace_index WHERE dropped)::UBIGINT \
+                   + (SELECT count(*) FROM cat.job_index WHERE dropped)::UBIGINT \
+                   FROM cat.segments WHERE state = ?";
+        let stats = |r: &Row<'_>| {
+            Ok(CatalogStats {
+                segments: r.get(0)?,
+                events: r.get(1)?,
+                files: r.get(2)?,
+                oldest_micros: r.get(3)?,
+                newest_micros: r.get(4)?,
+                dropped_segments: r.get(5)?,
+                dropped_events: r.get(6)?,
+                dropped_index_rows: r.get(7)?,
+            })
+        };
+        self.conn.query_row(sql, [SegmentState::Compacted.as_str()], stats).map_err(db("read catalog totals"))
+    }
+
+    /// The rows of one query, mapped by `row`.
+    fn rows<T>(
+        &self,
+        what: &str,
+        sql: &str,
+        params: impl duckdb::Params,
+        row: impl FnMut(&Row<'_>) -> duckdb::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(db(what))?;
+        let rows = stmt.query_map(params, row).map_err(db(what))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(db(what))
+    }
+
+    /// Runs `statements` in one transaction: committed when they all succeed, else rolled back.
+    fn transaction(
+        &self,
+        what: &str,
+        statements: impl FnOnce(&Connection) -> duckdb::Result<()>,
+    ) -> Result<(), StoreError> {
+        // Dropped without a commit (an error below), the transaction rolls back.
+        let tx = self.conn.unchecked_transaction().map_err(db(what))?;
+        statements(&tx).and_then(|()| tx.commit()).map_err(db(what))
+    }
+}
+
+/// Deletes the segment's rows of `segments` and of both indexes.
+fn delete_segment_rows(tx: &Connection, segment: u64) -> duckdb::Result<()> {
+    tx.execute("DELETE FROM cat.segments WHERE segment = ?", [segment])?;
+    tx.execute("DELETE FROM cat.trace_index WHERE segment = ?", [segment])?;
+    tx.execute("DELETE FROM cat.job_index WHERE segment = ?", [segment])?;
+    Ok(())
+}
+
+/// Inserts the trace and job index rows of the staged segment.
+fn index_staged(tx: &Connection, segment: u64, dropped: bool) -> duckdb::Result<()> {
+    tx.execute(
+        "INSERT INTO cat.trace_index (trace_id, segment, min_ts, max_ts, events, dropped)
+         SELECT trace_id, ?::UBIGINT, min(timestamp), max(timestamp), count(*), ?::BOOLEAN FROM staging
+         GROUP BY trace_id",
+        params![segment, dropped],
+    )?;
+    tx.execute(
+        "INSERT INTO cat.job_index (job_id, segment, min_ts, max_ts, events, dropped)
+         SELECT job_id, ?::UBIGINT, min(timestamp), max(timestamp), count(*), ?::BOOLEAN FROM staging
+         WHERE job_id IS NOT NULL GROUP BY job_id",
+        params![segment, dropped],
+    )?;
+    Ok(())
+}
+
+/// A `VARCHAR[]` column as strings (None when NULL).
+fn text_list(r: &Row<'_>, column: usize) -> duckdb::Result<Option<Vec<String>>> {
+    let not_text = |v: &Value| {
+        let reason = format!("a non-text item {v:?} in a list of files");
+        duckdb::Error::FromSqlConversionFailure(column, duckdb::types::Type::Text, reason.into())
+    };
+    match r.get::<_, Value>(column)? {
+        Value::Null => Ok(None),
+        Value::List(items) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::Text(s) => Ok(s),
+                other => Err(not_text(&other)),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        other => Err(not_text(&other)),
+    }
+}

@@ -1,0 +1,139 @@
+//! The catalog's schema: the tables, their migrations, and the strings its state and source
+//! columns hold (converted here only, so the stored strings stay those of older catalogs).
+//!
+//! The schema is versioned (`catalog_meta.schema_version`); [`MIGRATIONS`] lists the step
+//! from each version to the next, applied in a transaction on open.
+
+use std::path::Path;
+
+use duckdb::{Connection, params};
+
+use crate::compact::error::{StoreError, db};
+
+/// Schema version this build writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The migration to version `i + 1` is `MIGRATIONS[i]`.
+const MIGRATIONS: [&str; 1] = [r"
+    CREATE TABLE cat.segments (
+        segment UBIGINT PRIMARY KEY,      -- first LSN of the WAL segment
+        first_lsn UBIGINT, last_lsn UBIGINT,
+        min_ts TIMESTAMPTZ, max_ts TIMESTAMPTZ,
+        events UBIGINT NOT NULL,
+        bytes UBIGINT NOT NULL,           -- Parquet bytes
+        files VARCHAR[] NOT NULL,         -- Parquet paths relative to the data directory
+        state VARCHAR NOT NULL,           -- 'compacted' | 'dropping'
+        compacted_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE cat.trace_index (
+        trace_id VARCHAR NOT NULL, segment UBIGINT NOT NULL,
+        min_ts TIMESTAMPTZ, max_ts TIMESTAMPTZ, events UBIGINT NOT NULL,
+        dropped BOOLEAN NOT NULL DEFAULT false
+    );
+    CREATE INDEX trace_index_id ON cat.trace_index (trace_id);
+    CREATE TABLE cat.job_index (
+        job_id VARCHAR NOT NULL, segment UBIGINT NOT NULL,
+        min_ts TIMESTAMPTZ, max_ts TIMESTAMPTZ, events UBIGINT NOT NULL,
+        dropped BOOLEAN NOT NULL DEFAULT false
+    );
+    CREATE INDEX job_index_id ON cat.job_index (job_id);
+    CREATE TABLE cat.retention_log (
+        segment UBIGINT NOT NULL,
+        first_lsn UBIGINT, last_lsn UBIGINT,
+        min_ts TIMESTAMPTZ, max_ts TIMESTAMPTZ,
+        events UBIGINT NOT NULL,
+        source VARCHAR NOT NULL,          -- 'parquet' | 'wal'
+        files VARCHAR[] NOT NULL,
+        dropped_at TIMESTAMPTZ NOT NULL,
+        window_days DOUBLE NOT NULL
+    );
+"];
+
+/// Creates the tables of a new catalog, or migrates an older one, to [`SCHEMA_VERSION`].
+pub fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS cat.catalog_meta (key VARCHAR PRIMARY KEY, value BIGINT)")
+        .map_err(db("create catalog_meta"))?;
+    let version: i64 = conn
+        .query_row("SELECT coalesce(max(value), 0) FROM cat.catalog_meta WHERE key = ?", [VERSION_KEY], |r| r.get(0))
+        .map_err(db("read catalog schema version"))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::CatalogTooNew { path: path.to_path_buf(), found: version, known: SCHEMA_VERSION });
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+        let to = i as i64 + 1;
+        let failed = db(format!("migrate catalog to version {to}"));
+        // Dropped without a commit (an error below), the transaction rolls back.
+        let tx = conn.unchecked_transaction().map_err(db("begin a catalog migration"))?;
+        let applied = tx
+            .execute_batch(step)
+            .and_then(|()| {
+                tx.execute("INSERT OR REPLACE INTO cat.catalog_meta VALUES (?, ?)", params![VERSION_KEY, to])
+            })
+            .and_then(|_| tx.commit());
+        applied.map_err(failed)?;
+    }
+    Ok(())
+}
+
+/// The `catalog_meta` key of the schema version.
+const VERSION_KEY: &str = "schema_version";
+
+/// Where a cataloged segment is in its life (`segments.state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SegmentState {
+    /// Its Parquet files are written and queried.
+    Compacted,
+    /// Retention is deleting its files; the next run finishes it.
+    Dropping,
+}
+
+/// Where retention dropped a segment from (`retention_log.source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// A compacted segment: its Parquet files.
+    Parquet,
+    /// A sealed WAL segment not compacted yet.
+    Wal,
+}
+
+impl SegmentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SegmentState::Compacted => "compacted",
+            SegmentState::Dropping => "dropping",
+        }
+    }
+
+    /// The state a stored string names (None: a string this build never writes).
+    pub fn parse(s: &str) -> Option<SegmentState> {
+        [SegmentState::Compacted, SegmentState::Dropping].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Parquet => "parquet",
+            Source::Wal => "wal",
+        }
+    }
+
+    /// The source a stored string names (None: a string this build never writes).
+    pub fn parse(s: &str) -> Option<Source> {
+        [Source::Parquet, Source::Wal].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored state or source string this build does not know, as a row-decoding error.
+pub fn unknown_string(column: usize, what: &str, value: &str) -> duckdb::Error {
+    let reason = format!("unknown {what} `{value}` in the catalog");
+    duckdb::Error::FromSqlConversionFailure(column, duckdb::types::Type::Text, reason.into())
+}

@@ -1,0 +1,230 @@
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use duckdb::arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray, UInt64Array};
+use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+
+use super::*;
+
+/// Micros of 2026-11-01T00:00:00Z: the staged events' timestamps count from it.
+const T0: i64 = 1_793_491_200_000_000;
+
+/// One staged event: trace id, job id, seconds after [`T0`], LSN.
+type Ev<'a> = (&'a str, Option<&'a str>, i64, u64);
+
+fn staging_batch(events: &[Ev<'_>]) -> RecordBatch {
+    let schema = Schema::new(vec![
+        Field::new("trace_id", DataType::Utf8, false),
+        Field::new("job_id", DataType::Utf8, true),
+        Field::new("timestamp", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+        Field::new("lsn", DataType::UInt64, false),
+    ]);
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(events.iter().map(|e| e.0))),
+        Arc::new(StringArray::from(events.iter().map(|e| e.1).collect::<Vec<_>>())),
+        Arc::new(
+            TimestampMicrosecondArray::from_iter_values(events.iter().map(|e| T0 + e.2 * 1_000_000))
+                .with_timezone("UTC"),
+        ),
+        Arc::new(UInt64Array::from_iter_values(events.iter().map(|e| e.3))),
+    ];
+    RecordBatch::try_new(Arc::new(schema), columns).unwrap()
+}
+
+fn open() -> (tempfile::TempDir, Catalog) {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(&dir.path().join("catalog.duckdb")).unwrap();
+    (dir, catalog)
+}
+
+/// Stages `events` and records them as `segment`, in `files`.
+fn record(catalog: &Catalog, segment: u64, files: &[&str], events: &[Ev<'_>]) {
+    catalog.stage(staging_batch(events)).unwrap();
+    let files: Vec<String> = files.iter().map(|f| f.to_string()).collect();
+    catalog.record_segment(segment, &files, 1234).unwrap();
+}
+
+/// The raw strings of a column, to check what is stored on disk.
+fn stored_strings(catalog: &Catalog, sql: &str) -> Vec<String> {
+    let mut stmt = catalog.conn.prepare(sql).unwrap();
+    stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<Vec<String>, _>>().unwrap()
+}
+
+#[test]
+fn a_recorded_segment_is_listed_indexed_and_counted() {
+    let (_dir, catalog) = open();
+    assert_eq!(catalog.highest_lsn().unwrap(), 0, "an empty catalog");
+    record(&catalog, 10, &["events/date=2026-11-01/seg-a.parquet"], &[("t1", Some("j1"), 0, 10), ("t1", None, 5, 11)]);
+    record(&catalog, 12, &["events/date=2026-11-01/seg-b.parquet"], &[("t2", Some("j1"), 60, 12)]);
+
+    let segments = catalog.segments().unwrap();
+    assert_eq!(segments.len(), 2);
+    let first = &segments[0];
+    assert_eq!((first.segment, first.events, first.bytes, first.last_lsn), (10, 2, 1234, Some(11)));
+    assert_eq!(first.state, SegmentState::Compacted);
+    assert_eq!(first.files, vec!["events/date=2026-11-01/seg-a.parquet"]);
+    assert_eq!(first.max_ts_micros, Some(T0 + 5_000_000));
+    assert_eq!(catalog.highest_lsn().unwrap(), 12);
+
+    let job = catalog.index_rows(IdIndex::Job, "j1").unwrap();
+    assert_eq!(
+        job.iter().map(|r| (r.segment, r.events, r.dropped)).collect::<Vec<_>>(),
+        [(10, 1, false), (12, 1, false)]
+    );
+    assert_eq!(job[1].files.as_deref(), Some(&["events/date=2026-11-01/seg-b.parquet".to_string()][..]));
+    let trace = catalog.index_rows(IdIndex::Trace, "t1").unwrap();
+    assert_eq!(trace.len(), 1);
+    assert_eq!((trace[0].events, trace[0].min_ts_micros, trace[0].max_ts_micros), (2, Some(T0), Some(T0 + 5_000_000)));
+    assert!(catalog.index_rows(IdIndex::Trace, "j1").unwrap().is_empty(), "a job id is not a trace id");
+
+    let stats = catalog.stats().unwrap();
+    let want = CatalogStats {
+        segments: 2,
+        events: 3,
+        files: 2,
+        oldest_micros: Some(T0),
+        newest_micros: Some(T0 + 60_000_000),
+        ..CatalogStats::default()
+    };
+    assert_eq!(stats, want);
+}
+
+#[test]
+fn recording_a_segment_again_replaces_its_rows() {
+    let (_dir, catalog) = open();
+    record(&catalog, 10, &["a.parquet"], &[("t1", Some("j1"), 0, 10)]);
+    record(&catalog, 10, &["a.parquet", "b.parquet"], &[("t1", Some("j1"), 0, 10), ("t2", None, 1, 11)]);
+    let segments = catalog.segments().unwrap();
+    assert_eq!(segments.len(), 1);
+    assert_eq!((segments[0].events, segments[0].files.len()), (2, 2));
+    assert_eq!(catalog.index_rows(IdIndex::Trace, "t1").unwrap().len(), 1, "no index row is doubled");
+    assert_eq!(catalog.index_rows(IdIndex::Job, "j1").unwrap().len(), 1);
+}
+
+#[test]
+fn files_overlapping_prune_by_time_and_skip_dropping_segments() {
+    let (_dir, catalog) = open();
+    record(&catalog, 1, &["early.parquet"], &[("t", None, 0, 1), ("t", None, 10, 2)]);
+    record(&catalog, 3, &["late.parquet"], &[("t", None, 100, 3)]);
+    let at = |secs: i64| Some(T0 + secs * 1_000_000);
+    assert_eq!(catalog.files_overlapping(None, None).unwrap(), ["early.parquet", "late.parquet"]);
+    assert_eq!(catalog.files_overlapping(at(11), None).unwrap(), ["late.parquet"]);
+    assert_eq!(catalog.files_overlapping(at(10), None).unwrap(), ["early.parquet", "late.parquet"], "inclusive from");
+    assert_eq!(catalog.files_overlapping(None, at(100)).unwrap(), ["early.parquet"], "exclusive to");
+    assert!(catalog.files_overlapping(at(11), at(100)).unwrap().is_empty());
+
+    catalog.mark_dropping(&[1]).unwrap();
+    assert_eq!(catalog.segments().unwrap()[0].state, SegmentState::Dropping);
+    assert_eq!(catalog.files_overlapping(None, None).unwrap(), ["late.parquet"], "a dropping segment is not read");
+    assert_eq!(catalog.stats().unwrap().segments, 1);
+    assert_eq!(stored_strings(&catalog, "SELECT state FROM cat.segments ORDER BY segment"), ["dropping", "compacted"]);
+}
+
+#[test]
+fn dropped_segments_move_to_the_retention_log_and_their_index_rows_stay_as_gaps() {
+    let (_dir, catalog) = open();
+    record(&catalog, 1, &["a.parquet"], &[("t", Some("j"), 0, 1), ("t", Some("j"), 1, 2)]);
+    record(&catalog, 3, &["b.parquet"], &[("t", None, 100, 3)]);
+    catalog.mark_dropping(&[1]).unwrap();
+    catalog.drop_segments(&[1], 7.0).unwrap();
+
+    assert_eq!(catalog.segments().unwrap().iter().map(|s| s.segment).collect::<Vec<_>>(), [3]);
+    let log = catalog.retention_log().unwrap();
+    let want = DroppedRow {
+        segment: 1,
+        first_lsn: Some(1),
+        last_lsn: Some(2),
+        events: 2,
+        source: Source::Parquet,
+        files: vec!["a.parquet".into()],
+        window_days: 7.0,
+    };
+    assert_eq!(log, [want]);
+    let trace = catalog.index_rows(IdIndex::Trace, "t").unwrap();
+    assert_eq!(trace.iter().map(|r| (r.segment, r.dropped)).collect::<Vec<_>>(), [(1, true), (3, false)]);
+    assert_eq!(trace[0].files, None, "a dropped segment has no files to read");
+    assert_eq!(catalog.highest_lsn().unwrap(), 3);
+    let stats = catalog.stats().unwrap();
+    assert_eq!((stats.dropped_segments, stats.dropped_events, stats.dropped_index_rows), (1, 2, 2));
+}
+
+#[test]
+fn a_dropped_wal_segment_is_logged_once_with_its_index_rows_dropped() {
+    let (_dir, catalog) = open();
+    for _ in 0..2 {
+        catalog.stage(staging_batch(&[("t", Some("j"), 0, 20), ("u", None, 3, 21)])).unwrap();
+        catalog.drop_staged_wal_segment(20, (20, 21), "wal/00000000000000000020.wal", 1.5).unwrap();
+    }
+    let bounds = catalog.staged_bounds().unwrap();
+    assert_eq!(bounds, StagedBounds { newest_micros: Some(T0 + 3_000_000), first_lsn: Some(20), last_lsn: Some(21) });
+    let log = catalog.retention_log().unwrap();
+    assert_eq!(log.len(), 1, "dropping the same WAL segment again replaces its row");
+    assert_eq!((log[0].source, log[0].events, log[0].last_lsn), (Source::Wal, 2, Some(21)));
+    assert_eq!(log[0].files, ["wal/00000000000000000020.wal"]);
+    assert_eq!(stored_strings(&catalog, "SELECT source FROM cat.retention_log"), ["wal"]);
+    let job = catalog.index_rows(IdIndex::Job, "j").unwrap();
+    assert_eq!(job.iter().map(|r| (r.segment, r.dropped, r.events)).collect::<Vec<_>>(), [(20, true, 1)]);
+    assert!(catalog.segments().unwrap().is_empty(), "never compacted");
+    assert_eq!(catalog.highest_lsn().unwrap(), 21);
+}
+
+#[test]
+fn ids_and_paths_with_quotes_backslashes_and_nul_are_data() {
+    let (_dir, catalog) = open();
+    let hostile = ["x' OR '1'='1", "back\\slash", "nul\0byte", "%_"];
+    let events: Vec<Ev<'_>> = hostile.iter().zip(1..).map(|(id, lsn)| (*id, Some(*id), 0, lsn)).collect();
+    record(&catalog, 1, &["events/date=2026-11-01/it's \\ odd.parquet"], &events);
+    record(&catalog, 9, &["other.parquet"], &[("x", Some("x"), 0, 9)]);
+    for id in hostile {
+        for index in [IdIndex::Trace, IdIndex::Job] {
+            let rows = catalog.index_rows(index, id).unwrap();
+            assert_eq!(rows.iter().map(|r| (r.segment, r.events)).collect::<Vec<_>>(), [(1, 1)], "{index:?} {id:?}");
+        }
+    }
+    assert!(catalog.index_rows(IdIndex::Job, "x' OR '1'='1' --").unwrap().is_empty());
+    assert!(catalog.index_rows(IdIndex::Trace, "nul").unwrap().is_empty(), "NUL does not end the id");
+    assert_eq!(catalog.segments().unwrap()[0].files, ["events/date=2026-11-01/it's \\ odd.parquet"]);
+}
+
+#[test]
+fn a_reader_sees_the_writes_and_recent_files_are_listed() {
+    let (_dir, catalog) = open();
+    let reader = catalog.reader().unwrap();
+    record(&catalog, 1, &["a.parquet"], &[("t", None, 0, 1)]);
+    assert_eq!(reader.segments().unwrap().len(), 1);
+    let now = chrono::Utc::now().timestamp_micros();
+    assert_eq!(reader.files_compacted_since(now - 60_000_000).unwrap(), ["a.parquet"]);
+    assert!(reader.files_compacted_since(now + 60_000_000).unwrap().is_empty());
+}
+
+#[test]
+fn a_catalog_is_reopened_as_is_and_a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.duckdb");
+    {
+        let catalog = Catalog::open(&path).unwrap();
+        record(&catalog, 1, &["a.parquet"], &[("t", None, 0, 1)]);
+    }
+    let catalog = Catalog::open(&path).unwrap();
+    assert_eq!(catalog.segments().unwrap().len(), 1, "reopening migrates nothing and keeps the rows");
+    catalog
+        .conn
+        .execute("UPDATE cat.catalog_meta SET value = ? WHERE key = 'schema_version'", [SCHEMA_VERSION + 1])
+        .unwrap();
+    drop(catalog);
+    let Err(e) = Catalog::open(&path) else { unreachable!("a newer schema opened") };
+    assert_eq!(e.code(), "HSK-500-CATALOG-VERSION", "{e}");
+}
+
+#[test]
+fn states_and_sources_keep_their_stored_strings() {
+    for (state, s) in [(SegmentState::Compacted, "compacted"), (SegmentState::Dropping, "dropping")] {
+        assert_eq!((state.as_str(), SegmentState::parse(s)), (s, Some(state)));
+    }
+    for (source, s) in [(Source::Parquet, "parquet"), (Source::Wal, "wal")] {
+        assert_eq!((source.as_str(), Source::parse(s)), (s, Some(source)));
+        assert_eq!(serde_json::to_string(&source).unwrap(), format!("\"{s}\""));
+    }
+    assert_eq!(SegmentState::parse("Compacted"), None);
+}
