@@ -212,7 +212,8 @@ impl Catalog {
     /// trace and job index rows, in one transaction replacing any rows an interrupted run left.
     pub fn record_segment(&self, segment: u64, files: &[String], bytes: u64) -> Result<(), StoreError> {
         self.transaction(&format!("record segment {segment} in the catalog"), |tx| {
-            delete_segment_rows(tx, segment)?;
+            tx.execute("DELETE FROM cat.segments WHERE segment = ?", [segment])?;
+            delete_index_rows(tx, segment)?;
             tx.execute(
                 "INSERT INTO cat.segments SELECT ?::UBIGINT, min(lsn), max(lsn), min(timestamp), max(timestamp), \
                  count(*), ?::UBIGINT, ?::VARCHAR[], ?, now() FROM staging",
@@ -267,8 +268,7 @@ impl Catalog {
                 "DELETE FROM cat.retention_log WHERE segment = ? AND source = ?",
                 params![segment, Source::Wal.as_str()],
             )?;
-            tx.execute("DELETE FROM cat.trace_index WHERE segment = ?", [segment])?;
-            tx.execute("DELETE FROM cat.job_index WHERE segment = ?", [segment])?;
+            delete_index_rows(tx, segment)?;
             tx.execute(
                 "INSERT INTO cat.retention_log SELECT ?::UBIGINT, ?::UBIGINT, ?::UBIGINT, min(timestamp), \
                  max(timestamp), count(*), ?, ?::VARCHAR[], now(), ? FROM staging",
@@ -379,9 +379,8 @@ impl Catalog {
     }
 }
 
-/// Deletes the segment's rows of `segments` and of both indexes.
-fn delete_segment_rows(tx: &Connection, segment: u64) -> duckdb::Result<()> {
-    tx.execute("DELETE FROM cat.segments WHERE segment = ?", [segment])?;
+/// Deletes the segment's rows of both indexes (before they are written again).
+fn delete_index_rows(tx: &Connection, segment: u64) -> duckdb::Result<()> {
     tx.execute("DELETE FROM cat.trace_index WHERE segment = ?", [segment])?;
     tx.execute("DELETE FROM cat.job_index WHERE segment = ?", [segment])?;
     Ok(())
