@@ -14,7 +14,6 @@ use chrono::{DateTime, Duration, Utc};
 use crate::compact::error::{db, io};
 use crate::compact::{Compactor, StoreError, index_staged_sql, sql_list};
 use crate::fsio::remove_file_durable;
-use crate::wal::recovery::list_segments;
 
 /// The default retention window.
 pub const DEFAULT_WINDOW_DAYS: u32 = 7;
@@ -112,10 +111,10 @@ fn drop_old_wal_segments(
     window: Duration,
     dry_run: bool,
 ) -> Result<Vec<Dropped>, StoreError> {
-    let mut segments = list_segments(compactor.layout().fs.as_ref(), &compactor.layout().wal_dir())?;
-    segments.pop(); // the writer's
+    let segments = compactor.layout().segments();
     let mut dropped = Vec::new();
-    for (segment, path) in segments {
+    for sealed in segments.list_sealed()? {
+        let (segment, path) = (sealed.first_lsn, sealed.path);
         let Some(staged) = compactor.stage(segment, &path)? else { continue };
         let (newest, first, last): (Option<i64>, Option<u64>, Option<u64>) = compactor
             .connection()
@@ -142,8 +141,7 @@ fn drop_old_wal_segments(
                 index_staged_sql(segment, true)
             );
             compactor.transaction("log dropped WAL segment", &sql)?;
-            remove_file_durable(compactor.layout().fs.as_ref(), &path)
-                .map_err(io("delete expired WAL segment", &path))?;
+            segments.delete(&path)?;
         }
         dropped.push(Dropped {
             segment,
