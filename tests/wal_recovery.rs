@@ -9,9 +9,7 @@ use std::path::Path;
 use common::{copy_dir, segments};
 
 use flightrec::wal::format::segment_file_name;
-use flightrec::wal::{
-    Corruption, Durability, Wal, WalError, WalHooks, WalOptions, WalReport, event_payload, inspect,
-};
+use flightrec::wal::{Corruption, Durability, Wal, WalError, WalHooks, WalOptions, WalReport, event_payload, inspect};
 use proptest::prelude::*;
 
 fn opts(segment_bytes: u64) -> WalOptions {

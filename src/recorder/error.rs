@@ -90,7 +90,11 @@ mod tests {
             (WalError::QueueFull { capacity: 1 }.into(), 429, "HSK-429-QUEUE-FULL"),
             (WalError::Closed.into(), 503, "HSK-503-CLOSED"),
             (RecorderError::ShuttingDown, 503, "HSK-503-SHUTTING-DOWN"),
-            (DataDirError::Locked { dir: "d".into(), role: "writer", holder: String::new() }.into(), 409, "HSK-409-LOCKED"),
+            (
+                DataDirError::Locked { dir: "d".into(), role: "writer", holder: String::new() }.into(),
+                409,
+                "HSK-409-LOCKED",
+            ),
             (DataDirError::Io(WalError::DiskFull { op: "lock", path: "d".into() }).into(), 507, "HSK-507-DISK-FULL"),
             (WalError::Poisoned { cause: "fsync".into() }.into(), 500, "HSK-500-WAL-POISONED"),
             (WalError::DiskFull { op: "write", path: "w".into() }.into(), 507, "HSK-507-DISK-FULL"),

@@ -104,10 +104,7 @@ impl Wal {
         payloads: Vec<Vec<u8>>,
         durability: Durability,
     ) -> Result<Option<LsnRange>, WalError> {
-        if payloads.is_empty() {
-            return Ok(None);
-        }
-        wait(self.submit(Payloads::Many(payloads), durability)?).await
+        wait(self.submit_batch(payloads, durability)?).await
     }
 
     /// [`Wal::append_batch`] for threads outside an async runtime.
@@ -116,10 +113,7 @@ impl Wal {
         payloads: Vec<Vec<u8>>,
         durability: Durability,
     ) -> Result<Option<LsnRange>, WalError> {
-        if payloads.is_empty() {
-            return Ok(None);
-        }
-        wait_blocking(self.submit(Payloads::Many(payloads), durability)?)
+        wait_blocking(self.submit_batch(payloads, durability)?)
     }
 
     /// Makes everything appended so far durable (fdatasync).
@@ -184,11 +178,15 @@ impl Wal {
         }
     }
 
-    fn submit(
-        &self,
-        payloads: Payloads,
-        durability: Durability,
-    ) -> Result<Option<oneshot::Receiver<Result<LsnRange, WalError>>>, WalError> {
+    /// [`Wal::submit`] for a batch; an empty one asks nothing of the writer.
+    fn submit_batch(&self, payloads: Vec<Vec<u8>>, durability: Durability) -> Result<Option<AckReceiver>, WalError> {
+        if payloads.is_empty() {
+            return Ok(None);
+        }
+        self.submit(Payloads::Many(payloads), durability)
+    }
+
+    fn submit(&self, payloads: Payloads, durability: Durability) -> Result<Option<AckReceiver>, WalError> {
         check_sizes(&payloads)?;
         if durability == Durability::Async {
             let req = Request::Append { payloads, durability, ack: None };

@@ -262,7 +262,10 @@ mod tests {
         let second = HEADER_LEN + RECORD_HEADER_LEN + 4;
         bytes[second + RECORD_HEADER_LEN] ^= 0xff; // payload of LSN 2
         let scan = scan_segment(&bytes, &mut |_| {}).unwrap();
-        assert_eq!(scan.damage, vec![Damage { offset: second as u64, len: 20, reason: Corruption::CrcMismatch { lsn: 2 } }]);
+        assert_eq!(
+            scan.damage,
+            vec![Damage { offset: second as u64, len: 20, reason: Corruption::CrcMismatch { lsn: 2 } }]
+        );
 
         let bytes = segment(1, &[1, 1]);
         let scan = scan_segment(&bytes, &mut |_| {}).unwrap();

@@ -206,7 +206,8 @@ mod tests {
     #[test]
     fn lists_only_segment_files_in_lsn_order_and_the_sealed_ones_without_the_newest() {
         let tmp = tempfile::tempdir().unwrap();
-        for name in [segment_file_name(10), segment_file_name(2), "x.wal".into(), format!("{}.tmp", segment_file_name(20))]
+        for name in
+            [segment_file_name(10), segment_file_name(2), "x.wal".into(), format!("{}.tmp", segment_file_name(20))]
         {
             std::fs::write(tmp.path().join(name), b"").unwrap();
         }
