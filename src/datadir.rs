@@ -24,7 +24,7 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use crate::fsio::{Fs, RealFs, create_dir_durable};
-use crate::wal::error::{WalError, io_err};
+use crate::wal::{SegmentDir, WalError, io_err};
 
 /// Default data directory of every verb.
 pub const DEFAULT_DATA_DIR: &str = "./flightrec-data";
@@ -57,6 +57,36 @@ impl Layout {
     pub fn lock_path(&self) -> PathBuf {
         self.root.join("LOCK")
     }
+    /// The WAL's segment files, changed through this layout's file system.
+    pub fn segments(&self) -> SegmentDir {
+        SegmentDir::new(self.fs.clone(), self.wal_dir())
+    }
+}
+
+/// Why a data directory could not be opened: it is locked by another process, or creating it
+/// or its lock file failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DataDirError {
+    #[error(
+        "HSK-409-LOCKED: data directory {dir} is in use: its {role} lock is held by another \
+         flightrec process{holder}; stop that process or choose another --data-dir"
+    )]
+    Locked { dir: PathBuf, role: &'static str, holder: String },
+
+    /// An I/O failure (`HSK-500-IO`, or `HSK-507-DISK-FULL` when the device is full).
+    #[error(transparent)]
+    Io(#[from] WalError),
+}
+
+impl DataDirError {
+    /// The stable code of this error, e.g. `HSK-409-LOCKED`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DataDirError::Locked { .. } => "HSK-409-LOCKED",
+            DataDirError::Io(e) => e.code(),
+        }
+    }
 }
 
 /// A data directory whose writer lock (`LOCK`) this process holds for as long as the value
@@ -70,7 +100,7 @@ pub struct DataDir {
 impl DataDir {
     /// Creates the directory if needed and takes its writer lock; fails with
     /// `HSK-409-LOCKED` when another process holds it.
-    pub fn open(root: &Path) -> Result<DataDir, WalError> {
+    pub fn open(root: &Path) -> Result<DataDir, DataDirError> {
         let lock = DirLock::acquire(root, "LOCK", "writer")?;
         Ok(DataDir { layout: Layout::new(root), _lock: lock })
     }
@@ -96,11 +126,11 @@ pub const COMPACTOR_LOCK: &str = "compactor.lock";
 
 impl DirLock {
     /// Takes the compactor lock of a data directory (creating the directory if needed).
-    pub fn compactor(root: &Path) -> Result<DirLock, WalError> {
+    pub fn compactor(root: &Path) -> Result<DirLock, DataDirError> {
         DirLock::acquire(root, COMPACTOR_LOCK, "compactor")
     }
 
-    fn acquire(root: &Path, name: &str, role: &'static str) -> Result<DirLock, WalError> {
+    fn acquire(root: &Path, name: &str, role: &'static str) -> Result<DirLock, DataDirError> {
         create_dir_durable(&RealFs, root).map_err(io_err("create data directory", root))?;
         let lock_path = root.join(name);
         let mut file = OpenOptions::new()
@@ -117,9 +147,9 @@ impl DirLock {
                 let _ = file.read_to_string(&mut holder);
                 let holder = holder.trim();
                 let holder = if holder.is_empty() { String::new() } else { format!(" (pid {holder})") };
-                return Err(WalError::Locked { dir: root.to_path_buf(), role, holder });
+                return Err(DataDirError::Locked { dir: root.to_path_buf(), role, holder });
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io_err("lock data directory", &lock_path)(e)),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_err("lock data directory", &lock_path)(e).into()),
         }
         file.set_len(0).map_err(io_err("write lock file", &lock_path))?;
         file.rewind().map_err(io_err("write lock file", &lock_path))?;

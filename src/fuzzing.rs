@@ -7,7 +7,7 @@ use crate::event::parse_event;
 use crate::ndjson::LineReader;
 use crate::query::Cursor;
 use crate::query::params::parse_params;
-use crate::wal::scan::scan_segment;
+use crate::wal::scan_segment;
 
 /// A property over arbitrary input bytes: Err names what broke.
 pub type Property = fn(&[u8]) -> Result<(), String>;

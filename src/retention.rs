@@ -15,7 +15,6 @@ use crate::compact::catalog::{SegmentState, Source};
 use crate::compact::error::io;
 use crate::compact::{Compactor, StoreError};
 use crate::fsio::remove_file_durable;
-use crate::wal::recovery::list_segments;
 
 /// The default retention window.
 pub const DEFAULT_WINDOW_DAYS: u32 = 7;
@@ -105,10 +104,10 @@ fn drop_old_wal_segments(
     window: Duration,
     dry_run: bool,
 ) -> Result<Vec<Dropped>, StoreError> {
-    let mut segments = list_segments(compactor.layout().fs.as_ref(), &compactor.layout().wal_dir())?;
-    segments.pop(); // the writer's
+    let segments = compactor.layout().segments();
     let mut dropped = Vec::new();
-    for (segment, path) in segments {
+    for sealed in segments.list_sealed()? {
+        let (segment, path) = (sealed.first_lsn, sealed.path);
         let Some(staged) = compactor.stage(segment, &path)? else { continue };
         let bounds = compactor.catalog().staged_bounds()?;
         let (newest, first, last) = (bounds.newest_micros, bounds.first_lsn, bounds.last_lsn);
@@ -119,8 +118,7 @@ fn drop_old_wal_segments(
         if !dry_run {
             let lsns = (first.unwrap_or(segment), last.unwrap_or(segment));
             compactor.catalog().drop_staged_wal_segment(segment, lsns, &file, window_days(window))?;
-            remove_file_durable(compactor.layout().fs.as_ref(), &path)
-                .map_err(io("delete expired WAL segment", &path))?;
+            segments.delete(&path)?;
         }
         dropped.push(Dropped {
             segment,

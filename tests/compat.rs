@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use flightrec::event::parse_event;
-use flightrec::wal::scan::scan_segment;
+use flightrec::wal::scan_segment;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/compat");
 

@@ -6,7 +6,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use flightrec::datadir::DataDir;
+use flightrec::datadir::{DataDir, DataDirError};
 
 #[test]
 fn a_second_process_on_the_same_data_directory_fails_clearly() {
@@ -34,6 +34,7 @@ fn a_second_process_on_the_same_data_directory_fails_clearly() {
     let dir = DataDir::open(tmp.path()).unwrap();
     let again = DataDir::open(tmp.path()).unwrap_err();
     assert_eq!(again.code(), "HSK-409-LOCKED");
+    assert!(matches!(&again, DataDirError::Locked { role: "writer", .. }), "{again}");
     drop(dir);
     DataDir::open(tmp.path()).unwrap();
 }

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use common::{copy_dir, segments};
 
-use flightrec::wal::{Durability, Wal, WalHooks, WalOptions, WalReport, event_payload, inspect};
+use flightrec::wal::format::segment_file_name;
+use flightrec::wal::{Corruption, Durability, Wal, WalError, WalHooks, WalOptions, WalReport, event_payload, inspect};
 use proptest::prelude::*;
 
 fn opts(segment_bytes: u64) -> WalOptions {
@@ -154,9 +155,26 @@ fn an_unreadable_segment_header_is_quarantined_and_the_rest_kept() {
     std::fs::write(&first, &bytes).unwrap();
     let (_, got, report) = open(tmp.path(), opts(1 << 20));
     assert_eq!(got, (5..15).map(body).collect::<Vec<_>>());
-    assert!(report.segments[0].unreadable.as_deref().unwrap().contains("magic"));
+    assert_eq!(report.segments[0].unreadable, Some(Corruption::BadMagic));
     assert!(!first.exists(), "moved to quarantine");
     assert!(tmp.path().join("quarantine").read_dir().unwrap().count() == 1);
+}
+
+#[test]
+fn an_append_that_would_take_the_last_lsn_is_refused_as_corruption_naming_segment_and_offset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = WalOptions { lsn_floor: u64::MAX - 1, ..opts(1 << 20) };
+    let (wal, _, _) = open(tmp.path(), o);
+    let err = wal.append_blocking(event_payload(false, &body(0)), Durability::Sync).unwrap_err();
+    let WalError::Corruption { segment, offset, cause } = &err else { panic!("not corruption: {err}") };
+    assert_eq!(segment, &tmp.path().join(segment_file_name(u64::MAX)));
+    assert_eq!((*offset, *cause), (64, Corruption::LsnSpaceEnd { lsn: u64::MAX }));
+    assert_eq!(err.code(), "HSK-500-WAL-CORRUPT");
+    let text = err.to_string();
+    assert!(text.contains("18446744073709551615.wal offset 64: record LSN"), "{text}");
+    drop(wal);
+    let (_, got, report) = open(tmp.path(), opts(1 << 20));
+    assert!(got.is_empty() && report.damage_count() == 0, "nothing undecodable was written");
 }
 
 #[test]

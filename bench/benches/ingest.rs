@@ -9,7 +9,7 @@
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use flightrec::ingest::prepare_json;
 use flightrec::redact::Redactor;
-use flightrec::wal::{event_payload, format, scan::scan_segment};
+use flightrec::wal::{event_payload, format, scan_segment};
 use flightrec::workload::Generator;
 
 fn events(n: usize) -> Vec<String> {

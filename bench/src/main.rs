@@ -95,6 +95,8 @@ pub enum BenchError {
     #[error(transparent)]
     Wal(#[from] flightrec::wal::WalError),
     #[error(transparent)]
+    DataDir(#[from] flightrec::datadir::DataDirError),
+    #[error(transparent)]
     Store(#[from] flightrec::compact::StoreError),
     #[error(transparent)]
     Recorder(#[from] flightrec::recorder::RecorderError),

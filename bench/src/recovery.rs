@@ -13,15 +13,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use flightrec::datadir::DataDir;
-use flightrec::fsio::RealFs;
 use flightrec::ingest::prepare_json;
 use flightrec::query::tail::TailIndex;
 use flightrec::recorder::RecorderConfig;
 use flightrec::recorder::dedup::Dedup;
 use flightrec::recorder::replay::open_wal;
 use flightrec::redact::Redactor;
-use flightrec::wal::recovery::{list_segments, read_segment};
-use flightrec::wal::{Durability, Wal, WalHooks, WalOptions};
+use flightrec::wal::{Durability, SegmentDir, Wal, WalHooks, WalOptions};
 use flightrec::workload::Generator;
 
 use crate::BenchError;
@@ -87,10 +85,11 @@ fn read_and_crc(wal_dir: &Path) -> Result<f64, BenchError> {
     let t = Instant::now();
     let mut total = 0u64;
     let mut crc = 0u32;
-    let segments = list_segments(&RealFs, wal_dir)?;
+    let dir = SegmentDir::real(wal_dir);
+    let segments = dir.list()?;
     let newest = segments.len().saturating_sub(1);
-    for (i, (_, path)) in segments.iter().enumerate() {
-        let bytes = read_segment(&RealFs, path, i < newest)?;
+    for (i, segment) in segments.iter().enumerate() {
+        let bytes = dir.read(&segment.path, i < newest)?;
         crc ^= crc32fast::hash(&bytes);
         total += bytes.len() as u64;
     }

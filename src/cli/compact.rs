@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use flightrec::compact::{CompactReport, Compactor};
-use flightrec::datadir::{DataDir, DirLock, Layout};
-use flightrec::wal::{Wal, WalError, WalHooks, WalOptions};
+use flightrec::datadir::{DataDir, DataDirError, DirLock, Layout};
+use flightrec::wal::{Wal, WalHooks, WalOptions};
 use notify::{RecursiveMode, Watcher};
 
 use super::{CliError, print_json};
@@ -34,7 +34,7 @@ pub fn run(data_dir: &Path, watch: bool, json: bool) -> Result<ExitCode, CliErro
 fn seal_newest_if_no_writer(data_dir: &Path, lsn_floor: u64) -> Result<bool, CliError> {
     let dir = match DataDir::open(data_dir) {
         Ok(dir) => dir,
-        Err(WalError::Locked { .. }) => return Ok(false),
+        Err(DataDirError::Locked { .. }) => return Ok(false),
         Err(e) => return Err(e.into()),
     };
     let opts = WalOptions { lsn_floor, ..WalOptions::default() };

@@ -18,6 +18,8 @@ pub enum CliError {
     #[error(transparent)]
     Wal(#[from] WalError),
     #[error(transparent)]
+    DataDir(#[from] flightrec::datadir::DataDirError),
+    #[error(transparent)]
     Store(#[from] flightrec::compact::StoreError),
     #[error(transparent)]
     Recorder(#[from] flightrec::recorder::RecorderError),

@@ -5,8 +5,7 @@ use std::process::ExitCode;
 
 use flightrec::datadir::Layout;
 use flightrec::event::parse_event;
-use flightrec::wal::recovery::{QuarantinedFile, quarantined_files};
-use flightrec::wal::{WalReport, inspect};
+use flightrec::wal::{QuarantinedFile, WalReport, inspect};
 
 use super::{CliError, print_json};
 
@@ -43,7 +42,7 @@ pub fn run(root: &Path, json: bool) -> Result<ExitCode, CliError> {
         }
     })?;
     let damage = wal.damage_count();
-    let quarantine = quarantined_files(&layout.wal_dir());
+    let quarantine = layout.segments().quarantined_files();
     let quarantined_segments = quarantine.iter().filter(|f| f.segment).count();
     let report = VerifyReport {
         data_dir: root.display().to_string(),

@@ -54,7 +54,7 @@ pub fn db(context: impl Into<String>) -> impl FnOnce(duckdb::Error) -> StoreErro
 
 /// Wraps an I/O error with the operation and path (a full disk becomes `HSK-507-DISK-FULL`).
 pub fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> StoreError {
-    let wal_error = crate::wal::error::io_err(op, path);
+    let wal_error = crate::wal::io_err(op, path);
     move |source| match wal_error(source) {
         WalError::Io { op, path, source } => StoreError::Io { op, path, source },
         other => StoreError::Wal(other),

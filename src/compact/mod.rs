@@ -39,8 +39,7 @@ use crate::datadir::Layout;
 use crate::failpoint;
 use crate::fsio::{create_dir_durable, remove_file_durable};
 use crate::wal::format::segment_file_name;
-use crate::wal::recovery::{list_segments, move_to_quarantine, read_segment};
-use crate::wal::scan::scan_segment;
+use crate::wal::{Corruption, Unverified, scan_segment};
 
 use crate::stored::StoredEnvelope;
 use batch::BatchBuilder;
@@ -89,13 +88,13 @@ pub struct Staged {
     /// LSN of the segment's last valid event record.
     pub last_lsn: Option<u64>,
     /// Why the segment must be kept rather than deleted once compacted (see the module doc).
-    pub unverified: Option<String>,
+    pub unverified: Option<Unverified>,
 }
 
 /// A segment as [`Compactor::stage_batch`] read it.
 enum Scanned {
     /// Its header does not decode: nothing in it was read.
-    Unreadable(String),
+    Unreadable(Corruption),
     Staged(Staged, RecordBatch),
 }
 
@@ -136,11 +135,12 @@ impl Compactor {
     pub fn run_into(&mut self, report: &mut CompactReport) -> Result<(), StoreError> {
         remove_tmp_files(&self.layout)?;
         let done: BTreeMap<u64, u64> = self.catalog.segments()?.iter().map(|s| (s.segment, s.events)).collect();
-        let mut segments = list_segments(self.layout.fs.as_ref(), &self.layout.wal_dir())?;
+        let mut segments = self.layout.segments().list()?;
         // Each segment ends where the next begins; the newest (the writer's) is not compacted.
-        let next_firsts: Vec<u64> = segments.iter().skip(1).map(|(lsn, _)| *lsn).collect();
+        let next_firsts: Vec<u64> = segments.iter().skip(1).map(|s| s.first_lsn).collect();
         segments.pop();
-        for ((first_lsn, path), next_first) in segments.into_iter().zip(next_firsts) {
+        for (segment, next_first) in segments.into_iter().zip(next_firsts) {
+            let (first_lsn, path) = (segment.first_lsn, segment.path);
             match done.get(&first_lsn) {
                 Some(events) => self.finish_interrupted(first_lsn, &path, *events, next_first, report)?,
                 None => self.compact_segment(first_lsn, &path, report)?,
@@ -159,10 +159,10 @@ impl Compactor {
         next_first: u64,
         report: &mut CompactReport,
     ) -> Result<(), StoreError> {
-        let bytes = read_segment(self.layout.fs.as_ref(), path, true)?;
+        let bytes = self.layout.segments().map(path)?;
         let unverified = match scan_segment(&bytes, &mut |_| {}) {
             Ok(scan) => scan.unverified(cataloged),
-            Err(reason) => Some(reason),
+            Err(header) => Some(Unverified::Unreadable(header)),
         };
         drop(bytes);
         report.ranges.push((segment, next_first.saturating_sub(1)));
@@ -175,17 +175,16 @@ impl Compactor {
         &self,
         segment: u64,
         path: &Path,
-        unverified: Option<String>,
+        unverified: Option<Unverified>,
         report: &mut CompactReport,
     ) -> Result<(), StoreError> {
+        let segments = self.layout.segments();
         let Some(reason) = unverified else {
-            return remove_file_durable(self.layout.fs.as_ref(), path)
-                .map_err(io("delete compacted WAL segment", path));
+            return Ok(segments.delete(path)?);
         };
-        let wal_dir = self.layout.wal_dir();
-        let file = move_to_quarantine(self.layout.fs.as_ref(), &wal_dir, path, QUARANTINED_SUFFIX)?;
+        let file = segments.quarantine(path, QUARANTINED_SUFFIX)?;
         tracing::warn!(segment = %path.display(), %reason, quarantine = %file, "WAL segment kept in the quarantine");
-        report.quarantined.push(Quarantined { segment, file, reason });
+        report.quarantined.push(Quarantined { segment, file, reason: reason.to_string() });
         Ok(())
     }
 
@@ -193,7 +192,9 @@ impl Compactor {
     pub fn compact_segment(&mut self, segment: u64, path: &Path, report: &mut CompactReport) -> Result<(), StoreError> {
         let (staged, batch) = match self.stage_batch(segment, path)? {
             Scanned::Staged(staged, batch) => (staged, batch),
-            Scanned::Unreadable(reason) => return self.retire_segment(segment, path, Some(reason), report),
+            Scanned::Unreadable(header) => {
+                return self.retire_segment(segment, path, Some(Unverified::Unreadable(header)), report);
+            }
         };
         let files = self.write_parquet_files(segment, &batch)?;
         drop(batch);
@@ -202,7 +203,7 @@ impl Compactor {
         self.catalog.record_segment(segment, &files, parquet_bytes)?;
         failpoint::hit("compact:after_catalog");
         report.ranges.push((segment, staged.last_lsn.unwrap_or(segment)));
-        self.retire_segment(segment, path, staged.unverified.clone(), report)?;
+        self.retire_segment(segment, path, staged.unverified, report)?;
         report.segments += 1;
         report.events += staged.events;
         report.parquet_bytes += parquet_bytes;
@@ -223,7 +224,7 @@ impl Compactor {
 
     /// [`Compactor::stage`], also returning the segment's Arrow batch (the Parquet files' rows).
     fn stage_batch(&mut self, segment: u64, path: &Path) -> Result<Scanned, StoreError> {
-        let bytes = read_segment(self.layout.fs.as_ref(), path, true)?;
+        let bytes = self.layout.segments().map(path)?;
         let mut builder = BatchBuilder::default();
         let mut undecodable = 0u64;
         let mut last_lsn = None;
@@ -236,7 +237,7 @@ impl Compactor {
         });
         let scan = match scanned {
             Ok(scan) => scan,
-            Err(reason) => return Ok(Scanned::Unreadable(reason)),
+            Err(header) => return Ok(Scanned::Unreadable(header)),
         };
         let events = builder.rows() as u64;
         let unverified = scan.unverified(events);

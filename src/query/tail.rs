@@ -18,8 +18,7 @@ use std::sync::{Arc, Mutex};
 use super::model::{EventQuery, StoredEvent};
 use crate::stored::StoredEnvelope;
 use crate::wal::format::split_event_payload;
-use crate::wal::recovery::MappedSegment;
-use crate::wal::scan::EventRecord;
+use crate::wal::{EventRecord, MappedSegment};
 
 /// Uncompacted events by LSN.
 #[derive(Debug, Default)]
@@ -97,10 +96,10 @@ impl TailIndex {
 
     /// Adds one record replayed from the WAL at open, kept raw like the writer's (decoded by
     /// the first query that needs it), so recovery costs no JSON parse: a reference into the
-    /// segment's mapping when the record has one, else a copy.
-    pub fn push_replayed(&mut self, rec: &EventRecord<'_>) {
+    /// mapping of its sealed segment when it has one, else a copy.
+    pub fn push_replayed(&mut self, mapped: Option<&MappedSegment>, rec: &EventRecord<'_>) {
         let (lsn, redacted) = (rec.lsn, rec.redacted);
-        let raw = match rec.mapped.and_then(|segment| Some((segment, offset_in(segment, rec.json)?))) {
+        let raw = match mapped.and_then(|segment| Some((segment, offset_in(segment, rec.json)?))) {
             Some((segment, start)) => Raw::InPlace { redacted, segment: segment.clone(), start, len: rec.json.len() },
             None => Raw::Payload(crate::wal::event_payload(redacted, rec.json)),
         };
@@ -212,8 +211,8 @@ mod tests {
         let ids: Vec<String> = written.iter().map(|p| p.event_id.to_string()).collect();
 
         let mut tail = TailIndex::default();
-        let (wal, _) = Wal::open_replaying(tmp.path(), WalOptions::default(), WalHooks::default(), &mut |_, rec| {
-            tail.push_replayed(&rec)
+        let (wal, _) = Wal::open_replaying(tmp.path(), WalOptions::default(), WalHooks::default(), &mut |mapped, rec| {
+            tail.push_replayed(mapped, &rec)
         })
         .unwrap();
         wal.close().unwrap();

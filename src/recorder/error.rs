@@ -2,6 +2,7 @@
 //! an HTTP status (the server maps them one to one).
 
 use crate::compact::StoreError;
+use crate::datadir::DataDirError;
 use crate::event::InvalidEvent;
 use crate::wal::WalError;
 
@@ -16,10 +17,14 @@ pub enum RecorderError {
     #[error("HSK-400-INVALID-QUERY: {field}: {reason}")]
     InvalidQuery { field: String, reason: String },
 
-    /// The WAL refused or failed the append: queue full (async mode), event too large, data
-    /// directory locked, I/O error, poisoned writer. The code is the WAL error's.
+    /// The WAL refused or failed the append: queue full (async mode), event too large, I/O
+    /// error, poisoned writer. The code is the WAL error's.
     #[error(transparent)]
     Wal(#[from] WalError),
+
+    /// The data directory could not be opened: locked by another process, or an I/O error.
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
 
     /// The compacted store (DuckDB catalog, Parquet) failed (`HSK-500-DB` and kin).
     #[error(transparent)]
@@ -36,6 +41,7 @@ impl RecorderError {
             RecorderError::InvalidEvent(_) => InvalidEvent::CODE,
             RecorderError::InvalidQuery { .. } => "HSK-400-INVALID-QUERY",
             RecorderError::Wal(e) => e.code(),
+            RecorderError::DataDir(e) => e.code(),
             RecorderError::Sink(e) => e.code(),
             RecorderError::ShuttingDown => "HSK-503-SHUTTING-DOWN",
         }
@@ -59,9 +65,10 @@ impl RecorderError {
             RecorderError::Wal(WalError::TooLarge { .. }) => 413,
             RecorderError::Wal(WalError::QueueFull { .. }) => 429,
             RecorderError::Wal(WalError::Closed) | RecorderError::ShuttingDown => 503,
-            RecorderError::Wal(WalError::Locked { .. }) => 409,
-            RecorderError::Wal(WalError::DiskFull { .. }) => 507,
-            RecorderError::Wal(_) | RecorderError::Sink(_) => 500,
+            RecorderError::DataDir(DataDirError::Locked { .. }) => 409,
+            RecorderError::Wal(WalError::DiskFull { .. })
+            | RecorderError::DataDir(DataDirError::Io(WalError::DiskFull { .. })) => 507,
+            RecorderError::Wal(_) | RecorderError::DataDir(_) | RecorderError::Sink(_) => 500,
         }
     }
 
@@ -83,7 +90,12 @@ mod tests {
             (WalError::QueueFull { capacity: 1 }.into(), 429, "HSK-429-QUEUE-FULL"),
             (WalError::Closed.into(), 503, "HSK-503-CLOSED"),
             (RecorderError::ShuttingDown, 503, "HSK-503-SHUTTING-DOWN"),
-            (WalError::Locked { dir: "d".into(), role: "writer", holder: String::new() }.into(), 409, "HSK-409-LOCKED"),
+            (
+                DataDirError::Locked { dir: "d".into(), role: "writer", holder: String::new() }.into(),
+                409,
+                "HSK-409-LOCKED",
+            ),
+            (DataDirError::Io(WalError::DiskFull { op: "lock", path: "d".into() }).into(), 507, "HSK-507-DISK-FULL"),
             (WalError::Poisoned { cause: "fsync".into() }.into(), 500, "HSK-500-WAL-POISONED"),
             (WalError::DiskFull { op: "write", path: "w".into() }.into(), 507, "HSK-507-DISK-FULL"),
         ];

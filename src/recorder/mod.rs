@@ -174,7 +174,7 @@ impl Recorder {
                 oldest: at(oldest),
                 newest: at(newest),
                 dedup_ids: lock(&inner.dedup).len(),
-                wal_quarantined_segments: crate::wal::recovery::quarantined_files(&inner.layout.wal_dir())
+                wal_quarantined_segments: inner.layout.segments().quarantined_files()
                     .iter()
                     .filter(|f| f.segment)
                     .count() as u64,

@@ -38,8 +38,8 @@ pub fn open_wal(
             .spawn_scoped(scope, move || rx.into_iter().for_each(|ids| remember(dedup, ids)))
             .map_err(|source| WalError::Io { op: "start replay thread", path: wal_dir.to_path_buf(), source })?;
         let mut ids = Vec::with_capacity(ID_BATCH);
-        let opened = Wal::open_replaying(wal_dir, opts, hooks, &mut |_, rec| {
-            tail.push_replayed(&rec);
+        let opened = Wal::open_replaying(wal_dir, opts, hooks, &mut |mapped, rec| {
+            tail.push_replayed(mapped, &rec);
             if let Some(id) = crate::stored::event_id_of(rec.json) {
                 ids.push(id);
                 if ids.len() == ID_BATCH {

@@ -21,8 +21,6 @@ use crate::wal::Durability;
 
 /// Most events one JSON array may carry.
 pub const MAX_BATCH: usize = 10_000;
-/// Most bytes one NDJSON body may carry (lines are limited to one event's size each).
-pub const MAX_NDJSON_BYTES: u64 = 1 << 30;
 /// Most NDJSON lines recorded per WAL request.
 const NDJSON_GROUP: usize = 1_000;
 /// Most bytes of NDJSON lines held before they are recorded (the lines and their bookkeeping),

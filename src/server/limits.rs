@@ -115,7 +115,7 @@ fn as_api_error(status: StatusCode, text: &str) -> ApiError {
             format!(
                 "the body is over this route's limit ({} MiB for POST /v1/events, {} MiB for NDJSON)",
                 super::MAX_BODY >> 20,
-                super::api::MAX_NDJSON_BYTES >> 20
+                super::MAX_NDJSON_BYTES >> 20
             ),
         ),
         StatusCode::REQUEST_TIMEOUT => {

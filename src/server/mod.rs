@@ -42,6 +42,8 @@ use metrics::Metrics;
 pub const DEFAULT_BIND: &str = "127.0.0.1:7080";
 /// Largest JSON body of `POST /v1/events`.
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Most bytes one NDJSON body may carry (lines are limited to one event's size each).
+pub const MAX_NDJSON_BYTES: u64 = 1 << 30;
 /// Longest a request may take, by default (a slow body is cut off with 408).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -111,7 +113,7 @@ pub fn router(recorder: Recorder, opts: &ServerOptions, bound: SocketAddr) -> Ro
         post(api::post_events).route_layer(media(limits::JSON)).route_layer(RequestBodyLimitLayer::new(MAX_BODY));
     let ndjson = post(api::post_ndjson)
         .route_layer(media(limits::NDJSON))
-        .route_layer(RequestBodyLimitLayer::new(usize::try_from(api::MAX_NDJSON_BYTES).unwrap_or(usize::MAX)));
+        .route_layer(RequestBodyLimitLayer::new(usize::try_from(MAX_NDJSON_BYTES).unwrap_or(usize::MAX)));
     let protected = Router::new()
         .route("/v1/events", events.get(api::get_events))
         .route("/v1/events:ndjson", ndjson)

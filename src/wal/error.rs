@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+use super::format::Corruption;
+
 /// An error of the write-ahead log; every variant has a stable code (see [`WalError::code`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -18,14 +20,9 @@ pub enum WalError {
     )]
     DiskFull { op: &'static str, path: PathBuf },
 
-    #[error("HSK-500-WAL-CORRUPT: segment {segment} offset {offset}: {reason}")]
-    Corruption { segment: PathBuf, offset: u64, reason: String },
-
-    #[error(
-        "HSK-409-LOCKED: data directory {dir} is in use: its {role} lock is held by another \
-         flightrec process{holder}; stop that process or choose another --data-dir"
-    )]
-    Locked { dir: PathBuf, role: &'static str, holder: String },
+    /// Bytes at `offset` of `segment` are not, or could not become, a valid record.
+    #[error("HSK-500-WAL-CORRUPT: segment {segment} offset {offset}: {cause}")]
+    Corruption { segment: PathBuf, offset: u64, cause: Corruption },
 
     #[error(
         "HSK-500-WAL-POISONED: an earlier write or fsync failed ({cause}); nothing more is \
@@ -52,7 +49,6 @@ impl WalError {
             WalError::Io { .. } => "HSK-500-IO",
             WalError::DiskFull { .. } => "HSK-507-DISK-FULL",
             WalError::Corruption { .. } => "HSK-500-WAL-CORRUPT",
-            WalError::Locked { .. } => "HSK-409-LOCKED",
             WalError::Poisoned { .. } => "HSK-500-WAL-POISONED",
             WalError::QueueFull { .. } => "HSK-429-QUEUE-FULL",
             WalError::Closed => "HSK-503-CLOSED",
@@ -68,11 +64,8 @@ impl WalError {
                 WalError::Io { op, path: path.clone(), source: std::io::Error::new(source.kind(), source.to_string()) }
             }
             WalError::DiskFull { op, path } => WalError::DiskFull { op, path: path.clone() },
-            WalError::Corruption { segment, offset, reason } => {
-                WalError::Corruption { segment: segment.clone(), offset: *offset, reason: reason.clone() }
-            }
-            WalError::Locked { dir, role, holder } => {
-                WalError::Locked { dir: dir.clone(), role, holder: holder.clone() }
+            WalError::Corruption { segment, offset, cause } => {
+                WalError::Corruption { segment: segment.clone(), offset: *offset, cause: *cause }
             }
             WalError::Poisoned { cause } => WalError::Poisoned { cause: cause.clone() },
             WalError::QueueFull { capacity } => WalError::QueueFull { capacity: *capacity },

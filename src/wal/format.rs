@@ -44,6 +44,48 @@ pub const FLAG_REDACTED: u8 = 0b0000_0001;
 /// File name extension of segments.
 pub const SEGMENT_EXT: &str = "wal";
 
+/// What is wrong with bytes that do not decode as this format: the header of a segment, or
+/// the record at some offset (the offset travels beside it, in `Damage` or `WalError`).
+/// Serialized as its message, which is what reports and `verify --json` show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Corruption {
+    #[error("file is {len} bytes, shorter than the {HEADER_LEN}-byte header")]
+    ShortHeader { len: usize },
+    #[error("bad magic: not a flightrec WAL segment")]
+    BadMagic,
+    #[error("header checksum mismatch")]
+    HeaderCrcMismatch,
+    #[error("format version {version} is not supported (this build reads {FORMAT_VERSION})")]
+    UnsupportedVersion { version: u16 },
+    /// Fewer bytes than a record's framing are left at the end of the file.
+    #[error("{len} bytes of an incomplete record header")]
+    IncompleteRecordHeader { len: usize },
+    /// A length field of 0 or over [`MAX_PAYLOAD_LEN`].
+    #[error("implausible record length {len}")]
+    ImplausibleLength { len: usize },
+    #[error("record of {len} bytes runs past the end of the file (torn write)")]
+    TruncatedRecord { len: usize },
+    /// A record numbered `u64::MAX`: its successor would wrap to LSN 0.
+    #[error("record LSN {lsn} is the last of the LSN space: no record can follow it")]
+    LsnSpaceEnd { lsn: u64 },
+    #[error("record LSN {lsn} is out of sequence (expected {expected})")]
+    LsnOutOfSequence { lsn: u64, expected: u64 },
+    #[error("checksum mismatch in record LSN {lsn}")]
+    CrcMismatch { lsn: u64 },
+    /// A record whose checksum holds but whose payload kind this build does not know.
+    #[error("record of an unknown kind (written by a newer flightrec?)")]
+    UnknownKind { kind: u8 },
+    #[error("bytes after the seal record")]
+    BytesAfterSeal,
+}
+
+impl serde::Serialize for Corruption {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// The parsed segment header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SegmentHeader {
@@ -65,20 +107,20 @@ impl SegmentHeader {
     }
 
     /// Decodes a header, saying what is wrong with it when it is not one.
-    pub fn decode(bytes: &[u8]) -> Result<SegmentHeader, String> {
+    pub fn decode(bytes: &[u8]) -> Result<SegmentHeader, Corruption> {
         let Some(buf) = bytes.get(..HEADER_LEN) else {
-            return Err(format!("file is {} bytes, shorter than the {HEADER_LEN}-byte header", bytes.len()));
+            return Err(Corruption::ShortHeader { len: bytes.len() });
         };
         if buf[0..8] != MAGIC {
-            return Err("bad magic: not a flightrec WAL segment".to_string());
+            return Err(Corruption::BadMagic);
         }
         let stored_crc = read_u32(buf, 60);
         if crc32fast::hash(&buf[..60]) != stored_crc {
-            return Err("header checksum mismatch".to_string());
+            return Err(Corruption::HeaderCrcMismatch);
         }
         let version = u16::from_le_bytes([buf[8], buf[9]]);
         if version != FORMAT_VERSION {
-            return Err(format!("format version {version} is not supported (this build reads {FORMAT_VERSION})"));
+            return Err(Corruption::UnsupportedVersion { version });
         }
         Ok(SegmentHeader { first_lsn: read_u64(buf, 16), created_micros: read_u64(buf, 24) as i64 })
     }
@@ -178,8 +220,10 @@ mod tests {
         let mut bytes = h.encode();
         assert_eq!(SegmentHeader::decode(&bytes).unwrap(), h);
         bytes[20] ^= 1;
-        assert!(SegmentHeader::decode(&bytes).unwrap_err().contains("checksum"));
-        assert!(SegmentHeader::decode(&bytes[..10]).unwrap_err().contains("shorter"));
+        assert_eq!(SegmentHeader::decode(&bytes).unwrap_err(), Corruption::HeaderCrcMismatch);
+        assert_eq!(SegmentHeader::decode(&bytes[..10]).unwrap_err(), Corruption::ShortHeader { len: 10 });
+        let short = serde_json::to_string(&Corruption::ShortHeader { len: 10 }).unwrap();
+        assert_eq!(short, "\"file is 10 bytes, shorter than the 64-byte header\"", "serialized as its message");
     }
 
     #[test]

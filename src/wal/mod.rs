@@ -1,273 +1,52 @@
 //! The write-ahead log: segmented, CRC-checked, group-committed.
 //!
-//! Layout: `wal/<first LSN, 20 digits>.wal` (see [`format`] for the bytes); the newest segment
-//! is the active one, every older one is sealed; `wal/quarantine/` keeps bytes recovery could
-//! not decode.
+//! The parts, each with one job:
+//! - [`format`]: the bytes of a segment (header, record framing, payload kinds) and the ways
+//!   they can be wrong ([`Corruption`]). Public: it is the on-disk contract, and tests and tools
+//!   write segments with it.
+//! - the decoder ([`scan_segment`]): a segment's bytes in, its records and [`Damage`] out; it
+//!   knows only the format.
+//! - the segment directory ([`SegmentDir`]): lists, reads (maps) and deletes segment files
+//!   and moves them to the quarantine; the compactor and retention use it too.
+//! - recovery, at [`Wal::open`]: repairs the directory (cuts a torn tail, quarantines what does
+//!   not decode) and replays it; [`inspect`] reports the same read-only ([`WalReport`]).
+//! - the writer thread, behind [`Wal`]: the only code that appends.
 //!
-//! Ownership: while a [`Wal`] is open, its writer thread is the only writer of `wal/`
-//! (the data directory's `LOCK` keeps other processes out). Sealed segments are read-only;
-//! the compactor deletes them once their Parquet files are durable.
-//!
-//! Durability: an append in `sync` mode returns only after an fdatasync covering its record;
-//! `batch` returns after the write (fdatasync every `batch_interval`); `async` returns at once.
-//! On open, [`Wal::open`] recovers the directory (see [`recovery`]); [`Wal::open_replaying`]
-//! also replays every valid event record to the caller in LSN order.
+//! Invariants:
+//! - Layout: `wal/<first LSN, 20 digits>.wal`; the newest segment is the active one, every
+//!   older one is sealed (ends with a seal record counting its events) and never changes size
+//!   again, so it may be memory-mapped; `wal/quarantine/` keeps bytes recovery could not
+//!   decode and segments the compactor would not delete.
+//! - Ownership: while a [`Wal`] is open, its writer thread is the only writer of `wal/` (the
+//!   data directory's `LOCK` keeps other processes out). Sealed segments are read-only; the
+//!   compactor (the holder of the compactor lock) alone deletes them, once their events are
+//!   stored in Parquet or expired.
+//! - LSNs are assigned in order, with no LSN used twice, and above the `lsn_floor` the catalog
+//!   holds; no record carries LSN `u64::MAX`.
+//! - Durability: an append in `sync` mode returns only after an fdatasync covering its record;
+//!   `batch` returns after the write (fdatasync every `batch_interval`); `async` returns at
+//!   once. After a failed write or fsync the writer is poisoned until the WAL is reopened.
+//! - Decoding never panics and never fails on bad bytes: damage is reported with its segment,
+//!   offset and [`Corruption`], and the records on both sides of it are kept.
 
-pub mod error;
+mod error;
 pub mod format;
-pub mod options;
-pub mod recovery;
-pub mod scan;
-pub mod segment;
-pub mod writer;
-
-use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
-use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-
-use tokio::sync::oneshot;
+mod log;
+mod options;
+mod recovery;
+mod report;
+mod scan;
+mod segment;
+mod segments;
+mod writer;
 
 pub use error::WalError;
-pub use format::{MAX_PAYLOAD_LEN, event_payload};
+pub(crate) use error::io_err;
+pub use format::{Corruption, MAX_PAYLOAD_LEN, event_payload};
+pub use log::{Wal, WalStats};
 pub use options::{Durability, WalOptions};
-pub use recovery::{SegmentReport, WalReport, inspect};
-pub use scan::{Damage, EventRecord};
+pub use recovery::Replay;
+pub use report::{SegmentReport, WalReport, inspect};
+pub use scan::{Damage, EventRecord, SegmentScan, Unverified, scan_segment};
+pub use segments::{MappedSegment, QuarantinedFile, SegmentBytes, SegmentDir, SegmentFile};
 pub use writer::{AppendListener, LsnRange, SealListener, WalHooks};
-
-use writer::{Payloads, Request, WalCounters, Writer};
-
-/// A point-in-time copy of the WAL's counters.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct WalStats {
-    pub next_lsn: u64,
-    pub durable_lsn: u64,
-    pub appended: u64,
-    pub dropped: u64,
-    pub fsyncs: u64,
-    pub groups: u64,
-    pub sealed_segments: u64,
-    pub bytes_written: u64,
-    /// fdatasync latency histogram: (upper bound in µs, count at or under it).
-    pub fsync_histogram: Vec<(u64, u64)>,
-    pub fsync_micros_total: u64,
-    pub poisoned: Option<String>,
-}
-
-/// An open write-ahead log. Cheap to share behind an `Arc`; every method takes `&self`.
-pub struct Wal {
-    tx: SyncSender<Request>,
-    counters: Arc<WalCounters>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-    dir: PathBuf,
-    durability: Durability,
-    capacity: usize,
-}
-
-impl Wal {
-    /// Opens (recovering) the WAL in `wal_dir` for a caller that keeps nothing of what it
-    /// holds (it only appends). The caller must hold the data directory's lock.
-    pub fn open(wal_dir: &Path, opts: WalOptions, hooks: WalHooks) -> Result<(Wal, WalReport), WalError> {
-        Self::open_replaying(wal_dir, opts, hooks, &mut |_, _| {})
-    }
-
-    /// Opens (recovering) the WAL in `wal_dir`, calling `replay(segment first LSN, record)`
-    /// for every valid event record in LSN order before any new append is accepted.
-    /// The caller must hold the data directory's lock.
-    pub fn open_replaying(
-        wal_dir: &Path,
-        opts: WalOptions,
-        hooks: WalHooks,
-        replay: &mut dyn FnMut(u64, EventRecord<'_>),
-    ) -> Result<(Wal, WalReport), WalError> {
-        let (active, next_lsn, report) =
-            recovery::recover(&opts.fs, wal_dir, opts.segment_bytes, opts.lsn_floor, replay)?;
-        let counters = Arc::new(WalCounters::default());
-        let (tx, rx) = sync_channel(opts.queue_capacity.max(1));
-        let durability = opts.durability;
-        let capacity = opts.queue_capacity;
-        let mut writer = Writer::new(opts, wal_dir.to_path_buf(), active, next_lsn, counters.clone());
-        writer.hooks = hooks;
-        let thread = std::thread::Builder::new()
-            .name("flightrec-wal".into())
-            .spawn(move || writer.run(rx))
-            .map_err(error::io_err("start WAL writer thread", wal_dir))?;
-        let wal =
-            Wal { tx, counters, thread: Mutex::new(Some(thread)), dir: wal_dir.to_path_buf(), durability, capacity };
-        Ok((wal, report))
-    }
-
-    /// The directory of this WAL.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// The durability appends get when they do not choose one.
-    pub fn default_durability(&self) -> Durability {
-        self.durability
-    }
-
-    /// Appends one payload (see [`format::event_payload`]). Returns its LSN once it is as
-    /// durable as `durability` asks, or None for `async`, which returns at once.
-    pub async fn append(&self, payload: Vec<u8>, durability: Durability) -> Result<Option<u64>, WalError> {
-        Ok(wait(self.submit(Payloads::One(payload), durability)?).await?.map(|r| r.first))
-    }
-
-    /// [`Wal::append`] for threads outside an async runtime.
-    pub fn append_blocking(&self, payload: Vec<u8>, durability: Durability) -> Result<Option<u64>, WalError> {
-        Ok(wait_blocking(self.submit(Payloads::One(payload), durability)?)?.map(|r| r.first))
-    }
-
-    /// Appends many payloads as one request sharing one acknowledgement; their LSNs are
-    /// consecutive. None for `async` or an empty batch.
-    pub async fn append_batch(
-        &self,
-        payloads: Vec<Vec<u8>>,
-        durability: Durability,
-    ) -> Result<Option<LsnRange>, WalError> {
-        if payloads.is_empty() {
-            return Ok(None);
-        }
-        wait(self.submit(Payloads::Many(payloads), durability)?).await
-    }
-
-    /// [`Wal::append_batch`] for threads outside an async runtime.
-    pub fn append_batch_blocking(
-        &self,
-        payloads: Vec<Vec<u8>>,
-        durability: Durability,
-    ) -> Result<Option<LsnRange>, WalError> {
-        if payloads.is_empty() {
-            return Ok(None);
-        }
-        wait_blocking(self.submit(Payloads::Many(payloads), durability)?)
-    }
-
-    /// Makes everything appended so far durable (fdatasync).
-    pub fn flush_blocking(&self) -> Result<(), WalError> {
-        let (ack, rx) = oneshot::channel();
-        self.send(Request::Flush { ack })?;
-        rx.blocking_recv().map_err(|_| WalError::Closed)?.map(|_| ())
-    }
-
-    /// Seals the active segment now if it holds any record (tests, shutdown, `compact`).
-    pub fn seal_blocking(&self) -> Result<(), WalError> {
-        let (ack, rx) = oneshot::channel();
-        self.send(Request::Seal { ack })?;
-        rx.blocking_recv().map_err(|_| WalError::Closed)?.map(|_| ())
-    }
-
-    /// Async form of [`Wal::flush_blocking`].
-    pub async fn flush(&self) -> Result<(), WalError> {
-        let (ack, rx) = oneshot::channel();
-        self.send(Request::Flush { ack })?;
-        rx.await.map_err(|_| WalError::Closed)?.map(|_| ())
-    }
-
-    /// Async form of [`Wal::seal_blocking`].
-    pub async fn seal(&self) -> Result<(), WalError> {
-        let (ack, rx) = oneshot::channel();
-        self.send(Request::Seal { ack })?;
-        rx.await.map_err(|_| WalError::Closed)?.map(|_| ())
-    }
-
-    pub fn stats(&self) -> WalStats {
-        let c = &self.counters;
-        WalStats {
-            next_lsn: c.next_lsn.load(Ordering::Relaxed),
-            durable_lsn: c.durable_lsn.load(Ordering::Relaxed),
-            appended: c.appended.load(Ordering::Relaxed),
-            dropped: c.dropped.load(Ordering::Relaxed),
-            fsyncs: c.fsyncs.load(Ordering::Relaxed),
-            groups: c.groups.load(Ordering::Relaxed),
-            sealed_segments: c.sealed_segments.load(Ordering::Relaxed),
-            bytes_written: c.bytes_written.load(Ordering::Relaxed),
-            fsync_histogram: writer::FSYNC_BUCKETS_MICROS
-                .iter()
-                .zip(&c.fsync_buckets)
-                .map(|(le, n)| (*le, n.load(Ordering::Relaxed)))
-                .collect(),
-            fsync_micros_total: c.fsync_micros_total.load(Ordering::Relaxed),
-            poisoned: c.poison_cause(),
-        }
-    }
-
-    /// Stops the writer after it has written and fsynced everything queued before this call.
-    pub fn close(&self) -> Result<(), WalError> {
-        let _ = self.tx.send(Request::Shutdown);
-        let handle = self.thread.lock().ok().and_then(|mut t| t.take());
-        if let Some(handle) = handle {
-            let _ = handle.join();
-        }
-        match self.stats().poisoned {
-            Some(cause) => Err(WalError::Poisoned { cause }),
-            None => Ok(()),
-        }
-    }
-
-    fn submit(
-        &self,
-        payloads: Payloads,
-        durability: Durability,
-    ) -> Result<Option<oneshot::Receiver<Result<LsnRange, WalError>>>, WalError> {
-        check_sizes(&payloads)?;
-        if durability == Durability::Async {
-            let req = Request::Append { payloads, durability, ack: None };
-            return match self.tx.try_send(req) {
-                Ok(()) => Ok(None),
-                Err(TrySendError::Full(_)) => {
-                    self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                    Err(WalError::QueueFull { capacity: self.capacity })
-                }
-                Err(TrySendError::Disconnected(_)) => Err(WalError::Closed),
-            };
-        }
-        let (ack, rx) = oneshot::channel();
-        self.send(Request::Append { payloads, durability, ack: Some(ack) })?;
-        Ok(Some(rx))
-    }
-
-    fn send(&self, req: Request) -> Result<(), WalError> {
-        if let Some(cause) = self.counters.poison_cause() {
-            return Err(WalError::Poisoned { cause });
-        }
-        self.tx.send(req).map_err(|_| WalError::Closed)
-    }
-}
-
-impl Drop for Wal {
-    fn drop(&mut self) {
-        let _ = self.close();
-    }
-}
-
-type AckReceiver = oneshot::Receiver<Result<LsnRange, WalError>>;
-
-/// Waits for the writer's answer to a request (None: nothing to wait for, `async` mode).
-async fn wait(rx: Option<AckReceiver>) -> Result<Option<LsnRange>, WalError> {
-    match rx {
-        Some(rx) => Ok(Some(rx.await.map_err(|_| WalError::Closed)??)),
-        None => Ok(None),
-    }
-}
-
-/// [`wait`] for threads outside an async runtime.
-fn wait_blocking(rx: Option<AckReceiver>) -> Result<Option<LsnRange>, WalError> {
-    match rx {
-        Some(rx) => Ok(Some(rx.blocking_recv().map_err(|_| WalError::Closed)??)),
-        None => Ok(None),
-    }
-}
-
-fn check_sizes(payloads: &Payloads) -> Result<(), WalError> {
-    let too_large = |p: &Vec<u8>| p.len() > MAX_PAYLOAD_LEN;
-    let bad = match payloads {
-        Payloads::One(p) => too_large(p).then_some(p.len()),
-        Payloads::Many(v) => v.iter().find(|p| too_large(p)).map(Vec::len),
-    };
-    match bad {
-        Some(size) => Err(WalError::TooLarge { size, max: MAX_PAYLOAD_LEN }),
-        None => Ok(()),
-    }
-}

@@ -1,4 +1,7 @@
-//! Decoding one segment's bytes: the header, then every record, with the damage found.
+//! The decoder: one segment's bytes in, the header, every record and the damage found out.
+//!
+//! Pure: it works on a byte slice and knows only the [`format`](super::format); where the bytes
+//! come from (a mapping, a buffer, a fuzzer) is the caller's business.
 //!
 //! Scanning never fails on bad bytes: a record whose framing or checksum is wrong is reported
 //! as [`Damage`] and the scan resynchronises on the next offset that holds a valid record with
@@ -6,9 +9,9 @@
 //! with no valid record after them are the torn tail.
 
 use super::format::{
-    HEADER_LEN, KIND_SEAL, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN, SegmentHeader, read_u32, read_u64, split_event_payload,
+    Corruption, HEADER_LEN, KIND_SEAL, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN, SegmentHeader, read_u32, read_u64,
+    record_crc, split_event_payload,
 };
-use super::recovery::MappedSegment;
 
 /// How far past the expected LSN a record found while resynchronising may be.
 const LSN_WINDOW: u64 = 1 << 24;
@@ -20,19 +23,16 @@ pub struct EventRecord<'a> {
     /// Byte offset of the record's framing in the segment file.
     pub offset: u64,
     pub redacted: bool,
-    /// The canonical event JSON.
+    /// The canonical event JSON, a slice of the scanned bytes.
     pub json: &'a [u8],
-    /// The sealed, memory-mapped segment `json` lies in, when recovery replays one: a reader
-    /// may keep a reference to it instead of copying the bytes.
-    pub mapped: Option<&'a MappedSegment>,
 }
 
-/// A stretch of bytes that did not decode.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// A stretch of bytes that did not decode, and what is wrong with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Damage {
     pub offset: u64,
     pub len: u64,
-    pub reason: String,
+    pub reason: Corruption,
 }
 
 /// What scanning a segment found.
@@ -54,31 +54,48 @@ pub struct SegmentScan {
     pub torn_tail: Option<Damage>,
 }
 
+/// Why a compacted sealed segment must be kept (in the quarantine) rather than deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unverified {
+    /// The header does not decode: nothing in the segment was read.
+    #[error("{0}")]
+    Unreadable(Corruption),
+    #[error("{count} damaged records")]
+    DamagedRecords { count: usize },
+    #[error("bad bytes at offset {}: {}", .0.offset, .0.reason)]
+    BadBytes(Damage),
+    #[error("no seal record")]
+    NoSeal,
+    #[error("the seal record counts {sealed} events, the scan found {found}")]
+    SealCountMismatch { sealed: u64, found: u64 },
+    #[error("{found} event records, {stored} stored")]
+    NotAllStored { found: u64, stored: u64 },
+}
+
 impl SegmentScan {
     /// Why a sealed segment whose events were stored (`stored` of them) must not be deleted,
     /// or None when its scan was clean and every event its seal record counts was stored.
-    pub fn unverified(&self, stored: u64) -> Option<String> {
-        let records = self.event_records;
+    pub fn unverified(&self, stored: u64) -> Option<Unverified> {
+        let found = self.event_records;
         if !self.damage.is_empty() {
-            return Some(format!("{} damaged records", self.damage.len()));
+            return Some(Unverified::DamagedRecords { count: self.damage.len() });
         }
-        if let Some(t) = &self.torn_tail {
-            return Some(format!("bad bytes at offset {}: {}", t.offset, t.reason));
+        if let Some(t) = self.torn_tail {
+            return Some(Unverified::BadBytes(t));
         }
         match self.sealed_events {
-            None => Some("no seal record".to_string()),
-            Some(sealed) if sealed != records => {
-                Some(format!("the seal record counts {sealed} events, the scan found {records}"))
-            }
-            Some(_) if stored != records => Some(format!("{records} event records, {stored} stored")),
+            None => Some(Unverified::NoSeal),
+            Some(sealed) if sealed != found => Some(Unverified::SealCountMismatch { sealed, found }),
+            Some(_) if stored != found => Some(Unverified::NotAllStored { found, stored }),
             Some(_) => None,
         }
     }
 }
 
 /// Scans a whole segment, calling `visit` for every valid event record in order.
-/// Returns Err with a reason when the header itself is unreadable.
-pub fn scan_segment(bytes: &[u8], visit: &mut dyn FnMut(EventRecord<'_>)) -> Result<SegmentScan, String> {
+/// Returns Err when the header itself is unreadable.
+pub fn scan_segment(bytes: &[u8], visit: &mut dyn FnMut(EventRecord<'_>)) -> Result<SegmentScan, Corruption> {
     let header = SegmentHeader::decode(bytes)?;
     let mut scan = SegmentScan {
         first_lsn: header.first_lsn,
@@ -110,7 +127,7 @@ pub fn scan_segment(bytes: &[u8], visit: &mut dyn FnMut(EventRecord<'_>)) -> Res
         scan.end_offset = pos as u64;
         match (split_event_payload(rec.payload), rec.payload.first()) {
             (Some((redacted, json)), _) => {
-                visit(EventRecord { lsn: rec.lsn, offset: rec.offset as u64, redacted, json, mapped: None });
+                visit(EventRecord { lsn: rec.lsn, offset: rec.offset as u64, redacted, json });
                 scan.event_records += 1;
                 scan.last_lsn = Some(rec.lsn);
                 expected = successor(rec.lsn);
@@ -120,16 +137,14 @@ pub fn scan_segment(bytes: &[u8], visit: &mut dyn FnMut(EventRecord<'_>)) -> Res
                 scan.sealed_events = (rec.payload.len() >= 9).then(|| read_u64(rec.payload, 1));
                 if !is_zero(&bytes[pos..]) {
                     let len = bytes.len() - pos;
-                    scan.torn_tail = Some(Damage {
-                        offset: pos as u64,
-                        len: len as u64,
-                        reason: "bytes after the seal record".into(),
-                    });
+                    scan.torn_tail =
+                        Some(Damage { offset: pos as u64, len: len as u64, reason: Corruption::BytesAfterSeal });
                 }
                 break;
             }
-            _ => {
-                let reason = "record of an unknown kind (written by a newer flightrec?)".to_string();
+            (None, kind) => {
+                // `decode_at` refuses empty payloads, so there is always a kind byte.
+                let reason = Corruption::UnknownKind { kind: kind.copied().unwrap_or_default() };
                 let len = (RECORD_HEADER_LEN + rec.payload.len()) as u64;
                 scan.damage.push(Damage { offset: rec.offset as u64, len, reason });
                 expected = successor(rec.lsn);
@@ -161,7 +176,7 @@ fn decode_at(bytes: &[u8], pos: usize, expected_lsn: u64) -> Option<RawRecord<'_
     }
     let start = pos + RECORD_HEADER_LEN;
     let payload = bytes.get(start..start + len)?;
-    if super::format::record_crc(lsn, payload) != read_u32(frame, 4) {
+    if record_crc(lsn, payload) != read_u32(frame, 4) {
         return None;
     }
     Some(RawRecord { offset: pos, lsn, payload })
@@ -185,17 +200,17 @@ fn damage(bytes: &[u8], at: usize, len: usize, expected: u64) -> Damage {
     let frame_len = read_u32(bytes, at) as usize;
     let lsn = read_u64(bytes, at + 8);
     let reason = if bytes.len() - at < RECORD_HEADER_LEN {
-        format!("{} bytes of an incomplete record header", bytes.len() - at)
+        Corruption::IncompleteRecordHeader { len: bytes.len() - at }
     } else if frame_len == 0 || frame_len > MAX_PAYLOAD_LEN {
-        format!("implausible record length {frame_len}")
+        Corruption::ImplausibleLength { len: frame_len }
     } else if at + RECORD_HEADER_LEN + frame_len > bytes.len() {
-        format!("record of {frame_len} bytes runs past the end of the file (torn write)")
+        Corruption::TruncatedRecord { len: frame_len }
     } else if lsn == u64::MAX {
-        format!("record LSN {lsn} is the last of the LSN space: no record can follow it")
+        Corruption::LsnSpaceEnd { lsn }
     } else if !lsn_in_sequence(lsn, expected) {
-        format!("record LSN {lsn} is out of sequence (expected {expected})")
+        Corruption::LsnOutOfSequence { lsn, expected }
     } else {
-        format!("checksum mismatch in record LSN {lsn}")
+        Corruption::CrcMismatch { lsn }
     };
     Damage { offset: at as u64, len: len as u64, reason }
 }
@@ -229,8 +244,7 @@ mod tests {
         let scan = scan_segment(&bytes, &mut |r| seen.push(r.lsn)).unwrap();
         assert_eq!(seen, vec![u64::MAX - 1]);
         assert_eq!(scan.last_lsn, Some(u64::MAX - 1));
-        let bad = scan.torn_tail.unwrap();
-        assert!(bad.reason.contains("last of the LSN space"), "{}", bad.reason);
+        assert_eq!(scan.torn_tail.unwrap().reason, Corruption::LsnSpaceEnd { lsn: u64::MAX });
     }
 
     #[test]
@@ -240,5 +254,39 @@ mod tests {
         let scan = scan_segment(&bytes, &mut |r| seen.push(r.lsn)).unwrap();
         assert_eq!(seen, vec![7, 8, 9]);
         assert!(scan.damage.is_empty() && scan.torn_tail.is_none());
+    }
+
+    #[test]
+    fn each_kind_of_damage_is_named_with_its_lsns_and_lengths() {
+        let mut bytes = segment(1, &[1, 2, 3]);
+        let second = HEADER_LEN + RECORD_HEADER_LEN + 4;
+        bytes[second + RECORD_HEADER_LEN] ^= 0xff; // payload of LSN 2
+        let scan = scan_segment(&bytes, &mut |_| {}).unwrap();
+        assert_eq!(
+            scan.damage,
+            vec![Damage { offset: second as u64, len: 20, reason: Corruption::CrcMismatch { lsn: 2 } }]
+        );
+
+        let bytes = segment(1, &[1, 1]);
+        let scan = scan_segment(&bytes, &mut |_| {}).unwrap();
+        assert_eq!(scan.last_lsn, Some(1));
+        assert_eq!(scan.torn_tail.unwrap().reason, Corruption::LsnOutOfSequence { lsn: 1, expected: 2 });
+
+        let mut bytes = segment(1, &[1]);
+        encode_record(&mut bytes, 2, &event_payload(false, b"{}"));
+        bytes.truncate(bytes.len() - 1);
+        let tail = scan_segment(&bytes, &mut |_| {}).unwrap().torn_tail.unwrap();
+        assert_eq!(tail.reason, Corruption::TruncatedRecord { len: 4 });
+
+        let mut bytes = segment(1, &[1]);
+        encode_record(&mut bytes, 2, b"Xyz");
+        encode_record(&mut bytes, 3, &event_payload(false, b"{}"));
+        let scan = scan_segment(&bytes, &mut |_| {}).unwrap();
+        assert_eq!(scan.damage[0].reason, Corruption::UnknownKind { kind: b'X' });
+        assert_eq!(scan.unverified(2), Some(Unverified::DamagedRecords { count: 1 }));
+        assert_eq!(scan.unverified(2).unwrap().to_string(), "1 damaged records");
+
+        assert_eq!(scan_segment(b"FRECWAL", &mut |_| {}).unwrap_err(), Corruption::ShortHeader { len: 7 });
+        assert_eq!(scan_segment(&[0u8; HEADER_LEN], &mut |_| {}).unwrap_err(), Corruption::BadMagic);
     }
 }

@@ -38,7 +38,6 @@ pub struct ActiveSegment {
     fs: Fs,
     file: File,
     path: PathBuf,
-    pub first_lsn: u64,
     pub write_offset: u64,
     /// Bytes before this offset have been written (data or zeros); the rest may be unwritten.
     written_to: u64,
@@ -67,7 +66,6 @@ impl ActiveSegment {
             fs: fs.clone(),
             file,
             path,
-            first_lsn,
             write_offset: HEADER_LEN as u64,
             written_to: HEADER_LEN as u64,
             prealloc,
@@ -82,7 +80,6 @@ impl ActiveSegment {
     pub fn reopen(
         fs: &Fs,
         path: &Path,
-        first_lsn: u64,
         created_micros: i64,
         end_offset: u64,
         event_records: u64,
@@ -99,7 +96,6 @@ impl ActiveSegment {
             fs: fs.clone(),
             file,
             path: path.to_path_buf(),
-            first_lsn,
             write_offset: end_offset,
             written_to: end_offset,
             prealloc,

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::error::WalError;
-use super::format::{encode_record, framed_len};
+use super::format::{Corruption, encode_record, framed_len};
 use super::options::{Durability, WalOptions};
 use super::segment::ActiveSegment;
 
@@ -306,10 +306,8 @@ impl Writer {
     }
 
     fn append_one(&mut self, payload: Vec<u8>) -> Result<(), WalError> {
-        // The decoder refuses LSN u64::MAX (its successor would wrap to 0), so never write it.
         let Some(after) = self.next_lsn.checked_add(1) else {
-            let reason = format!("LSN space exhausted at {}: no record can follow", self.next_lsn);
-            return Err(WalError::Corruption { segment: self.wal_dir.clone(), offset: 0, reason });
+            return Err(self.lsn_space_end());
         };
         if self.segment_full(framed_len(payload.len())) {
             self.seal_active()?;
@@ -323,6 +321,16 @@ impl Writer {
             active.event_records += 1;
         }
         Ok(())
+    }
+
+    /// The next record would carry LSN `u64::MAX`, which the decoder refuses (its successor
+    /// would wrap to 0): writing it would write a record recovery cuts away.
+    fn lsn_space_end(&self) -> WalError {
+        let (segment, offset) = match &self.active {
+            Some(a) => (a.path().to_path_buf(), a.write_offset + self.buf.len() as u64),
+            None => (self.wal_dir.clone(), 0),
+        };
+        WalError::Corruption { segment, offset, cause: Corruption::LsnSpaceEnd { lsn: self.next_lsn } }
     }
 
     fn segment_full(&self, extra: usize) -> bool {
