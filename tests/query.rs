@@ -129,6 +129,7 @@ fn filter_strategy() -> impl Strategy<Value = EventQuery> {
                 text: text.map(|i| f.ingested[i].event_id[..8].to_string()),
                 limit: Some(limit),
                 cursor: None,
+                ..EventQuery::default()
             }
         })
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use chrono::{DateTime, NaiveDate};
 use duckdb::Connection;
 
-use super::model::{EventQuery, StoredEvent};
+use super::model::{EventQuery, SURFACE_SQL, StoredEvent};
 use crate::compact::error::{StoreError, db, sql_str};
 
 /// The columns read, in [`row_to_event`] order.
@@ -14,9 +14,45 @@ const SELECT: &str = "SELECT type, event_id, epoch_us(timestamp), actor, trace_i
     model_session_id, to_json(wsids)::VARCHAR, activity_span_id, session_span_id, capability_id, \
     policy_decision_id, payload::VARCHAR, lsn, redacted";
 
-/// The WHERE clause of `q` (values are quoted literals built here, never caller SQL).
-pub fn where_clause(q: &EventQuery) -> String {
+/// A WHERE clause and the values of its `?` placeholders, in order.
+#[derive(Debug, Default)]
+pub struct Where {
+    pub sql: String,
+    pub params: Vec<duckdb::types::Value>,
+}
+
+/// The conditions of `q` that take their values as bound parameters.
+fn bound_conditions(q: &EventQuery, conds: &mut Vec<String>, params: &mut Vec<duckdb::types::Value>) {
+    let text = |v: &str| duckdb::types::Value::Text(v.to_string());
+    for (col, value) in [("event_id", &q.event_id), ("model_session_id", &q.model_session_id)] {
+        if let Some(v) = value {
+            conds.push(format!("{col} = ?"));
+            params.push(text(v));
+        }
+    }
+    if let Some(w) = &q.wsid {
+        conds.push("list_contains(wsids, ?)".into());
+        params.push(text(w));
+    }
+    if let Some(types) = &q.event_types {
+        conds.push(format!("type IN ({})", vec!["?"; types.len()].join(", ")));
+        params.extend(types.iter().map(|t| text(t.as_str())));
+        if types.is_empty() {
+            conds.push("false".into());
+        }
+    }
+    if let Some(s) = &q.surface {
+        conds.push(format!("({SURFACE_SQL}) = ?"));
+        params.push(text(s));
+    }
+}
+
+/// The WHERE clause of `q` (values are quoted literals built here or bound parameters, never
+/// caller SQL).
+pub fn where_clause(q: &EventQuery) -> Where {
     let mut conds = vec!["true".to_string()];
+    let mut params = Vec::new();
+    bound_conditions(q, &mut conds, &mut params);
     let text_eq = |col: &str, v: &Option<String>| v.as_ref().map(|v| format!("{col} = {}", sql_str(v)));
     conds.extend(text_eq("job_id", &q.job_id));
     conds.extend(text_eq("trace_id", &q.trace_id));
@@ -42,9 +78,13 @@ pub fn where_clause(q: &EventQuery) -> String {
     }
     if let Some(c) = &q.cursor {
         let ts = format!("make_timestamp({})::TIMESTAMPTZ", c.micros);
-        conds.push(format!("(timestamp > {ts} OR (timestamp = {ts} AND event_id > {}))", sql_str(&c.event_id)));
+        let after = if q.descending { "<" } else { ">" };
+        conds.push(format!(
+            "(timestamp {after} {ts} OR (timestamp = {ts} AND event_id {after} {}))",
+            sql_str(&c.event_id)
+        ));
     }
-    conds.join(" AND ")
+    Where { sql: conds.join(" AND "), params }
 }
 
 /// First and last timestamp (µs since the epoch, inclusive) of a time span.
@@ -79,9 +119,9 @@ impl ParquetScan {
     /// (`date=YYYY-MM-DD`, the UTC date of every event in the file) meets the time range of
     /// `q` and the span. Files outside a date partition are kept.
     pub fn new(files: Vec<String>, span: Option<Span>, q: &EventQuery) -> ParquetScan {
-        let cursor = q.cursor.as_ref().map(|c| c.micros);
-        let first = [q.from.map(|t| t.timestamp_micros()), cursor, span.map(|s| s.first)].into_iter().flatten().max();
-        let last = [q.to.map(|t| t.timestamp_micros()), span.map(|s| s.last)].into_iter().flatten().min();
+        let (after, before) = q.cursor_bounds();
+        let first = [q.from.map(|t| t.timestamp_micros()), after, span.map(|s| s.first)].into_iter().flatten().max();
+        let last = [q.to.map(|t| t.timestamp_micros()), before, span.map(|s| s.last)].into_iter().flatten().min();
         let day = |micros: i64| DateTime::from_timestamp_micros(micros).map(|t| t.date_naive());
         let (first, last) = (first.and_then(day), last.and_then(day));
         let files = files
@@ -118,12 +158,14 @@ pub fn query_files(
             s.first, s.last
         )
     });
+    let filter = where_clause(q);
+    let order = if q.descending { "timestamp DESC, event_id DESC" } else { "timestamp, event_id" };
     let sql = format!(
-        "{SELECT} FROM read_parquet([{list}], union_by_name = true) WHERE {}{span} ORDER BY timestamp, event_id LIMIT {limit}",
-        where_clause(q)
+        "{SELECT} FROM read_parquet([{list}], union_by_name = true) WHERE {}{span} ORDER BY {order} LIMIT {limit}",
+        filter.sql
     );
     let mut stmt = conn.prepare(&sql).map_err(db("prepare event query"))?;
-    let rows = stmt.query_map([], row_to_event).map_err(db("run event query"))?;
+    let rows = stmt.query_map(duckdb::params_from_iter(filter.params), row_to_event).map_err(db("run event query"))?;
     rows.collect::<Result<Vec<_>, _>>().map_err(db("read event query rows"))
 }
 

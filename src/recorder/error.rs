@@ -25,18 +25,24 @@ pub enum RecorderError {
     #[error(transparent)]
     Sink(#[from] StoreError),
 
+    /// The remote recorder's server refused or could not be reached, or its buffer is full
+    /// (`HSK-429-BUFFER-FULL`, `HSK-503-UNREACHABLE`, or the server's code).
+    #[error(transparent)]
+    Remote(#[from] crate::client::ClientError),
+
     /// The recorder is shutting down (`HSK-503-SHUTTING-DOWN`).
     #[error("HSK-503-SHUTTING-DOWN: the recorder is shutting down")]
     ShuttingDown,
 }
 
 impl RecorderError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
             RecorderError::InvalidEvent(_) => InvalidEvent::CODE,
             RecorderError::InvalidQuery { .. } => "HSK-400-INVALID-QUERY",
             RecorderError::Wal(e) => e.code(),
             RecorderError::Sink(e) => e.code(),
+            RecorderError::Remote(e) => e.code(),
             RecorderError::ShuttingDown => "HSK-503-SHUTTING-DOWN",
         }
     }
@@ -62,6 +68,7 @@ impl RecorderError {
             RecorderError::Wal(WalError::Locked { .. }) => 409,
             RecorderError::Wal(WalError::DiskFull { .. }) => 507,
             RecorderError::Wal(_) | RecorderError::Sink(_) => 500,
+            RecorderError::Remote(e) => e.http_status(),
         }
     }
 
@@ -86,6 +93,7 @@ mod tests {
             (WalError::Locked { dir: "d".into(), role: "writer", holder: String::new() }.into(), 409, "HSK-409-LOCKED"),
             (WalError::Poisoned { cause: "fsync".into() }.into(), 500, "HSK-500-WAL-POISONED"),
             (WalError::DiskFull { op: "write", path: "w".into() }.into(), 507, "HSK-507-DISK-FULL"),
+            (crate::client::ClientError::BufferFull { events: 1, bytes: 2 }.into(), 429, "HSK-429-BUFFER-FULL"),
         ];
         for (e, status, code) in cases {
             assert_eq!((e.http_status(), e.code()), (status, code), "{e}");

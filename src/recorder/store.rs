@@ -44,7 +44,9 @@ fn files_in_time_range(conn: &Connection, root: &Path, q: &EventQuery) -> Result
     let mut conds = vec!["state = 'compacted'".to_string()];
     conds.extend(q.from.map(|f| format!("max_ts >= make_timestamp({})::TIMESTAMPTZ", f.timestamp_micros())));
     conds.extend(q.to.map(|t| format!("min_ts < make_timestamp({})::TIMESTAMPTZ", t.timestamp_micros())));
-    conds.extend(q.cursor.as_ref().map(|c| format!("max_ts >= make_timestamp({})::TIMESTAMPTZ", c.micros)));
+    let (after, before) = q.cursor_bounds();
+    conds.extend(after.map(|c| format!("max_ts >= make_timestamp({c})::TIMESTAMPTZ")));
+    conds.extend(before.map(|c| format!("min_ts <= make_timestamp({c})::TIMESTAMPTZ")));
     let sql = format!("SELECT unnest(files) FROM cat.segments WHERE {} ORDER BY segment", conds.join(" AND "));
     let mut stmt = conn.prepare(&sql).map_err(db("choose Parquet files"))?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db("choose Parquet files"))?;
