@@ -246,28 +246,29 @@ impl Shared {
         }
     }
 
-    /// Tells each event of a finished batch its outcome and releases its room.
+    /// Releases the room of a finished batch, then tells each event its outcome (so a caller
+    /// told sees the room free).
     fn finish(&self, batch: Vec<Pending>, outcomes: Vec<Outcome>) {
         let bytes: usize = batch.iter().map(|p| p.json.len()).sum();
-        let events = batch.len();
-        for (p, outcome) in batch.into_iter().zip(outcomes) {
-            match p.done {
-                Some(done) => {
-                    let _ = done.send(outcome);
-                }
-                None => {
-                    if let Err(e) = outcome {
-                        self.lost.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(error = %e, "remote recorder: an async event was not recorded");
-                    }
-                }
+        {
+            let mut b = lock(&self.buffer);
+            b.held_events -= batch.len();
+            b.held_bytes -= bytes;
+            if b.held_events == 0 {
+                self.drained.notify_waiters();
             }
         }
-        let mut b = lock(&self.buffer);
-        b.held_events -= events;
-        b.held_bytes -= bytes;
-        if b.held_events == 0 {
-            self.drained.notify_waiters();
+        for (p, outcome) in batch.into_iter().zip(outcomes) {
+            match (p.done, outcome) {
+                (Some(done), outcome) => {
+                    let _ = done.send(outcome);
+                }
+                (None, Ok(())) => {}
+                (None, Err(e)) => {
+                    self.lost.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(error = %e, "remote recorder: an async event was not recorded");
+                }
+            }
         }
     }
 
