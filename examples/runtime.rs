@@ -11,11 +11,11 @@
 //! ```
 
 use chrono::Utc;
+use flightrec::client::{RemoteConfig, RemoteRecorder};
 use flightrec::event::{
     Actor, CapabilityDecision, Decision, Event, EventBody, JobLifecycle, JobPhase, JobStatus, LlmInference, SideEffect,
     Timing, TokenUsage, ToolCall, Transport,
 };
-use flightrec::client::{RemoteConfig, RemoteRecorder};
 use flightrec::recorder::{FlightRecorder, Recorder, RecorderConfig, RecorderError};
 use uuid::Uuid;
 

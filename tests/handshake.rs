@@ -92,7 +92,9 @@ fn event(ty: &str, at: DateTime<Utc>) -> Value {
         "llm_inference" => json!({"token_usage": {"prompt": 1, "completion": 2, "total": 3}, "latency_ms": 9}),
         "tool_call" => json!({"tool_call_id": "tc", "tool_id": "fs.read", "tool_version": "1", "ok": true}),
         "terminal_command" => json!({"session_id": "s", "command": "ls"}),
-        "editor_edit" => json!({"editor_surface": "canvas", "document_id": "d", "ops": [{"range": {"start": 1, "end": 2}}]}),
+        "editor_edit" => {
+            json!({"editor_surface": "canvas", "document_id": "d", "ops": [{"range": {"start": 1, "end": 2}}]})
+        }
         "diagnostic" => json!({"diagnostic_id": "d1", "severity": "info"}),
         "workflow_recovery" => {
             json!({"workflow_run_id": "wf-7", "from_state": "running", "to_state": "stalled", "reason": "no heartbeat"})
@@ -219,7 +221,8 @@ fn bad_filters_are_400_with_the_json_error_and_the_other_routes_rules_hold() {
     }
     let addr = s.base.trim_start_matches("http://");
     for path in ["/api/flight_recorder", "/api/events"] {
-        let (status, _, body) = raw_http(addr, &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"));
+        let (status, _, body) =
+            raw_http(addr, &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"));
         assert_eq!(status, 401, "no token: {body}");
         let (status, _, body) = raw_http(
             addr,
@@ -230,7 +233,9 @@ fn bad_filters_are_400_with_the_json_error_and_the_other_routes_rules_hold() {
         assert_eq!(status, 403, "a cross-site page cannot read evidence: {body}");
         let (status, _, body) = raw_http(
             addr,
-            &format!("GET {path} HTTP/1.1\r\nHost: evil.example\r\nAuthorization: Bearer hs-token\r\nConnection: close\r\n\r\n"),
+            &format!(
+                "GET {path} HTTP/1.1\r\nHost: evil.example\r\nAuthorization: Bearer hs-token\r\nConnection: close\r\n\r\n"
+            ),
         );
         assert_eq!(status, 403, "a foreign Host is refused: {body}");
     }
@@ -287,6 +292,9 @@ fn surface(e: &Value) -> &str {
     }
 }
 
+/// Which of the recorded events a query must answer.
+type Wanted<'a> = Box<dyn Fn(&Value) -> bool + 'a>;
+
 #[test]
 fn each_filter_selects_exactly_its_events_newest_first_from_parquet_and_the_tail() {
     let s = start(&[]);
@@ -298,9 +306,12 @@ fn each_filter_selects_exactly_its_events_newest_first_from_parquet_and_the_tail
     s.post(&all[27..]);
     let enc = |t: &Value| t.as_str().unwrap().replace('+', "%2B");
     let pick = all[20].clone();
-    let cases: Vec<(String, Box<dyn Fn(&Value) -> bool>)> = vec![
+    let cases: Vec<(String, Wanted<'_>)> = vec![
         (format!("event_id={}", id(&pick)), Box::new(|e: &Value| e["event_id"] == pick["event_id"])),
-        (format!("trace_id={}", pick["trace_id"].as_str().unwrap()), Box::new(|e: &Value| e["trace_id"] == pick["trace_id"])),
+        (
+            format!("trace_id={}", pick["trace_id"].as_str().unwrap()),
+            Box::new(|e: &Value| e["trace_id"] == pick["trace_id"]),
+        ),
         ("job_id=job-1".into(), Box::new(|e: &Value| e["job_id"] == "job-1")),
         ("model_session_id=ms-3".into(), Box::new(|e: &Value| e["model_session_id"] == "ms-3")),
         ("wsid=ws-2".into(), Box::new(|e: &Value| e["wsids"][0] == "ws-2")),
@@ -313,8 +324,14 @@ fn each_filter_selects_exactly_its_events_newest_first_from_parquet_and_the_tail
         ("surface=terminal".into(), Box::new(|e: &Value| surface(e) == "terminal")),
         ("surface=system".into(), Box::new(|e: &Value| surface(e) == "system")),
         // `from` includes its instant, and so does Handshake's `to`.
-        (format!("from={}", enc(&all[10]["timestamp"])), Box::new(|e: &Value| e["timestamp"].as_str() >= all[10]["timestamp"].as_str())),
-        (format!("to={}", enc(&all[40]["timestamp"])), Box::new(|e: &Value| e["timestamp"].as_str() <= all[40]["timestamp"].as_str())),
+        (
+            format!("from={}", enc(&all[10]["timestamp"])),
+            Box::new(|e: &Value| e["timestamp"].as_str() >= all[10]["timestamp"].as_str()),
+        ),
+        (
+            format!("to={}", enc(&all[40]["timestamp"])),
+            Box::new(|e: &Value| e["timestamp"].as_str() <= all[40]["timestamp"].as_str()),
+        ),
         (
             format!("from={}&to={}&actor=agent&wsid=ws-1", enc(&all[5]["timestamp"]), enc(&all[45]["timestamp"])),
             Box::new(|e: &Value| {
@@ -371,8 +388,9 @@ fn at_most_200_rows_newest_first_and_matches_older_than_the_200_newest_are_found
     s.post(&diagnostics);
     s.wait_compacted(8);
     // 450 newer events, in two requests, half compacted too.
-    let newer: Vec<Value> =
-        (0..450).map(|i| event("tool_call", base + chrono::Duration::minutes(10) + chrono::Duration::seconds(i))).collect();
+    let newer: Vec<Value> = (0..450)
+        .map(|i| event("tool_call", base + chrono::Duration::minutes(10) + chrono::Duration::seconds(i)))
+        .collect();
     s.post(&newer[..225]);
     s.wait_compacted(233);
     s.post(&newer[225..]);

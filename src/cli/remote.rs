@@ -6,7 +6,7 @@
 use std::io::Read;
 use std::process::ExitCode;
 
-use flightrec::client::{ClientError, Endpoint, decode, query_pairs, send};
+use flightrec::client::{Endpoint, decode, query_pairs, send};
 use flightrec::query::{EventPage, EventQuery};
 
 use super::{CliError, print_json};
@@ -52,9 +52,10 @@ pub fn ingest(server: &Endpoint, file: &str, json: bool) -> Result<ExitCode, Cli
 
 /// Asks a running server for one page of events.
 pub fn query(server: &Endpoint, q: &EventQuery) -> Result<EventPage, CliError> {
-    let params = query_pairs(q).map_err(|(field, reason)| flightrec::recorder::RecorderError::invalid_query(field, reason))?;
+    let params =
+        query_pairs(q).map_err(|(field, reason)| flightrec::recorder::RecorderError::invalid_query(field, reason))?;
     let endpoint = server.url_of("/v1/events");
     let req = server.agent(None)?.get(&endpoint).query_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
     let answer = send("query", &endpoint, || server.authorize(req).call())?;
-    Ok(decode::<EventPage>("query", answer).map_err(ClientError::from)?)
+    Ok(decode::<EventPage>("query", answer)?)
 }

@@ -307,11 +307,14 @@ impl Shared {
         let shared = self.clone();
         tokio::task::spawn_blocking(move || {
             let url = shared.config.endpoint.url_of(&format!("/v1/events?durability={}", shared.config.durability));
-            let req = shared.config.endpoint.authorize(shared.agent.post(&url)).header("Content-Type", "application/json");
+            let req =
+                shared.config.endpoint.authorize(shared.agent.post(&url)).header("Content-Type", "application/json");
             send("record events", &url, || req.send(body.as_slice()))
         })
         .await
-        .unwrap_or_else(|e| Err(ClientError::Unreachable { what: "record events".into(), url: String::new(), reason: e.to_string() }))
+        .unwrap_or_else(|e| {
+            Err(ClientError::Unreachable { what: "record events".into(), url: String::new(), reason: e.to_string() })
+        })
     }
 }
 
@@ -354,7 +357,13 @@ fn outcomes(events: usize, status: u16, text: &str) -> Vec<Outcome> {
     for r in answer.rejected {
         if let Some(slot) = r.index.and_then(|i| out.get_mut(i)) {
             let status = r.code.get(4..7).and_then(|s| s.parse().ok()).unwrap_or(400);
-            let refused = ClientError::Refused { what: "record event".into(), status, code: r.code, message: r.message, field: r.field };
+            let refused = ClientError::Refused {
+                what: "record event".into(),
+                status,
+                code: r.code,
+                message: r.message,
+                field: r.field,
+            };
             *slot = Err(into_recorder_error(refused));
         }
     }
