@@ -1,11 +1,17 @@
 //! A runtime recording its work into flightrec through the Rust API: one job that asks for a
 //! capability, calls a model, calls a tool, and finishes; then it reads the trace back.
 //!
+//! The job is written once against the `FlightRecorder` trait; embedded (the runtime owns a
+//! data directory) and remote (it records into a running `flightrec serve`) differ in the one
+//! line that opens the recorder.
+//!
 //! ```sh
-//! cargo run --release --example runtime -- ./flightrec-example
+//! cargo run --release --example runtime -- ./flightrec-example          # embedded
+//! cargo run --release --example runtime -- http://127.0.0.1:7080        # remote
 //! ```
 
 use chrono::Utc;
+use flightrec::client::{RemoteConfig, RemoteRecorder};
 use flightrec::event::{
     Actor, CapabilityDecision, Decision, Event, EventBody, JobLifecycle, JobPhase, JobStatus, LlmInference, SideEffect,
     Timing, TokenUsage, ToolCall, Transport,
@@ -23,8 +29,20 @@ fn event(body: EventBody, actor: Actor, trace: Uuid, job: &str) -> Event {
 
 #[tokio::main]
 async fn main() -> Result<(), RecorderError> {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| "./flightrec-example".to_string());
-    let recorder = Recorder::open(RecorderConfig::new(&dir)).await?;
+    let target = std::env::args().nth(1).unwrap_or_else(|| "./flightrec-example".to_string());
+    if target.starts_with("http://") || target.starts_with("https://") {
+        let recorder = RemoteRecorder::open(RemoteConfig::new(&target)).await?;
+        run_job(&recorder).await?;
+        recorder.shutdown().await
+    } else {
+        let recorder = Recorder::open(RecorderConfig::new(&target)).await?;
+        run_job(&recorder).await?;
+        recorder.shutdown().await
+    }
+}
+
+/// One job of the runtime, recorded into whichever recorder it is given.
+async fn run_job(recorder: &impl FlightRecorder) -> Result<(), RecorderError> {
     let (job, trace) = (format!("job-{}", &Uuid::new_v4().to_string()[..8]), Uuid::new_v4());
 
     let started = JobLifecycle {
@@ -92,5 +110,5 @@ async fn main() -> Result<(), RecorderError> {
     for e in &view.events {
         println!("  {}  {:<20} lsn {}", e.timestamp.to_rfc3339(), e.ty, e.lsn);
     }
-    recorder.shutdown().await
+    Ok(())
 }

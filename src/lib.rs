@@ -3,7 +3,8 @@
 //! The modules follow the data's path: [`event`] (envelope, schemas, validation) →
 //! [`redact`] → [`ingest`] (the two together, ready for the WAL) → [`wal`] (segments,
 //! records, group-commit writer, recovery) → `compact` (Parquet files, DuckDB catalog) →
-//! `retention` → [`query`] → `recorder` (the `FlightRecorder` API) → `server` (HTTP + UI).
+//! `retention` → [`query`] → `recorder` (the `FlightRecorder` API) → `server` (HTTP + UI);
+//! `client` is the same API over HTTP (`RemoteRecorder`) and the CLI's `--url` mode.
 //! [`datadir`] owns the directory layout and its locks; [`ndjson`] splits NDJSON input;
 //! [`stored`] reads stored events; [`workload`] generates realistic event mixes.
 //!
@@ -11,6 +12,8 @@
 //! without it the crate is the event model, the redactor and the WAL, which is what the fuzz
 //! targets build (the bundled DuckDB would otherwise be rebuilt with sanitizer flags).
 
+#[cfg(feature = "store")]
+pub mod client;
 #[cfg(feature = "store")]
 pub mod compact;
 pub mod datadir;

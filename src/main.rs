@@ -231,6 +231,7 @@ fn main() -> ExitCode {
                 text,
                 limit: Some(usize::from(limit)),
                 cursor,
+                ..Default::default()
             };
             let source = match remote.server() {
                 Some(server) => cli::query::Source::Server(server),
@@ -274,9 +275,9 @@ fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 }
 
 impl RemoteArgs {
-    fn server(&self) -> Option<cli::remote::Server<'_>> {
-        let (token, ca_cert) = (self.token.as_deref(), self.ca_cert.as_deref());
-        self.url.as_deref().map(|url| cli::remote::Server { url, token, ca_cert })
+    fn server(&self) -> Option<flightrec::client::Endpoint> {
+        let (token, ca_cert) = (self.token.clone(), self.ca_cert.clone());
+        self.url.as_deref().map(|url| flightrec::client::Endpoint { url: url.to_string(), token, ca_cert })
     }
 }
 

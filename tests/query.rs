@@ -115,8 +115,9 @@ fn filter_strategy() -> impl Strategy<Value = EventQuery> {
         proptest::option::of(0..3usize),
         proptest::option::of(0..n),
         1usize..300,
+        proptest::bool::ANY,
     )
-        .prop_map(move |(job, trace, range, ty, actor, text, limit)| {
+        .prop_map(move |(job, trace, range, ty, actor, text, limit, descending)| {
             let f = fixture();
             EventQuery {
                 job_id: job.and_then(|i| f.ingested[i].job_id.clone()),
@@ -129,6 +130,8 @@ fn filter_strategy() -> impl Strategy<Value = EventQuery> {
                 text: text.map(|i| f.ingested[i].event_id[..8].to_string()),
                 limit: Some(limit),
                 cursor: None,
+                descending,
+                ..EventQuery::default()
             }
         })
 }
@@ -139,7 +142,10 @@ proptest! {
     fn every_filter_alone_and_combined_matches_the_reference(q in filter_strategy()) {
         let f = fixture();
         let got: Vec<String> = walk(f, q.clone()).into_iter().map(|e| e.event_id).collect();
-        let want: Vec<String> = f.ingested.iter().filter(|e| e.matches(&q)).map(|e| e.event_id.clone()).collect();
+        let mut want: Vec<String> = f.ingested.iter().filter(|e| e.matches(&q)).map(|e| e.event_id.clone()).collect();
+        if q.descending {
+            want.reverse(); // newest first, the cursor counting down
+        }
         prop_assert!(got == want, "query {:?}: got {} events, want {}", q, got.len(), want.len());
     }
 }

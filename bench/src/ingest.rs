@@ -67,21 +67,21 @@ enum Sink {
 impl Sink {
     /// Records one event (JSON, a WAL payload when `prepared`, or typed); returns its
     /// event_id once acknowledged (empty when prepared), or the error's code and message.
-    async fn record(&self, event: PoolEvent, durability: Durability) -> Result<String, (&'static str, String)> {
+    async fn record(&self, event: PoolEvent, durability: Durability) -> Result<String, (String, String)> {
         let (wal, redactor, payloads) = match self {
             Sink::Recorder(r) => return record_in(r, event, durability).await,
             Sink::Wal { wal, redactor, prepared } => (wal, redactor, *prepared),
         };
         let prepared = match event {
             PoolEvent::Bytes(payload) if payloads => {
-                wal.append(payload, durability).await.map_err(|e| (e.code(), e.to_string()))?;
+                wal.append(payload, durability).await.map_err(|e| (e.code().to_string(), e.to_string()))?;
                 return Ok(String::new());
             }
             PoolEvent::Bytes(json) => prepare_json(redactor, &json),
             PoolEvent::Typed(event) => prepare_event(redactor, *event),
         }
-        .map_err(|e| (e.code(), e.to_string()))?;
-        wal.append(prepared.payload, durability).await.map_err(|e| (e.code(), e.to_string()))?;
+        .map_err(|e| (e.code().to_string(), e.to_string()))?;
+        wal.append(prepared.payload, durability).await.map_err(|e| (e.code().to_string(), e.to_string()))?;
         Ok(prepared.event_id.to_string())
     }
 
@@ -94,12 +94,12 @@ impl Sink {
 }
 
 /// [`Sink::record`] through the whole recorder.
-async fn record_in(r: &Recorder, event: PoolEvent, durability: Durability) -> Result<String, (&'static str, String)> {
+async fn record_in(r: &Recorder, event: PoolEvent, durability: Durability) -> Result<String, (String, String)> {
     let recorded = match event {
         PoolEvent::Bytes(json) => r.record_json(&json, Some(durability)).await,
         PoolEvent::Typed(event) => r.record(*event, Some(durability)).await,
     };
-    recorded.map(|r| r.event_id.to_string()).map_err(|e| (e.code(), e.to_string()))
+    recorded.map(|r| r.event_id.to_string()).map_err(|e| (e.code().to_string(), e.to_string()))
 }
 
 pub fn run(data_dir: &Path, opts: &WalOptions, args: BenchArgs<'_>) -> Result<ExitCode, BenchError> {
@@ -205,7 +205,7 @@ async fn run_writers(sink: &Sink, pace: Pace, opts: &WalOptions, typed: bool) ->
                 match sink.record(event, durability).await {
                     Ok(_) => {}
                     // async mode: a full queue drops the event (counted by the WAL).
-                    Err((QUEUE_FULL, _)) => {
+                    Err((code, _)) if code == QUEUE_FULL => {
                         tokio::task::yield_now().await;
                         continue;
                     }

@@ -25,6 +25,8 @@ pub enum CliError {
     Recorder(#[from] flightrec::recorder::RecorderError),
     #[error(transparent)]
     Serve(#[from] flightrec::server::ServeError),
+    #[error(transparent)]
+    Client(#[from] flightrec::client::ClientError),
     #[error("HSK-500-IO: {what}: {source}")]
     Io { what: String, source: std::io::Error },
 }

@@ -13,7 +13,7 @@ use super::CliError;
 /// Where `query` reads: the data directory, or a running server.
 pub enum Source<'a> {
     Dir(&'a Path),
-    Server(super::remote::Server<'a>),
+    Server(flightrec::client::Endpoint),
 }
 
 pub fn run_query(source: Source<'_>, q: &EventQuery, json: bool) -> Result<ExitCode, CliError> {

@@ -1,5 +1,5 @@
-//! Queries: filter by job, trace, time range, type, actor and id text; (timestamp, event_id)
-//! order; keyset pagination with an opaque cursor.
+//! Queries: filter by ids, workspace, time range, type, surface, actor and id text;
+//! (timestamp, event_id) order, oldest or newest first; keyset pagination with an opaque cursor.
 //!
 //! A page merges two sources: the Parquet files (DuckDB; the files are chosen by the catalog
 //! in the recorder, or by the date partitions when reading a data directory without the
@@ -36,7 +36,7 @@ pub fn merge_page(q: &EventQuery, tail: Vec<Arc<StoredEvent>>, parquet: Vec<Stor
         by_lsn.entry(e.lsn).or_insert_with(|| (*e).clone());
     }
     let mut events: Vec<StoredEvent> = by_lsn.into_values().collect();
-    events.sort_by(|a, b| a.key().cmp(&b.key()));
+    q.sort(&mut events);
     let more = events.len() > limit;
     events.truncate(limit);
     let next_cursor = if more { events.last().map(|e| Cursor::after(e).encode()) } else { None };

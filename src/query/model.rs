@@ -15,13 +15,21 @@ pub const DEFAULT_LIMIT: usize = 100;
 /// A filter over stored events. Every field set must match; `None` matches anything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventQuery {
+    pub event_id: Option<String>,
     pub job_id: Option<String>,
     pub trace_id: Option<String>,
+    pub model_session_id: Option<String>,
+    /// A workspace id the event's `wsids` holds.
+    pub wsid: Option<String>,
     /// Inclusive lower bound on `timestamp`.
     pub from: Option<DateTime<Utc>>,
     /// Exclusive upper bound on `timestamp`.
     pub to: Option<DateTime<Utc>>,
     pub event_type: Option<EventType>,
+    /// The event's type is one of these (Handshake's `system` stands for several types).
+    pub event_types: Option<Vec<EventType>>,
+    /// The surface the event happened on, as [`StoredEvent::surface`] names it.
+    pub surface: Option<String>,
     pub actor: Option<Actor>,
     /// Substring of any id (event, trace, job, span, model, capability, policy decision).
     pub text: Option<String>,
@@ -29,6 +37,8 @@ pub struct EventQuery {
     pub limit: Option<usize>,
     /// Where the previous page ended.
     pub cursor: Option<Cursor>,
+    /// Newest first: (timestamp, event_id) descending, the cursor counting down.
+    pub descending: bool,
 }
 
 impl EventQuery {
@@ -42,6 +52,41 @@ impl EventQuery {
     pub fn page_size(&self) -> usize {
         self.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
     }
+
+    /// The bounds (µs, inclusive) the cursor puts on the timestamps of the rest of the pages:
+    /// (lower, upper).
+    pub fn cursor_bounds(&self) -> (Option<i64>, Option<i64>) {
+        match &self.cursor {
+            Some(c) if self.descending => (None, Some(c.micros)),
+            Some(c) => (Some(c.micros), None),
+            None => (None, None),
+        }
+    }
+
+    /// Sorts events into page order.
+    pub fn sort(&self, events: &mut [StoredEvent]) {
+        events.sort_by(|a, b| self.page_order(a, b));
+    }
+
+    /// How two events compare in page order.
+    pub fn page_order(&self, a: &StoredEvent, b: &StoredEvent) -> std::cmp::Ordering {
+        let ascending = a.key().cmp(&b.key());
+        if self.descending { ascending.reverse() } else { ascending }
+    }
+}
+
+/// The surface of an event no other rule places: Handshake's name for "not an editor or a
+/// terminal".
+pub const SYSTEM_SURFACE: &str = "system";
+
+/// The surface of a stored row in DuckDB SQL, the same rule as [`StoredEvent::surface`].
+pub const SURFACE_SQL: &str = "CASE type WHEN 'editor_edit' THEN json_extract_string(payload, '$.editor_surface') \
+    WHEN 'terminal_command' THEN 'terminal' ELSE 'system' END";
+
+/// The one payload field the surface rule reads.
+#[derive(Deserialize)]
+struct EditorSurfaceField {
+    editor_surface: Option<String>,
 }
 
 /// One stored event as queries return it: the event's canonical fields plus where it is
@@ -108,14 +153,38 @@ impl StoredEvent {
     /// True when the event passes every filter of `q` (the cursor included).
     pub fn matches(&self, q: &EventQuery) -> bool {
         let eq = |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| have == Some(w));
-        eq(&q.job_id, self.job_id.as_deref())
+        eq(&q.event_id, Some(&self.event_id))
+            && eq(&q.job_id, self.job_id.as_deref())
             && eq(&q.trace_id, Some(&self.trace_id))
+            && eq(&q.model_session_id, self.model_session_id.as_deref())
+            && q.wsid.as_ref().is_none_or(|w| self.wsids.as_ref().is_some_and(|ws| ws.contains(w)))
             && q.from.is_none_or(|f| self.timestamp >= f)
             && q.to.is_none_or(|t| self.timestamp < t)
             && q.event_type.is_none_or(|t| t.as_str() == self.ty)
+            && q.event_types.as_ref().is_none_or(|ts| ts.iter().any(|t| t.as_str() == self.ty))
+            && q.surface.as_ref().is_none_or(|s| self.surface().as_deref() == Some(s.as_str()))
             && q.actor.is_none_or(|a| a.as_str() == self.actor)
             && q.text.as_deref().is_none_or(|t| self.ids().any(|id| id.contains(t)))
-            && q.cursor.as_ref().is_none_or(|c| self.key() > (c.micros, c.event_id.as_str()))
+            && q.cursor.as_ref().is_none_or(|c| self.after_cursor(c, q.descending))
+    }
+
+    /// True when the event comes after the cursor in page order.
+    fn after_cursor(&self, c: &Cursor, descending: bool) -> bool {
+        let at = (c.micros, c.event_id.as_str());
+        if descending { self.key() < at } else { self.key() > at }
+    }
+
+    /// Where the event happened, in Handshake's words: an edit's `editor_surface`, `terminal`
+    /// for a terminal command, [`SYSTEM_SURFACE`] for everything else (None: an edit whose
+    /// payload does not name one, which no stored edit is).
+    pub fn surface(&self) -> Option<String> {
+        match self.ty.as_str() {
+            "editor_edit" => {
+                serde_json::from_str::<EditorSurfaceField>(self.payload.get()).ok().and_then(|p| p.editor_surface)
+            }
+            "terminal_command" => Some("terminal".into()),
+            _ => Some(SYSTEM_SURFACE.into()),
+        }
     }
 
     /// The ids a text search looks in.

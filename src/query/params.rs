@@ -27,10 +27,13 @@ pub fn no_control_chars(field: &str, value: &str) -> Result<(), BadParam> {
     }
 }
 
-/// Decodes `key=value` pairs (already URL-decoded). A repeated key, an empty value or one
-/// with a control character is an error, so a typo never silently widens a query.
-pub fn parse_params(pairs: &[(String, String)]) -> Result<EventQuery, BadParam> {
-    let mut q = EventQuery::default();
+/// Calls `take` with each `key=value` pair (already URL-decoded) after refusing a repeated
+/// key, an empty value or one with a control character, so a typo never silently widens a
+/// query.
+pub fn each_param(
+    pairs: &[(String, String)],
+    mut take: impl FnMut(&str, &str) -> Result<(), BadParam>,
+) -> Result<(), BadParam> {
     let mut seen = std::collections::HashSet::new();
     for (key, value) in pairs {
         if !seen.insert(key.as_str()) {
@@ -40,15 +43,49 @@ pub fn parse_params(pairs: &[(String, String)]) -> Result<EventQuery, BadParam> 
             return Err(bad(key, "is empty"));
         }
         no_control_chars(key, value)?;
-        let v = value.clone();
-        match key.as_str() {
+        take(key, value)?;
+    }
+    Ok(())
+}
+
+/// A UUID parameter in the form ids are stored in (lower case, hyphenated).
+pub fn uuid_param(field: &str, value: &str) -> Result<String, BadParam> {
+    uuid::Uuid::parse_str(value)
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|_| bad(field, format!("`{}` is not a UUID", value.chars().take(80).collect::<String>())))
+}
+
+/// An RFC 3339 time parameter.
+pub fn time_param(field: &str, value: &str) -> Result<chrono::DateTime<chrono::Utc>, BadParam> {
+    parse_rfc3339(value).map_err(|e| bad(field, e))
+}
+
+/// An `actor` parameter.
+pub fn actor_param(field: &str, value: &str) -> Result<Actor, BadParam> {
+    Actor::from_str(value).map_err(|e| bad(field, e.to_string()))
+}
+
+/// Refuses a parameter the route does not know, listing those it does.
+pub fn unknown_param(field: &str, known: &str) -> BadParam {
+    bad(field, format!("unknown parameter; known: {known}"))
+}
+
+/// Decodes the parameters of `GET /v1/events`.
+pub fn parse_params(pairs: &[(String, String)]) -> Result<EventQuery, BadParam> {
+    let mut q = EventQuery::default();
+    each_param(pairs, |key, value| {
+        let v = value.to_string();
+        match key {
+            "event_id" => q.event_id = Some(uuid_param(key, value)?),
             "job_id" => q.job_id = Some(v),
             "trace_id" => q.trace_id = Some(v),
+            "model_session_id" => q.model_session_id = Some(v),
+            "wsid" => q.wsid = Some(v),
             "text" => q.text = Some(v),
-            "from" => q.from = Some(parse_rfc3339(value).map_err(|e| bad(key, e))?),
-            "to" => q.to = Some(parse_rfc3339(value).map_err(|e| bad(key, e))?),
+            "from" => q.from = Some(time_param(key, value)?),
+            "to" => q.to = Some(time_param(key, value)?),
             "type" => q.event_type = Some(EventType::from_str(value).map_err(|e| bad(key, e.to_string()))?),
-            "actor" => q.actor = Some(Actor::from_str(value).map_err(|e| bad(key, e.to_string()))?),
+            "actor" => q.actor = Some(actor_param(key, value)?),
             "limit" => {
                 let n: usize = value.parse().map_err(|_| bad(key, format!("`{value}` is not a whole number")))?;
                 if !(1..=MAX_LIMIT).contains(&n) {
@@ -57,12 +94,21 @@ pub fn parse_params(pairs: &[(String, String)]) -> Result<EventQuery, BadParam> 
                 q.limit = Some(n);
             }
             "cursor" => q.cursor = Some(Cursor::decode(value).map_err(|e| bad(key, e))?),
+            "order" => {
+                q.descending = match value {
+                    "asc" => false,
+                    "desc" => true,
+                    _ => return Err(bad(key, "must be `asc` (oldest first) or `desc` (newest first)")),
+                }
+            }
             other => {
-                let known = "job_id, trace_id, from, to, type, actor, text, limit, cursor";
-                return Err(bad(other, format!("unknown parameter; known: {known}")));
+                let known = "event_id, job_id, trace_id, model_session_id, wsid, from, to, type, actor, text, \
+                             limit, cursor, order";
+                return Err(unknown_param(other, known));
             }
         }
-    }
+        Ok(())
+    })?;
     Ok(q)
 }
 
@@ -94,6 +140,12 @@ mod tests {
         assert_eq!(p(&[("from", "yesterday")]).unwrap_err().field, "from");
         assert_eq!(p(&[("cursor", "zz")]).unwrap_err().field, "cursor");
         assert_eq!(p(&[("bogus", "1")]).unwrap_err().field, "bogus");
+        assert_eq!(p(&[("order", "newest")]).unwrap_err().field, "order");
+        assert_eq!(p(&[("event_id", "not-a-uuid")]).unwrap_err().field, "event_id");
+        let q = p(&[("order", "desc"), ("event_id", "4F1C7A8E-2B7D-4A53-9A0E-6B1D2F6C9E01"), ("wsid", "ws")]).unwrap();
+        assert!(q.descending);
+        assert_eq!(q.event_id.as_deref(), Some("4f1c7a8e-2b7d-4a53-9a0e-6b1d2f6c9e01"), "stored form");
+        assert_eq!(q.wsid.as_deref(), Some("ws"));
         assert_eq!(p(&[("job_id", "a"), ("job_id", "b")]).unwrap_err().reason, "given more than once");
         for (field, value) in [("job_id", "a\0b"), ("text", "\u{1f}"), ("trace_id", "\u{7f}"), ("cursor", "\u{85}")] {
             let e = p(&[(field, value)]).unwrap_err();

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate};
 use duckdb::Connection;
 use duckdb::types::Value;
 
-use super::model::{EventQuery, StoredEvent};
+use super::model::{EventQuery, SURFACE_SQL, StoredEvent};
 use crate::compact::error::{StoreError, db};
 use crate::compact::files::path_list;
 
@@ -46,9 +46,34 @@ const TEXT_COLUMNS: [&str; 9] = [
     "policy_decision_id",
 ];
 
+/// The filters Handshake's routes add (event id, model session, workspace, a set of types,
+/// surface).
+fn handshake_conditions(q: &EventQuery, b: &mut Params, conds: &mut Vec<String>) {
+    for (col, value) in [("event_id", &q.event_id), ("model_session_id", &q.model_session_id)] {
+        if let Some(v) = value {
+            conds.push(format!("{col} = {}", b.bind(v.clone())));
+        }
+    }
+    if let Some(w) = &q.wsid {
+        conds.push(format!("list_contains(wsids, {})", b.bind(w.clone())));
+    }
+    if let Some(types) = &q.event_types {
+        if types.is_empty() {
+            conds.push("false".into());
+        } else {
+            let list: Vec<String> = types.iter().map(|t| b.bind(t.as_str().to_string())).collect();
+            conds.push(format!("type IN ({})", list.join(", ")));
+        }
+    }
+    if let Some(s) = &q.surface {
+        conds.push(format!("({SURFACE_SQL}) = {}", b.bind(s.clone())));
+    }
+}
+
 /// The WHERE clause of `q` into `b`: column names are fixed here, every value is a parameter.
 pub fn where_clause(q: &EventQuery, b: &mut Params) -> String {
     let mut conds = vec!["true".to_string()];
+    handshake_conditions(q, b, &mut conds);
     let ts = |b: &mut Params, t: DateTime<chrono::Utc>| {
         format!("make_timestamp({})::TIMESTAMPTZ", b.bind(t.timestamp_micros()))
     };
@@ -70,7 +95,8 @@ pub fn where_clause(q: &EventQuery, b: &mut Params) -> String {
     if let Some(c) = &q.cursor {
         let at = format!("make_timestamp({})::TIMESTAMPTZ", b.bind(c.micros));
         let id = b.bind(c.event_id.clone());
-        conds.push(format!("(timestamp > {at} OR (timestamp = {at} AND event_id > {id}))"));
+        let after = if q.descending { "<" } else { ">" };
+        conds.push(format!("(timestamp {after} {at} OR (timestamp = {at} AND event_id {after} {id}))"));
     }
     conds.join(" AND ")
 }
@@ -107,9 +133,9 @@ impl ParquetScan {
     /// (`date=YYYY-MM-DD`, the UTC date of every event in the file) meets the time range of
     /// `q` and the span. Files outside a date partition are kept.
     pub fn new(files: Vec<String>, span: Option<Span>, q: &EventQuery) -> ParquetScan {
-        let cursor = q.cursor.as_ref().map(|c| c.micros);
-        let first = [q.from.map(|t| t.timestamp_micros()), cursor, span.map(|s| s.first)].into_iter().flatten().max();
-        let last = [q.to.map(|t| t.timestamp_micros()), span.map(|s| s.last)].into_iter().flatten().min();
+        let (after, before) = q.cursor_bounds();
+        let first = [q.from.map(|t| t.timestamp_micros()), after, span.map(|s| s.first)].into_iter().flatten().max();
+        let last = [q.to.map(|t| t.timestamp_micros()), before, span.map(|s| s.last)].into_iter().flatten().min();
         let day = |micros: i64| DateTime::from_timestamp_micros(micros).map(|t| t.date_naive());
         let (first, last) = (first.and_then(day), last.and_then(day));
         let files = files
@@ -147,9 +173,10 @@ pub fn query_files(
         format!(" AND timestamp BETWEEN make_timestamp({first})::TIMESTAMPTZ AND make_timestamp({last})::TIMESTAMPTZ")
     });
     let limit = b.bind(limit as u64);
+    let order = if q.descending { "timestamp DESC, event_id DESC" } else { "timestamp, event_id" };
     let sql = format!(
         "{SELECT} FROM read_parquet({files}, union_by_name = true) WHERE {filter}{span} \
-         ORDER BY timestamp, event_id LIMIT {limit}"
+         ORDER BY {order} LIMIT {limit}"
     );
     let mut stmt = conn.prepare(&sql).map_err(db("prepare event query"))?;
     let rows = stmt.query_map(duckdb::params_from_iter(b.values()), row_to_event).map_err(db("run event query"))?;

@@ -140,23 +140,24 @@ pub struct TailSnapshot {
     records: Vec<Arc<TailRecord>>,
 }
 
-/// A match ordered by the page order, the greatest first out of the heap.
-struct ByKey(Arc<StoredEvent>);
+/// A match ordered by the page order of its query, the last in page order first out of the
+/// heap.
+struct ByKey<'q>(Arc<StoredEvent>, &'q EventQuery);
 
-impl PartialEq for ByKey {
+impl PartialEq for ByKey<'_> {
     fn eq(&self, other: &Self) -> bool {
-        self.0.key() == other.0.key()
+        self.cmp(other).is_eq()
     }
 }
-impl Eq for ByKey {}
-impl PartialOrd for ByKey {
+impl Eq for ByKey<'_> {}
+impl PartialOrd for ByKey<'_> {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for ByKey {
+impl Ord for ByKey<'_> {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.key().cmp(&other.0.key())
+        self.1.page_order(&self.0, &other.0)
     }
 }
 
@@ -165,16 +166,17 @@ impl TailSnapshot {
         self.records.iter().filter_map(|r| r.event())
     }
 
-    /// The first `limit` events matching `q` (cursor included) in page order (timestamp,
-    /// event_id): no more than `limit` are kept while scanning.
+    /// The first `limit` events matching `q` (cursor included) in its page order (timestamp,
+    /// event_id, ascending or descending): no more than `limit` are kept while scanning.
     pub fn matching(&self, q: &EventQuery, limit: usize) -> Vec<Arc<StoredEvent>> {
-        let mut best: BinaryHeap<ByKey> = BinaryHeap::with_capacity(limit.saturating_add(1).min(1 << 16));
+        let mut best: BinaryHeap<ByKey<'_>> = BinaryHeap::with_capacity(limit.saturating_add(1).min(1 << 16));
         for event in self.events().filter(|e| e.matches(q)) {
+            let event = ByKey(event, q);
             if best.len() < limit {
-                best.push(ByKey(event));
-            } else if best.peek().is_some_and(|worst| event.key() < worst.0.key()) {
+                best.push(event);
+            } else if best.peek().is_some_and(|worst| event < *worst) {
                 best.pop();
-                best.push(ByKey(event));
+                best.push(event);
             }
         }
         best.into_sorted_vec().into_iter().map(|e| e.0).collect()

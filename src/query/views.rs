@@ -13,11 +13,11 @@ use super::model::{EventPage, EventQuery, MAX_LIMIT, StoredEvent};
 pub const MAX_VIEW_EVENTS: usize = 10_000;
 
 /// A span: a tool call, or an activity or session span id shared by events.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Span {
     pub span_id: String,
     /// `tool_call`, `activity` or `session`.
-    pub kind: &'static str,
+    pub kind: Cow<'static, str>,
     pub parent_span_id: Option<String>,
     pub label: String,
     #[serde(with = "crate::event::time")]
@@ -28,7 +28,7 @@ pub struct Span {
 }
 
 /// Evidence retention dropped.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RetentionGap {
     pub events: u64,
     #[serde(with = "crate::event::time::option")]
@@ -50,7 +50,7 @@ impl RetentionGap {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TraceView {
     pub trace_id: String,
     pub events: Vec<StoredEvent>,
@@ -60,7 +60,7 @@ pub struct TraceView {
     pub truncated: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobView {
     pub job_id: String,
     /// The job's `job_lifecycle` events.
@@ -148,7 +148,7 @@ pub fn spans(events: &[StoredEvent]) -> Vec<Span> {
     let mut add = |id: &str, kind: &'static str, parent: Option<&str>, label: &str, start, end| {
         let s = by_id.entry(id.to_string()).or_insert_with(|| Span {
             span_id: id.to_string(),
-            kind,
+            kind: kind.into(),
             parent_span_id: parent.map(String::from),
             label: label.to_string(),
             start,

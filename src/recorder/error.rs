@@ -30,19 +30,25 @@ pub enum RecorderError {
     #[error(transparent)]
     Sink(#[from] StoreError),
 
+    /// The remote recorder's server refused or could not be reached, or its buffer is full
+    /// (`HSK-429-BUFFER-FULL`, `HSK-503-UNREACHABLE`, or the server's code).
+    #[error(transparent)]
+    Remote(#[from] crate::client::ClientError),
+
     /// The recorder is shutting down (`HSK-503-SHUTTING-DOWN`).
     #[error("HSK-503-SHUTTING-DOWN: the recorder is shutting down")]
     ShuttingDown,
 }
 
 impl RecorderError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
             RecorderError::InvalidEvent(_) => InvalidEvent::CODE,
             RecorderError::InvalidQuery { .. } => "HSK-400-INVALID-QUERY",
             RecorderError::Wal(e) => e.code(),
             RecorderError::DataDir(e) => e.code(),
             RecorderError::Sink(e) => e.code(),
+            RecorderError::Remote(e) => e.code(),
             RecorderError::ShuttingDown => "HSK-503-SHUTTING-DOWN",
         }
     }
@@ -69,6 +75,7 @@ impl RecorderError {
             RecorderError::Wal(WalError::DiskFull { .. })
             | RecorderError::DataDir(DataDirError::Io(WalError::DiskFull { .. })) => 507,
             RecorderError::Wal(_) | RecorderError::DataDir(_) | RecorderError::Sink(_) => 500,
+            RecorderError::Remote(e) => e.http_status(),
         }
     }
 
@@ -98,6 +105,7 @@ mod tests {
             (DataDirError::Io(WalError::DiskFull { op: "lock", path: "d".into() }).into(), 507, "HSK-507-DISK-FULL"),
             (WalError::Poisoned { cause: "fsync".into() }.into(), 500, "HSK-500-WAL-POISONED"),
             (WalError::DiskFull { op: "write", path: "w".into() }.into(), 507, "HSK-507-DISK-FULL"),
+            (crate::client::ClientError::BufferFull { events: 1, bytes: 2 }.into(), 429, "HSK-429-BUFFER-FULL"),
         ];
         for (e, status, code) in cases {
             assert_eq!((e.http_status(), e.code()), (status, code), "{e}");

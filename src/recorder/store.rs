@@ -32,8 +32,12 @@ pub fn parquet_scan(catalog: &Catalog, root: &Path, q: &EventQuery) -> Result<Pa
 }
 
 fn files_in_time_range(catalog: &Catalog, root: &Path, q: &EventQuery) -> Result<Vec<String>, StoreError> {
-    let from = [q.from.map(|f| f.timestamp_micros()), q.cursor.as_ref().map(|c| c.micros)].into_iter().flatten().max();
-    let files = catalog.files_overlapping(from, q.to.map(|t| t.timestamp_micros()))?;
+    // A cursor narrows the range: after it (ascending, inclusive) or up to it (descending,
+    // inclusive, so `min_ts < cursor + 1µs`).
+    let (after, before) = q.cursor_bounds();
+    let from = [q.from.map(|f| f.timestamp_micros()), after].into_iter().flatten().max();
+    let to = [q.to.map(|t| t.timestamp_micros()), before.map(|c| c.saturating_add(1))].into_iter().flatten().min();
+    let files = catalog.files_overlapping(from, to)?;
     Ok(files.into_iter().map(|f| root.join(f).display().to_string()).collect())
 }
 

@@ -254,7 +254,8 @@ pub async fn get_events(
     Ok(Json(page).into_response())
 }
 
-fn bad_param(b: BadParam) -> ApiError {
+/// A bad query parameter: `HSK-400-INVALID-QUERY` naming it.
+pub fn bad_param(b: BadParam) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "HSK-400-INVALID-QUERY", b.reason).with_field(b.field)
 }
 

@@ -1,5 +1,5 @@
-//! The HTTP server: the `/v1` API of DESIGN.md, `/healthz`, `/metrics`, the OpenAPI document
-//! and the embedded web UI, on axum.
+//! The HTTP server: the `/v1` API of DESIGN.md, Handshake's `/api/flight_recorder` (and
+//! `/api/events`), `/healthz`, `/metrics`, the OpenAPI document and the embedded web UI, on axum.
 //!
 //! Safety defaults: binds 127.0.0.1 unless told otherwise, and refuses a non-loopback address
 //! without a bearer token; with a token, every route but `/healthz` and the static UI assets
@@ -14,6 +14,7 @@
 pub mod api;
 pub mod error;
 pub mod guard;
+pub mod handshake;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
@@ -122,6 +123,8 @@ pub fn router(recorder: Recorder, opts: &ServerOptions, bound: SocketAddr) -> Ro
         .route("/v1/retention:run", post(api::run_retention).route_layer(media(limits::NO_BODY)))
         .route("/v1/stats", get(api::get_stats))
         .route("/v1/openapi.json", get(openapi::document))
+        .route("/api/flight_recorder", get(handshake::list_events))
+        .route("/api/events", get(handshake::list_events))
         .route("/metrics", get(api::get_metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let guard = guard::Guard { hosts: Arc::new(guard::AllowedHosts::new(bound, &opts.allowed_hosts)) };
