@@ -16,6 +16,7 @@ pub mod compact;
 pub mod datadir;
 #[cfg(feature = "store")]
 pub mod demo;
+pub mod error;
 pub mod event;
 pub mod failpoint;
 pub mod fsio;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flightrec::datadir::DataDir;
+use flightrec::error::Code;
 use flightrec::event::{Event, parse_event};
 use flightrec::ingest::{prepare_event, prepare_json};
 use flightrec::recorder::{Recorder, RecorderConfig};
@@ -20,8 +21,6 @@ use crate::BenchError;
 /// starts), and how far apart in it the writers start.
 const POOL: usize = 16_384;
 const POOL_STRIDE: usize = 61;
-
-const QUEUE_FULL: &str = "HSK-429-QUEUE-FULL";
 
 struct RunResult {
     events: u64,
@@ -67,7 +66,7 @@ enum Sink {
 impl Sink {
     /// Records one event (JSON, a WAL payload when `prepared`, or typed); returns its
     /// event_id once acknowledged (empty when prepared), or the error's code and message.
-    async fn record(&self, event: PoolEvent, durability: Durability) -> Result<String, (&'static str, String)> {
+    async fn record(&self, event: PoolEvent, durability: Durability) -> Result<String, (Code, String)> {
         let (wal, redactor, payloads) = match self {
             Sink::Recorder(r) => return record_in(r, event, durability).await,
             Sink::Wal { wal, redactor, prepared } => (wal, redactor, *prepared),
@@ -94,7 +93,7 @@ impl Sink {
 }
 
 /// [`Sink::record`] through the whole recorder.
-async fn record_in(r: &Recorder, event: PoolEvent, durability: Durability) -> Result<String, (&'static str, String)> {
+async fn record_in(r: &Recorder, event: PoolEvent, durability: Durability) -> Result<String, (Code, String)> {
     let recorded = match event {
         PoolEvent::Bytes(json) => r.record_json(&json, Some(durability)).await,
         PoolEvent::Typed(event) => r.record(*event, Some(durability)).await,
@@ -205,7 +204,7 @@ async fn run_writers(sink: &Sink, pace: Pace, opts: &WalOptions, typed: bool) ->
                 match sink.record(event, durability).await {
                     Ok(_) => {}
                     // async mode: a full queue drops the event (counted by the WAL).
-                    Err((QUEUE_FULL, _)) => {
+                    Err((Code::QueueFull, _)) => {
                         tokio::task::yield_now().await;
                         continue;
                     }

@@ -98,7 +98,7 @@ pub enum BenchError {
     Store(#[from] flightrec::compact::StoreError),
     #[error(transparent)]
     Recorder(#[from] flightrec::recorder::RecorderError),
-    #[error("HSK-500-IO: {what}: {source}")]
+    #[error("{}: {what}: {source}", flightrec::error::Code::Io)]
     Io { what: String, source: std::io::Error },
 }
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use flightrec::datadir::DataDir;
-use flightrec::event::InvalidEvent;
+use flightrec::error::Code;
 use flightrec::ingest::{MAX_EVENT_BYTES, check_future_skew, prepare_json};
 use flightrec::ndjson::{Line, LineReader, is_blank};
 use flightrec::redact::Redactor;
@@ -31,7 +31,7 @@ struct Summary {
 #[derive(Debug, serde::Serialize)]
 struct Rejection {
     line: u64,
-    code: &'static str,
+    code: Code,
     field: String,
     message: String,
 }
@@ -65,7 +65,7 @@ pub fn run(
         let prepared = match line {
             Line::TooLong { len } => {
                 let message = format!("line is {len} bytes; the limit is {MAX_EVENT_BYTES}");
-                summary.reject(line_no, "HSK-413-EVENT-TOO-LARGE", String::new(), message, json);
+                summary.reject(line_no, Code::EventTooLarge, String::new(), message, json);
                 continue;
             }
             Line::Bytes if is_blank(&buf) => continue,
@@ -81,7 +81,7 @@ pub fn run(
                     summary.accepted += append(&wal, &mut batch, opts)?;
                 }
             }
-            Err(e) => summary.reject(line_no, InvalidEvent::CODE, e.field, e.reason, json),
+            Err(e) => summary.reject(line_no, e.code(), e.field, e.reason, json),
         }
         progress.tick(line_no, reader.bytes_read, &summary);
     }
@@ -97,7 +97,7 @@ fn append(wal: &Wal, batch: &mut Vec<Vec<u8>>, opts: &WalOptions) -> Result<u64,
 }
 
 impl Summary {
-    fn reject(&mut self, line: u64, code: &'static str, field: String, message: String, json: bool) {
+    fn reject(&mut self, line: u64, code: Code, field: String, message: String, json: bool) {
         self.rejected_count += 1;
         if !json {
             let at = if field.is_empty() { String::new() } else { format!(" at {field}") };
