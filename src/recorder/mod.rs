@@ -16,7 +16,7 @@ pub mod dedup;
 #[cfg(not(feature = "internals"))]
 mod dedup;
 pub mod error;
-mod record;
+mod intake;
 #[cfg(feature = "internals")]
 pub mod replay;
 #[cfg(not(feature = "internals"))]
@@ -32,19 +32,17 @@ use uuid::Uuid;
 
 pub use config::RecorderConfig;
 pub use error::RecorderError;
+pub use intake::Intake;
 
 use crate::compact::error::io;
 use crate::compact::{Compactor, StoreError};
 use crate::datadir::{DataDir, DirLock, Layout};
-use crate::event::{Event, InvalidEvent};
+use crate::event::Event;
 use crate::fsio::create_dir_durable;
-use crate::ingest::{Prepared, check_future_skew, prepare_event, prepare_json};
 use crate::query::parquet::{self, ParquetScan};
 use crate::query::views::{JobView, TraceView, collect_all, job_view, trace_view};
 use crate::query::{EventPage, EventQuery, merge_page, tail::TailIndex};
-use crate::redact::Redactor;
-use crate::wal::{Wal, WalHooks, WalStats};
-use dedup::Dedup;
+use crate::wal::{Durability, WalHooks, WalStats};
 
 /// The recorder API of DESIGN.md (Interfaces → Rust).
 pub trait FlightRecorder {
@@ -97,10 +95,8 @@ pub struct Recorder {
 pub(crate) struct Inner {
     layout: Layout,
     config: RecorderConfig,
-    wal: Wal,
-    redactor: Redactor,
+    intake: Intake,
     tail: Arc<Mutex<TailIndex>>,
-    dedup: Mutex<Dedup>,
     compactor: Mutex<Compactor>,
     query_conn: Mutex<Connection>,
     seal_notify: Arc<tokio::sync::Notify>,
@@ -143,11 +139,11 @@ impl Recorder {
 
     /// Seals the active WAL segment (so the compactor can take it).
     pub async fn seal(&self) -> Result<(), RecorderError> {
-        Ok(self.inner.wal.seal().await?)
+        Ok(self.inner.intake.wal().seal().await?)
     }
 
     pub fn wal_stats(&self) -> WalStats {
-        self.inner.wal.stats()
+        self.inner.intake.wal().stats()
     }
 
     pub fn layout(&self) -> &Layout {
@@ -178,15 +174,34 @@ impl Recorder {
                 parquet_files: files,
                 oldest: at(oldest),
                 newest: at(newest),
-                dedup_ids: lock(&inner.dedup).len(),
+                dedup_ids: inner.intake.remembered_ids(),
                 wal_quarantined_segments: crate::wal::recovery::quarantined_files(&inner.layout.wal_dir())
                     .iter()
                     .filter(|f| f.segment)
                     .count() as u64,
-                wal: inner.wal.stats(),
+                wal: inner.intake.wal().stats(),
             })
         })
         .await
+    }
+
+    /// Records one JSON event and says what happened to it (see [`Intake`]).
+    pub async fn record_json(&self, json: &[u8], durability: Option<Durability>) -> Result<Recorded, RecorderError> {
+        self.inner.intake.record_json(json, durability).await
+    }
+
+    /// Records an event built in Rust and says what happened to it.
+    pub async fn record(&self, event: Event, durability: Option<Durability>) -> Result<Recorded, RecorderError> {
+        self.inner.intake.record(event, durability).await
+    }
+
+    /// Records many JSON events, each with its own result, in order (see [`Intake`]).
+    pub async fn record_json_batch(
+        &self,
+        items: &[&[u8]],
+        durability: Option<Durability>,
+    ) -> Vec<Result<Recorded, RecorderError>> {
+        self.inner.intake.record_json_batch(items, durability).await
     }
 
     /// Events in the WAL tail (not compacted yet).
@@ -198,7 +213,9 @@ impl Recorder {
     pub async fn shutdown(&self) -> Result<(), RecorderError> {
         self.inner.tasks.stop().await;
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || inner.wal.close()).await.map_err(|_| RecorderError::ShuttingDown)??;
+        tokio::task::spawn_blocking(move || inner.intake.wal().close())
+            .await
+            .map_err(|_| RecorderError::ShuttingDown)??;
         Ok(())
     }
 
@@ -247,23 +264,15 @@ impl FlightRecorder for Recorder {
 }
 
 impl Inner {
-    fn open(config: RecorderConfig) -> Result<Inner, RecorderError> {
+    fn open(mut config: RecorderConfig) -> Result<Inner, RecorderError> {
         let root = &config.data_dir;
         create_dir_durable(config.wal.fs.as_ref(), root).map_err(io("create data directory", root))?;
         let writer_lock = DataDir::open(&config.data_dir)?;
         let compactor_lock = DirLock::compactor(&config.data_dir)?;
         let layout = writer_lock.layout().clone().with_fs(config.wal.fs.clone());
-        let redactor = Redactor::new(&config.redaction_patterns)
-            .map_err(|e| RecorderError::invalid_query("redaction_patterns", e.to_string()))?;
         let compactor = Compactor::open(&layout)?;
         let query_conn = store::query_connection(&compactor)?;
-        let mut dedup = Dedup::new(config.dedup_window, config.dedup_capacity);
-        let now = chrono::Utc::now().timestamp_micros();
-        for id in store::recent_event_ids(&query_conn, &layout.root, config.dedup_window)? {
-            if let Ok(id) = Uuid::parse_str(&id) {
-                dedup.insert(id, now);
-            }
-        }
+        let recent_ids = store::recent_event_ids(&query_conn, &layout.root, config.dedup_window)?;
         let tail = Arc::new(Mutex::new(TailIndex::default()));
         let seal_notify = Arc::new(tokio::sync::Notify::new());
         let hooks = WalHooks {
@@ -276,18 +285,15 @@ impl Inner {
                 move |records| lock(&t).push_payloads(records)
             })),
         };
-        let mut wal_options = config.wal.clone();
         let stored = crate::compact::catalog::highest_lsn(compactor.connection())?;
-        wal_options.lsn_floor = wal_options.lsn_floor.max(stored);
-        let (wal, _report) =
-            replay::open_wal(&layout.wal_dir(), wal_options, hooks, &mut lock(&tail), &mut dedup, now)?;
+        config.wal.lsn_floor = config.wal.lsn_floor.max(stored);
+        let recent_ids = recent_ids.iter().filter_map(|id| Uuid::parse_str(id).ok());
+        let intake = Intake::open(&layout.wal_dir(), &config, hooks, &mut lock(&tail), recent_ids)?;
         Ok(Inner {
             layout,
             config,
-            wal,
-            redactor,
+            intake,
             tail,
-            dedup: Mutex::new(dedup),
             compactor: Mutex::new(compactor),
             query_conn: Mutex::new(query_conn),
             seal_notify,
@@ -295,20 +301,6 @@ impl Inner {
             _compactor_lock: compactor_lock,
             _writer_lock: writer_lock,
         })
-    }
-
-    /// Parses, validates and redacts a JSON event, refusing one dated too far ahead.
-    fn prepare_json(&self, json: &[u8]) -> Result<Prepared, InvalidEvent> {
-        prepare_json(&self.redactor, json).and_then(|p| self.check_skew(p))
-    }
-
-    /// Validates and redacts an event built in Rust, refusing one dated too far ahead.
-    fn prepare_event(&self, event: Event) -> Result<Prepared, InvalidEvent> {
-        prepare_event(&self.redactor, event).and_then(|p| self.check_skew(p))
-    }
-
-    fn check_skew(&self, p: Prepared) -> Result<Prepared, InvalidEvent> {
-        check_future_skew(&p, chrono::Utc::now(), self.config.max_future_skew).map(|()| p)
     }
 
     fn query_page(&self, q: &EventQuery) -> Result<EventPage, RecorderError> {
