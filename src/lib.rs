@@ -5,7 +5,7 @@
 //! records, group-commit writer, recovery) → `compact` (Parquet files, DuckDB catalog) →
 //! `retention` → [`query`] → `recorder` (the `FlightRecorder` API) → `server` (HTTP + UI).
 //! [`datadir`] owns the directory layout and its locks; [`ndjson`] splits NDJSON input;
-//! [`stored`] reads stored events; [`workload`] generates realistic event mixes.
+//! [`stats`] adds up what the store holds; [`stored`] reads stored events; [`workload`] generates realistic event mixes.
 //!
 //! The `store` feature (on by default) brings the parts that need DuckDB and the HTTP stack;
 //! without it the crate is the event model, the redactor and the WAL, which is what the fuzz
@@ -31,6 +31,7 @@ pub mod redact;
 pub mod retention;
 #[cfg(feature = "store")]
 pub mod server;
+pub mod stats;
 pub mod stored;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

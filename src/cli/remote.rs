@@ -1,5 +1,5 @@
 //! The CLI's `--url` mode: `ingest` streams the file to a running server's
-//! `POST /v1/events:ndjson`; `query` asks `GET /v1/events`. The server's answer is printed the
+//! `POST /v1/events:ndjson`; `query` asks `GET /v1/events`, `stats` `GET /v1/stats`. The server's answer is printed the
 //! same way as in local mode. An https URL is checked against the Mozilla roots built into
 //! the client, or against the certificates of `--ca-cert` (a private or self-signed one).
 
@@ -104,6 +104,16 @@ pub fn ingest(server: &Server<'_>, file: &str, json: bool) -> Result<ExitCode, C
         }
     }
     Ok(if total_rejected == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Asks a running server what it holds (`GET /v1/stats`).
+pub fn stats(server: &Server<'_>) -> Result<serde_json::Value, CliError> {
+    let endpoint = format!("{}/v1/stats", server.url.trim_end_matches('/'));
+    let mut req = agent(server)?.get(&endpoint);
+    if let Some(t) = server.token {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    answer(req.call().map_err(http_err("ask the server"))?, "stats")
 }
 
 /// Asks a running server for one page of events.

@@ -42,6 +42,7 @@ use crate::fsio::create_dir_durable;
 use crate::query::parquet::{self, ParquetScan};
 use crate::query::views::{JobView, TraceView, collect_all, job_view, trace_view};
 use crate::query::{EventPage, EventQuery, merge_page, tail::TailIndex};
+use crate::stats::{Part, Totals};
 use crate::wal::{Durability, WalHooks, WalStats};
 
 /// The recorder API of DESIGN.md (Interfaces → Rust).
@@ -69,17 +70,12 @@ pub struct Recorded {
     pub redacted: bool,
 }
 
-/// What the recorder holds, for `GET /v1/stats` and the UI.
+/// What the recorder holds, for `GET /v1/stats` and the UI: the [`Totals`] every stats reader
+/// shows, and the live recorder's own counters.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RecorderStats {
-    pub events: u64,
-    pub wal_events: u64,
-    pub compacted_events: u64,
-    pub parquet_files: u64,
-    #[serde(with = "crate::event::time::option")]
-    pub oldest: Option<chrono::DateTime<chrono::Utc>>,
-    #[serde(with = "crate::event::time::option")]
-    pub newest: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(flatten)]
+    pub totals: Totals,
     pub dedup_ids: usize,
     /// Whole WAL segments in `wal/quarantine/` (moved there because they could not be verified).
     pub wal_quarantined_segments: u64,
@@ -155,7 +151,11 @@ impl Recorder {
         self.blocking(|inner| {
             let snapshot = lock(&inner.tail).snapshot();
             let (wal_events, tail_range) = snapshot.summary();
-            let wal_events = wal_events as u64;
+            let wal = Part {
+                events: wal_events as u64,
+                oldest_micros: tail_range.map(|r| r.0),
+                newest_micros: tail_range.map(|r| r.1),
+            };
             let (compacted, files, lo, hi): (u64, u64, Option<i64>, Option<i64>) = lock(&inner.query_conn)
                 .query_row(
                     "SELECT coalesce(sum(events), 0)::UBIGINT, coalesce(sum(len(files)), 0)::UBIGINT, \
@@ -164,16 +164,9 @@ impl Recorder {
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .map_err(crate::compact::error::db("read catalog totals"))?;
-            let at = |t: Option<i64>| t.and_then(chrono::DateTime::from_timestamp_micros);
-            let oldest = [lo, tail_range.map(|r| r.0)].into_iter().flatten().min();
-            let newest = [hi, tail_range.map(|r| r.1)].into_iter().flatten().max();
+            let compacted = Part { events: compacted, oldest_micros: lo, newest_micros: hi };
             Ok(RecorderStats {
-                events: wal_events + compacted,
-                wal_events,
-                compacted_events: compacted,
-                parquet_files: files,
-                oldest: at(oldest),
-                newest: at(newest),
+                totals: Totals::new(wal, compacted, files),
                 dedup_ids: inner.intake.remembered_ids(),
                 wal_quarantined_segments: crate::wal::recovery::quarantined_files(&inner.layout.wal_dir())
                     .iter()
