@@ -19,6 +19,7 @@
 //! The lock is an OS advisory lock on the open `LOCK` file, so it is released when the
 //! process dies, even by `kill -9`; the file itself stays and holds the last owner's pid.
 
+use crate::error::Code;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -69,8 +70,9 @@ impl Layout {
 #[non_exhaustive]
 pub enum DataDirError {
     #[error(
-        "HSK-409-LOCKED: data directory {dir} is in use: its {role} lock is held by another \
-         flightrec process{holder}; stop that process or choose another --data-dir"
+        "{}: data directory {dir} is in use: its {role} lock is held by another \
+         flightrec process{holder}; stop that process or choose another --data-dir",
+        Code::Locked
     )]
     Locked { dir: PathBuf, role: &'static str, holder: String },
 
@@ -81,9 +83,9 @@ pub enum DataDirError {
 
 impl DataDirError {
     /// The stable code of this error, e.g. `HSK-409-LOCKED`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            DataDirError::Locked { .. } => "HSK-409-LOCKED",
+            DataDirError::Locked { .. } => Code::Locked,
             DataDirError::Io(e) => e.code(),
         }
     }

@@ -6,7 +6,7 @@
 //! `retention` → [`query`] → `recorder` (the `FlightRecorder` API) → `server` (HTTP + UI);
 //! `client` is the same API over HTTP (`RemoteRecorder`) and the CLI's `--url` mode.
 //! [`datadir`] owns the directory layout and its locks; [`ndjson`] splits NDJSON input;
-//! [`stored`] reads stored events; [`workload`] generates realistic event mixes.
+//! [`stats`] adds up what the store holds; [`stored`] reads stored events; [`workload`] generates realistic event mixes.
 //!
 //! The `store` feature (on by default) brings the parts that need DuckDB and the HTTP stack;
 //! without it the crate is the event model, the redactor and the WAL, which is what the fuzz
@@ -19,6 +19,7 @@ pub mod compact;
 pub mod datadir;
 #[cfg(feature = "store")]
 pub mod demo;
+pub mod error;
 pub mod event;
 pub mod failpoint;
 pub mod fsio;
@@ -33,6 +34,7 @@ pub mod redact;
 pub mod retention;
 #[cfg(feature = "store")]
 pub mod server;
+pub mod stats;
 pub mod stored;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -40,7 +40,7 @@ struct WriteSettings {
     max_future_skew: chrono::Duration,
 }
 
-/// How `ingest` and `query` reach a running server instead of the data directory.
+/// How `ingest`, `query` and `stats` reach a running server instead of the data directory.
 #[derive(Args, Debug, Clone)]
 struct RemoteArgs {
     /// Work through a running server (e.g. http://127.0.0.1:7080) instead of the data directory.
@@ -171,11 +171,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Summarise what the data directory holds.
+    /// Summarise what the data directory (or, with --url, a running server) holds.
     Stats {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
 }
 
@@ -240,7 +242,10 @@ fn main() -> ExitCode {
             cli::query::run_query(source, &q, json)
         }
         Command::Sql { sql, json } => cli::query::run_sql_verb(&data_dir, &sql, json),
-        Command::Stats { json } => cli::stats::run(&data_dir, json),
+        Command::Stats { json, remote } => match remote.server() {
+            Some(server) => cli::stats::run_remote(&server, json),
+            None => cli::stats::run(&data_dir, json),
+        },
     };
     match result {
         Ok(status) => status,

@@ -40,7 +40,7 @@ fn ingest_the_sample_then_verify_and_stats_agree() {
     let out = flightrec(tmp.path(), &["ingest", SAMPLE]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains(&format!("accepted {n}, rejected 0")), "{text}");
+    assert!(text.contains(&format!("accepted {n}, duplicates 0, rejected 0")), "{text}");
 
     let out = flightrec(tmp.path(), &["verify", "--json"]);
     assert_eq!(out.status.code(), Some(0));
@@ -62,6 +62,27 @@ fn ingest_the_sample_then_verify_and_stats_agree() {
 }
 
 #[test]
+fn ingesting_the_same_file_twice_stores_each_event_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = sample_lines().len() as u64;
+    let events = |dir: &Path| json(&flightrec(dir, &["stats", "--json"]))["events"].as_u64();
+    assert_eq!(flightrec(tmp.path(), &["ingest", SAMPLE]).status.code(), Some(0));
+
+    let again = flightrec(tmp.path(), &["ingest", "--json", SAMPLE]);
+    assert_eq!(again.status.code(), Some(0), "{}", String::from_utf8_lossy(&again.stderr));
+    let v = json(&again);
+    assert_eq!((v["accepted"].as_u64(), v["duplicates"].as_u64()), (Some(0), Some(n)), "{v}");
+    assert_eq!(events(tmp.path()), Some(n), "the WAL holds each event once");
+
+    // Compacted, the ids are remembered from the Parquet files.
+    assert_eq!(flightrec(tmp.path(), &["compact"]).status.code(), Some(0));
+    let third = flightrec(tmp.path(), &["ingest", SAMPLE]);
+    let text = String::from_utf8_lossy(&third.stdout);
+    assert!(text.contains(&format!("accepted 0, duplicates {n}, rejected 0")), "{text}");
+    assert_eq!(events(tmp.path()), Some(n), "the Parquet files and the WAL hold each event once");
+}
+
+#[test]
 fn bad_lines_are_reported_with_their_number_and_do_not_stop_the_rest() {
     let tmp = tempfile::tempdir().unwrap();
     let good = sample_lines();
@@ -77,12 +98,12 @@ fn bad_lines_are_reported_with_their_number_and_do_not_stop_the_rest() {
     assert!(text.contains("line 2: rejected: HSK-400-INVALID-EVENT"), "{text}");
     assert!(text.contains("line 4: rejected: HSK-400-INVALID-EVENT at type"), "{text}");
     assert!(text.contains("line 6: rejected: HSK-400-INVALID-EVENT at payload.bogus"), "{text}");
-    assert!(text.contains("accepted 2, rejected 3"), "{text}");
+    assert!(text.contains("accepted 2, duplicates 0, rejected 3"), "{text}");
 
     let out = flightrec_stdin(tmp.path(), &["ingest", "-", "--json"], input.as_bytes());
     assert_eq!(out.status.code(), Some(1));
     let v = json(&out);
-    assert_eq!(v["accepted"], 2);
+    assert_eq!((v["accepted"].as_u64(), v["duplicates"].as_u64()), (Some(0), Some(2)), "the same lines again: {v}");
     assert_eq!(v["rejected_count"], 3);
     let lines: Vec<u64> = v["rejected"].as_array().unwrap().iter().map(|r| r["line"].as_u64().unwrap()).collect();
     assert_eq!(lines, vec![2, 4, 6]);
@@ -90,7 +111,7 @@ fn bad_lines_are_reported_with_their_number_and_do_not_stop_the_rest() {
 
     let out = flightrec(tmp.path(), &["verify"]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("4 records"), "two runs of two accepted events");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 records"), "two runs of the same two events, stored once");
 }
 
 #[test]

@@ -96,7 +96,7 @@ async fn a_full_disk_fails_appends_clearly_and_loses_nothing_acknowledged() {
         }
     }
     let e = first_error.expect("16 MiB fill up before 50,000 events");
-    assert_eq!((e.code(), e.http_status()), ("HSK-507-DISK-FULL", 507), "{e}");
+    assert_eq!((e.code().as_str(), e.code().status()), ("HSK-507-DISK-FULL", 507), "{e}");
     assert!(e.to_string().contains("free space"), "the message says what to do: {e}");
     assert!(!acked.is_empty(), "some events fit before the disk was full");
     eprintln!("disk full after {} acknowledged events: {e}", acked.len());

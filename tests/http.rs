@@ -341,6 +341,20 @@ fn the_cli_ingests_and_queries_through_a_running_server() {
     let out = std::process::Command::new(bin).args(["query", "--url", &s.base, "--token", "bad"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
+
+    let out = std::process::Command::new(bin).args(["stats", "--url", &s.base, "--token", "tok"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let n = sample_lines().len();
+    assert!(text.contains(&format!("events          {n} ({n} in the WAL, 0 compacted)")), "{text}");
+    let out =
+        std::process::Command::new(bin).args(["stats", "--url", &s.base, "--token", "tok", "--json"]).output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut answer = s.agent.get(format!("{}/v1/stats", s.base)).header("Authorization", "Bearer tok").call().unwrap();
+    let served: Value = serde_json::from_str(&answer.body_mut().read_to_string().unwrap()).unwrap();
+    for key in ["events", "wal_events", "compacted_events", "parquet_files", "oldest", "newest", "dedup_ids"] {
+        assert_eq!(v[key], served[key], "{key}: the server's GET /v1/stats, as it is: {v}");
+    }
 }
 
 #[test]

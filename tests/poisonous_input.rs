@@ -43,7 +43,7 @@ async fn the_recorder_refuses_events_dated_past_the_future_skew() {
     let results = recorder.record_json_batch(&[good.as_bytes(), bad.as_bytes()], None).await;
     assert!(results[0].is_ok());
     assert!(matches!(&results[1], Err(RecorderError::InvalidEvent(e)) if e.field == "timestamp"));
-    assert_eq!(recorder.stats().await.unwrap().events, 3);
+    assert_eq!(recorder.stats().await.unwrap().totals.events, 3);
     recorder.shutdown().await.unwrap();
 }
 

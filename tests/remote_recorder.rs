@@ -151,7 +151,7 @@ async fn a_full_buffer_refuses_at_once_with_a_typed_error_and_drains_when_the_se
         recorder.record_event(inference(Uuid::new_v4())).await.unwrap();
     }
     let refused = recorder.record_event(inference(Uuid::new_v4())).await.unwrap_err();
-    assert_eq!((refused.code(), refused.http_status()), ("HSK-429-BUFFER-FULL", 429), "{refused}");
+    assert_eq!((refused.code().as_str(), refused.code().status()), ("HSK-429-BUFFER-FULL", 429), "{refused}");
     assert!(matches!(refused, RecorderError::Remote(_)), "{refused:?}");
     assert!(t.elapsed() < Duration::from_secs(2), "async records never wait: {:?}", t.elapsed());
     assert_eq!(recorder.pending(), 50, "the buffer holds its bound, not more");
@@ -216,7 +216,7 @@ async fn rejections_are_per_event_and_reads_go_through_the_api_with_the_token() 
     cfg.endpoint = cfg.endpoint.with_token("wrong");
     let intruder = RemoteRecorder::open(cfg).await.unwrap();
     let e = intruder.record_event(inference(Uuid::new_v4())).await.unwrap_err();
-    assert_eq!((e.code(), e.http_status()), ("HSK-401-UNAUTHORIZED", 401), "{e}");
+    assert_eq!((e.code().as_str(), e.code().status()), ("HSK-401-UNAUTHORIZED", 401), "{e}");
     let e = intruder.query(EventQuery::default()).await.unwrap_err();
     assert_eq!(e.code(), "HSK-401-UNAUTHORIZED", "{e}");
 }

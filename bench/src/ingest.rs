@@ -1,5 +1,6 @@
-//! `flightrec-bench ingest`: durable ingest through the full path (parse, validate, redact,
-//! WAL append) from N concurrent tokio tasks, one run per writer count.
+//! `flightrec-bench ingest`: durable ingest through flightrec's ingest path (parse, validate,
+//! redact, de-duplicate, WAL append: [`Intake`]) from N concurrent tokio tasks, one run per
+//! writer count; `--prepared` times the bare WAL append, `--recorder` the whole recorder.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -7,21 +8,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flightrec::datadir::DataDir;
+use flightrec::error::Code;
 use flightrec::event::{Event, parse_event};
-use flightrec::ingest::{prepare_event, prepare_json};
-use flightrec::recorder::{Recorder, RecorderConfig};
+use flightrec::ingest::prepare_json;
+use flightrec::recorder::{Intake, Recorder, RecorderConfig};
 use flightrec::redact::Redactor;
 use flightrec::wal::{Durability, Wal, WalHooks, WalOptions};
 use flightrec::workload::Generator;
+use uuid::Uuid;
 
 use crate::BenchError;
 
-/// Generated events the bare-WAL writers cycle through (one pool, made before the clock
-/// starts), and how far apart in it the writers start.
+/// Generated events the writers cycle through (one pool, made before the clock starts; not
+/// for the recorder's), and how far apart in it the writers start.
 const POOL: usize = 16_384;
 const POOL_STRIDE: usize = 61;
-
-const QUEUE_FULL: &str = "HSK-429-QUEUE-FULL";
 
 struct RunResult {
     events: u64,
@@ -33,8 +34,8 @@ pub struct BenchArgs<'a> {
     pub writers: &'a [usize],
     pub seconds: f64,
     pub baselines: bool,
-    /// Go through the whole recorder (de-duplication, query tail, compaction and retention
-    /// running) instead of the bare WAL.
+    /// Go through the whole recorder (query tail, compaction and retention running) instead of
+    /// the ingest path alone.
     pub recorder: bool,
     /// Offered load in events/s over all writers (each writer sends on a fixed schedule);
     /// None: every writer sends as fast as its appends return.
@@ -52,54 +53,69 @@ enum PoolEvent {
     Typed(Box<Event>),
 }
 
+impl PoolEvent {
+    /// The same event under a new `event_id`: the pool repeats, and the ingest path stores an
+    /// id once (a JSON event without the generator's `"event_id":"` is sent as it is).
+    fn renewed(self) -> PoolEvent {
+        match self {
+            PoolEvent::Bytes(mut json) => {
+                if let Some(at) = json.windows(EVENT_ID_KEY.len()).position(|w| w == EVENT_ID_KEY) {
+                    let start = at + EVENT_ID_KEY.len();
+                    if let Some(id) = json.get_mut(start..start + uuid::fmt::Hyphenated::LENGTH) {
+                        Uuid::new_v4().hyphenated().encode_lower(id);
+                    }
+                }
+                PoolEvent::Bytes(json)
+            }
+            PoolEvent::Typed(mut event) => {
+                event.event_id = Uuid::new_v4();
+                PoolEvent::Typed(event)
+            }
+        }
+    }
+}
+
+const EVENT_ID_KEY: &[u8] = br#""event_id":""#;
+
 /// Where the writers record.
 #[derive(Clone)]
 enum Sink {
-    /// `prepared`: append already-validated payloads (the bare WAL append), else the JSON.
-    Wal {
-        wal: Arc<Wal>,
-        redactor: Arc<Redactor>,
-        prepared: bool,
-    },
+    /// `--prepared`: the bare WAL append of payloads prepared before the clock starts.
+    Wal(Arc<Wal>),
+    /// flightrec's ingest path (prepare, de-duplicate, append) without the rest of the
+    /// recorder (query tail, compaction, retention).
+    Intake(Intake),
     Recorder(Recorder),
 }
 
 impl Sink {
-    /// Records one event (JSON, a WAL payload when `prepared`, or typed); returns its
-    /// event_id once acknowledged (empty when prepared), or the error's code and message.
-    async fn record(&self, event: PoolEvent, durability: Durability) -> Result<String, (String, String)> {
-        let (wal, redactor, payloads) = match self {
-            Sink::Recorder(r) => return record_in(r, event, durability).await,
-            Sink::Wal { wal, redactor, prepared } => (wal, redactor, *prepared),
-        };
-        let prepared = match event {
-            PoolEvent::Bytes(payload) if payloads => {
-                wal.append(payload, durability).await.map_err(|e| (e.code().to_string(), e.to_string()))?;
+    /// Records one event (JSON, a WAL payload when prepared, or typed); returns its event_id
+    /// once acknowledged (empty for a bare payload), or the error's code and message.
+    async fn record(&self, event: PoolEvent, durability: Durability) -> Result<String, (Code, String)> {
+        let d = Some(durability);
+        let recorded = match (self, event) {
+            (Sink::Wal(wal), PoolEvent::Bytes(payload)) => {
+                wal.append(payload, durability).await.map_err(|e| (e.code(), e.to_string()))?;
                 return Ok(String::new());
             }
-            PoolEvent::Bytes(json) => prepare_json(redactor, &json),
-            PoolEvent::Typed(event) => prepare_event(redactor, *event),
-        }
-        .map_err(|e| (e.code().to_string(), e.to_string()))?;
-        wal.append(prepared.payload, durability).await.map_err(|e| (e.code().to_string(), e.to_string()))?;
-        Ok(prepared.event_id.to_string())
+            (Sink::Wal(_), PoolEvent::Typed(_)) => {
+                return Err((Code::InvalidEvent, "a --prepared run appends payloads, not typed events".into()));
+            }
+            (Sink::Intake(i), PoolEvent::Bytes(json)) => i.record_json(&json, d).await,
+            (Sink::Intake(i), PoolEvent::Typed(event)) => i.record(*event, d).await,
+            (Sink::Recorder(r), PoolEvent::Bytes(json)) => r.record_json(&json, d).await,
+            (Sink::Recorder(r), PoolEvent::Typed(event)) => r.record(*event, d).await,
+        };
+        recorded.map(|r| r.event_id.to_string()).map_err(|e| (e.code(), e.to_string()))
     }
 
     fn stats(&self) -> flightrec::wal::WalStats {
         match self {
-            Sink::Wal { wal, .. } => wal.stats(),
+            Sink::Wal(wal) => wal.stats(),
+            Sink::Intake(i) => i.wal().stats(),
             Sink::Recorder(r) => r.wal_stats(),
         }
     }
-}
-
-/// [`Sink::record`] through the whole recorder.
-async fn record_in(r: &Recorder, event: PoolEvent, durability: Durability) -> Result<String, (String, String)> {
-    let recorded = match event {
-        PoolEvent::Bytes(json) => r.record_json(&json, Some(durability)).await,
-        PoolEvent::Typed(event) => r.record(*event, Some(durability)).await,
-    };
-    recorded.map(|r| r.event_id.to_string()).map_err(|e| (e.code().to_string(), e.to_string()))
 }
 
 pub fn run(data_dir: &Path, opts: &WalOptions, args: BenchArgs<'_>) -> Result<ExitCode, BenchError> {
@@ -112,11 +128,18 @@ pub fn run(data_dir: &Path, opts: &WalOptions, args: BenchArgs<'_>) -> Result<Ex
         let mut config = RecorderConfig::new(data_dir);
         config.wal = opts.clone();
         Sink::Recorder(runtime.block_on(Recorder::open(config))?)
-    } else {
+    } else if args.prepared {
         let dir = DataDir::open(data_dir)?;
         let (wal, _) = Wal::open(&dir.layout().wal_dir(), opts.clone(), WalHooks::default())?;
         wal_dir = Some(dir);
-        Sink::Wal { wal: Arc::new(wal), redactor: Arc::new(Redactor::builtin()), prepared: args.prepared }
+        Sink::Wal(Arc::new(wal))
+    } else {
+        let dir = DataDir::open(data_dir)?;
+        let mut config = RecorderConfig::new(data_dir);
+        config.wal = opts.clone();
+        let intake = Intake::open_writer(&dir, &config)?;
+        wal_dir = Some(dir);
+        Sink::Intake(intake)
     };
     let fsync_loop =
         if args.baselines { Some(super::ingest_baselines::fdatasync_loop(data_dir, args.seconds)?) } else { None };
@@ -151,7 +174,8 @@ pub fn run(data_dir: &Path, opts: &WalOptions, args: BenchArgs<'_>) -> Result<Ex
         }
     }
     match sink {
-        Sink::Wal { wal, .. } => wal.close()?,
+        Sink::Wal(wal) => wal.close()?,
+        Sink::Intake(i) => i.wal().close()?,
         Sink::Recorder(r) => runtime.block_on(r.shutdown())?,
     }
     drop(wal_dir);
@@ -178,10 +202,13 @@ impl Pace {
 
 async fn run_writers(sink: &Sink, pace: Pace, opts: &WalOptions, typed: bool) -> Result<RunResult, BenchError> {
     let writers = pace.writers;
-    // The runtime's own cost of making events stays out of the measurement: the bare-WAL runs
-    // cycle through one pool of events made before the clock starts (ids repeat; the bare WAL
-    // does not de-duplicate). The recorder de-duplicates, so its writers generate each event.
-    let pool = Arc::new(if matches!(sink, Sink::Wal { .. }) { event_pool(sink, typed)? } else { Vec::new() });
+    // The cost of making events stays out of the measurement: the bare-WAL and ingest-path
+    // runs cycle through one pool of events made before the clock starts (the ingest path
+    // de-duplicates, so each event it is sent gets a new id). The recorder's writers generate
+    // each event.
+    let pooled = !matches!(sink, Sink::Recorder(_));
+    let renew = matches!(sink, Sink::Intake(_));
+    let pool = Arc::new(if pooled { event_pool(sink, typed)? } else { Vec::new() });
     let deadline = (pace.seconds > 0.0).then(|| Instant::now() + Duration::from_secs_f64(pace.seconds));
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(writers);
@@ -194,6 +221,7 @@ async fn run_writers(sink: &Sink, pace: Pace, opts: &WalOptions, typed: bool) ->
             let mut i = 0usize;
             while deadline.is_none_or(|d| Instant::now() < d) {
                 let event = match pool.get((w * POOL_STRIDE + i) % POOL.max(1)) {
+                    Some(event) if renew => event.clone().renewed(),
                     Some(event) => event.clone(),
                     None => PoolEvent::Bytes(generator.next_json().into_bytes()),
                 };
@@ -205,7 +233,7 @@ async fn run_writers(sink: &Sink, pace: Pace, opts: &WalOptions, typed: bool) ->
                 match sink.record(event, durability).await {
                     Ok(_) => {}
                     // async mode: a full queue drops the event (counted by the WAL).
-                    Err((code, _)) if code == QUEUE_FULL => {
+                    Err((Code::QueueFull, _)) => {
                         tokio::task::yield_now().await;
                         continue;
                     }
@@ -227,7 +255,7 @@ async fn run_writers(sink: &Sink, pace: Pace, opts: &WalOptions, typed: bool) ->
     Ok(RunResult { events: latencies_us.len() as u64, secs: start.elapsed().as_secs_f64(), latencies_us })
 }
 
-/// The pool of events the bare-WAL writers cycle through: generated JSON, the WAL payloads
+/// The pool of events the writers cycle through: generated JSON, the WAL payloads
 /// of a `--prepared` run (parsed, validated, redacted, encoded), or typed events.
 fn event_pool(sink: &Sink, typed: bool) -> Result<Vec<PoolEvent>, BenchError> {
     let failed = |what: &str, e: String| BenchError::Io { what: what.into(), source: std::io::Error::other(e) };
@@ -237,7 +265,7 @@ fn event_pool(sink: &Sink, typed: bool) -> Result<Vec<PoolEvent>, BenchError> {
         let parsed = pool.iter().map(|json| parse_event(json).map(|p| PoolEvent::Typed(Box::new(p.event))));
         return parsed.collect::<Result<_, _>>().map_err(|e| failed("parse generated events", e.to_string()));
     }
-    if matches!(sink, Sink::Wal { prepared: true, .. }) {
+    if matches!(sink, Sink::Wal(_)) {
         let payloads = prepared_pool(&pool).map_err(|e| failed("prepare events", e))?;
         return Ok(payloads.into_iter().map(PoolEvent::Bytes).collect());
     }

@@ -3,6 +3,7 @@
 //! part of the product: it reaches flightrec through its public API, plus the `internals`
 //! feature for the recovery benchmark.
 
+mod fill;
 mod group_commit_probe;
 mod ingest;
 mod ingest_baselines;
@@ -49,7 +50,7 @@ enum Command {
         #[arg(long)]
         baselines: bool,
         /// Record through the whole recorder (de-duplication, query tail, background
-        /// compaction and retention) instead of the bare WAL.
+        /// compaction and retention) instead of the ingest path alone.
         #[arg(long)]
         recorder: bool,
         /// Offered load in events/s over all writers, each sending on a fixed schedule (for
@@ -61,7 +62,8 @@ enum Command {
         #[arg(long, conflicts_with = "typed")]
         prepared: bool,
         /// Record typed events built in Rust (`flightrec::event::Event`, made before the clock
-        /// starts): validate, redact and encode, no JSON parsing. Bare WAL only.
+        /// starts): validate, redact, de-duplicate and encode, no JSON parsing. Not with
+        /// --recorder.
         #[arg(long, conflicts_with = "recorder")]
         typed: bool,
     },
@@ -100,7 +102,7 @@ pub enum BenchError {
     Store(#[from] flightrec::compact::StoreError),
     #[error(transparent)]
     Recorder(#[from] flightrec::recorder::RecorderError),
-    #[error("HSK-500-IO: {what}: {source}")]
+    #[error("{}: {what}: {source}", flightrec::error::Code::Io)]
     Io { what: String, source: std::io::Error },
 }
 

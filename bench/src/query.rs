@@ -12,15 +12,13 @@ use std::time::{Duration, Instant};
 
 use flightrec::compact::Compactor;
 use flightrec::datadir::DataDir;
-use flightrec::ingest::prepare_json;
 use flightrec::query::EventQuery;
 use flightrec::recorder::{FlightRecorder, Recorder, RecorderConfig};
-use flightrec::redact::Redactor;
 use flightrec::stored::StoredEnvelope;
-use flightrec::wal::{Durability, Wal, WalHooks, WalOptions};
 use flightrec::workload::Generator;
 
 use crate::BenchError;
+use crate::fill::Filler;
 use crate::measure::{page_start, peak_rss_mb, percentile};
 
 fn err(what: &str) -> impl FnOnce(String) -> BenchError + '_ {
@@ -89,10 +87,9 @@ fn generate(
         }
         None => None,
     };
-    let (wal, _) = Wal::open(&dir.layout().wal_dir(), WalOptions::default(), WalHooks::default())?;
-    let redactor = Redactor::builtin();
+    let mut filler = Filler::open(&dir)?;
     let mut generator = Generator::new(11, start, step);
-    let (mut bytes, mut samples, mut batch) = (0u64, Vec::new(), Vec::with_capacity(4096));
+    let (mut bytes, mut samples) = (0u64, Vec::new());
     let t = Instant::now();
     for i in 0..events {
         let line = generator.next_json();
@@ -105,17 +102,14 @@ fn generate(
         {
             samples.push((e.trace_id.to_string(), e.job_id.as_deref().unwrap_or_default().to_string()));
         }
-        batch.push(prepare_json(&redactor, line.as_bytes()).map_err(|e| err("generate")(e.to_string()))?.payload);
-        if batch.len() == 4096 {
-            wal.append_batch_blocking(std::mem::take(&mut batch), Durability::Batch)?;
-        }
+        filler.push(line)?;
     }
-    wal.append_batch_blocking(batch, Durability::Batch)?;
+    let intake = filler.finish()?;
     if let Some(w) = copy.as_mut() {
         w.flush().map_err(BenchError::io("write NDJSON copy"))?;
     }
-    wal.seal_blocking()?;
-    wal.close()?;
+    intake.wal().seal_blocking()?;
+    intake.wal().close()?;
     println!("ingest: {events} events in {:.2} s (batch durability, one writer)", t.elapsed().as_secs_f64());
     Ok((bytes, samples))
 }

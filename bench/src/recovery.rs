@@ -13,21 +13,20 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use flightrec::datadir::DataDir;
-use flightrec::ingest::prepare_json;
 use flightrec::query::tail::TailIndex;
 use flightrec::recorder::RecorderConfig;
 use flightrec::recorder::dedup::Dedup;
 use flightrec::recorder::replay::open_wal;
-use flightrec::redact::Redactor;
-use flightrec::wal::{Durability, SegmentDir, Wal, WalHooks, WalOptions};
+use flightrec::wal::{SegmentDir, WalHooks, WalOptions};
 use flightrec::workload::Generator;
 
 use crate::BenchError;
+use crate::fill::Filler;
 
 pub fn run(data_dir: &Path, mb: u64) -> Result<ExitCode, BenchError> {
     let dir = DataDir::open(data_dir)?;
     let wal_dir = dir.layout().wal_dir();
-    let (events, bytes) = write_wal(&wal_dir, mb * 1024 * 1024)?;
+    let (events, bytes) = write_wal(&dir, mb * 1024 * 1024)?;
     println!("wrote {events} events, {} MiB of WAL", bytes / (1024 * 1024));
     read_and_crc(&wal_dir)?;
     let baseline = read_and_crc(&wal_dir)?;
@@ -55,27 +54,18 @@ pub fn run(data_dir: &Path, mb: u64) -> Result<ExitCode, BenchError> {
 }
 
 /// Appends generated events in batches until the WAL holds `target` bytes; returns (events, bytes).
-fn write_wal(wal_dir: &Path, target: u64) -> Result<(u64, u64), BenchError> {
-    let (wal, _) = Wal::open(wal_dir, WalOptions::default(), WalHooks::default())?;
-    let redactor = Redactor::builtin();
+fn write_wal(dir: &DataDir, target: u64) -> Result<(u64, u64), BenchError> {
+    let mut filler = Filler::open(dir)?;
     let mut generator = Generator::new(13, chrono::Utc::now(), 1_000);
     let mut events = 0u64;
-    while wal.stats().bytes_written < target {
-        let mut batch = Vec::with_capacity(4096);
-        for _ in 0..4096 {
-            let line = generator.next_json();
-            let p = prepare_json(&redactor, line.as_bytes()).map_err(|e| BenchError::Io {
-                what: "generate".into(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
-            batch.push(p.payload);
-        }
-        events += batch.len() as u64;
-        wal.append_batch_blocking(batch, Durability::Batch)?;
+    while filler.wal().stats().bytes_written < target {
+        filler.push(generator.next_json())?;
+        events += 1;
     }
-    wal.flush_blocking()?;
-    let bytes = wal.stats().bytes_written;
-    wal.close()?;
+    let intake = filler.finish()?;
+    intake.wal().flush_blocking()?;
+    let bytes = intake.wal().stats().bytes_written;
+    intake.wal().close()?;
     Ok((events, bytes))
 }
 

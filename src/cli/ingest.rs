@@ -1,5 +1,7 @@
-//! `flightrec ingest FILE|-`: records an NDJSON file line by line. A bad line is reported
-//! with its number and reason and does not stop the lines after it.
+//! `flightrec ingest FILE|-`: records an NDJSON file line by line, through the recorder's
+//! ingest path ([`Intake`]: prepare, de-duplicate, append), so an event already recorded is
+//! counted as a duplicate and stored once. A bad line is reported with its number and reason
+//! and does not stop the lines after it.
 
 use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::Path;
@@ -7,21 +9,24 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use flightrec::datadir::DataDir;
-use flightrec::event::InvalidEvent;
-use flightrec::ingest::{MAX_EVENT_BYTES, check_future_skew, prepare_json};
+use flightrec::error::Code;
+use flightrec::ingest::MAX_EVENT_BYTES;
 use flightrec::ndjson::{Line, LineReader, is_blank};
-use flightrec::redact::Redactor;
+use flightrec::recorder::{Intake, Recorded, RecorderConfig, RecorderError};
 use flightrec::server::api::MAX_REJECTED_LISTED;
-use flightrec::wal::{Wal, WalHooks, WalOptions};
+use flightrec::wal::WalOptions;
 
 use super::{CliError, print_json};
 
-/// Events appended to the WAL per request (one fdatasync each in sync mode).
+/// Lines recorded per WAL request (one fdatasync each in sync mode), and most bytes of lines
+/// held before they are recorded.
 const BATCH: usize = 1024;
+const BATCH_BYTES: usize = 4 << 20;
 
 #[derive(Debug, Default, serde::Serialize)]
 struct Summary {
     accepted: u64,
+    duplicates: u64,
     rejected_count: u64,
     redacted: u64,
     trace_ids_assigned: u64,
@@ -31,9 +36,24 @@ struct Summary {
 #[derive(Debug, serde::Serialize)]
 struct Rejection {
     line: u64,
-    code: &'static str,
+    code: Code,
     field: String,
     message: String,
+}
+
+/// The lines read and not recorded yet, with their line numbers.
+#[derive(Default)]
+struct Pending {
+    lines: Vec<(u64, Vec<u8>)>,
+    bytes: usize,
+}
+
+/// Where the lines go, and how the rejections are reported.
+struct Ingest {
+    intake: Intake,
+    runtime: tokio::runtime::Runtime,
+    summary: Summary,
+    json: bool,
 }
 
 pub fn run(
@@ -51,53 +71,77 @@ pub fn run(
         (Box::new(BufReader::with_capacity(1 << 20, f)), size)
     };
     let dir = DataDir::open(data_dir)?;
-    let lsn_floor = flightrec::compact::files::highest_lsn(&dir.layout().events_dir())?;
-    let wal_opts = WalOptions { lsn_floor, ..opts.clone() };
-    let (wal, _) = Wal::open(&dir.layout().wal_dir(), wal_opts, WalHooks::default())?;
-    let redactor = Redactor::builtin();
+    let mut config = RecorderConfig::new(dir.root());
+    config.wal = opts.clone();
+    config.max_future_skew = max_future_skew;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::io("start the tokio runtime"))?;
+    let intake = Intake::open_writer(&dir, &config)?;
+    let mut ingest = Ingest { intake, runtime, summary: Summary::default(), json };
     let mut reader = LineReader::new(input, MAX_EVENT_BYTES);
-    let mut summary = Summary::default();
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut pending = Pending::default();
     let mut buf = Vec::new();
     let mut progress = Progress::new(size);
     while let Some(line) = reader.next_line(&mut buf).map_err(CliError::io(format!("read {file}")))? {
         let line_no = reader.line_no;
-        let prepared = match line {
+        match line {
             Line::TooLong { len } => {
+                // The lines before it first, so the rejections come out in line order.
+                ingest.record(&mut pending)?;
                 let message = format!("line is {len} bytes; the limit is {MAX_EVENT_BYTES}");
-                summary.reject(line_no, "HSK-413-EVENT-TOO-LARGE", String::new(), message, json);
-                continue;
+                ingest.summary.reject(line_no, Code::EventTooLarge, String::new(), message, json);
             }
             Line::Bytes if is_blank(&buf) => continue,
-            Line::Bytes => prepare_json(&redactor, &buf)
-                .and_then(|p| check_future_skew(&p, chrono::Utc::now(), max_future_skew).map(|()| p)),
-        };
-        match prepared {
-            Ok(p) => {
-                summary.redacted += u64::from(p.redacted);
-                summary.trace_ids_assigned += u64::from(p.trace_id_assigned);
-                batch.push(p.payload);
-                if batch.len() >= BATCH {
-                    summary.accepted += append(&wal, &mut batch, opts)?;
+            Line::Bytes => {
+                pending.bytes += buf.len();
+                pending.lines.push((line_no, std::mem::take(&mut buf)));
+                if pending.lines.len() >= BATCH || pending.bytes >= BATCH_BYTES {
+                    ingest.record(&mut pending)?;
                 }
             }
-            Err(e) => summary.reject(line_no, InvalidEvent::CODE, e.field, e.reason, json),
         }
-        progress.tick(line_no, reader.bytes_read, &summary);
+        progress.tick(line_no, reader.bytes_read, &ingest.summary);
     }
-    summary.accepted += append(&wal, &mut batch, opts)?;
-    wal.close()?;
-    report(&summary, json, dir.root())
+    ingest.record(&mut pending)?;
+    ingest.intake.wal().close()?;
+    report(&ingest.summary, json, dir.root())
 }
 
-fn append(wal: &Wal, batch: &mut Vec<Vec<u8>>, opts: &WalOptions) -> Result<u64, CliError> {
-    let n = batch.len() as u64;
-    wal.append_batch_blocking(std::mem::take(batch), opts.durability)?;
-    Ok(n)
+impl Ingest {
+    /// Records the pending lines as one batch; a storage error (not a line's fault) stops.
+    fn record(&mut self, pending: &mut Pending) -> Result<(), CliError> {
+        let lines = std::mem::take(&mut pending.lines);
+        pending.bytes = 0;
+        let slices: Vec<&[u8]> = lines.iter().map(|(_, b)| b.as_slice()).collect();
+        let results = self.runtime.block_on(self.intake.record_json_batch(&slices, None));
+        for ((line, _), result) in lines.iter().zip(results) {
+            match result {
+                Ok(r) => self.summary.count(&r),
+                Err(RecorderError::InvalidEvent(e)) => {
+                    let code = e.code();
+                    self.summary.reject(*line, code, e.field, e.reason, self.json);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Summary {
-    fn reject(&mut self, line: u64, code: &'static str, field: String, message: String, json: bool) {
+    fn count(&mut self, r: &Recorded) {
+        if r.duplicate {
+            self.duplicates += 1;
+        } else {
+            self.accepted += 1;
+            self.redacted += u64::from(r.redacted);
+            self.trace_ids_assigned += u64::from(r.trace_id_assigned);
+        }
+    }
+
+    fn reject(&mut self, line: u64, code: Code, field: String, message: String, json: bool) {
         self.rejected_count += 1;
         if !json {
             let at = if field.is_empty() { String::new() } else { format!(" at {field}") };
@@ -113,8 +157,9 @@ fn report(summary: &Summary, json: bool, root: &Path) -> Result<ExitCode, CliErr
         print_json(summary)?;
     } else {
         println!(
-            "accepted {}, rejected {}, redacted {}, trace_ids assigned {} (data dir {})",
+            "accepted {}, duplicates {}, rejected {}, redacted {}, trace_ids assigned {} (data dir {})",
             summary.accepted,
+            summary.duplicates,
             summary.rejected_count,
             summary.redacted,
             summary.trace_ids_assigned,

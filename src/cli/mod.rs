@@ -10,6 +10,7 @@ pub mod serve;
 pub mod stats;
 pub mod verify;
 
+use flightrec::error::Code;
 use flightrec::wal::WalError;
 
 /// An error that stops a verb (exit status 2).
@@ -27,7 +28,7 @@ pub enum CliError {
     Serve(#[from] flightrec::server::ServeError),
     #[error(transparent)]
     Client(#[from] flightrec::client::ClientError),
-    #[error("HSK-500-IO: {what}: {source}")]
+    #[error("{}: {what}: {source}", Code::Io)]
     Io { what: String, source: std::io::Error },
 }
 

@@ -1,7 +1,7 @@
 //! The CLI's `--url` mode: `ingest` streams the file to a running server's
-//! `POST /v1/events:ndjson`; `query` asks `GET /v1/events`. The server's answer is printed the
-//! same way as in local mode. The connection (token, `--ca-cert`) is `flightrec::client`'s,
-//! shared with `RemoteRecorder`.
+//! `POST /v1/events:ndjson`; `query` asks `GET /v1/events`, `stats` `GET /v1/stats`. The
+//! server's answer is printed the same way as in local mode. The connection (token,
+//! `--ca-cert`) is `flightrec::client`'s, shared with `RemoteRecorder`.
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -48,6 +48,14 @@ pub fn ingest(server: &Endpoint, file: &str, json: bool) -> Result<ExitCode, Cli
         }
     }
     Ok(if total_rejected == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Asks a running server what it holds (`GET /v1/stats`).
+pub fn stats(server: &Endpoint) -> Result<serde_json::Value, CliError> {
+    let endpoint = server.url_of("/v1/stats");
+    let req = server.agent(None)?.get(&endpoint);
+    let answer = send("stats", &endpoint, || server.authorize(req).call())?;
+    Ok(decode::<serde_json::Value>("stats", answer)?)
 }
 
 /// Asks a running server for one page of events.

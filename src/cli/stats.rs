@@ -1,26 +1,25 @@
-//! `flightrec stats`: what the data directory holds, read-only.
+//! `flightrec stats`: what the data directory holds, read-only and without a lock; with
+//! `--url`, what a running server's `GET /v1/stats` says. Both show the same [`Totals`].
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use flightrec::datadir::Layout;
+use flightrec::stats::{Part, Totals};
 use flightrec::wal::inspect;
 
 use super::{CliError, print_json};
 
+/// The totals and the files they are in.
 #[derive(serde::Serialize)]
-struct Stats {
+struct DirStats {
     data_dir: String,
-    events: u64,
-    wal_events: u64,
-    compacted_events: u64,
+    #[serde(flatten)]
+    totals: Totals,
     wal_segments: usize,
     wal_bytes: u64,
-    parquet_files: u64,
     parquet_bytes: u64,
-    oldest: Option<DateTime<Utc>>,
-    newest: Option<DateTime<Utc>>,
     first_lsn: Option<u64>,
     last_lsn: Option<u64>,
     damage: usize,
@@ -34,29 +33,22 @@ struct Stamp {
 
 pub fn run(root: &Path, json: bool) -> Result<ExitCode, CliError> {
     let layout = Layout::new(root);
-    let mut oldest: Option<DateTime<Utc>> = None;
-    let mut newest: Option<DateTime<Utc>> = None;
+    let mut wal_part = Part::default();
     let wal = inspect(&layout.wal_dir(), &mut |_, rec| {
         if let Ok(s) = serde_json::from_slice::<Stamp>(rec.json) {
-            oldest = Some(oldest.map_or(s.timestamp, |o| o.min(s.timestamp)));
-            newest = Some(newest.map_or(s.timestamp, |n| n.max(s.timestamp)));
+            wal_part.include(s.timestamp.timestamp_micros());
         }
     })?;
+    wal_part.events = wal.records();
     let parquet = flightrec::compact::files::summarize(&layout.events_dir())?;
-    let from_micros = |t: Option<i64>| t.and_then(DateTime::from_timestamp_micros);
-    let oldest = [oldest, from_micros(parquet.oldest_micros)].into_iter().flatten().min();
-    let newest = [newest, from_micros(parquet.newest_micros)].into_iter().flatten().max();
-    let stats = Stats {
+    let compacted =
+        Part { events: parquet.events, oldest_micros: parquet.oldest_micros, newest_micros: parquet.newest_micros };
+    let stats = DirStats {
         data_dir: root.display().to_string(),
-        events: wal.records() + parquet.events,
-        wal_events: wal.records(),
-        compacted_events: parquet.events,
+        totals: Totals::new(wal_part, compacted, parquet.files),
         wal_segments: wal.segments.len(),
         wal_bytes: wal.segments.iter().map(|s| s.bytes).sum(),
-        parquet_files: parquet.files,
         parquet_bytes: parquet.bytes,
-        oldest,
-        newest,
         first_lsn: wal.first_lsn(),
         last_lsn: wal.last_lsn(),
         damage: wal.damage_count(),
@@ -64,18 +56,39 @@ pub fn run(root: &Path, json: bool) -> Result<ExitCode, CliError> {
     if json {
         print_json(&stats)?;
     } else {
-        let ts = |t: Option<DateTime<Utc>>| t.map_or("-".to_string(), |t| t.to_rfc3339());
         println!("data dir        {}", stats.data_dir);
-        println!(
-            "events          {} ({} in the WAL, {} compacted)",
-            stats.events, stats.wal_events, stats.compacted_events
-        );
+        print_events(&stats.totals);
         println!("WAL segments    {} ({} bytes)", stats.wal_segments, stats.wal_bytes);
-        println!("Parquet files   {} ({} bytes)", stats.parquet_files, stats.parquet_bytes);
-        println!("oldest / newest {} / {}", ts(stats.oldest), ts(stats.newest));
+        println!("Parquet files   {} ({} bytes)", stats.totals.parquet_files, stats.parquet_bytes);
+        print_span(&stats.totals);
         if stats.damage > 0 {
             println!("damage          {} (run `flightrec verify` for details)", stats.damage);
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `flightrec stats --url`: the server's answer, printed like the local one.
+pub fn run_remote(server: &flightrec::client::Endpoint, json: bool) -> Result<ExitCode, CliError> {
+    let answer = super::remote::stats(server)?;
+    if json {
+        print_json(&answer)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let totals: Totals = serde_json::from_value(answer)
+        .map_err(|e| CliError::Io { what: "decode the server's stats".into(), source: e.into() })?;
+    println!("server          {}", server.url);
+    print_events(&totals);
+    println!("Parquet files   {}", totals.parquet_files);
+    print_span(&totals);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_events(t: &Totals) {
+    println!("events          {} ({} in the WAL, {} compacted)", t.events, t.wal_events, t.compacted_events);
+}
+
+fn print_span(t: &Totals) {
+    let ts = |t: Option<DateTime<Utc>>| t.map_or("-".to_string(), |t| t.to_rfc3339());
+    println!("oldest / newest {} / {}", ts(t.oldest), ts(t.newest));
 }

@@ -9,6 +9,7 @@
 
 mod remote;
 
+use crate::error::Code;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -32,47 +33,38 @@ pub struct Endpoint {
 #[non_exhaustive]
 pub enum ClientError {
     /// The CA file cannot be read or holds no certificate.
-    #[error("HSK-500-IO: read the --ca-cert file {}: {reason}", path.display())]
+    #[error("{}: read the --ca-cert file {}: {reason}", Code::Io, path.display())]
     CaCert { path: PathBuf, reason: String },
     /// No answer: the server is down, the address is wrong, TLS failed, or the request timed
     /// out (after the retries, for the recorder).
-    #[error("HSK-503-UNREACHABLE: {what}: no answer from {url}: {reason}")]
+    #[error("{}: {what}: no answer from {url}: {reason}", Code::Unreachable)]
     Unreachable { what: String, url: String, reason: String },
     /// The server refused the request with its JSON error (`code` is the server's).
     #[error("{code}: {what}: the server answered {status}: {message}")]
     Refused { what: String, status: u16, code: String, message: String, field: Option<String> },
     /// The server's answer is not what its API promises.
-    #[error("HSK-502-BAD-ANSWER: {what}: the server's answer does not decode: {reason}")]
+    #[error("{}: {what}: the server's answer does not decode: {reason}", Code::BadAnswer)]
     BadAnswer { what: String, reason: String },
     /// The recorder's buffer of events not yet acknowledged is full (the server is slow or
     /// unreachable); the event was not taken.
     #[error(
-        "HSK-429-BUFFER-FULL: the remote recorder holds {events} events ({bytes} bytes) not yet \
-         acknowledged by the server, its limit; retry later or raise RemoteConfig::buffer_events/buffer_bytes"
+        "{}: the remote recorder holds {events} events ({bytes} bytes) not yet acknowledged by \
+         the server, its limit; retry later or raise RemoteConfig::buffer_events/buffer_bytes",
+        Code::BufferFull
     )]
     BufferFull { events: usize, bytes: usize },
 }
 
 impl ClientError {
-    /// The stable code (`HSK-<status>-<NAME>`); a refusal keeps the server's.
-    pub fn code(&self) -> &str {
+    /// The stable code; a refusal keeps the server's (a code this version does not know is
+    /// [`Code::BadAnswer`]; the message still holds the server's text).
+    pub fn code(&self) -> Code {
         match self {
-            ClientError::CaCert { .. } => "HSK-500-IO",
-            ClientError::Unreachable { .. } => "HSK-503-UNREACHABLE",
-            ClientError::Refused { code, .. } => code,
-            ClientError::BadAnswer { .. } => "HSK-502-BAD-ANSWER",
-            ClientError::BufferFull { .. } => "HSK-429-BUFFER-FULL",
-        }
-    }
-
-    /// The HTTP status of the code.
-    pub fn http_status(&self) -> u16 {
-        match self {
-            ClientError::CaCert { .. } => 500,
-            ClientError::Unreachable { .. } => 503,
-            ClientError::Refused { status, .. } => *status,
-            ClientError::BadAnswer { .. } => 502,
-            ClientError::BufferFull { .. } => 429,
+            ClientError::CaCert { .. } => Code::Io,
+            ClientError::Unreachable { .. } => Code::Unreachable,
+            ClientError::Refused { code, .. } => Code::parse(code).unwrap_or(Code::BadAnswer),
+            ClientError::BadAnswer { .. } => Code::BadAnswer,
+            ClientError::BufferFull { .. } => Code::BufferFull,
         }
     }
 

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, oneshot};
 
 use super::{ClientError, Endpoint, decode, path_segment, query_pairs, refusal, send};
+use crate::error::Code;
 use crate::event::{Event, InvalidEvent};
 use crate::ingest::MAX_EVENT_BYTES;
 use crate::query::views::{JobView, TraceView, job_view, trace_view};
@@ -374,10 +375,10 @@ fn outcomes(events: usize, status: u16, text: &str) -> Vec<Outcome> {
 /// refusals are the embedded recorder's errors of those kinds.
 fn into_recorder_error(e: ClientError) -> RecorderError {
     match e {
-        ClientError::Refused { code, message, field, .. } if code == InvalidEvent::CODE => {
+        ClientError::Refused { code, message, field, .. } if Code::parse(&code) == Some(Code::InvalidEvent) => {
             InvalidEvent::new(field.unwrap_or_default(), message).into()
         }
-        ClientError::Refused { code, message, field, .. } if code == "HSK-400-INVALID-QUERY" => {
+        ClientError::Refused { code, message, field, .. } if Code::parse(&code) == Some(Code::InvalidQuery) => {
             RecorderError::invalid_query(&field.unwrap_or_default(), message)
         }
         other => RecorderError::Remote(other),

@@ -2,30 +2,32 @@
 
 use std::path::PathBuf;
 
+use crate::error::Code;
 use crate::wal::WalError;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    #[error("HSK-500-DB: {context}: {source}")]
+    #[error("{}: {context}: {source}", Code::Db)]
     Db { context: String, source: duckdb::Error },
 
-    #[error("HSK-500-IO: {op} {path}: {source}")]
+    #[error("{}: {op} {path}: {source}", Code::Io)]
     Io { op: &'static str, path: PathBuf, source: std::io::Error },
 
-    #[error("HSK-500-ARROW: building the columns of segment {segment}: {reason}")]
+    #[error("{}: building the columns of segment {segment}: {reason}", Code::Arrow)]
     Arrow { segment: u64, reason: String },
 
-    #[error("HSK-500-PARQUET: writing {path}: {reason}")]
+    #[error("{}: writing {path}: {reason}", Code::Parquet)]
     Parquet { path: PathBuf, reason: String },
 
     #[error(
-        "HSK-500-CATALOG-VERSION: catalog {path} has schema version {found}, newer than this \
-         build knows ({known}); upgrade flightrec"
+        "{}: catalog {path} has schema version {found}, newer than this \
+         build knows ({known}); upgrade flightrec",
+        Code::CatalogVersion
     )]
     CatalogTooNew { path: PathBuf, found: i64, known: i64 },
 
-    #[error("HSK-400-SQL-REFUSED: {reason}")]
+    #[error("{}: {reason}", Code::SqlRefused)]
     SqlRefused { reason: String },
 
     #[error(transparent)]
@@ -33,14 +35,14 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            StoreError::Db { .. } => "HSK-500-DB",
-            StoreError::Io { .. } => "HSK-500-IO",
-            StoreError::Arrow { .. } => "HSK-500-ARROW",
-            StoreError::Parquet { .. } => "HSK-500-PARQUET",
-            StoreError::CatalogTooNew { .. } => "HSK-500-CATALOG-VERSION",
-            StoreError::SqlRefused { .. } => "HSK-400-SQL-REFUSED",
+            StoreError::Db { .. } => Code::Db,
+            StoreError::Io { .. } => Code::Io,
+            StoreError::Arrow { .. } => Code::Arrow,
+            StoreError::Parquet { .. } => Code::Parquet,
+            StoreError::CatalogTooNew { .. } => Code::CatalogVersion,
+            StoreError::SqlRefused { .. } => Code::SqlRefused,
             StoreError::Wal(e) => e.code(),
         }
     }

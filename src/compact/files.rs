@@ -2,9 +2,11 @@
 //! must not take the compactor lock).
 
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use duckdb::Connection;
 use duckdb::types::Value;
+use uuid::Uuid;
 
 use super::error::{StoreError, db};
 
@@ -50,6 +52,24 @@ pub fn summarize(events_dir: &Path) -> Result<ParquetSummary, StoreError> {
     summary.oldest_micros = oldest;
     summary.newest_micros = newest;
     Ok(summary)
+}
+
+/// Event ids of the Parquet files written within the last `window` (by their modification
+/// time), read without the catalog: what a writer without the compactor lock remembers for
+/// de-duplication besides its WAL.
+pub fn recent_event_ids(events_dir: &Path, window: chrono::Duration) -> Result<Vec<Uuid>, StoreError> {
+    let since = SystemTime::now().checked_sub(window.to_std().unwrap_or_default()).unwrap_or(SystemTime::UNIX_EPOCH);
+    let written_since = |f: &PathBuf| std::fs::metadata(f).and_then(|m| m.modified()).is_ok_and(|t| t >= since);
+    let files: Vec<PathBuf> = parquet_files(events_dir).into_iter().filter(written_since).collect();
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = path_list(files.iter().map(|f| f.display().to_string()));
+    let conn = Connection::open_in_memory().map_err(db("open DuckDB"))?;
+    let mut stmt = conn.prepare("SELECT event_id FROM read_parquet(?)").map_err(db("read recent ids"))?;
+    let ids = stmt.query_map([list], |r| r.get::<_, String>(0)).map_err(db("read recent ids"))?;
+    let ids = ids.collect::<Result<Vec<_>, _>>().map_err(db("read recent ids"))?;
+    Ok(ids.iter().filter_map(|id| Uuid::parse_str(id).ok()).collect())
 }
 
 /// The highest LSN in the Parquet files, read without the catalog (so without the compactor

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use crate::error::Code;
+
 /// Longest `reason` kept, in bytes; longer ones are cut at a char boundary and end in `…`.
 pub const MAX_REASON: usize = 240;
 
@@ -20,9 +22,6 @@ pub struct InvalidEvent {
 }
 
 impl InvalidEvent {
-    /// The stable error code.
-    pub const CODE: &'static str = "HSK-400-INVALID-EVENT";
-
     /// An error for `field` (a JSON path) with `reason` (trimmed to [`MAX_REASON`] bytes).
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
         let mut reason = reason.into();
@@ -37,10 +36,10 @@ impl InvalidEvent {
         InvalidEvent { field: field.into(), reason }
     }
 
-    /// The stable error code, [`InvalidEvent::CODE`].
+    /// The stable error code, [`Code::InvalidEvent`].
     #[must_use]
-    pub fn code(&self) -> &'static str {
-        Self::CODE
+    pub fn code(&self) -> Code {
+        Code::InvalidEvent
     }
 }
 
@@ -49,9 +48,9 @@ impl InvalidEvent {
 impl fmt::Display for InvalidEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.field.is_empty() {
-            write!(f, "{}: {}", Self::CODE, self.reason)
+            write!(f, "{}: {}", Code::InvalidEvent, self.reason)
         } else {
-            write!(f, "{}: {}: {}", Self::CODE, self.field, self.reason)
+            write!(f, "{}: {}: {}", Code::InvalidEvent, self.field, self.reason)
         }
     }
 }

@@ -16,7 +16,7 @@ pub mod dedup;
 #[cfg(not(feature = "internals"))]
 mod dedup;
 pub mod error;
-mod record;
+mod intake;
 #[cfg(feature = "internals")]
 pub mod replay;
 #[cfg(not(feature = "internals"))]
@@ -31,20 +31,19 @@ use uuid::Uuid;
 
 pub use config::RecorderConfig;
 pub use error::RecorderError;
+pub use intake::Intake;
 
 use crate::compact::catalog::{IdIndex, Source};
 use crate::compact::error::io;
 use crate::compact::{Catalog, Compactor, StoreError};
 use crate::datadir::{DataDir, DirLock, Layout};
-use crate::event::{Event, InvalidEvent};
+use crate::event::Event;
 use crate::fsio::create_dir_durable;
-use crate::ingest::{Prepared, check_future_skew, prepare_event, prepare_json};
 use crate::query::parquet::{self, ParquetScan};
 use crate::query::views::{JobView, TraceView, collect_all, job_view, trace_view};
 use crate::query::{EventPage, EventQuery, merge_page, tail::TailIndex};
-use crate::redact::Redactor;
-use crate::wal::{Wal, WalHooks, WalStats};
-use dedup::Dedup;
+use crate::stats::{Part, Totals};
+use crate::wal::{Durability, WalHooks, WalStats};
 
 /// The recorder API of DESIGN.md (Interfaces → Rust).
 pub trait FlightRecorder {
@@ -71,17 +70,12 @@ pub struct Recorded {
     pub redacted: bool,
 }
 
-/// What the recorder holds, for `GET /v1/stats` and the UI.
+/// What the recorder holds, for `GET /v1/stats` and the UI: the [`Totals`] every stats reader
+/// shows, and the live recorder's own counters.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RecorderStats {
-    pub events: u64,
-    pub wal_events: u64,
-    pub compacted_events: u64,
-    pub parquet_files: u64,
-    #[serde(with = "crate::event::time::option")]
-    pub oldest: Option<chrono::DateTime<chrono::Utc>>,
-    #[serde(with = "crate::event::time::option")]
-    pub newest: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(flatten)]
+    pub totals: Totals,
     pub dedup_ids: usize,
     /// Whole WAL segments in `wal/quarantine/` (moved there because they could not be verified).
     pub wal_quarantined_segments: u64,
@@ -97,10 +91,8 @@ pub struct Recorder {
 pub(crate) struct Inner {
     layout: Layout,
     config: RecorderConfig,
-    wal: Wal,
-    redactor: Redactor,
+    intake: Intake,
     tail: Arc<Mutex<TailIndex>>,
-    dedup: Mutex<Dedup>,
     compactor: Mutex<Compactor>,
     query_catalog: Mutex<Catalog>,
     seal_notify: Arc<tokio::sync::Notify>,
@@ -143,11 +135,11 @@ impl Recorder {
 
     /// Seals the active WAL segment (so the compactor can take it).
     pub async fn seal(&self) -> Result<(), RecorderError> {
-        Ok(self.inner.wal.seal().await?)
+        Ok(self.inner.intake.wal().seal().await?)
     }
 
     pub fn wal_stats(&self) -> WalStats {
-        self.inner.wal.stats()
+        self.inner.intake.wal().stats()
     }
 
     pub fn layout(&self) -> &Layout {
@@ -159,29 +151,50 @@ impl Recorder {
         self.blocking(|inner| {
             let snapshot = lock(&inner.tail).snapshot();
             let (wal_events, tail_range) = snapshot.summary();
-            let wal_events = wal_events as u64;
+            let wal = Part {
+                events: wal_events as u64,
+                oldest_micros: tail_range.map(|r| r.0),
+                newest_micros: tail_range.map(|r| r.1),
+            };
             let catalog = lock(&inner.query_catalog).stats()?;
-            let (compacted, files, lo, hi) =
-                (catalog.events, catalog.files, catalog.oldest_micros, catalog.newest_micros);
-            let at = |t: Option<i64>| t.and_then(chrono::DateTime::from_timestamp_micros);
-            let oldest = [lo, tail_range.map(|r| r.0)].into_iter().flatten().min();
-            let newest = [hi, tail_range.map(|r| r.1)].into_iter().flatten().max();
+            let compacted = Part {
+                events: catalog.events,
+                oldest_micros: catalog.oldest_micros,
+                newest_micros: catalog.newest_micros,
+            };
             Ok(RecorderStats {
-                events: wal_events + compacted,
-                wal_events,
-                compacted_events: compacted,
-                parquet_files: files,
-                oldest: at(oldest),
-                newest: at(newest),
-                dedup_ids: lock(&inner.dedup).len(),
-                wal_quarantined_segments: inner.layout.segments().quarantined_files()
+                totals: Totals::new(wal, compacted, catalog.files),
+                dedup_ids: inner.intake.remembered_ids(),
+                wal_quarantined_segments: inner
+                    .layout
+                    .segments()
+                    .quarantined_files()
                     .iter()
                     .filter(|f| f.segment)
                     .count() as u64,
-                wal: inner.wal.stats(),
+                wal: inner.intake.wal().stats(),
             })
         })
         .await
+    }
+
+    /// Records one JSON event and says what happened to it (see [`Intake`]).
+    pub async fn record_json(&self, json: &[u8], durability: Option<Durability>) -> Result<Recorded, RecorderError> {
+        self.inner.intake.record_json(json, durability).await
+    }
+
+    /// Records an event built in Rust and says what happened to it.
+    pub async fn record(&self, event: Event, durability: Option<Durability>) -> Result<Recorded, RecorderError> {
+        self.inner.intake.record(event, durability).await
+    }
+
+    /// Records many JSON events, each with its own result, in order (see [`Intake`]).
+    pub async fn record_json_batch(
+        &self,
+        items: &[&[u8]],
+        durability: Option<Durability>,
+    ) -> Vec<Result<Recorded, RecorderError>> {
+        self.inner.intake.record_json_batch(items, durability).await
     }
 
     /// Events in the WAL tail (not compacted yet).
@@ -193,7 +206,9 @@ impl Recorder {
     pub async fn shutdown(&self) -> Result<(), RecorderError> {
         self.inner.tasks.stop().await;
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || inner.wal.close()).await.map_err(|_| RecorderError::ShuttingDown)??;
+        tokio::task::spawn_blocking(move || inner.intake.wal().close())
+            .await
+            .map_err(|_| RecorderError::ShuttingDown)??;
         Ok(())
     }
 
@@ -242,23 +257,15 @@ impl FlightRecorder for Recorder {
 }
 
 impl Inner {
-    fn open(config: RecorderConfig) -> Result<Inner, RecorderError> {
+    fn open(mut config: RecorderConfig) -> Result<Inner, RecorderError> {
         let root = &config.data_dir;
         create_dir_durable(config.wal.fs.as_ref(), root).map_err(io("create data directory", root))?;
         let writer_lock = DataDir::open(&config.data_dir)?;
         let compactor_lock = DirLock::compactor(&config.data_dir)?;
         let layout = writer_lock.layout().clone().with_fs(config.wal.fs.clone());
-        let redactor = Redactor::new(&config.redaction_patterns)
-            .map_err(|e| RecorderError::invalid_query("redaction_patterns", e.to_string()))?;
         let compactor = Compactor::open(&layout)?;
         let query_catalog = compactor.catalog().reader()?;
-        let mut dedup = Dedup::new(config.dedup_window, config.dedup_capacity);
-        let now = chrono::Utc::now().timestamp_micros();
-        for id in store::recent_event_ids(&query_catalog, &layout.root, config.dedup_window)? {
-            if let Ok(id) = Uuid::parse_str(&id) {
-                dedup.insert(id, now);
-            }
-        }
+        let recent_ids = store::recent_event_ids(&query_catalog, &layout.root, config.dedup_window)?;
         let tail = Arc::new(Mutex::new(TailIndex::default()));
         let seal_notify = Arc::new(tokio::sync::Notify::new());
         let hooks = WalHooks {
@@ -271,18 +278,15 @@ impl Inner {
                 move |records| lock(&t).push_payloads(records)
             })),
         };
-        let mut wal_options = config.wal.clone();
         let stored = compactor.catalog().highest_lsn()?;
-        wal_options.lsn_floor = wal_options.lsn_floor.max(stored);
-        let (wal, _report) =
-            replay::open_wal(&layout.wal_dir(), wal_options, hooks, &mut lock(&tail), &mut dedup, now)?;
+        config.wal.lsn_floor = config.wal.lsn_floor.max(stored);
+        let recent_ids = recent_ids.iter().filter_map(|id| Uuid::parse_str(id).ok());
+        let intake = Intake::open(&layout.wal_dir(), &config, hooks, &mut lock(&tail), recent_ids)?;
         Ok(Inner {
             layout,
             config,
-            wal,
-            redactor,
+            intake,
             tail,
-            dedup: Mutex::new(dedup),
             compactor: Mutex::new(compactor),
             query_catalog: Mutex::new(query_catalog),
             seal_notify,
@@ -290,20 +294,6 @@ impl Inner {
             _compactor_lock: compactor_lock,
             _writer_lock: writer_lock,
         })
-    }
-
-    /// Parses, validates and redacts a JSON event, refusing one dated too far ahead.
-    fn prepare_json(&self, json: &[u8]) -> Result<Prepared, InvalidEvent> {
-        prepare_json(&self.redactor, json).and_then(|p| self.check_skew(p))
-    }
-
-    /// Validates and redacts an event built in Rust, refusing one dated too far ahead.
-    fn prepare_event(&self, event: Event) -> Result<Prepared, InvalidEvent> {
-        prepare_event(&self.redactor, event).and_then(|p| self.check_skew(p))
-    }
-
-    fn check_skew(&self, p: Prepared) -> Result<Prepared, InvalidEvent> {
-        check_future_skew(&p, chrono::Utc::now(), self.config.max_future_skew).map(|()| p)
     }
 
     fn query_page(&self, q: &EventQuery) -> Result<EventPage, RecorderError> {

@@ -95,6 +95,8 @@ use std::fmt;
 
 use regex::{Regex, RegexSet};
 
+use crate::error::Code;
+
 use self::patterns::{Accept, BUILTINS};
 
 mod args;
@@ -125,7 +127,7 @@ pub struct CustomPattern {
 #[derive(Debug, thiserror::Error)]
 pub enum RedactConfigError {
     /// The regex of a pattern does not compile or matches the empty string.
-    #[error("HSK-400-INVALID-CONFIG: redaction pattern `{kind}` is not a valid regex: {reason}")]
+    #[error("{}: redaction pattern `{kind}` is not a valid regex: {reason}", Code::InvalidConfig)]
     InvalidPattern {
         /// Kind of the offending pattern.
         kind: String,
@@ -133,7 +135,7 @@ pub enum RedactConfigError {
         reason: String,
     },
     /// The kind name of a custom pattern cannot appear inside a marker.
-    #[error("HSK-400-INVALID-CONFIG: redaction pattern kind `{kind}` is not usable: {reason}")]
+    #[error("{}: redaction pattern kind `{kind}` is not usable: {reason}", Code::InvalidConfig)]
     InvalidKind {
         /// The offending kind.
         kind: String,
@@ -141,11 +143,18 @@ pub enum RedactConfigError {
         reason: String,
     },
     /// Every pattern compiles alone but together they exceed the regex size limits.
-    #[error("HSK-400-INVALID-CONFIG: the redaction patterns cannot be combined: {reason}")]
+    #[error("{}: the redaction patterns cannot be combined: {reason}", Code::InvalidConfig)]
     PatternSet {
         /// Error of the combined pre-check.
         reason: String,
     },
+}
+
+impl RedactConfigError {
+    /// The stable code of this error.
+    pub fn code(&self) -> Code {
+        Code::InvalidConfig
+    }
 }
 
 /// One compiled rule.

@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 use super::AppState;
 use super::error::ApiError;
 use super::limits;
+use crate::error::Code;
 use crate::ingest::MAX_EVENT_BYTES;
 use crate::ndjson::{LineSplitter, SplitLine, is_blank};
 use crate::query::params::{BadParam, no_control_chars, parse_params};
@@ -45,7 +46,7 @@ pub struct IngestResponse {
     pub events: Vec<Recorded>,
     /// Set when the whole request was rejected (status 400).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub code: Option<Code>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -58,7 +59,7 @@ pub struct Rejected {
     pub index: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
-    pub code: String,
+    pub code: Code,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
@@ -66,7 +67,7 @@ pub struct Rejected {
 
 impl Rejected {
     fn from_error(e: &ApiError, index: Option<usize>, line: Option<u64>) -> Rejected {
-        Rejected { index, line, code: e.code.clone(), message: e.message.clone(), field: e.field.clone() }
+        Rejected { index, line, code: e.code, message: e.message.clone(), field: e.field.clone() }
     }
 }
 
@@ -109,17 +110,9 @@ fn durability_param(pairs: &[(String, String)]) -> Result<Option<Durability>, Ap
     let mut durability = None;
     for (k, v) in pairs {
         if k != "durability" {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "HSK-400-INVALID-QUERY",
-                "unknown parameter; known: durability",
-            )
-            .with_field(k));
+            return Err(ApiError::new(Code::InvalidQuery, "unknown parameter; known: durability").with_field(k));
         }
-        durability =
-            Some(v.parse().map_err(|e: String| {
-                ApiError::new(StatusCode::BAD_REQUEST, "HSK-400-INVALID-QUERY", e).with_field(k)
-            })?);
+        durability = Some(v.parse().map_err(|e: String| ApiError::new(Code::InvalidQuery, e).with_field(k))?);
     }
     Ok(durability)
 }
@@ -137,7 +130,7 @@ pub async fn post_events(
         let items: Vec<&RawValue> = serde_json::from_slice(&body).map_err(ApiError::bad_json)?;
         if items.len() > MAX_BATCH {
             let msg = format!("{} events in one request; the limit is {MAX_BATCH}", items.len());
-            return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "HSK-413-BATCH-TOO-LARGE", msg));
+            return Err(ApiError::new(Code::BatchTooLarge, msg));
         }
         let slices: Vec<&[u8]> = items.iter().map(|r| r.get().as_bytes()).collect();
         for (i, r) in s.recorder.record_json_batch(&slices, durability).await.into_iter().enumerate() {
@@ -151,7 +144,7 @@ pub async fn post_events(
     s.metrics.count_ingest(resp.accepted, resp.duplicates, resp.rejected_total);
     if whole_rejected {
         if let Some(r) = resp.rejected.first() {
-            resp.code = Some(r.code.clone());
+            resp.code = Some(r.code);
             resp.message = Some(r.message.clone());
             resp.field = r.field.clone();
         }
@@ -220,7 +213,7 @@ impl NdjsonIngest {
             SplitLine::TooLong { len } => self.resp.reject(|| Rejected {
                 index: None,
                 line: Some(no),
-                code: "HSK-413-EVENT-TOO-LARGE".into(),
+                code: Code::EventTooLarge,
                 message: format!("line is {len} bytes; the limit is {MAX_EVENT_BYTES}"),
                 field: None,
             }),
@@ -256,7 +249,7 @@ pub async fn get_events(
 
 /// A bad query parameter: `HSK-400-INVALID-QUERY` naming it.
 pub fn bad_param(b: BadParam) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "HSK-400-INVALID-QUERY", b.reason).with_field(b.field)
+    ApiError::new(Code::InvalidQuery, b.reason).with_field(b.field)
 }
 
 /// `GET /v1/traces/{trace_id}`.

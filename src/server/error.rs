@@ -1,25 +1,30 @@
-//! JSON errors of the HTTP API: `{code, message, field?}` with the status of the code.
+//! JSON errors of the HTTP API: `{code, message, field?}` with the status of the code. The
+//! one place a [`Code`] becomes an HTTP status.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use crate::error::Code;
 use crate::recorder::RecorderError;
 
 /// An error response.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ApiError {
-    #[serde(skip)]
-    pub status: StatusCode,
-    pub code: String,
+    pub code: Code,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
 }
 
+/// The HTTP status a code is sent with: the number in it.
+pub fn status_of(code: Code) -> StatusCode {
+    StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 impl ApiError {
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code: code.to_string(), message: message.into(), field: None }
+    pub fn new(code: Code, message: impl Into<String>) -> ApiError {
+        ApiError { code, message: message.into(), field: None }
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> ApiError {
@@ -27,29 +32,66 @@ impl ApiError {
         self
     }
 
+    pub fn status(&self) -> StatusCode {
+        status_of(self.code)
+    }
+
     pub fn not_found(what: &str) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "HSK-404-NOT-FOUND", format!("{what} not found"))
+        ApiError::new(Code::NotFound, format!("{what} not found"))
     }
 
     pub fn bad_json(reason: impl std::fmt::Display) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "HSK-400-INVALID-JSON", format!("the body is not valid JSON: {reason}"))
+        ApiError::new(Code::InvalidJson, format!("the body is not valid JSON: {reason}"))
     }
 }
 
 impl From<RecorderError> for ApiError {
     fn from(e: RecorderError) -> ApiError {
-        let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let reason = match &e {
             RecorderError::InvalidEvent(inv) => inv.reason.clone(),
             RecorderError::InvalidQuery { reason, .. } => reason.clone(),
             other => other.to_string(),
         };
-        ApiError { status, code: e.code().to_string(), message: reason, field: e.field().map(String::from) }
+        ApiError { code: e.code(), message: reason, field: e.field().map(String::from) }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self)).into_response()
+        (self.status(), Json(self)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datadir::DataDirError;
+    use crate::event::InvalidEvent;
+    use crate::wal::WalError;
+
+    #[test]
+    fn every_recorder_error_is_sent_with_the_status_of_its_code() {
+        let cases: Vec<(RecorderError, u16, &str)> = vec![
+            (InvalidEvent::new("type", "unknown").into(), 400, "HSK-400-INVALID-EVENT"),
+            (RecorderError::invalid_query("limit", "too big"), 400, "HSK-400-INVALID-QUERY"),
+            (WalError::TooLarge { size: 2, max: 1 }.into(), 413, "HSK-413-EVENT-TOO-LARGE"),
+            (WalError::QueueFull { capacity: 1 }.into(), 429, "HSK-429-QUEUE-FULL"),
+            (WalError::Closed.into(), 503, "HSK-503-CLOSED"),
+            (RecorderError::ShuttingDown, 503, "HSK-503-SHUTTING-DOWN"),
+            (
+                DataDirError::Locked { dir: "d".into(), role: "writer", holder: String::new() }.into(),
+                409,
+                "HSK-409-LOCKED",
+            ),
+            (DataDirError::Io(WalError::DiskFull { op: "lock", path: "d".into() }).into(), 507, "HSK-507-DISK-FULL"),
+            (WalError::Poisoned { cause: "fsync".into() }.into(), 500, "HSK-500-WAL-POISONED"),
+            (WalError::DiskFull { op: "write", path: "w".into() }.into(), 507, "HSK-507-DISK-FULL"),
+        ];
+        for (e, status, code) in cases {
+            let text = e.to_string();
+            assert!(text.starts_with(&format!("{code}: ")), "the message starts with its code: {text}");
+            let api = ApiError::from(e);
+            assert_eq!((api.status().as_u16(), api.code.as_str()), (status, code), "{text}");
+        }
     }
 }

@@ -17,11 +17,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
+use crate::error::Code;
 
 /// The hosts a server answers to.
 #[derive(Debug, Clone)]
@@ -83,18 +84,18 @@ fn check(hosts: &AllowedHosts, method: &Method, path: &str, headers: &HeaderMap)
             "this server does not answer to the host `{host}`; reach it by the address it listens on, \
              localhost, or a name given with --allowed-host (env FLIGHTREC_ALLOWED_HOSTS)"
         );
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "HSK-403-HOST-NOT-ALLOWED", msg));
+        return Err(ApiError::new(Code::HostNotAllowed, msg));
     }
     if let Some(origin) = header_str(headers, header::ORIGIN.as_str())
         && !same_origin(origin, host)
     {
         let msg = format!("requests from the page at `{origin}` are refused: only this server's own pages may call it");
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "HSK-403-CROSS-ORIGIN", msg));
+        return Err(ApiError::new(Code::CrossOrigin, msg));
     }
     let cross_site = header_str(headers, "sec-fetch-site").is_some_and(|v| v.eq_ignore_ascii_case("cross-site"));
     if cross_site && !(method == Method::GET && super::ui::is_static_asset(path)) {
         let msg = "a request another site's page made (Sec-Fetch-Site: cross-site) is refused";
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "HSK-403-CROSS-ORIGIN", msg));
+        return Err(ApiError::new(Code::CrossOrigin, msg));
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
+use crate::error::Code;
 
 /// Requests served at once, by default; more are answered 503 at once.
 pub const MAX_CONCURRENT_REQUESTS: usize = 64;
@@ -54,7 +55,7 @@ pub async fn require_media_type(State(m): State<MediaTypes>, req: Request, next:
     let want = m.types.join(" or ");
     let got = given.map_or_else(|| "no Content-Type".to_string(), |g| format!("`{g}`"));
     let msg = format!("POST {} takes `Content-Type: {want}` (UTF-8); the request has {got}", m.route);
-    ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "HSK-415-UNSUPPORTED-MEDIA-TYPE", msg).into_response()
+    ApiError::new(Code::UnsupportedMediaType, msg).into_response()
 }
 
 /// How many requests run at once: a request beyond the limit is answered 503 with
@@ -80,7 +81,7 @@ pub async fn limit_concurrency(State(gate): State<ConcurrencyGate>, req: Request
 
 fn overloaded() -> Response {
     let msg = format!("the server is serving as many requests as it takes at once; retry in {RETRY_AFTER_SECS} s");
-    let mut resp = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "HSK-503-OVERLOADED", msg).into_response();
+    let mut resp = ApiError::new(Code::Overloaded, msg).into_response();
     resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
     resp
 }
@@ -108,26 +109,35 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
     err
 }
 
+/// The code of a plain refusal of axum or tower-http, by its status. A status no code names
+/// (none of the layers in use sends one) is answered as the nearest general refusal.
+fn code_of_status(status: StatusCode) -> Code {
+    match status {
+        StatusCode::NOT_FOUND => Code::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => Code::MethodNotAllowed,
+        StatusCode::REQUEST_TIMEOUT => Code::Timeout,
+        StatusCode::PAYLOAD_TOO_LARGE => Code::BodyTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Code::UnsupportedMediaType,
+        StatusCode::UNPROCESSABLE_ENTITY => Code::UnprocessableEntity,
+        StatusCode::UNAUTHORIZED => Code::Unauthorized,
+        s if s.is_client_error() => Code::BadRequest,
+        _ => Code::InternalServerError,
+    }
+}
+
 fn as_api_error(status: StatusCode, text: &str) -> ApiError {
-    let (name, message) = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => (
-            "BODY-TOO-LARGE".to_string(),
-            format!(
-                "the body is over this route's limit ({} MiB for POST /v1/events, {} MiB for NDJSON)",
-                super::MAX_BODY >> 20,
-                super::MAX_NDJSON_BYTES >> 20
-            ),
+    let code = code_of_status(status);
+    let message = match code {
+        Code::BodyTooLarge => format!(
+            "the body is over this route's limit ({} MiB for POST /v1/events, {} MiB for NDJSON)",
+            super::MAX_BODY >> 20,
+            super::MAX_NDJSON_BYTES >> 20
         ),
-        StatusCode::REQUEST_TIMEOUT => {
-            ("TIMEOUT".to_string(), "the request took longer than the server's --request-timeout".to_string())
-        }
-        other => {
-            let reason = other.canonical_reason().unwrap_or("Error");
-            let name = reason.to_ascii_uppercase().replace([' ', '\''], "-");
-            (name, if text.is_empty() { reason.to_string() } else { text.to_string() })
-        }
+        Code::Timeout => "the request took longer than the server's --request-timeout".to_string(),
+        _ if text.is_empty() => status.canonical_reason().unwrap_or("Error").to_string(),
+        _ => text.to_string(),
     };
-    ApiError::new(status, &format!("HSK-{}-{name}", status.as_u16()), message)
+    ApiError::new(code, message)
 }
 
 /// The error of reading a streamed body: 413 when it went over the route's limit.
@@ -139,7 +149,7 @@ pub fn body_error(e: axum::Error) -> ApiError {
         }
         cause = c.source();
     }
-    ApiError::new(StatusCode::BAD_REQUEST, "HSK-400-BODY", format!("reading the body failed: {e}"))
+    ApiError::new(Code::Body, format!("reading the body failed: {e}"))
 }
 
 #[cfg(test)]
@@ -149,9 +159,11 @@ mod tests {
 
     #[test]
     fn plain_refusals_get_a_code_named_after_their_status() {
-        assert_eq!(as_api_error(StatusCode::METHOD_NOT_ALLOWED, "").code, "HSK-405-METHOD-NOT-ALLOWED");
-        assert_eq!(as_api_error(StatusCode::PAYLOAD_TOO_LARGE, "x").code, "HSK-413-BODY-TOO-LARGE");
-        assert_eq!(as_api_error(StatusCode::REQUEST_TIMEOUT, "").code, "HSK-408-TIMEOUT");
+        assert_eq!(as_api_error(StatusCode::METHOD_NOT_ALLOWED, "").code.as_str(), "HSK-405-METHOD-NOT-ALLOWED");
+        assert_eq!(as_api_error(StatusCode::PAYLOAD_TOO_LARGE, "x").code.as_str(), "HSK-413-BODY-TOO-LARGE");
+        assert_eq!(as_api_error(StatusCode::REQUEST_TIMEOUT, "").code.as_str(), "HSK-408-TIMEOUT");
+        assert_eq!(as_api_error(StatusCode::NOT_FOUND, "").code.as_str(), "HSK-404-NOT-FOUND");
+        assert_eq!(as_api_error(StatusCode::INTERNAL_SERVER_ERROR, "").status(), StatusCode::INTERNAL_SERVER_ERROR);
         let e = as_api_error(StatusCode::BAD_REQUEST, "Failed to deserialize query string");
         assert_eq!(
             (e.code.as_str(), e.message.as_str()),
@@ -164,8 +176,8 @@ mod tests {
         use http_body_util::BodyExt;
         let limited = http_body_util::Limited::new(axum::body::Body::from("longer than 2 bytes"), 2);
         let over = axum::body::Body::new(limited).collect().await.unwrap_err();
-        assert_eq!(body_error(over).status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(body_error(over).status(), StatusCode::PAYLOAD_TOO_LARGE);
         let broken = axum::Error::new(std::io::Error::other("reset"));
-        assert_eq!(body_error(broken).code, "HSK-400-BODY");
+        assert_eq!(body_error(broken).code.as_str(), "HSK-400-BODY");
     }
 }

@@ -61,9 +61,9 @@ impl Metrics {
         counter("wal_fsyncs_total", "fdatasync calls of the WAL writer.", "counter", stats.wal.fsyncs);
         counter("wal_groups_total", "Groups written by the WAL writer (group commit).", "counter", stats.wal.groups);
         counter("wal_sealed_segments_total", "WAL segments sealed.", "counter", stats.wal.sealed_segments);
-        counter("compaction_lag_events", "Events in the WAL not compacted yet.", "gauge", stats.wal_events);
-        counter("compacted_events", "Events in Parquet files.", "gauge", stats.compacted_events);
-        counter("parquet_files", "Parquet files in the catalog.", "gauge", stats.parquet_files);
+        counter("compaction_lag_events", "Events in the WAL not compacted yet.", "gauge", stats.totals.wal_events);
+        counter("compacted_events", "Events in Parquet files.", "gauge", stats.totals.compacted_events);
+        counter("parquet_files", "Parquet files in the catalog.", "gauge", stats.totals.parquet_files);
         counter(
             "wal_quarantined_segments",
             "WAL segments kept in wal/quarantine/ because they could not be verified (events may be missing).",

@@ -35,6 +35,7 @@ use axum::routing::{get, post};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::error::Code;
 use crate::recorder::Recorder;
 use error::ApiError;
 use metrics::Metrics;
@@ -87,14 +88,26 @@ pub struct AppState {
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(
-        "HSK-400-TOKEN-REQUIRED: refusing to listen on {0} (not a loopback address) without a bearer \
-         token; pass --token or set FLIGHTREC_TOKEN"
+        "{code}: refusing to listen on {0} (not a loopback address) without a bearer \
+         token; pass --token or set FLIGHTREC_TOKEN",
+        code = Code::TokenRequired
     )]
     TokenRequired(SocketAddr),
-    #[error("HSK-500-IO: listen on {addr}: {source}")]
+    #[error("{}: listen on {addr}: {source}", Code::Io)]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
     Tls(#[from] tls::TlsFileError),
+}
+
+impl ServeError {
+    /// The stable code of this error.
+    pub fn code(&self) -> Code {
+        match self {
+            ServeError::TokenRequired(_) => Code::TokenRequired,
+            ServeError::Bind { .. } => Code::Io,
+            ServeError::Tls(e) => e.code(),
+        }
+    }
 }
 
 /// Binds the listener, enforcing the token rule.
@@ -242,7 +255,7 @@ async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> R
             .and_then(|v| v.strip_prefix("Bearer "));
         if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
             let msg = "this server requires `Authorization: Bearer <token>`";
-            return ApiError::new(StatusCode::UNAUTHORIZED, "HSK-401-UNAUTHORIZED", msg).into_response();
+            return ApiError::new(Code::Unauthorized, msg).into_response();
         }
     }
     next.run(req).await

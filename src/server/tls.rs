@@ -15,13 +15,22 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
+use crate::error::Code;
+
 /// A certificate or key file `serve` cannot use: which file, and why.
 #[derive(Debug, thiserror::Error)]
-#[error("HSK-400-TLS-FILE: cannot use {what} {}: {reason}", path.display())]
+#[error("{}: cannot use {what} {}: {reason}", Code::TlsFile, path.display())]
 pub struct TlsFileError {
     what: &'static str,
     path: PathBuf,
     reason: String,
+}
+
+impl TlsFileError {
+    /// The stable code of this error.
+    pub fn code(&self) -> Code {
+        Code::TlsFile
+    }
 }
 
 const CERT: &str = "the TLS certificate file";

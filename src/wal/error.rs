@@ -6,53 +6,57 @@
 use std::path::PathBuf;
 
 use super::format::Corruption;
+use crate::error::Code;
 
 /// An error of the write-ahead log; every variant has a stable code (see [`WalError::code`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WalError {
-    #[error("HSK-500-IO: {op} {path}: {source}")]
+    #[error("{}: {op} {path}: {source}", Code::Io)]
     Io { op: &'static str, path: PathBuf, source: std::io::Error },
 
     #[error(
-        "HSK-507-DISK-FULL: {op} {path}: no space left on the device; free space on it (or raise \
-         the quota), then reopen the recorder: every acknowledged event is kept"
+        "{}: {op} {path}: no space left on the device; free space on it (or raise \
+         the quota), then reopen the recorder: every acknowledged event is kept",
+        Code::DiskFull
     )]
     DiskFull { op: &'static str, path: PathBuf },
 
     /// Bytes at `offset` of `segment` are not, or could not become, a valid record.
-    #[error("HSK-500-WAL-CORRUPT: segment {segment} offset {offset}: {cause}")]
+    #[error("{}: segment {segment} offset {offset}: {cause}", Code::WalCorrupt)]
     Corruption { segment: PathBuf, offset: u64, cause: Corruption },
 
     #[error(
-        "HSK-500-WAL-POISONED: an earlier write or fsync failed ({cause}); nothing more is \
-         accepted until the recorder is reopened, which recovers every acknowledged event"
+        "{}: an earlier write or fsync failed ({cause}); nothing more is \
+         accepted until the recorder is reopened, which recovers every acknowledged event",
+        Code::WalPoisoned
     )]
     Poisoned { cause: String },
 
     #[error(
-        "HSK-429-QUEUE-FULL: the async ingest queue is full ({capacity} events); the event was dropped and counted"
+        "{}: the async ingest queue is full ({capacity} events); the event was dropped and counted",
+        Code::QueueFull
     )]
     QueueFull { capacity: usize },
 
-    #[error("HSK-503-CLOSED: the WAL writer has shut down")]
+    #[error("{}: the WAL writer has shut down", Code::Closed)]
     Closed,
 
-    #[error("HSK-413-EVENT-TOO-LARGE: event is {size} bytes; the limit is {max}")]
+    #[error("{}: event is {size} bytes; the limit is {max}", Code::EventTooLarge)]
     TooLarge { size: usize, max: usize },
 }
 
 impl WalError {
     /// The stable code of this error, e.g. `HSK-500-IO`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            WalError::Io { .. } => "HSK-500-IO",
-            WalError::DiskFull { .. } => "HSK-507-DISK-FULL",
-            WalError::Corruption { .. } => "HSK-500-WAL-CORRUPT",
-            WalError::Poisoned { .. } => "HSK-500-WAL-POISONED",
-            WalError::QueueFull { .. } => "HSK-429-QUEUE-FULL",
-            WalError::Closed => "HSK-503-CLOSED",
-            WalError::TooLarge { .. } => "HSK-413-EVENT-TOO-LARGE",
+            WalError::Io { .. } => Code::Io,
+            WalError::DiskFull { .. } => Code::DiskFull,
+            WalError::Corruption { .. } => Code::WalCorrupt,
+            WalError::Poisoned { .. } => Code::WalPoisoned,
+            WalError::QueueFull { .. } => Code::QueueFull,
+            WalError::Closed => Code::Closed,
+            WalError::TooLarge { .. } => Code::EventTooLarge,
         }
     }
 

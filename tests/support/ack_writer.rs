@@ -10,10 +10,8 @@ use std::sync::Arc;
 
 use clap::Parser;
 use flightrec::datadir::DataDir;
-use flightrec::ingest::prepare_json;
-use flightrec::recorder::{Recorder, RecorderConfig};
-use flightrec::redact::Redactor;
-use flightrec::wal::{Durability, Wal, WalHooks, WalOptions};
+use flightrec::recorder::{Intake, Recorder, RecorderConfig};
+use flightrec::wal::{Durability, WalOptions};
 use flightrec::workload::Generator;
 
 #[derive(Parser, Debug)]
@@ -30,15 +28,15 @@ struct Args {
     /// Seconds.
     #[arg(long, default_value_t = 30)]
     segment_age: u64,
-    /// Record through the whole recorder (de-duplication, query tail, background compaction
-    /// and retention) instead of the bare WAL.
+    /// Record through the whole recorder (query tail, background compaction and retention)
+    /// instead of the ingest path alone.
     #[arg(long)]
     recorder: bool,
 }
 
 /// Where the writers record; the data directory stays locked while it lives.
 enum Sink {
-    Wal { wal: Wal, redactor: Redactor, _dir: DataDir },
+    Intake { intake: Intake, _dir: DataDir },
     Recorder(Recorder),
 }
 
@@ -50,30 +48,23 @@ impl Sink {
             segment_age: std::time::Duration::from_secs(args.segment_age),
             ..Default::default()
         };
+        let mut config = RecorderConfig::new(&args.data_dir);
+        config.wal = wal_options;
         if args.recorder {
-            let mut config = RecorderConfig::new(&args.data_dir);
-            config.wal = wal_options;
             return Recorder::open(config).await.map(Sink::Recorder).map_err(|e| e.to_string());
         }
         let dir = DataDir::open(&args.data_dir).map_err(|e| e.to_string())?;
-        let (wal, _) =
-            Wal::open(&dir.layout().wal_dir(), wal_options, WalHooks::default()).map_err(|e| e.to_string())?;
-        Ok(Sink::Wal { wal, redactor: Redactor::builtin(), _dir: dir })
+        let intake = Intake::open_writer(&dir, &config).map_err(|e| e.to_string())?;
+        Ok(Sink::Intake { intake, _dir: dir })
     }
 
     /// Records one JSON event; its event_id once acknowledged.
     async fn record(&self, json: &[u8], durability: Durability) -> Result<String, String> {
-        match self {
-            Sink::Recorder(r) => {
-                let recorded = r.record_json(json, Some(durability)).await.map_err(|e| e.to_string())?;
-                Ok(recorded.event_id.to_string())
-            }
-            Sink::Wal { wal, redactor, .. } => {
-                let prepared = prepare_json(redactor, json).map_err(|e| e.to_string())?;
-                wal.append(prepared.payload, durability).await.map_err(|e| e.to_string())?;
-                Ok(prepared.event_id.to_string())
-            }
-        }
+        let recorded = match self {
+            Sink::Recorder(r) => r.record_json(json, Some(durability)).await,
+            Sink::Intake { intake, .. } => intake.record_json(json, Some(durability)).await,
+        };
+        recorded.map(|r| r.event_id.to_string()).map_err(|e| e.to_string())
     }
 }
 

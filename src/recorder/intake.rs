@@ -1,5 +1,8 @@
-//! Recording events: claim each `event_id` in the de-duplication memory, append the new ones
-//! to the WAL, then tell the memory the outcome.
+//! The one ingest path: prepare (validate, redact, refuse an event dated too far ahead),
+//! de-duplicate (claim each `event_id` in the de-duplication memory), append the new ones to
+//! the WAL, then tell the memory the outcome. The recorder, `flightrec ingest` and the
+//! benchmarks all record through an [`Intake`], so a duplicate is stored once whichever way
+//! it arrives (the Rust API, HTTP, NDJSON, the CLI).
 //!
 //! The append and its outcome run in a task of their own, so a caller that goes away (an
 //! HTTP client that disconnects) cannot leave an id pending for ever, nor forget an append
@@ -7,13 +10,34 @@
 //! its own (a batch defers the ids in flight elsewhere to a later round), so two batches
 //! sharing ids cannot wait for each other.
 
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
 use uuid::Uuid;
 
-use super::dedup::{Claim, wait_for_outcome};
-use super::{Recorded, Recorder, RecorderError, lock};
-use crate::event::Event;
-use crate::ingest::Prepared;
-use crate::wal::{Durability, WalError};
+use super::dedup::{Claim, Dedup, wait_for_outcome};
+use super::{Recorded, RecorderConfig, RecorderError, lock, replay};
+use crate::compact::files;
+use crate::datadir::DataDir;
+use crate::event::{Event, InvalidEvent};
+use crate::ingest::{Prepared, check_future_skew, prepare_event, prepare_json};
+use crate::query::tail::TailIndex;
+use crate::redact::Redactor;
+use crate::wal::{Durability, Wal, WalError, WalHooks};
+
+/// Where events enter the WAL. Cheap to clone; every clone is the same intake.
+#[derive(Clone)]
+pub struct Intake {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    wal: Wal,
+    redactor: Redactor,
+    dedup: Mutex<Dedup>,
+    max_future_skew: chrono::Duration,
+    durability: Durability,
+}
 
 fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
@@ -32,16 +56,68 @@ fn recorded(p: &Prepared, duplicate: bool) -> Recorded {
 /// A batch's results so far, by position.
 type Results = Vec<Option<Result<Recorded, RecorderError>>>;
 
-impl Recorder {
-    /// Records one JSON event (HTTP and CLI ingest).
+impl Intake {
+    /// An intake on the data directory `dir` (whose writer lock the caller holds) with no
+    /// recorder around it (no query tail, no compaction): `flightrec ingest` and the
+    /// benchmarks. Without the compactor lock the catalog is not this writer's to read, so the
+    /// LSNs continue after those of the Parquet files, and the de-duplication memory holds the
+    /// ids of the WAL and of the Parquet files written within the window.
+    pub fn open_writer(dir: &DataDir, config: &RecorderConfig) -> Result<Intake, RecorderError> {
+        let events_dir = dir.layout().events_dir();
+        let mut config = config.clone();
+        config.wal.lsn_floor = config.wal.lsn_floor.max(files::highest_lsn(&events_dir)?);
+        let recent_ids = files::recent_event_ids(&events_dir, config.dedup_window)?;
+        Intake::open(&dir.layout().wal_dir(), &config, WalHooks::default(), &mut TailIndex::default(), recent_ids)
+    }
+
+    /// Opens (recovering) the WAL in `wal_dir` with the settings of `config` (its WAL options,
+    /// `lsn_floor` included, redaction patterns, de-duplication window and future skew). Every
+    /// record recovery replays goes into `tail`, and its id into the de-duplication memory
+    /// with `recent_ids` (the events compacted within the window).
+    pub(crate) fn open(
+        wal_dir: &Path,
+        config: &RecorderConfig,
+        hooks: WalHooks,
+        tail: &mut TailIndex,
+        recent_ids: impl IntoIterator<Item = Uuid>,
+    ) -> Result<Intake, RecorderError> {
+        let redactor = Redactor::new(&config.redaction_patterns)
+            .map_err(|e| RecorderError::invalid_query("redaction_patterns", e.to_string()))?;
+        let mut dedup = Dedup::new(config.dedup_window, config.dedup_capacity);
+        let now = now_micros();
+        for id in recent_ids {
+            dedup.insert(id, now);
+        }
+        let (wal, _report) = replay::open_wal(wal_dir, config.wal.clone(), hooks, tail, &mut dedup, now)?;
+        let shared = Shared {
+            wal,
+            redactor,
+            dedup: Mutex::new(dedup),
+            max_future_skew: config.max_future_skew,
+            durability: config.wal.durability,
+        };
+        Ok(Intake { inner: Arc::new(shared) })
+    }
+
+    /// The WAL events are appended to.
+    pub fn wal(&self) -> &Wal {
+        &self.inner.wal
+    }
+
+    /// Event ids remembered as stored (the de-duplication memory).
+    pub fn remembered_ids(&self) -> usize {
+        lock(&self.inner.dedup).len()
+    }
+
+    /// Records one JSON event.
     pub async fn record_json(&self, json: &[u8], durability: Option<Durability>) -> Result<Recorded, RecorderError> {
-        let prepared = self.inner.prepare_json(json)?;
+        let prepared = self.prepare_json(json)?;
         self.record_prepared(prepared, durability).await
     }
 
     /// Records an event built in Rust and says what happened to it.
     pub async fn record(&self, event: Event, durability: Option<Durability>) -> Result<Recorded, RecorderError> {
-        let prepared = self.inner.prepare_event(event)?;
+        let prepared = self.prepare_event(event)?;
         self.record_prepared(prepared, durability).await
     }
 
@@ -70,7 +146,7 @@ impl Recorder {
         let mut results: Results = Vec::with_capacity(items.len());
         let mut todo = Vec::new();
         for item in items {
-            match self.inner.prepare_json(item) {
+            match self.prepare_json(item) {
                 Ok(p) => {
                     todo.push((results.len(), p));
                     results.push(None);
@@ -136,7 +212,7 @@ impl Recorder {
             return Ok(());
         }
         let inner = self.inner.clone();
-        let durability = durability.unwrap_or(inner.config.wal.durability);
+        let durability = durability.unwrap_or(inner.durability);
         let task = tokio::spawn(async move {
             let result = inner.wal.append_batch(payloads, durability).await.map(|_| ());
             let mut dedup = lock(&inner.dedup);
@@ -147,5 +223,19 @@ impl Recorder {
             result
         });
         task.await.map_err(|_| WalError::Closed)?
+    }
+
+    /// Parses, validates and redacts a JSON event, refusing one dated too far ahead.
+    fn prepare_json(&self, json: &[u8]) -> Result<Prepared, InvalidEvent> {
+        prepare_json(&self.inner.redactor, json).and_then(|p| self.check_skew(p))
+    }
+
+    /// Validates and redacts an event built in Rust, refusing one dated too far ahead.
+    fn prepare_event(&self, event: Event) -> Result<Prepared, InvalidEvent> {
+        prepare_event(&self.inner.redactor, event).and_then(|p| self.check_skew(p))
+    }
+
+    fn check_skew(&self, p: Prepared) -> Result<Prepared, InvalidEvent> {
+        check_future_skew(&p, chrono::Utc::now(), self.inner.max_future_skew).map(|()| p)
     }
 }
