@@ -16,6 +16,7 @@ pub mod dedup;
 #[cfg(not(feature = "internals"))]
 mod dedup;
 pub mod error;
+pub mod metrics;
 mod record;
 #[cfg(feature = "internals")]
 pub mod replay;
@@ -32,6 +33,7 @@ use uuid::Uuid;
 
 pub use config::RecorderConfig;
 pub use error::RecorderError;
+pub use metrics::RecorderMetrics;
 
 use crate::compact::error::io;
 use crate::compact::{Compactor, StoreError};
@@ -104,6 +106,7 @@ pub(crate) struct Inner {
     compactor: Mutex<Compactor>,
     query_conn: Mutex<Connection>,
     seal_notify: Arc<tokio::sync::Notify>,
+    metrics: RecorderMetrics,
     tasks: tasks::Tasks,
     _compactor_lock: DirLock,
     _writer_lock: DataDir,
@@ -148,6 +151,11 @@ impl Recorder {
 
     pub fn wal_stats(&self) -> WalStats {
         self.inner.wal.stats()
+    }
+
+    /// The recorder's instruments (record latency by durability mode), for `GET /metrics`.
+    pub fn metrics(&self) -> &RecorderMetrics {
+        &self.inner.metrics
     }
 
     pub fn layout(&self) -> &Layout {
@@ -291,6 +299,7 @@ impl Inner {
             compactor: Mutex::new(compactor),
             query_conn: Mutex::new(query_conn),
             seal_notify,
+            metrics: RecorderMetrics::default(),
             tasks: tasks::Tasks::default(),
             _compactor_lock: compactor_lock,
             _writer_lock: writer_lock,

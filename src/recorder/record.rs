@@ -7,6 +7,8 @@
 //! its own (a batch defers the ids in flight elsewhere to a later round), so two batches
 //! sharing ids cannot wait for each other.
 
+use std::time::Instant;
+
 use uuid::Uuid;
 
 use super::dedup::{Claim, wait_for_outcome};
@@ -46,6 +48,13 @@ impl Recorder {
     }
 
     async fn record_prepared(&self, p: Prepared, durability: Option<Durability>) -> Result<Recorded, RecorderError> {
+        let started = Instant::now();
+        let result = self.claim_and_append(p, durability).await;
+        self.observe_record(durability, started);
+        result
+    }
+
+    async fn claim_and_append(&self, p: Prepared, durability: Option<Durability>) -> Result<Recorded, RecorderError> {
         loop {
             let claim = lock(&self.inner.dedup).claim(p.event_id, now_micros());
             match claim {
@@ -78,10 +87,20 @@ impl Recorder {
                 Err(e) => results.push(Some(Err(e.into()))),
             }
         }
-        while !todo.is_empty() {
-            todo = self.batch_round(todo, &mut results, durability).await;
+        if !todo.is_empty() {
+            let started = Instant::now();
+            while !todo.is_empty() {
+                todo = self.batch_round(todo, &mut results, durability).await;
+            }
+            self.observe_record(durability, started);
         }
         results.into_iter().map(|r| r.unwrap_or_else(|| Err(RecorderError::Wal(WalError::Closed)))).collect()
+    }
+
+    /// Counts one record call in the latency histogram of the mode it was appended with.
+    fn observe_record(&self, durability: Option<Durability>, started: Instant) {
+        let mode = durability.unwrap_or(self.inner.config.wal.durability);
+        self.inner.metrics.observe_record(mode, started.elapsed());
     }
 
     /// Claims every id of `todo`, appends the new ones as one request, waits for the appends

@@ -297,9 +297,12 @@ pub async fn get_stats(State(s): State<AppState>) -> Result<Response, ApiError> 
     Ok(Json(s.recorder.stats().await?).into_response())
 }
 
-/// `GET /metrics` (Prometheus text).
+/// `GET /metrics` (OpenMetrics text).
 pub async fn get_metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
     let stats = s.recorder.stats().await?;
-    let text = s.metrics.render(&stats);
-    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+    let text = s.metrics.encode(s.recorder.metrics(), &stats).map_err(|_| {
+        let msg = "encoding the metrics failed; retry, and report it if it persists";
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "HSK-500-METRICS", msg)
+    })?;
+    Ok(([(axum::http::header::CONTENT_TYPE, super::metrics::CONTENT_TYPE)], text).into_response())
 }
