@@ -63,9 +63,11 @@ pub trait FlightRecorder {
 }
 
 /// What happened to one recorded event.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Recorded {
+    #[schema(value_type = String, format = "uuid")]
     pub event_id: Uuid,
+    #[schema(value_type = String, format = "uuid")]
     pub trace_id: Uuid,
     pub trace_id_assigned: bool,
     /// The id was seen within the de-duplication window: nothing was stored.
@@ -74,7 +76,7 @@ pub struct Recorded {
 }
 
 /// What the recorder holds, for `GET /v1/stats` and the UI.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct RecorderStats {
     pub events: u64,
     pub wal_events: u64,
