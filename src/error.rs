@@ -82,6 +82,8 @@ codes! {
     Db = "HSK-500-DB",
     /// Building the Arrow columns of a segment failed.
     Arrow = "HSK-500-ARROW",
+    /// Encoding the `GET /metrics` exposition failed.
+    Metrics = "HSK-500-METRICS",
     /// Writing a Parquet file failed.
     Parquet = "HSK-500-PARQUET",
     /// The catalog was written by a newer flightrec.
@@ -133,6 +135,18 @@ impl PartialEq<&str> for Code {
         self.as_str() == *other
     }
 }
+
+/// One of the code strings (the OpenAPI document's schema of an error's `code`).
+impl utoipa::PartialSchema for Code {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Code::ALL.iter().map(|c| c.as_str())))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Code {}
 
 impl serde::Serialize for Code {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

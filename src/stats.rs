@@ -23,7 +23,7 @@ impl Part {
 }
 
 /// Counts and time range of everything recorded.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Totals {
     pub events: u64,
     pub wal_events: u64,

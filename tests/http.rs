@@ -157,6 +157,19 @@ fn ingest_one_many_and_ndjson_then_query_every_way() {
         text.lines().find_map(|l| l.strip_prefix("flightrec_wal_fsync_seconds_count ")).unwrap().parse().unwrap();
     assert!(fsyncs > 0, "sync-mode ingest fsynced: {text}");
     assert!(text.contains(&format!("flightrec_wal_fsync_seconds_bucket{{le=\"+Inf\"}} {fsyncs}")));
+    // OpenMetrics (prometheus-client): the record latency by durability mode, and the end mark.
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    let records = |text: &str, mode: &str| -> u64 {
+        let prefix = format!("flightrec_record_event_seconds_count{{durability=\"{mode}\"}} ");
+        text.lines().find_map(|l| l.strip_prefix(prefix.as_str())).unwrap().parse().unwrap()
+    };
+    assert!(records(&text, "sync") >= 4, "each record call above was timed: {text}");
+    assert_eq!(records(&text, "async"), 0);
+    assert_eq!(s.post_json("/v1/events?durability=async", lines[0].as_bytes()).0, 200);
+    let mut r = s.agent.get(&format!("{}/metrics", s.base)).call().unwrap();
+    let content_type = r.headers().get("content-type").unwrap().to_str().unwrap().to_string();
+    assert!(content_type.starts_with("application/openmetrics-text; version=1.0.0"), "{content_type}");
+    assert_eq!(records(&r.body_mut().read_to_string().unwrap(), "async"), 1);
     let (status, v) = s.get_json("/healthz");
     assert_eq!((status, v["status"].as_str()), (200, Some("ok")));
     let (status, page) = s.get("/");

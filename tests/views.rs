@@ -75,7 +75,7 @@ fn trace_and_job_views_link_spans_jobs_and_retention_gaps() {
     assert!(trace.events[0].timestamp < trace.events[1].timestamp, "time order");
     assert_eq!(trace.jobs, vec!["job-gap".to_string()]);
     let kinds: Vec<(&str, &str, Option<&str>)> =
-        trace.spans.iter().map(|s| (s.span_id.as_str(), s.kind.as_ref(), s.parent_span_id.as_deref())).collect();
+        trace.spans.iter().map(|s| (s.span_id.as_str(), s.kind.as_str(), s.parent_span_id.as_deref())).collect();
     assert!(kinds.contains(&("sess-1", "session", None)), "{kinds:?}");
     assert!(kinds.contains(&("act-1", "activity", Some("sess-1"))), "{kinds:?}");
     assert!(kinds.contains(&("tc-9", "tool_call", Some("act-1"))), "{kinds:?}");

@@ -32,7 +32,11 @@ pub use check::Range;
 pub use envelope::{Event, EventBody};
 pub use error::{InvalidEvent, MAX_REASON, UnknownName};
 pub use model::{Idempotency, LlmInference, SideEffect, Timing, TokenUsage, ToolCall, ToolError, Transport};
+pub(crate) use names::string_enum;
 pub use names::{Actor, EventType};
+// The schema of the OpenAPI document's `Event` (server/openapi.rs).
+#[cfg(feature = "store")]
+pub(crate) use parse::RawEnvelope;
 pub use parse::{ParsedEvent, parse_event};
 pub use runtime::{CapabilityDecision, Decision, JobLifecycle, JobPhase, JobStatus, WorkflowRecovery, WorkflowState};
 pub use workspace::{

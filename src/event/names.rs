@@ -6,7 +6,8 @@
 //! `serde_json`'s map form (`{"READ": null}`), which FR-EVT.md does not allow.
 
 /// Declares a fieldless enum whose values are the given JSON strings, with `as_str`, `ALL`,
-/// `NAMES`, `Display`, `FromStr` and serde impls that accept only those strings.
+/// `NAMES`, `Display`, `FromStr`, serde impls that accept only those strings, and the OpenAPI
+/// schema of those strings.
 macro_rules! string_enum {
     (
         $(#[$meta:meta])*
@@ -45,6 +46,18 @@ macro_rules! string_enum {
                 }
             }
         }
+
+        /// A string that is one of [`Self::NAMES`] (the OpenAPI document's schema).
+        impl ::utoipa::PartialSchema for $name {
+            fn schema() -> ::utoipa::openapi::RefOr<::utoipa::openapi::schema::Schema> {
+                ::utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(::utoipa::openapi::schema::Type::String)
+                    .enum_values(Some($name::NAMES.iter().copied()))
+                    .into()
+            }
+        }
+
+        impl ::utoipa::ToSchema for $name {}
 
         impl ::std::fmt::Display for $name {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {

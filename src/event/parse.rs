@@ -30,35 +30,50 @@ pub struct ParsedEvent {
     pub trace_id_assigned: bool,
 }
 
-/// The envelope as sent, with the payload still unparsed.
-#[derive(Deserialize)]
+/// The envelope as sent, with the payload still unparsed. Its schema is the OpenAPI
+/// document's `Event` (the payload's shape, checked per type, is FR-EVT.md's).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename = "Event")]
-struct RawEnvelope<'a> {
+#[schema(as = Event, description = "An FR-EVT event (see FR-EVT.md); the recorder validates the payload of each type.")]
+pub(crate) struct RawEnvelope<'a> {
     #[serde(rename = "type")]
+    #[schema(inline)]
     ty: EventType,
+    #[schema(value_type = String, format = "uuid")]
     event_id: Uuid,
     #[serde(deserialize_with = "super::time::deserialize")]
     timestamp: DateTime<Utc>,
+    #[schema(inline)]
     actor: Actor,
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = "uuid", nullable = false)]
     trace_id: Option<Uuid>,
     #[serde(default)]
+    #[schema(nullable = false)]
     job_id: Option<String>,
     #[serde(default)]
+    #[schema(nullable = false)]
     model_id: Option<String>,
     #[serde(default)]
+    #[schema(nullable = false)]
     model_session_id: Option<String>,
     #[serde(default)]
+    #[schema(nullable = false)]
     wsids: Option<Vec<String>>,
     #[serde(default)]
+    #[schema(nullable = false)]
     activity_span_id: Option<String>,
     #[serde(default)]
+    #[schema(nullable = false)]
     session_span_id: Option<String>,
     #[serde(default)]
+    #[schema(nullable = false)]
     capability_id: Option<String>,
     #[serde(default)]
+    #[schema(nullable = false)]
     policy_decision_id: Option<String>,
     #[serde(borrow)]
+    #[schema(value_type = Object)]
     payload: &'a RawValue,
 }
 

@@ -91,33 +91,49 @@ struct EditorSurfaceField {
 
 /// One stored event as queries return it: the event's canonical fields plus where it is
 /// stored (`lsn`) and whether the redactor changed it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoredEvent {
     #[serde(rename = "type")]
+    #[schema(value_type = crate::event::EventType, inline)]
     pub ty: String,
+    #[schema(format = "uuid")]
     pub event_id: String,
     #[serde(with = "crate::event::time")]
     pub timestamp: DateTime<Utc>,
+    #[schema(value_type = crate::event::Actor, inline)]
     pub actor: String,
+    #[schema(format = "uuid")]
     pub trace_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub job_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub model_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub model_session_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub wsids: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub activity_span_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub session_span_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub capability_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub policy_decision_id: Option<String>,
+    #[schema(value_type = Object)]
     pub payload: Box<RawValue>,
+    /// Log sequence number (order of arrival).
+    #[schema(minimum = 1)]
     pub lsn: u64,
+    /// True when secrets were replaced before storage.
     pub redacted: bool,
 }
 
@@ -206,12 +222,19 @@ impl StoredEvent {
 }
 
 /// A page of events in (timestamp, event_id) order.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventPage {
     pub events: Vec<StoredEvent>,
-    /// Pass back as `cursor` for the next page; None on the last page.
+    /// Pass back as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
+
+/// Longest cursor [`Cursor::decode`] takes.
+pub const MAX_CURSOR_LEN: usize = 512;
+/// Every cursor [`Cursor::encode`] writes matches this (lowercase hex of `micros:id`), for
+/// clients that check a parameter before sending it (the OpenAPI document has it).
+pub const CURSOR_PATTERN: &str = "^(2d)?(3[0-9]){1,18}3a(3[0-9]|4[1-6]|6[1-6]|2d)+$";
 
 /// Where a page ended: the key of its last event. Opaque to callers (hex of `micros:id`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,7 +257,7 @@ impl Cursor {
         let bad = || {
             format!("invalid cursor `{}`: pass back a next_cursor unchanged", text.chars().take(80).collect::<String>())
         };
-        if text.len() > 512 || !text.len().is_multiple_of(2) {
+        if text.len() > MAX_CURSOR_LEN || !text.len().is_multiple_of(2) {
             return Err(bad());
         }
         let bytes: Option<Vec<u8>> = (0..text.len())

@@ -3,7 +3,10 @@
 
 use std::str::FromStr;
 
-use super::model::{Cursor, EventQuery, MAX_LIMIT};
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+
+use super::model::{CURSOR_PATTERN, Cursor, EventQuery, MAX_CURSOR_LEN, MAX_LIMIT};
 use crate::event::time::parse_rfc3339;
 use crate::event::{Actor, EventType};
 
@@ -24,6 +27,57 @@ pub fn no_control_chars(field: &str, value: &str) -> Result<(), BadParam> {
     match value.chars().position(char::is_control) {
         Some(at) => Err(bad(field, format!("holds a control character at character {at}"))),
         None => Ok(()),
+    }
+}
+
+/// What [`no_control_chars`] lets through, as an ECMA-262 pattern (for the OpenAPI document).
+pub const NO_CONTROL_CHARS_PATTERN: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$";
+
+/// The schema of a free-text value: not empty, no control character.
+#[must_use]
+pub fn text_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .pattern(Some(NO_CONTROL_CHARS_PATTERN))
+        .description(Some("No control characters (400 HSK-400-INVALID-QUERY)"))
+}
+
+/// The parameters [`parse_params`] decodes, as the OpenAPI document lists them (`GET /v1/events`).
+pub struct EventFilters;
+
+impl utoipa::IntoParams for EventFilters {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let string = || ObjectBuilder::new().schema_type(Type::String);
+        let time = || string().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))).min_length(Some(1));
+        let one_of = |names: &[&str]| string().enum_values(Some(names.iter().copied()));
+        let limit = ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(MAX_LIMIT));
+        let cursor = string()
+            .min_length(Some(1))
+            .max_length(Some(MAX_CURSOR_LEN))
+            .pattern(Some(CURSOR_PATTERN))
+            .description(Some("An opaque next_cursor from an earlier page, passed back unchanged"));
+        let uuid = || string().format(Some(SchemaFormat::Custom("uuid".into())));
+        [
+            ("event_id", uuid()),
+            ("job_id", text_schema()),
+            ("trace_id", text_schema()),
+            ("model_session_id", text_schema()),
+            ("wsid", text_schema()),
+            ("from", time()),
+            ("to", time()),
+            ("type", one_of(EventType::NAMES)),
+            ("actor", one_of(Actor::NAMES)),
+            ("text", text_schema()),
+            ("limit", limit),
+            ("cursor", cursor),
+            ("order", one_of(&["asc", "desc"])),
+        ]
+        .into_iter()
+        .map(|(name, schema)| {
+            Parameter::builder().name(name).parameter_in(ParameterIn::Query).schema(Some(schema)).build()
+        })
+        .collect()
     }
 }
 

@@ -12,12 +12,21 @@ use super::model::{EventPage, EventQuery, MAX_LIMIT, StoredEvent};
 /// Most events a trace or job view holds; `truncated` says when there were more.
 pub const MAX_VIEW_EVENTS: usize = 10_000;
 
+crate::event::string_enum! {
+    /// What a [`Span`] is.
+    pub enum SpanKind("span kind") {
+        ToolCall = "tool_call",
+        Activity = "activity",
+        Session = "session",
+    }
+}
+
 /// A span: a tool call, or an activity or session span id shared by events.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Span {
     pub span_id: String,
-    /// `tool_call`, `activity` or `session`.
-    pub kind: Cow<'static, str>,
+    #[schema(inline)]
+    pub kind: SpanKind,
     pub parent_span_id: Option<String>,
     pub label: String,
     #[serde(with = "crate::event::time")]
@@ -28,7 +37,7 @@ pub struct Span {
 }
 
 /// Evidence retention dropped.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RetentionGap {
     pub events: u64,
     #[serde(with = "crate::event::time::option")]
@@ -50,7 +59,7 @@ impl RetentionGap {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TraceView {
     pub trace_id: String,
     pub events: Vec<StoredEvent>,
@@ -60,12 +69,13 @@ pub struct TraceView {
     pub truncated: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobView {
     pub job_id: String,
     /// The job's `job_lifecycle` events.
     pub lifecycle: Vec<StoredEvent>,
-    /// `ok`, `failed` or `cancelled` once finished; `running` when started; None if unknown.
+    /// `ok`, `failed` or `cancelled` once finished; `running` when started; null if unknown.
+    #[schema(required = true)]
     pub status: Option<String>,
     pub traces: Vec<String>,
     pub events: Vec<StoredEvent>,
@@ -145,10 +155,10 @@ struct ToolTiming {
 /// The spans of a trace's events, ordered by start.
 pub fn spans(events: &[StoredEvent]) -> Vec<Span> {
     let mut by_id: BTreeMap<String, Span> = BTreeMap::new();
-    let mut add = |id: &str, kind: &'static str, parent: Option<&str>, label: &str, start, end| {
+    let mut add = |id: &str, kind: SpanKind, parent: Option<&str>, label: &str, start, end| {
         let s = by_id.entry(id.to_string()).or_insert_with(|| Span {
             span_id: id.to_string(),
-            kind: kind.into(),
+            kind,
             parent_span_id: parent.map(String::from),
             label: label.to_string(),
             start,
@@ -162,17 +172,17 @@ pub fn spans(events: &[StoredEvent]) -> Vec<Span> {
     for e in events {
         let t = e.timestamp;
         if let Some(session) = &e.session_span_id {
-            add(session, "session", None, "session", t, t);
+            add(session, SpanKind::Session, None, "session", t, t);
         }
         if let Some(activity) = &e.activity_span_id {
-            add(activity, "activity", e.session_span_id.as_deref(), "activity", t, t);
+            add(activity, SpanKind::Activity, e.session_span_id.as_deref(), "activity", t, t);
         }
         if e.ty == "tool_call"
             && let Ok(tool) = serde_json::from_str::<ToolSpan<'_>>(e.payload.get())
         {
             let (start, end) = tool.timing.map_or((t, t), |tm| (tm.started_at, tm.ended_at));
             let parent = tool.parent_span_id.as_deref().or(e.activity_span_id.as_deref());
-            add(&tool.tool_call_id, "tool_call", parent, &tool.tool_id, start, end);
+            add(&tool.tool_call_id, SpanKind::ToolCall, parent, &tool.tool_id, start, end);
         }
     }
     let mut spans: Vec<Span> = by_id.into_values().collect();

@@ -12,11 +12,12 @@
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use uuid::Uuid;
 
 use super::dedup::{Claim, Dedup, wait_for_outcome};
-use super::{Recorded, RecorderConfig, RecorderError, lock, replay};
+use super::{Recorded, RecorderConfig, RecorderError, RecorderMetrics, lock, replay};
 use crate::compact::files;
 use crate::datadir::DataDir;
 use crate::event::{Event, InvalidEvent};
@@ -37,6 +38,7 @@ struct Shared {
     dedup: Mutex<Dedup>,
     max_future_skew: chrono::Duration,
     durability: Durability,
+    metrics: RecorderMetrics,
 }
 
 fn now_micros() -> i64 {
@@ -95,6 +97,7 @@ impl Intake {
             dedup: Mutex::new(dedup),
             max_future_skew: config.max_future_skew,
             durability: config.wal.durability,
+            metrics: RecorderMetrics::default(),
         };
         Ok(Intake { inner: Arc::new(shared) })
     }
@@ -102,6 +105,11 @@ impl Intake {
     /// The WAL events are appended to.
     pub fn wal(&self) -> &Wal {
         &self.inner.wal
+    }
+
+    /// The record latency histogram this intake observes into.
+    pub fn metrics(&self) -> &RecorderMetrics {
+        &self.inner.metrics
     }
 
     /// Event ids remembered as stored (the de-duplication memory).
@@ -122,6 +130,13 @@ impl Intake {
     }
 
     async fn record_prepared(&self, p: Prepared, durability: Option<Durability>) -> Result<Recorded, RecorderError> {
+        let started = Instant::now();
+        let result = self.claim_and_append(p, durability).await;
+        self.observe_record(durability, started);
+        result
+    }
+
+    async fn claim_and_append(&self, p: Prepared, durability: Option<Durability>) -> Result<Recorded, RecorderError> {
         loop {
             let claim = lock(&self.inner.dedup).claim(p.event_id, now_micros());
             match claim {
@@ -154,10 +169,20 @@ impl Intake {
                 Err(e) => results.push(Some(Err(e.into()))),
             }
         }
-        while !todo.is_empty() {
-            todo = self.batch_round(todo, &mut results, durability).await;
+        if !todo.is_empty() {
+            let started = Instant::now();
+            while !todo.is_empty() {
+                todo = self.batch_round(todo, &mut results, durability).await;
+            }
+            self.observe_record(durability, started);
         }
         results.into_iter().map(|r| r.unwrap_or_else(|| Err(RecorderError::Wal(WalError::Closed)))).collect()
+    }
+
+    /// Counts one record call in the latency histogram of the mode it was appended with.
+    fn observe_record(&self, durability: Option<Durability>, started: Instant) {
+        let mode = durability.unwrap_or(self.inner.durability);
+        self.inner.metrics.observe_record(mode, started.elapsed());
     }
 
     /// Claims every id of `todo`, appends the new ones as one request, waits for the appends

@@ -17,6 +17,7 @@ pub mod dedup;
 mod dedup;
 pub mod error;
 mod intake;
+pub mod metrics;
 #[cfg(feature = "internals")]
 pub mod replay;
 #[cfg(not(feature = "internals"))]
@@ -32,6 +33,7 @@ use uuid::Uuid;
 pub use config::RecorderConfig;
 pub use error::RecorderError;
 pub use intake::Intake;
+pub use metrics::RecorderMetrics;
 
 use crate::compact::catalog::{IdIndex, Source};
 use crate::compact::error::io;
@@ -60,9 +62,11 @@ pub trait FlightRecorder {
 }
 
 /// What happened to one recorded event.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Recorded {
+    #[schema(value_type = String, format = "uuid")]
     pub event_id: Uuid,
+    #[schema(value_type = String, format = "uuid")]
     pub trace_id: Uuid,
     pub trace_id_assigned: bool,
     /// The id was seen within the de-duplication window: nothing was stored.
@@ -72,7 +76,7 @@ pub struct Recorded {
 
 /// What the recorder holds, for `GET /v1/stats` and the UI: the [`Totals`] every stats reader
 /// shows, and the live recorder's own counters.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct RecorderStats {
     #[serde(flatten)]
     pub totals: Totals,
@@ -140,6 +144,11 @@ impl Recorder {
 
     pub fn wal_stats(&self) -> WalStats {
         self.inner.intake.wal().stats()
+    }
+
+    /// The recorder's instruments (record latency by durability mode), for `GET /metrics`.
+    pub fn metrics(&self) -> &RecorderMetrics {
+        self.inner.intake.metrics()
     }
 
     pub fn layout(&self) -> &Layout {

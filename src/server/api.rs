@@ -13,10 +13,18 @@ use serde_json::value::RawValue;
 use super::AppState;
 use super::error::ApiError;
 use super::limits;
+use super::openapi::{
+    DurabilityParam, ErrorReply, EventOrBatch, IngestErrors, IngestRefusal, JobIdParam, Refusals, TraceIdParam,
+    ViewErrors,
+};
 use crate::error::Code;
 use crate::ingest::MAX_EVENT_BYTES;
 use crate::ndjson::{LineSplitter, SplitLine, is_blank};
+use crate::query::EventPage;
+use crate::query::params::EventFilters;
 use crate::query::params::{BadParam, no_control_chars, parse_params};
+use crate::query::views::{JobView, TraceView};
+use crate::recorder::RecorderStats;
 use crate::recorder::{FlightRecorder, Recorded, RecorderError};
 use crate::wal::Durability;
 
@@ -33,11 +41,13 @@ const SPLIT_PIECE: usize = 64 << 10;
 /// Rejections listed in an answer; `rejected_total` counts them all.
 pub const MAX_REJECTED_LISTED: usize = 1_000;
 
-#[derive(Debug, Default, serde::Serialize)]
+/// The answer of the ingest routes (the OpenAPI document's `IngestResult`).
+#[derive(Debug, Default, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = IngestResult)]
 pub struct IngestResponse {
     pub accepted: u64,
     pub duplicates: u64,
-    /// The first [`MAX_REJECTED_LISTED`] rejections.
+    /// The first [`MAX_REJECTED_LISTED`] rejections: `index` for arrays, `line` for NDJSON.
     pub rejected: Vec<Rejected>,
     /// Every rejection, listed or not.
     pub rejected_total: u64,
@@ -46,22 +56,29 @@ pub struct IngestResponse {
     pub events: Vec<Recorded>,
     /// Set when the whole request was rejected (status 400).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub code: Option<Code>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub field: Option<String>,
 }
 
-#[derive(Debug, serde::Serialize)]
+/// One rejected event: its `index` in an array or its `line` in NDJSON, and why.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Rejected {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub index: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub line: Option<u64>,
     pub code: Code,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub field: Option<String>,
 }
 
@@ -118,6 +135,15 @@ fn durability_param(pairs: &[(String, String)]) -> Result<Option<Durability>, Ap
 }
 
 /// `POST /v1/events`: one event, or an array of events.
+#[utoipa::path(post, path = "/v1/events", summary = "Record one event or an array of events",
+    params(DurabilityParam),
+    request_body(content = inline(EventOrBatch), content_type = "application/json"),
+    responses(
+        (status = 200, description = "All accepted or duplicates (an array may list rejected items)", body = IngestResponse),
+        (status = 400, description = "The event, or every event of the array, was rejected (IngestResult); or the body is not JSON or a parameter is bad (Error)", body = inline(IngestRefusal)),
+        Refusals,
+        IngestErrors,
+    ))]
 pub async fn post_events(
     State(s): State<AppState>,
     Query(params): Query<Vec<(String, String)>>,
@@ -156,6 +182,17 @@ pub async fn post_events(
 /// `POST /v1/events:ndjson`: a streamed body, one event a line; answers per line. What it
 /// holds is bounded whatever the body: the unfinished line (one event's size), the lines not
 /// recorded yet ([`NDJSON_GROUP_BYTES`]) and the first [`MAX_REJECTED_LISTED`] rejections.
+#[utoipa::path(post, path = "/v1/events:ndjson",
+    summary = "Record a streamed NDJSON body, one event a line; answers per line",
+    params(DurabilityParam),
+    // A reference, not the type: the body may be empty (not required), but is never null.
+    request_body(content = ref("#/components/schemas/NdjsonBody"), content_type = "application/x-ndjson"),
+    responses(
+        (status = 200, description = "Per-line results", body = IngestResponse),
+        (status = 400, response = ErrorReply),
+        Refusals,
+        IngestErrors,
+    ))]
 pub async fn post_ndjson(
     State(s): State<AppState>,
     Query(params): Query<Vec<(String, String)>>,
@@ -236,6 +273,14 @@ impl NdjsonIngest {
 }
 
 /// `GET /v1/events`.
+#[utoipa::path(get, path = "/v1/events", summary = "Query events (time, then event_id order), one page",
+    params(EventFilters),
+    responses(
+        (status = 200, description = "A page", body = EventPage),
+        (status = 400, response = ErrorReply),
+        Refusals,
+        (status = 500, response = ErrorReply),
+    ))]
 pub async fn get_events(
     State(s): State<AppState>,
     Query(params): Query<Vec<(String, String)>>,
@@ -253,6 +298,13 @@ pub fn bad_param(b: BadParam) -> ApiError {
 }
 
 /// `GET /v1/traces/{trace_id}`.
+#[utoipa::path(get, path = "/v1/traces/{trace_id}", summary = "A trace: events, spans, jobs, retention gaps",
+    params(TraceIdParam),
+    responses(
+        (status = 200, description = "The trace", body = TraceView),
+        Refusals,
+        ViewErrors,
+    ))]
 pub async fn get_trace(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     no_control_chars("trace_id", &id).map_err(bad_param)?;
     let t = Instant::now();
@@ -262,6 +314,13 @@ pub async fn get_trace(State(s): State<AppState>, Path(id): Path<String>) -> Res
 }
 
 /// `GET /v1/jobs/{job_id}`.
+#[utoipa::path(get, path = "/v1/jobs/{job_id}", summary = "A job: lifecycle, traces, events, retention gaps",
+    params(JobIdParam),
+    responses(
+        (status = 200, description = "The job", body = JobView),
+        Refusals,
+        ViewErrors,
+    ))]
 pub async fn get_job(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     no_control_chars("job_id", &id).map_err(bad_param)?;
     let t = Instant::now();
@@ -278,20 +337,48 @@ fn found<T: serde::Serialize>(empty: bool, what: &str, view: T) -> Result<Respon
     Ok(Json(view).into_response())
 }
 
+/// The answer of `POST /v1/retention:run`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RetentionRun {
+    pub events_purged: u64,
+}
+
 /// `POST /v1/retention:run`.
-pub async fn run_retention(State(s): State<AppState>) -> Result<Response, ApiError> {
-    let purged = s.recorder.enforce_retention().await?;
-    Ok(Json(serde_json::json!({ "events_purged": purged })).into_response())
+#[utoipa::path(post, path = "/v1/retention:run", summary = "Run retention now",
+    responses(
+        (status = 200, description = "Events purged", body = RetentionRun),
+        Refusals,
+        (status = 408, response = ErrorReply),
+        (status = 415, response = ErrorReply),
+        (status = 500, response = ErrorReply),
+    ))]
+pub async fn run_retention(State(s): State<AppState>) -> Result<Json<RetentionRun>, ApiError> {
+    Ok(Json(RetentionRun { events_purged: s.recorder.enforce_retention().await? }))
 }
 
 /// `GET /v1/stats`.
+#[utoipa::path(get, path = "/v1/stats", summary = "Counts and time range",
+    responses(
+        (status = 200, description = "Stats", body = RecorderStats),
+        Refusals,
+        (status = 500, response = ErrorReply),
+    ))]
 pub async fn get_stats(State(s): State<AppState>) -> Result<Response, ApiError> {
     Ok(Json(s.recorder.stats().await?).into_response())
 }
 
-/// `GET /metrics` (Prometheus text).
+/// `GET /metrics` (OpenMetrics text).
+#[utoipa::path(get, path = "/metrics", summary = "Prometheus metrics",
+    responses(
+        (status = 200, description = "OpenMetrics text", body = String, content_type = "application/openmetrics-text"),
+        Refusals,
+        (status = 500, response = ErrorReply),
+    ))]
 pub async fn get_metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
     let stats = s.recorder.stats().await?;
-    let text = s.metrics.render(&stats);
-    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+    let text = s.metrics.encode(s.recorder.metrics(), &stats).map_err(|_| {
+        let msg = "encoding the metrics failed; retry, and report it if it persists";
+        ApiError::new(Code::Metrics, msg)
+    })?;
+    Ok(([(axum::http::header::CONTENT_TYPE, super::metrics::CONTENT_TYPE)], text).into_response())
 }

@@ -8,12 +8,14 @@ use axum::response::{IntoResponse, Response};
 use crate::error::Code;
 use crate::recorder::RecorderError;
 
-/// An error response.
-#[derive(Debug, Clone, serde::Serialize)]
+/// An error response (the OpenAPI document's `Error`).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
 pub struct ApiError {
     pub code: Code,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub field: Option<String>,
 }
 

@@ -11,13 +11,16 @@ use axum::Json;
 use axum::extract::{Query, State};
 use serde::Serialize;
 use serde_json::value::RawValue;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
 
 use super::AppState;
 use super::api::bad_param;
 use super::error::ApiError;
-use crate::event::EventType;
+use super::openapi::{ErrorReply, Refusals};
 use crate::event::time::{format_rfc3339, truncate_micros};
-use crate::query::params::{BadParam, actor_param, each_param, time_param, unknown_param, uuid_param};
+use crate::event::{Actor, EventType};
+use crate::query::params::{BadParam, actor_param, each_param, text_schema, time_param, unknown_param, uuid_param};
 use crate::query::{EventQuery, StoredEvent};
 use crate::recorder::FlightRecorder;
 
@@ -100,11 +103,15 @@ pub fn parse_filters(pairs: &[(String, String)]) -> Result<EventQuery, BadParam>
 }
 
 /// Handshake's `FlightEvent`: every field present, absent ones `null`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FlightEvent {
+    #[schema(format = "uuid")]
     pub event_id: String,
+    #[schema(format = "uuid")]
     pub trace_id: String,
+    #[schema(format = "date-time")]
     pub timestamp: String,
+    #[schema(value_type = crate::event::Actor, inline)]
     pub actor: String,
     /// flightrec records no actor id: the actor, as Handshake sets it when none is given.
     pub actor_id: String,
@@ -120,6 +127,7 @@ pub struct FlightEvent {
     pub session_span_id: Option<String>,
     pub capability_id: Option<String>,
     pub policy_decision_id: Option<String>,
+    #[schema(value_type = Object)]
     pub payload: Box<RawValue>,
 }
 
@@ -158,8 +166,73 @@ impl From<StoredEvent> for FlightEvent {
     }
 }
 
-/// `GET /api/flight_recorder` and `GET /api/events`.
-pub async fn list_events(
+/// The parameters [`parse_filters`] decodes, as the OpenAPI document lists them.
+pub struct HandshakeFilters;
+
+impl utoipa::IntoParams for HandshakeFilters {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let string = || ObjectBuilder::new().schema_type(Type::String);
+        let format = |f: KnownFormat| string().format(Some(SchemaFormat::KnownFormat(f))).min_length(Some(1));
+        let one_of = |names: Vec<&str>| string().enum_values(Some(names));
+        let mut types: Vec<&str> = EventType::ALL.iter().map(|t| handshake_type(t.as_str())).collect();
+        types.extend(EventType::ALL.iter().map(|t| t.as_str()));
+        types.extend(NEVER_RECORDED);
+        types.sort_unstable();
+        types.dedup();
+        [
+            ("event_id", string().format(Some(SchemaFormat::Custom("uuid".into())))),
+            ("trace_id", string().format(Some(SchemaFormat::Custom("uuid".into())))),
+            ("job_id", text_schema()),
+            ("model_session_id", text_schema()),
+            ("wsid", text_schema()),
+            ("from", format(KnownFormat::DateTime)),
+            ("to", format(KnownFormat::DateTime).description(Some("Inclusive"))),
+            ("actor", one_of(Actor::NAMES.to_vec())),
+            ("event_type", one_of(types)),
+            ("surface", one_of(SURFACES.to_vec())),
+        ]
+        .into_iter()
+        .map(|(name, schema)| {
+            Parameter::builder().name(name).parameter_in(ParameterIn::Query).schema(Some(schema)).build()
+        })
+        .collect()
+    }
+}
+
+/// `GET /api/flight_recorder`.
+#[utoipa::path(get, path = "/api/flight_recorder",
+    summary = "Handshake's route: FlightEvent array, newest first, at most 200, every filter applied first",
+    params(HandshakeFilters),
+    responses(
+        (status = 200, description = "The newest matching events", body = Vec<FlightEvent>),
+        (status = 400, response = ErrorReply),
+        Refusals,
+        (status = 500, response = ErrorReply),
+    ))]
+pub async fn flight_recorder(
+    state: State<AppState>,
+    params: Query<Vec<(String, String)>>,
+) -> Result<Json<Vec<FlightEvent>>, ApiError> {
+    list_events(state, params).await
+}
+
+/// `GET /api/events`, the alias of [`flight_recorder`].
+#[utoipa::path(get, path = "/api/events", summary = "Alias of GET /api/flight_recorder",
+    params(HandshakeFilters),
+    responses(
+        (status = 200, description = "The newest matching events", body = Vec<FlightEvent>),
+        (status = 400, response = ErrorReply),
+        Refusals,
+        (status = 500, response = ErrorReply),
+    ))]
+pub async fn events(
+    state: State<AppState>,
+    params: Query<Vec<(String, String)>>,
+) -> Result<Json<Vec<FlightEvent>>, ApiError> {
+    list_events(state, params).await
+}
+
+async fn list_events(
     State(s): State<AppState>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Json<Vec<FlightEvent>>, ApiError> {

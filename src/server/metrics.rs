@@ -1,98 +1,136 @@
-//! Counters of the server and the Prometheus text of `GET /metrics`.
+//! `GET /metrics`: the server's instruments, the recorder's, and a snapshot of the recorder's
+//! state, encoded by prometheus-client as OpenMetrics text. Every name is prefixed
+//! `flightrec_`; counters are registered without `_total`, which the encoder appends.
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::recorder::RecorderStats;
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::{MetricType, TypedMetric};
+use prometheus_client::registry::Registry;
+
+use crate::recorder::{RecorderMetrics, RecorderStats};
+
+/// The media type of the OpenMetrics text format, which the encoder writes (`# EOF` included).
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Upper bounds (seconds) of the query latency histogram.
-const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+const QUERY_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
 
-#[derive(Debug, Default)]
+/// The server's instruments: ingest outcomes and query latency.
+#[derive(Debug)]
 pub struct Metrics {
-    pub accepted: AtomicU64,
-    pub duplicates: AtomicU64,
-    pub rejected: AtomicU64,
-    query_buckets: [AtomicU64; 10],
-    query_count: AtomicU64,
-    query_micros: AtomicU64,
+    registry: Registry,
+    accepted: Counter,
+    duplicates: Counter,
+    rejected: Counter,
+    query_seconds: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let (accepted, duplicates, rejected) = (Counter::default(), Counter::default(), Counter::default());
+        let query_seconds = Histogram::new(QUERY_BUCKETS);
+        let mut registry = Registry::with_prefix("flightrec");
+        registry.register("events_accepted", "Events accepted over HTTP", accepted.clone());
+        registry.register("events_duplicate", "Events whose event_id was already recorded", duplicates.clone());
+        registry.register("events_rejected", "Events rejected (invalid, too large)", rejected.clone());
+        registry.register("query_seconds", "Latency of event, trace and job queries", query_seconds.clone());
+        Metrics { registry, accepted, duplicates, rejected, query_seconds }
+    }
 }
 
 impl Metrics {
     pub fn count_ingest(&self, accepted: u64, duplicates: u64, rejected: u64) {
-        self.accepted.fetch_add(accepted, Ordering::Relaxed);
-        self.duplicates.fetch_add(duplicates, Ordering::Relaxed);
-        self.rejected.fetch_add(rejected, Ordering::Relaxed);
+        self.accepted.inc_by(accepted);
+        self.duplicates.inc_by(duplicates);
+        self.rejected.inc_by(rejected);
     }
 
     pub fn observe_query(&self, took: Duration) {
-        let secs = took.as_secs_f64();
-        for (bucket, le) in self.query_buckets.iter().zip(BUCKETS) {
-            if secs <= le {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.query_count.fetch_add(1, Ordering::Relaxed);
-        self.query_micros.fetch_add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.query_seconds.observe(took.as_secs_f64());
     }
 
-    /// The Prometheus text exposition of the counters and the recorder's state.
-    pub fn render(&self, stats: &RecorderStats) -> String {
+    /// The OpenMetrics text of the server's instruments, the recorder's, and `stats`.
+    pub fn encode(&self, recorder: &RecorderMetrics, stats: &RecorderStats) -> Result<String, std::fmt::Error> {
         let mut out = String::new();
-        let mut counter = |name: &str, help: &str, kind: &str, value: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP flightrec_{name} {help}\n# TYPE flightrec_{name} {kind}\nflightrec_{name} {value}"
-            );
-        };
-        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        counter("events_accepted_total", "Events accepted over HTTP.", "counter", load(&self.accepted));
-        counter(
-            "events_duplicate_total",
-            "Events whose event_id was already recorded.",
-            "counter",
-            load(&self.duplicates),
-        );
-        counter("events_rejected_total", "Events rejected (invalid, too large).", "counter", load(&self.rejected));
-        counter("events_dropped_total", "Events dropped by a full async queue.", "counter", stats.wal.dropped);
-        counter("wal_appended_total", "Records appended to the WAL.", "counter", stats.wal.appended);
-        counter("wal_bytes_written_total", "Bytes written to the WAL.", "counter", stats.wal.bytes_written);
-        counter("wal_fsyncs_total", "fdatasync calls of the WAL writer.", "counter", stats.wal.fsyncs);
-        counter("wal_groups_total", "Groups written by the WAL writer (group commit).", "counter", stats.wal.groups);
-        counter("wal_sealed_segments_total", "WAL segments sealed.", "counter", stats.wal.sealed_segments);
-        counter("compaction_lag_events", "Events in the WAL not compacted yet.", "gauge", stats.totals.wal_events);
-        counter("compacted_events", "Events in Parquet files.", "gauge", stats.totals.compacted_events);
-        counter("parquet_files", "Parquet files in the catalog.", "gauge", stats.totals.parquet_files);
-        counter(
+        encode_registry(&mut out, &self.registry)?;
+        encode_registry(&mut out, recorder.registry())?;
+        encode_registry(&mut out, &snapshot(stats))?;
+        encode_eof(&mut out)?;
+        Ok(out)
+    }
+}
+
+/// The recorder's counters and gauges as they are now (the WAL counts in its writer thread).
+fn snapshot(stats: &RecorderStats) -> Registry {
+    let wal = &stats.wal;
+    let mut r = Registry::with_prefix("flightrec");
+    let counters = [
+        ("events_dropped", "Events dropped by a full async queue", wal.dropped),
+        ("wal_appended", "Records appended to the WAL", wal.appended),
+        ("wal_bytes_written", "Bytes written to the WAL", wal.bytes_written),
+        ("wal_fsyncs", "fdatasync calls of the WAL writer", wal.fsyncs),
+        ("wal_groups", "Groups written by the WAL writer (group commit)", wal.groups),
+        ("wal_sealed_segments", "WAL segments sealed", wal.sealed_segments),
+    ];
+    for (name, help, value) in counters {
+        r.register(name, help, ConstCounter::new(value));
+    }
+    let gauges = [
+        ("compaction_lag_events", "Events in the WAL not compacted yet", stats.totals.wal_events),
+        ("compacted_events", "Events in Parquet files", stats.totals.compacted_events),
+        ("parquet_files", "Parquet files in the catalog", stats.totals.parquet_files),
+        (
             "wal_quarantined_segments",
-            "WAL segments kept in wal/quarantine/ because they could not be verified (events may be missing).",
-            "gauge",
+            "WAL segments kept in wal/quarantine/ because they could not be verified (events may be missing)",
             stats.wal_quarantined_segments,
-        );
-        counter(
-            "wal_poisoned",
-            "1 when the WAL writer is poisoned by an I/O error.",
-            "gauge",
-            u64::from(stats.wal.poisoned.is_some()),
-        );
-        let _ = writeln!(out, "# HELP flightrec_wal_fsync_seconds Latency of the WAL writer's fdatasync calls.");
-        let _ = writeln!(out, "# TYPE flightrec_wal_fsync_seconds histogram");
-        for (le, n) in &stats.wal.fsync_histogram {
-            let _ = writeln!(out, "flightrec_wal_fsync_seconds_bucket{{le=\"{}\"}} {n}", *le as f64 / 1e6);
+        ),
+        ("wal_poisoned", "1 when the WAL writer is poisoned by an I/O error", u64::from(wal.poisoned.is_some())),
+    ];
+    for (name, help, value) in gauges {
+        r.register(name, help, ConstGauge::new(value));
+    }
+    r.register("wal_fsync_seconds", "Latency of the WAL writer's fdatasync calls", FsyncHistogram::of(stats));
+    r
+}
+
+/// The WAL writer's fdatasync histogram as it is now (cumulative counts per bound in µs).
+#[derive(Debug)]
+struct FsyncHistogram {
+    sum_seconds: f64,
+    count: u64,
+    /// (upper bound in seconds, count in this bucket alone); the last bound is +Inf.
+    buckets: Vec<(f64, u64)>,
+}
+
+impl FsyncHistogram {
+    fn of(stats: &RecorderStats) -> FsyncHistogram {
+        let wal = &stats.wal;
+        let mut below = 0;
+        let mut buckets = Vec::with_capacity(wal.fsync_histogram.len() + 1);
+        for &(le_micros, cumulative) in &wal.fsync_histogram {
+            buckets.push((le_micros as f64 / 1e6, cumulative.saturating_sub(below)));
+            below = below.max(cumulative);
         }
-        let _ = writeln!(out, "flightrec_wal_fsync_seconds_bucket{{le=\"+Inf\"}} {}", stats.wal.fsyncs);
-        let _ = writeln!(out, "flightrec_wal_fsync_seconds_sum {}", stats.wal.fsync_micros_total as f64 / 1e6);
-        let _ = writeln!(out, "flightrec_wal_fsync_seconds_count {}", stats.wal.fsyncs);
-        let _ = writeln!(out, "# HELP flightrec_query_seconds Latency of event, trace and job queries.");
-        let _ = writeln!(out, "# TYPE flightrec_query_seconds histogram");
-        for (bucket, le) in self.query_buckets.iter().zip(BUCKETS) {
-            let _ = writeln!(out, "flightrec_query_seconds_bucket{{le=\"{le}\"}} {}", load(bucket));
-        }
-        let count = load(&self.query_count);
-        let _ = writeln!(out, "flightrec_query_seconds_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "flightrec_query_seconds_sum {}", load(&self.query_micros) as f64 / 1e6);
-        let _ = writeln!(out, "flightrec_query_seconds_count {count}");
-        out
+        buckets.push((f64::INFINITY, wal.fsyncs.saturating_sub(below)));
+        FsyncHistogram { sum_seconds: wal.fsync_micros_total as f64 / 1e6, count: wal.fsyncs, buckets }
+    }
+}
+
+impl TypedMetric for FsyncHistogram {
+    const TYPE: MetricType = MetricType::Histogram;
+}
+
+impl EncodeMetric for FsyncHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_histogram::<NoLabelSet>(self.sum_seconds, self.count, &self.buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
     }
 }

@@ -31,9 +31,10 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::error::Code;
 use crate::recorder::Recorder;
@@ -81,6 +82,8 @@ impl Default for ServerOptions {
 pub struct AppState {
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
+    /// The OpenAPI document of the routes served.
+    pub openapi: Arc<utoipa::openapi::OpenApi>,
     token: Option<Arc<str>>,
 }
 
@@ -118,28 +121,41 @@ pub async fn bind(addr: SocketAddr, token: Option<&str>) -> Result<tokio::net::T
     tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })
 }
 
+/// Every route of the API, each registered from its handler's `#[utoipa::path]` (which names
+/// its path), with its OpenAPI document: the routes behind the token, the open ones
+/// (`/healthz`), and the document of both. A new route goes here, the same way (see `openapi`).
+pub(crate) fn documented_routes() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+    let media = |m: limits::MediaTypes| middleware::from_fn_with_state(m, limits::require_media_type);
+    let ndjson_limit = usize::try_from(MAX_NDJSON_BYTES).unwrap_or(usize::MAX);
+    let (protected, protected_doc) = OpenApiRouter::new()
+        .routes(
+            routes!(api::post_events)
+                .map(|r| r.route_layer(media(limits::JSON)).route_layer(RequestBodyLimitLayer::new(MAX_BODY))),
+        )
+        .routes(routes!(api::get_events))
+        .routes(
+            routes!(api::post_ndjson)
+                .map(|r| r.route_layer(media(limits::NDJSON)).route_layer(RequestBodyLimitLayer::new(ndjson_limit))),
+        )
+        .routes(routes!(api::get_trace))
+        .routes(routes!(api::get_job))
+        .routes(routes!(api::run_retention).map(|r| r.route_layer(media(limits::NO_BODY))))
+        .routes(routes!(api::get_stats))
+        .routes(routes!(openapi::get_document))
+        .routes(routes!(api::get_metrics))
+        .routes(routes!(handshake::flight_recorder))
+        .routes(routes!(handshake::events))
+        .split_for_parts();
+    let (open, open_doc) = OpenApiRouter::new().routes(routes!(healthz)).split_for_parts();
+    (protected, open, openapi::document([protected_doc, open_doc]))
+}
+
 /// The router of the whole service, for a server listening on `bound`.
 pub fn router(recorder: Recorder, opts: &ServerOptions, bound: SocketAddr) -> Router {
+    let (protected, open, doc) = documented_routes();
     let token = opts.token.clone().filter(|t| !t.is_empty()).map(Arc::from);
-    let state = AppState { recorder, metrics: Arc::new(Metrics::default()), token };
-    let media = |m: limits::MediaTypes| middleware::from_fn_with_state(m, limits::require_media_type);
-    let events =
-        post(api::post_events).route_layer(media(limits::JSON)).route_layer(RequestBodyLimitLayer::new(MAX_BODY));
-    let ndjson = post(api::post_ndjson)
-        .route_layer(media(limits::NDJSON))
-        .route_layer(RequestBodyLimitLayer::new(usize::try_from(MAX_NDJSON_BYTES).unwrap_or(usize::MAX)));
-    let protected = Router::new()
-        .route("/v1/events", events.get(api::get_events))
-        .route("/v1/events:ndjson", ndjson)
-        .route("/v1/traces/{trace_id}", get(api::get_trace))
-        .route("/v1/jobs/{job_id}", get(api::get_job))
-        .route("/v1/retention:run", post(api::run_retention).route_layer(media(limits::NO_BODY)))
-        .route("/v1/stats", get(api::get_stats))
-        .route("/v1/openapi.json", get(openapi::document))
-        .route("/api/flight_recorder", get(handshake::list_events))
-        .route("/api/events", get(handshake::list_events))
-        .route("/metrics", get(api::get_metrics))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    let state = AppState { recorder, metrics: Arc::new(Metrics::default()), openapi: Arc::new(doc), token };
+    let protected = protected.route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let guard = guard::Guard { hosts: Arc::new(guard::AllowedHosts::new(bound, &opts.allowed_hosts)) };
     Router::new()
         .merge(protected)
@@ -151,7 +167,7 @@ pub fn router(recorder: Recorder, opts: &ServerOptions, bound: SocketAddr) -> Ro
         ))
         .layer(middleware::from_fn_with_state(guard, guard::refuse_foreign_requests))
         // Health checks pass every guard and limit: they say only that the process is up.
-        .route("/healthz", get(healthz))
+        .merge(open)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, opts.request_timeout))
         .layer(middleware::from_fn(limits::json_errors))
@@ -266,8 +282,18 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn healthz() -> impl IntoResponse {
-    axum::Json(serde_json::json!({ "status": "ok" }))
+/// The answer of `GET /healthz`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// Always `ok`: the process is up.
+    pub status: &'static str,
+}
+
+/// `GET /healthz`.
+#[utoipa::path(get, path = "/healthz", summary = "Liveness", security(),
+    responses((status = 200, description = "OK", body = Health)))]
+async fn healthz() -> axum::Json<Health> {
+    axum::Json(Health { status: "ok" })
 }
 
 async fn not_found() -> ApiError {

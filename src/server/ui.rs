@@ -34,6 +34,12 @@ const ASSETS: &[(&str, &str, &str)] = &[
 /// The paths of the static assets (they hold no data).
 const PATHS: [&str; 3] = ["/", "/app.js", "/style.css"];
 
+/// The path of every asset.
+#[cfg(test)]
+pub(crate) fn asset_paths() -> impl Iterator<Item = &'static str> {
+    ASSETS.iter().map(|&(path, _, _)| path)
+}
+
 /// True for the path of a static asset.
 pub fn is_static_asset(path: &str) -> bool {
     PATHS.contains(&path)

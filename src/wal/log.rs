@@ -16,7 +16,7 @@ use super::report::WalReport;
 use super::writer::{self, LsnRange, Payloads, Request, WalCounters, WalHooks, Writer};
 
 /// A point-in-time copy of the WAL's counters.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct WalStats {
     pub next_lsn: u64,
     pub durable_lsn: u64,
@@ -27,6 +27,7 @@ pub struct WalStats {
     pub sealed_segments: u64,
     pub bytes_written: u64,
     /// fdatasync latency histogram: (upper bound in µs, count at or under it).
+    #[schema(value_type = Vec<Vec<u64>>)]
     pub fsync_histogram: Vec<(u64, u64)>,
     pub fsync_micros_total: u64,
     pub poisoned: Option<String>,

@@ -17,6 +17,9 @@ pub enum Durability {
 }
 
 impl Durability {
+    /// Every mode.
+    pub const ALL: [Durability; 3] = [Durability::Sync, Durability::Batch, Durability::Async];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Durability::Sync => "sync",
