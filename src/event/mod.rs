@@ -22,6 +22,7 @@ mod error;
 mod model;
 mod names;
 mod obj;
+mod otel;
 mod parse;
 mod runtime;
 pub mod time;
@@ -33,6 +34,10 @@ pub use envelope::{Event, EventBody};
 pub use error::{InvalidEvent, MAX_REASON, UnknownName};
 pub use model::{Idempotency, LlmInference, SideEffect, Timing, TokenUsage, ToolCall, ToolError, Transport};
 pub use names::{Actor, EventType};
+pub use otel::{
+    Attributes, MAX_ATTRIBUTE_KEY, MAX_ATTRIBUTE_VALUE, MAX_ATTRIBUTES, MAX_LOG_BODY, OtelLog, OtelSpan, SpanKind,
+    SpanStatus,
+};
 pub use parse::{ParsedEvent, parse_event};
 pub use runtime::{CapabilityDecision, Decision, JobLifecycle, JobPhase, JobStatus, WorkflowRecovery, WorkflowState};
 pub use workspace::{
