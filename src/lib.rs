@@ -5,7 +5,7 @@
 //! records, group-commit writer, recovery) → `compact` (Parquet files, DuckDB catalog) →
 //! `retention` → [`query`] → `recorder` (the `FlightRecorder` API) → `server` (HTTP + UI).
 //! [`datadir`] owns the directory layout and its locks; [`ndjson`] splits NDJSON input;
-//! [`stored`] reads stored events; [`workload`] generates realistic event mixes.
+//! [`stored`] reads stored events; `otlp` maps OpenTelemetry spans and logs onto events; [`workload`] generates realistic event mixes.
 //!
 //! The `store` feature (on by default) brings the parts that need DuckDB and the HTTP stack;
 //! without it the crate is the event model, the redactor and the WAL, which is what the fuzz
@@ -22,6 +22,8 @@ pub mod fsio;
 pub mod fuzzing;
 pub mod ingest;
 pub mod ndjson;
+#[cfg(feature = "store")]
+pub mod otlp;
 pub mod query;
 #[cfg(feature = "store")]
 pub mod recorder;

@@ -32,6 +32,12 @@ pub const JSON: MediaTypes = MediaTypes { route: "/v1/events", types: &["applica
 /// `POST /v1/events:ndjson`.
 pub const NDJSON: MediaTypes =
     MediaTypes { route: "/v1/events:ndjson", types: &["application/x-ndjson"], body_optional: false };
+/// `POST /v1/traces` (OTLP/HTTP: binary protobuf or OTLP/JSON).
+pub const OTLP_TRACES: MediaTypes =
+    MediaTypes { route: "/v1/traces", types: &["application/x-protobuf", "application/json"], body_optional: false };
+/// `POST /v1/logs` (OTLP/HTTP).
+pub const OTLP_LOGS: MediaTypes =
+    MediaTypes { route: "/v1/logs", types: &["application/x-protobuf", "application/json"], body_optional: false };
 /// `POST /v1/retention:run` (no body).
 pub const NO_BODY: MediaTypes =
     MediaTypes { route: "/v1/retention:run", types: &["application/json"], body_optional: true };
@@ -113,7 +119,7 @@ fn as_api_error(status: StatusCode, text: &str) -> ApiError {
         StatusCode::PAYLOAD_TOO_LARGE => (
             "BODY-TOO-LARGE".to_string(),
             format!(
-                "the body is over this route's limit ({} MiB for POST /v1/events, {} MiB for NDJSON)",
+                "the body is over this route's limit ({} MiB for POST /v1/events and the OTLP routes, {} MiB for NDJSON)",
                 super::MAX_BODY >> 20,
                 super::api::MAX_NDJSON_BYTES >> 20
             ),

@@ -5,7 +5,7 @@
 //! without a bearer token; with a token, every route but `/healthz` and the static UI assets
 //! (which hold no data) requires `Authorization: Bearer <token>`. Requests a browser was
 //! tricked into sending (another site's page, a rebound DNS name) are refused (`guard`), POST
-//! routes take only their own media types, bodies are limited (16 MiB for JSON, 1 GiB streamed
+//! routes take only their own media types (`/v1/traces` and `/v1/logs` take OTLP/HTTP, `otlp`), bodies are limited (16 MiB for JSON, 1 GiB streamed
 //! NDJSON with each line limited to one event; a `Content-Length` over the limit is refused
 //! before the body is read), arrays to 10,000 events, requests served at once to 64 (more get
 //! 503), and every request to 30 seconds (`limits`). With a certificate and key it
@@ -17,6 +17,7 @@ pub mod guard;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod otlp;
 pub mod tls;
 pub mod ui;
 
@@ -112,9 +113,16 @@ pub fn router(recorder: Recorder, opts: &ServerOptions, bound: SocketAddr) -> Ro
     let ndjson = post(api::post_ndjson)
         .route_layer(media(limits::NDJSON))
         .route_layer(RequestBodyLimitLayer::new(usize::try_from(api::MAX_NDJSON_BYTES).unwrap_or(usize::MAX)));
+    let traces = post(otlp::post_traces)
+        .route_layer(media(limits::OTLP_TRACES))
+        .route_layer(RequestBodyLimitLayer::new(MAX_BODY));
+    let logs =
+        post(otlp::post_logs).route_layer(media(limits::OTLP_LOGS)).route_layer(RequestBodyLimitLayer::new(MAX_BODY));
     let protected = Router::new()
         .route("/v1/events", events.get(api::get_events))
         .route("/v1/events:ndjson", ndjson)
+        .route("/v1/traces", traces)
+        .route("/v1/logs", logs)
         .route("/v1/traces/{trace_id}", get(api::get_trace))
         .route("/v1/jobs/{job_id}", get(api::get_job))
         .route("/v1/retention:run", post(api::run_retention).route_layer(media(limits::NO_BODY)))
