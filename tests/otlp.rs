@@ -67,7 +67,11 @@ impl Server {
 }
 
 fn kv(key: &str, v: &str) -> KeyValue {
-    KeyValue { key: key.into(), value: Some(AnyValue { value: Some(Any::StringValue(v.into())) }), ..KeyValue::default() }
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(Any::StringValue(v.into())) }),
+        ..KeyValue::default()
+    }
 }
 
 fn now_nanos() -> u64 {
@@ -144,14 +148,20 @@ fn the_python_sdk_exports_an_agent_run_that_arrives_as_one_trace() {
     assert_eq!(llm.len(), 2, "{view}");
     let current = llm.iter().find(|e| e["model_id"] == "gpt-4o-2024-08-06").unwrap();
     assert_eq!(current["payload"]["token_usage"], serde_json::json!({"prompt": 812, "completion": 96, "total": 908}));
-    assert_eq!((&current["payload"]["provider"], &current["payload"]["finish_reason"]), (&"openai".into(), &"stop".into()));
+    assert_eq!(
+        (&current["payload"]["provider"], &current["payload"]["finish_reason"]),
+        (&"openai".into(), &"stop".into())
+    );
     assert_eq!(current["payload"]["prompt_hash"].as_str().unwrap().len(), 64);
     assert_eq!((&current["model_session_id"], &current["job_id"]), (&"conv-7".into(), &"job-otel".into()));
     let old = llm.iter().find(|e| e["model_id"] == "llama-3.1-8b").unwrap();
     assert_eq!(old["payload"]["token_usage"]["total"], 42);
     assert_eq!(old["payload"]["provider"], "ollama");
     let tool = &of("tool_call")[0]["payload"];
-    assert_eq!((&tool["tool_id"], &tool["tool_call_id"], &tool["ok"]), (&"search".into(), &"call-1".into(), &false.into()));
+    assert_eq!(
+        (&tool["tool_id"], &tool["tool_call_id"], &tool["ok"]),
+        (&"search".into(), &"call-1".into(), &false.into())
+    );
     assert_eq!(tool["error"]["code"], "timeout");
     let agent = &of("span")[0];
     assert_eq!(agent["payload"]["name"], "invoke_agent planner");
@@ -161,6 +171,12 @@ fn the_python_sdk_exports_an_agent_run_that_arrives_as_one_trace() {
     assert_eq!(log["payload"]["body"], "search timed out after 30 s");
     assert_eq!(log["payload"]["span_id"], of("tool_call")[0]["activity_span_id"], "the log is linked to its span");
     assert_eq!(server.events("type=log").len(), 1);
+    // The span tree: the agent span is named after its span event, the tool call hangs under it.
+    let spans = view["spans"].as_array().unwrap();
+    let root = spans.iter().find(|s| s["label"] == "invoke_agent planner").unwrap_or_else(|| panic!("{view}"));
+    assert_eq!(root["span_id"], agent["activity_span_id"]);
+    let call = spans.iter().find(|s| s["span_id"] == "call-1").unwrap();
+    assert_eq!(call["parent_span_id"], root["span_id"], "{view}");
     server.stop();
     let leaks = raw_leaks(tmp.path(), &["Zx81Kq_Lm2Nn3Op4Qr5St6Uv7Wx8Yz9Ab0Cd"]);
     assert!(leaks.is_empty(), "{leaks:?}");
@@ -213,8 +229,20 @@ fn secrets_in_prompts_attributes_and_logs_never_reach_the_disk() {
     let server = Server::start(&data);
     let prompt = format!(r#"[{{"role":"user","content":"deploy with {AWS_KEY} and {OPENAI_KEY}"}}]"#);
     let body = traces(vec![
-        span(1, "chat", vec![kv("gen_ai.operation.name", "chat"), kv("gen_ai.request.model", "m"), kv("gen_ai.input.messages", &prompt)]),
-        span(2, "invoke_agent", vec![kv("gen_ai.operation.name", "invoke_agent"), kv("env.note", &format!("key={OPENAI_KEY}"))]),
+        span(
+            1,
+            "chat",
+            vec![
+                kv("gen_ai.operation.name", "chat"),
+                kv("gen_ai.request.model", "m"),
+                kv("gen_ai.input.messages", &prompt),
+            ],
+        ),
+        span(
+            2,
+            "invoke_agent",
+            vec![kv("gen_ai.operation.name", "invoke_agent"), kv("env.note", &format!("key={OPENAI_KEY}"))],
+        ),
         span(3, &format!("GET /?k={AWS_KEY}"), vec![kv(&format!("aws {AWS_KEY}"), "x")]),
     ]);
     assert_eq!(server.post("/v1/traces", &[("Content-Type", PROTOBUF)], &body).0, 200);

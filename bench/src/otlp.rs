@@ -62,18 +62,33 @@ fn exports(spans: usize, batch: usize) -> Vec<ExportTraceServiceRequest> {
 }
 
 fn span(i: usize, start: u64) -> Span {
-    let s = |k: &str, v: &str| KeyValue { key: k.into(), value: Some(AnyValue { value: Some(Value::StringValue(v.into())) }), ..KeyValue::default() };
-    let n = |k: &str, v: i64| KeyValue { key: k.into(), value: Some(AnyValue { value: Some(Value::IntValue(v)) }), ..KeyValue::default() };
+    let s = |k: &str, v: &str| KeyValue {
+        key: k.into(),
+        value: Some(AnyValue { value: Some(Value::StringValue(v.into())) }),
+        ..KeyValue::default()
+    };
+    let n = |k: &str, v: i64| KeyValue {
+        key: k.into(),
+        value: Some(AnyValue { value: Some(Value::IntValue(v)) }),
+        ..KeyValue::default()
+    };
     let attributes = match i % 4 {
         0 => vec![s("gen_ai.operation.name", "invoke_agent"), s("gen_ai.agent.name", "planner")],
-        3 => vec![s("gen_ai.operation.name", "execute_tool"), s("gen_ai.tool.name", "search"), s("gen_ai.tool.call.arguments", "{\"q\":\"rust wal\"}")],
+        3 => vec![
+            s("gen_ai.operation.name", "execute_tool"),
+            s("gen_ai.tool.name", "search"),
+            s("gen_ai.tool.call.arguments", "{\"q\":\"rust wal\"}"),
+        ],
         _ => vec![
             s("gen_ai.operation.name", "chat"),
             s("gen_ai.provider.name", "openai"),
             s("gen_ai.request.model", "gpt-4o"),
             n("gen_ai.usage.input_tokens", 812),
             n("gen_ai.usage.output_tokens", 96),
-            s("gen_ai.input.messages", "[{\"role\":\"user\",\"parts\":[{\"type\":\"text\",\"content\":\"plan the fix\"}]}]"),
+            s(
+                "gen_ai.input.messages",
+                "[{\"role\":\"user\",\"parts\":[{\"type\":\"text\",\"content\":\"plan the fix\"}]}]",
+            ),
         ],
     };
     let trace = (i / 4) as u128 + 1;
@@ -105,11 +120,19 @@ fn events_json(req: &ExportTraceServiceRequest) -> Result<Vec<u8>, BenchError> {
 
 /// Starts a server on a fresh data directory, sends every body from `clients` threads, and
 /// returns the seconds it took until the last answer.
-fn serve_and_send(dir: &Path, path: &str, content_type: &str, bodies: Vec<Vec<u8>>, clients: usize) -> Result<f64, BenchError> {
+fn serve_and_send(
+    dir: &Path,
+    path: &str,
+    content_type: &str,
+    bodies: Vec<Vec<u8>>,
+    clients: usize,
+) -> Result<f64, BenchError> {
     let rt = tokio::runtime::Runtime::new().map_err(BenchError::io("start the runtime"))?;
     let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
     let base = rt.block_on(async {
-        let listener = server::bind(addr, None).await.map_err(|e| BenchError::Io { what: "bind".into(), source: std::io::Error::other(e) })?;
+        let listener = server::bind(addr, None)
+            .await
+            .map_err(|e| BenchError::Io { what: "bind".into(), source: std::io::Error::other(e) })?;
         let recorder = Recorder::open(RecorderConfig::new(dir)).await?;
         let base = format!("http://{}{path}", listener.local_addr().map_err(BenchError::io("local address"))?);
         tokio::spawn(server::run(listener, recorder, server::ServerOptions::default(), std::future::pending()));

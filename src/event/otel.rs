@@ -102,7 +102,10 @@ impl OtelLog {
         if let Some(body) = &self.body
             && body.len() > MAX_LOG_BODY
         {
-            return Err(InvalidEvent::new("payload.body", format!("is {} bytes; the limit is {MAX_LOG_BODY}", body.len())));
+            return Err(InvalidEvent::new(
+                "payload.body",
+                format!("is {} bytes; the limit is {MAX_LOG_BODY}", body.len()),
+            ));
         }
         check_attributes(self.attributes.as_ref())
     }

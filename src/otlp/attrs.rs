@@ -213,7 +213,10 @@ mod tests {
         let attrs = [kv("gen_ai.usage.prompt_tokens", Value::IntValue(7))];
         let a = Attrs(&attrs);
         assert_eq!(a.count(&["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"]), Some(7));
-        let both = [kv("gen_ai.system", Value::StringValue("old".into())), kv("gen_ai.provider.name", Value::StringValue("new".into()))];
+        let both = [
+            kv("gen_ai.system", Value::StringValue("old".into())),
+            kv("gen_ai.provider.name", Value::StringValue("new".into())),
+        ];
         assert_eq!(Attrs(&both).text(&["gen_ai.provider.name", "gen_ai.system"]).as_deref(), Some("new"));
     }
 
@@ -242,7 +245,10 @@ mod tests {
     #[test]
     fn arrays_and_maps_read_as_json() {
         let list = Value::ArrayValue(opentelemetry_proto::tonic::common::v1::ArrayValue {
-            values: vec![AnyValue { value: Some(Value::StringValue("a\"b".into())) }, AnyValue { value: Some(Value::IntValue(3)) }],
+            values: vec![
+                AnyValue { value: Some(Value::StringValue("a\"b".into())) },
+                AnyValue { value: Some(Value::IntValue(3)) },
+            ],
         });
         assert_eq!(value_text(&list), r#"["a\"b",3]"#);
     }

@@ -21,6 +21,7 @@ mod spans;
 use chrono::{DateTime, Utc};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -71,33 +72,37 @@ impl Mapped {
 
 /// Every span of an export, in order.
 pub fn map_traces(req: &ExportTraceServiceRequest) -> Mapped {
-    let mut out = Mapped::default();
-    let mut index = 0;
-    for rs in &req.resource_spans {
-        let resource = Attrs(rs.resource.as_ref().map_or(&[], |r| r.attributes.as_slice()));
-        for span in rs.scope_spans.iter().flat_map(|ss| &ss.spans) {
-            match spans::span_event(span, resource) {
-                Ok(e) => out.events.push(e),
-                Err(why) => out.reject("span", index, &why),
-            }
-            index += 1;
-        }
-    }
-    out
+    let spans = req.resource_spans.iter().flat_map(|rs| {
+        let resource = resource_attrs(rs.resource.as_ref());
+        rs.scope_spans.iter().flat_map(|ss| &ss.spans).map(move |span| (span, resource))
+    });
+    map_each("span", spans, spans::span_event)
 }
 
 /// Every log record of an export, in order.
 pub fn map_logs(req: &ExportLogsServiceRequest) -> Mapped {
+    let records = req.resource_logs.iter().flat_map(|rl| {
+        let resource = resource_attrs(rl.resource.as_ref());
+        rl.scope_logs.iter().flat_map(|sl| &sl.log_records).map(move |record| (record, resource))
+    });
+    map_each("log record", records, logs::log_event)
+}
+
+fn resource_attrs(resource: Option<&Resource>) -> Attrs<'_> {
+    Attrs(resource.map_or(&[], |r| r.attributes.as_slice()))
+}
+
+/// Maps each item with its resource's attributes, counting the ones that cannot be mapped.
+fn map_each<'a, T: 'a>(
+    what: &str,
+    items: impl Iterator<Item = (&'a T, Attrs<'a>)>,
+    map: fn(&T, Attrs<'_>) -> Result<Event, Unmappable>,
+) -> Mapped {
     let mut out = Mapped::default();
-    let mut index = 0;
-    for rl in &req.resource_logs {
-        let resource = Attrs(rl.resource.as_ref().map_or(&[], |r| r.attributes.as_slice()));
-        for record in rl.scope_logs.iter().flat_map(|sl| &sl.log_records) {
-            match logs::log_event(record, resource) {
-                Ok(e) => out.events.push(e),
-                Err(why) => out.reject("log record", index, &why),
-            }
-            index += 1;
+    for (index, (item, resource)) in items.enumerate() {
+        match map(item, resource) {
+            Ok(e) => out.events.push(e),
+            Err(why) => out.reject(what, index, &why),
         }
     }
     out

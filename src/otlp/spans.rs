@@ -2,15 +2,15 @@
 //! `tool_call`, `capability_decision`, or else the extension `span`.
 
 use chrono::{DateTime, Utc};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind as OtelKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
-use opentelemetry_proto::tonic::trace::v1::Span;
 
 use super::attrs::{Attrs, bounded, hex};
 use super::{Envelope, Unmappable, derived_id, nanos_to_time};
 use crate::event::{
-    Actor, CapabilityDecision, MAX_ATTRIBUTE_VALUE, Decision, EventBody, LlmInference, OtelSpan, SpanKind, SpanStatus, Timing, TokenUsage,
-    ToolCall, ToolError,
+    Actor, CapabilityDecision, Decision, EventBody, LlmInference, MAX_ATTRIBUTE_VALUE, OtelSpan, SpanKind, SpanStatus,
+    Timing, TokenUsage, ToolCall, ToolError,
 };
 
 /// `gen_ai.operation.name` values that are model calls.

@@ -6,7 +6,8 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Sta
 use super::*;
 use crate::event::{EventType, parse_event};
 
-const TRACE: [u8; 16] = [0x5b, 0x8e, 0xff, 0xf7, 0x98, 0x03, 0x81, 0x03, 0xd2, 0x69, 0xb6, 0x33, 0x81, 0x3f, 0xc6, 0x0c];
+const TRACE: [u8; 16] =
+    [0x5b, 0x8e, 0xff, 0xf7, 0x98, 0x03, 0x81, 0x03, 0xd2, 0x69, 0xb6, 0x33, 0x81, 0x3f, 0xc6, 0x0c];
 const START: u64 = 1_764_000_000_000_000_000;
 
 fn s(v: &str) -> Value {
@@ -48,18 +49,24 @@ fn stored(e: &Event) -> String {
 
 #[test]
 fn a_chat_span_with_current_names_is_an_llm_inference() {
-    let m = map_traces(&export(vec![span(2, vec![
-        kv("gen_ai.operation.name", s("chat")),
-        kv("gen_ai.request.model", s("gpt-4o")),
-        kv("gen_ai.response.model", s("gpt-4o-2024-08-06")),
-        kv("gen_ai.provider.name", s("openai")),
-        kv("gen_ai.usage.input_tokens", Value::IntValue(812)),
-        kv("gen_ai.usage.output_tokens", Value::IntValue(96)),
-        kv("gen_ai.response.finish_reasons", Value::ArrayValue(ArrayValue { values: vec![AnyValue { value: Some(s("stop")) }] })),
-        kv("gen_ai.input.messages", s("the prompt text")),
-        kv("gen_ai.conversation.id", s("conv-1")),
-        kv("flightrec.job_id", s("job-42")),
-    ])]));
+    let m = map_traces(&export(vec![span(
+        2,
+        vec![
+            kv("gen_ai.operation.name", s("chat")),
+            kv("gen_ai.request.model", s("gpt-4o")),
+            kv("gen_ai.response.model", s("gpt-4o-2024-08-06")),
+            kv("gen_ai.provider.name", s("openai")),
+            kv("gen_ai.usage.input_tokens", Value::IntValue(812)),
+            kv("gen_ai.usage.output_tokens", Value::IntValue(96)),
+            kv(
+                "gen_ai.response.finish_reasons",
+                Value::ArrayValue(ArrayValue { values: vec![AnyValue { value: Some(s("stop")) }] }),
+            ),
+            kv("gen_ai.input.messages", s("the prompt text")),
+            kv("gen_ai.conversation.id", s("conv-1")),
+            kv("flightrec.job_id", s("job-42")),
+        ],
+    )]));
     assert_eq!(m.rejected, 0);
     let e = &m.events[0];
     assert_eq!(e.event_type(), EventType::LlmInference);
@@ -76,13 +83,16 @@ fn a_chat_span_with_current_names_is_an_llm_inference() {
 
 #[test]
 fn pre_1_37_names_map_the_same() {
-    let m = map_traces(&export(vec![span(2, vec![
-        kv("gen_ai.operation.name", s("chat")),
-        kv("gen_ai.request.model", s("llama")),
-        kv("gen_ai.system", s("ollama")),
-        kv("gen_ai.usage.prompt_tokens", Value::IntValue(5)),
-        kv("gen_ai.usage.completion_tokens", s("7")),
-    ])]));
+    let m = map_traces(&export(vec![span(
+        2,
+        vec![
+            kv("gen_ai.operation.name", s("chat")),
+            kv("gen_ai.request.model", s("llama")),
+            kv("gen_ai.system", s("ollama")),
+            kv("gen_ai.usage.prompt_tokens", Value::IntValue(5)),
+            kv("gen_ai.usage.completion_tokens", s("7")),
+        ],
+    )]));
     let json = stored(&m.events[0]);
     assert!(json.contains(r#""token_usage":{"prompt":5,"completion":7,"total":12}"#), "{json}");
     assert!(json.contains(r#""provider":"ollama""#), "{json}");
@@ -91,16 +101,22 @@ fn pre_1_37_names_map_the_same() {
 
 #[test]
 fn a_failing_tool_span_is_a_failed_tool_call() {
-    let mut sp = span(3, vec![
-        kv("gen_ai.operation.name", s("execute_tool")),
-        kv("gen_ai.tool.name", s("search")),
-        kv("gen_ai.tool.call.arguments", s("{\"q\":\"x\"}")),
-    ]);
+    let mut sp = span(
+        3,
+        vec![
+            kv("gen_ai.operation.name", s("execute_tool")),
+            kv("gen_ai.tool.name", s("search")),
+            kv("gen_ai.tool.call.arguments", s("{\"q\":\"x\"}")),
+        ],
+    );
     sp.status = Some(Status { code: StatusCode::Error as i32, message: "timeout: no answer".into() });
     let m = map_traces(&export(vec![sp]));
     let json = stored(&m.events[0]);
     assert!(json.starts_with(r#"{"type":"tool_call""#), "{json}");
-    assert!(json.contains(r#""tool_call_id":"0000000000000003","tool_id":"search","tool_version":"unknown","ok":false"#), "{json}");
+    assert!(
+        json.contains(r#""tool_call_id":"0000000000000003","tool_id":"search","tool_version":"unknown","ok":false"#),
+        "{json}"
+    );
     assert!(json.contains(r#""error":{"code":"timeout","kind":"tool_error"}"#), "{json}");
     assert!(json.contains(r#""parent_span_id":"0000000000000001""#), "{json}");
     assert!(!json.contains("\\\"q\\\""), "{json}");
@@ -109,7 +125,14 @@ fn a_failing_tool_span_is_a_failed_tool_call() {
 #[test]
 fn other_spans_keep_bounded_redactable_attributes_and_decisions_are_decisions() {
     let m = map_traces(&export(vec![
-        span(4, vec![kv("gen_ai.operation.name", s("invoke_agent")), kv("http.url", s("https://x")), kv("gen_ai.input.messages", s("hi"))]),
+        span(
+            4,
+            vec![
+                kv("gen_ai.operation.name", s("invoke_agent")),
+                kv("http.url", s("https://x")),
+                kv("gen_ai.input.messages", s("hi")),
+            ],
+        ),
         span(5, vec![kv("flightrec.capability_id", s("fs.write")), kv("flightrec.decision", s("deny"))]),
     ]));
     let json = stored(&m.events[0]);
@@ -150,6 +173,9 @@ fn the_specification_examples_decode_and_map() {
     assert_eq!((m.events.len(), m.rejected), (1, 0));
     let json = stored(&m.events[0]);
     assert!(json.contains(r#""severity":"Information","body":"Example log record""#), "{json}");
-    assert!(json.contains(r#""int.attribute":"10""#) && json.contains(r#""array.attribute":"[\"many\",\"values\"]""#), "{json}");
+    assert!(
+        json.contains(r#""int.attribute":"10""#) && json.contains(r#""array.attribute":"[\"many\",\"values\"]""#),
+        "{json}"
+    );
     assert!(json.contains(r#""span_id":"eee19b7ec3c1b174""#), "{json}");
 }

@@ -199,7 +199,8 @@ pub fn spans(events: &[StoredEvent]) -> Vec<Span> {
         if let Some(s) = by_id.get_mut(&id) {
             s.label = fields.name.into_owned();
             s.parent_span_id = fields.parent_span_id.map(Cow::into_owned).or(s.parent_span_id.take());
-            let end = start + chrono::Duration::milliseconds(i64::try_from(fields.duration_ms.unwrap_or(0)).unwrap_or(0));
+            let end =
+                start + chrono::Duration::milliseconds(i64::try_from(fields.duration_ms.unwrap_or(0)).unwrap_or(0));
             s.end = s.end.max(end);
         }
     }

@@ -16,18 +16,15 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsPartialSuccess, ExportLogsServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
 use prost::Message;
 
 use super::AppState;
 use super::error::ApiError;
 use crate::otlp::{Mapped, map_logs, map_traces};
 use crate::recorder::RecorderError;
+use crate::wal::Durability;
 
 /// Most bytes a gzip body may expand to (the compressed body is limited like any JSON body).
 pub const MAX_DECOMPRESSED: usize = 4 * super::MAX_BODY;
@@ -47,10 +44,9 @@ pub async fn post_traces(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let encoding = encoding(&headers);
-    let mapped = decode_and_map::<ExportTraceServiceRequest>(&headers, body, encoding, map_traces).await?;
-    let (rejected, message) = record(&s, &params, mapped).await?;
-    let partial_success = (rejected > 0).then(|| ExportTracePartialSuccess { rejected_spans: rejected, error_message: message });
+    let (encoding, rejected, message) = ingest(&s, &params, &headers, body, map_traces).await?;
+    let partial_success =
+        (rejected > 0).then_some(ExportTracePartialSuccess { rejected_spans: rejected, error_message: message });
     Ok(answer(encoding, &ExportTraceServiceResponse { partial_success }))
 }
 
@@ -61,12 +57,26 @@ pub async fn post_logs(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let encoding = encoding(&headers);
-    let mapped = decode_and_map::<ExportLogsServiceRequest>(&headers, body, encoding, map_logs).await?;
-    let (rejected, message) = record(&s, &params, mapped).await?;
+    let (encoding, rejected, message) = ingest(&s, &params, &headers, body, map_logs).await?;
     let partial_success =
-        (rejected > 0).then(|| ExportLogsPartialSuccess { rejected_log_records: rejected, error_message: message });
+        (rejected > 0).then_some(ExportLogsPartialSuccess { rejected_log_records: rejected, error_message: message });
     Ok(answer(encoding, &ExportLogsServiceResponse { partial_success }))
+}
+
+/// Decodes, maps and records one export request; returns its encoding (the answer's) and
+/// how many spans or records were rejected, and why.
+async fn ingest<R: Message + Default + serde::de::DeserializeOwned + 'static>(
+    s: &AppState,
+    params: &[(String, String)],
+    headers: &HeaderMap,
+    body: Bytes,
+    map: fn(&R) -> Mapped,
+) -> Result<(Encoding, i64, String), ApiError> {
+    let durability = super::api::durability_param(params)?;
+    let encoding = encoding(headers);
+    let mapped = decode_and_map::<R>(headers, body, encoding, map).await?;
+    let (rejected, message) = record(s, durability, mapped).await?;
+    Ok((encoding, rejected, message))
 }
 
 /// The media-type guard let only the two OTLP types through.
@@ -125,7 +135,11 @@ fn gunzip(body: &[u8]) -> Result<Vec<u8>, ApiError> {
 
 fn decode<R: Message + Default + serde::de::DeserializeOwned>(bytes: &[u8], encoding: Encoding) -> Result<R, ApiError> {
     let invalid = |what: &str, e: &dyn std::fmt::Display| {
-        ApiError::new(StatusCode::BAD_REQUEST, "HSK-400-INVALID-OTLP", format!("the body is not a valid OTLP {what} export request: {e}"))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "HSK-400-INVALID-OTLP",
+            format!("the body is not a valid OTLP {what} export request: {e}"),
+        )
     };
     match encoding {
         Encoding::Protobuf => R::decode(bytes).map_err(|e| invalid("protobuf", &e)),
@@ -136,8 +150,7 @@ fn decode<R: Message + Default + serde::de::DeserializeOwned>(bytes: &[u8], enco
 /// Records the mapped events; returns how many spans or records were rejected (unmappable, or
 /// refused by the recorder) and why. A storage failure fails the whole request, so the
 /// exporter retries it (the ids make the retry idempotent).
-async fn record(s: &AppState, params: &[(String, String)], mapped: Mapped) -> Result<(i64, String), ApiError> {
-    let durability = super::api::durability_param(params)?;
+async fn record(s: &AppState, durability: Option<Durability>, mapped: Mapped) -> Result<(i64, String), ApiError> {
     let mut message = mapped.error_message();
     let mut rejected = mapped.rejected;
     let (mut accepted, mut duplicates) = (0, 0);
