@@ -33,7 +33,11 @@ struct Server {
 
 impl Server {
     fn start(data: &Path) -> Server {
-        let (child, base) = serve_child(data, &[]);
+        Server::start_with(data, &[])
+    }
+
+    fn start_with(data: &Path, args: &[&str]) -> Server {
+        let (child, base) = serve_child(data, args);
         let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         Server { child, base, agent }
     }
@@ -309,5 +313,23 @@ fn hostile_bodies_get_json_errors_and_lose_nothing_accepted() {
     let stored = server.events("limit=100");
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0]["payload"]["name"], "good");
+    server.stop();
+}
+
+#[test]
+fn the_otlp_routes_keep_the_token_and_the_origin_rules_of_the_api() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start_with(tmp.path(), &["--token", "otlp-test-token"]);
+    let body = traces(vec![span(1, "root", vec![])]);
+    let (status, _, answer) = server.post("/v1/traces", &[("Content-Type", PROTOBUF)], &body);
+    assert_eq!((status, error_code(&answer).as_str()), (401, "HSK-401-UNAUTHORIZED"));
+    let auth = ("Authorization", "Bearer otlp-test-token");
+    let foreign = [("Content-Type", PROTOBUF), auth, ("Origin", "https://evil.example")];
+    let (status, _, answer) = server.post("/v1/logs", &foreign, &[]);
+    assert_eq!((status, error_code(&answer).as_str()), (403, "HSK-403-CROSS-ORIGIN"));
+    assert_eq!(server.post("/v1/traces", &[("Content-Type", PROTOBUF), auth], &body).0, 200);
+    let mut r = server.agent.get(&format!("{}/v1/stats", server.base)).header(auth.0, auth.1).call().unwrap();
+    let stats: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(stats["events"], 1, "only the authorised export was recorded");
     server.stop();
 }
