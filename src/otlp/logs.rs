@@ -7,6 +7,9 @@ use super::attrs::{Attrs, bounded, hex, value_text};
 use super::{Envelope, Unmappable, derived_id, nanos_to_time};
 use crate::event::{Actor, Event, EventBody, MAX_LOG_BODY, OtelLog};
 
+/// Longest severity text kept, in bytes (OTel's are words like `WARN` or `Information`).
+const MAX_SEVERITY: usize = 64;
+
 /// The event of one log record. It keeps the record's trace when it has a valid one; a record
 /// outside any trace gets a trace id derived from its content (stable across retries).
 pub(super) fn log_event(record: &LogRecord, resource: Attrs<'_>) -> Result<Event, Unmappable> {
@@ -35,7 +38,7 @@ pub(super) fn log_event(record: &LogRecord, resource: Attrs<'_>) -> Result<Event
 /// The severity text, else the name of the severity number's range, else `unspecified`.
 fn severity(record: &LogRecord) -> String {
     if !record.severity_text.is_empty() {
-        return bounded(record.severity_text.clone(), 64);
+        return bounded(record.severity_text.clone(), MAX_SEVERITY);
     }
     match record.severity_number {
         1..=4 => "trace",
