@@ -40,6 +40,10 @@ codes! {
     Body = "HSK-400-BODY",
     /// A request the HTTP layer refused before any handler (e.g. a bad query string).
     BadRequest = "HSK-400-BAD-REQUEST",
+    /// An OTLP export request that does not decode (protobuf or OTLP/JSON).
+    InvalidOtlp = "HSK-400-INVALID-OTLP",
+    /// A `Content-Encoding: gzip` body that does not expand.
+    InvalidGzip = "HSK-400-INVALID-GZIP",
     /// A configuration that cannot be used (redaction patterns).
     InvalidConfig = "HSK-400-INVALID-CONFIG",
     /// A statement `flightrec sql` does not run.
@@ -66,10 +70,14 @@ codes! {
     EventTooLarge = "HSK-413-EVENT-TOO-LARGE",
     /// More events in one request than the limit.
     BatchTooLarge = "HSK-413-BATCH-TOO-LARGE",
+    /// A gzip body that expands past the route's limit.
+    DecompressedTooLarge = "HSK-413-DECOMPRESSED-TOO-LARGE",
     /// A request body over the route's limit.
     BodyTooLarge = "HSK-413-BODY-TOO-LARGE",
     /// A `Content-Type` the route does not take.
     UnsupportedMediaType = "HSK-415-UNSUPPORTED-MEDIA-TYPE",
+    /// A `Content-Encoding` other than gzip or identity.
+    UnsupportedEncoding = "HSK-415-UNSUPPORTED-ENCODING",
     /// A request the HTTP layer could not process (well-formed but unusable).
     UnprocessableEntity = "HSK-422-UNPROCESSABLE-ENTITY",
     /// The async ingest queue is full; the event was dropped.

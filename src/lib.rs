@@ -6,7 +6,8 @@
 //! `retention` → [`query`] → `recorder` (the `FlightRecorder` API) → `server` (HTTP + UI);
 //! `client` is the same API over HTTP (`RemoteRecorder`) and the CLI's `--url` mode.
 //! [`datadir`] owns the directory layout and its locks; [`ndjson`] splits NDJSON input;
-//! [`stats`] adds up what the store holds; [`stored`] reads stored events; [`workload`] generates realistic event mixes.
+//! [`stats`] adds up what the store holds; [`stored`] reads stored events; `otlp` maps
+//! OpenTelemetry spans and logs onto events; [`workload`] generates realistic event mixes.
 //!
 //! The `store` feature (on by default) brings the parts that need DuckDB and the HTTP stack;
 //! without it the crate is the event model, the redactor and the WAL, which is what the fuzz
@@ -26,6 +27,8 @@ pub mod fsio;
 pub mod fuzzing;
 pub mod ingest;
 pub mod ndjson;
+#[cfg(feature = "store")]
+pub mod otlp;
 pub mod query;
 #[cfg(feature = "store")]
 pub mod recorder;

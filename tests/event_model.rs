@@ -134,7 +134,7 @@ fn sample_file_round_trips_and_covers_every_type() {
         let n = per_type.get(ty.as_str()).copied().unwrap_or(0);
         assert!(n >= 2, "sample has {n} events of type {ty}, want at least 2");
     }
-    assert_eq!(per_type.len(), 9);
+    assert_eq!(per_type.len(), 11);
 }
 
 #[test]
@@ -701,9 +701,9 @@ fn new_events_validate_with_the_same_rules() {
 
 #[test]
 fn event_type_and_actor_names() {
-    assert_eq!(EventType::ALL.len(), 9);
+    assert_eq!(EventType::ALL.len(), 11);
     let names: HashSet<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
-    assert_eq!(names.len(), 9);
+    assert_eq!(names.len(), 11);
     for t in EventType::ALL {
         assert_eq!(t.as_str().parse::<EventType>().unwrap(), t);
         assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{t}\""));

@@ -7,9 +7,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{flightrec, sample_lines, serve_child};
+use common::{files_under, flightrec, raw_leaks, sample_lines, serve_child};
 use flightrec::event::{EventBody, parse_event};
 
 /// (text to embed, the part that must never be stored).
@@ -107,32 +107,8 @@ fn argv_events(copies: usize) -> Vec<String> {
     out
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() { out.extend(files_under(&p)) } else { out.push(p) }
-    }
-    out
-}
-
 fn ndjson(lines: &[String]) -> Vec<u8> {
     lines.iter().flat_map(|l| format!("{l}\n").into_bytes()).collect()
-}
-
-/// Every `secret in file` found as raw bytes in any file under the data directory (WAL
-/// segments, Parquet, `catalog.duckdb` and its `.wal`, quarantine…).
-fn raw_leaks(data: &Path, secrets: &[&str]) -> Vec<String> {
-    let mut leaks = Vec::new();
-    for file in files_under(data) {
-        let bytes = std::fs::read(&file).unwrap();
-        for secret in secrets {
-            if bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
-                leaks.push(format!("{secret} in {}", file.display()));
-            }
-        }
-    }
-    leaks
 }
 
 /// Every Parquet row and every catalog table row, as JSON text.

@@ -8,6 +8,7 @@ mod group_commit_probe;
 mod ingest;
 mod ingest_baselines;
 mod measure;
+mod otlp;
 mod query;
 mod query_baselines;
 mod recovery;
@@ -82,6 +83,19 @@ enum Command {
         #[arg(long)]
         baselines: bool,
     },
+    /// Measure OTLP ingest: the same spans as OTLP/HTTP protobuf exports to POST /v1/traces
+    /// and, mapped to FR-EVT events, as JSON arrays to POST /v1/events (sync durability, a
+    /// server in this process on loopback, fresh data directories under --data-dir).
+    Otlp {
+        #[arg(long, default_value_t = 100_000)]
+        spans: usize,
+        /// Spans per export (the SDKs' batch span processor sends up to 512).
+        #[arg(long, default_value_t = 512)]
+        batch: usize,
+        /// Concurrent HTTP clients.
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+    },
     /// Measure recovery: write about --mb MiB of WAL, then reopen it the way the recorder
     /// does (CRC-verified replay into the query tail and de-duplication), beside a bare read +
     /// CRC32 of the same files.
@@ -122,6 +136,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Query { events, days, reps, baselines } => query::run(&data_dir, events, days, reps, baselines),
         Command::Recovery { mb } => recovery::run(&data_dir, mb),
+        Command::Otlp { spans, batch, clients } => otlp::run(&data_dir, &otlp::OtlpArgs { spans, batch, clients }),
         Command::Ingest { writers, seconds, durability, baselines, recorder, rate, prepared, typed } => {
             // The recorder's default segment size and age: the figures are for the defaults.
             let opts = WalOptions { durability, ..Default::default() };

@@ -60,3 +60,10 @@ fn recovery_replays_what_it_wrote_and_prints_the_baseline() {
     assert!(out.contains(&format!("recovery: {wrote} events")), "every written event is replayed: {out}");
     assert!(out.contains("baseline read + CRC32"), "{out}");
 }
+
+#[test]
+fn otlp_prints_both_rates_and_their_ratio() {
+    let out = run(&["otlp", "--spans", "2000", "--batch", "100", "--clients", "2"]);
+    assert!(out.contains("POST /v1/traces (protobuf)") && out.contains("POST /v1/events (same events)"), "{out}");
+    assert!(out.contains("ratio otlp/events"), "{out}");
+}

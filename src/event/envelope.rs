@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::check::{StrVisitor, visit_list, visit_opt};
 use super::{
     Actor, CapabilityDecision, DebugBundleExport, Diagnostic, EditorEdit, EventType, JobLifecycle, LlmInference,
-    TerminalCommand, ToolCall, WorkflowRecovery, time,
+    OtelLog, OtelSpan, TerminalCommand, ToolCall, WorkflowRecovery, time,
 };
 
 /// One recorded event: the FR-EVT.md envelope plus its typed payload.
@@ -74,6 +74,10 @@ pub enum EventBody {
     JobLifecycle(JobLifecycle),
     /// `capability_decision`.
     CapabilityDecision(CapabilityDecision),
+    /// `span`.
+    Span(OtelSpan),
+    /// `log`.
+    Log(OtelLog),
 }
 
 impl EventBody {
@@ -90,6 +94,8 @@ impl EventBody {
             EventBody::WorkflowRecovery(_) => EventType::WorkflowRecovery,
             EventBody::JobLifecycle(_) => EventType::JobLifecycle,
             EventBody::CapabilityDecision(_) => EventType::CapabilityDecision,
+            EventBody::Span(_) => EventType::Span,
+            EventBody::Log(_) => EventType::Log,
         }
     }
 
@@ -105,6 +111,8 @@ impl EventBody {
             EventBody::WorkflowRecovery(p) => p.for_each_string_mut(f),
             EventBody::JobLifecycle(p) => p.for_each_string_mut(f),
             EventBody::CapabilityDecision(p) => p.for_each_string_mut(f),
+            EventBody::Span(p) => p.for_each_string_mut(f),
+            EventBody::Log(p) => p.for_each_string_mut(f),
         }
     }
 }

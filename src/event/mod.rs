@@ -22,6 +22,7 @@ mod error;
 mod model;
 mod names;
 mod obj;
+mod otel;
 mod parse;
 mod runtime;
 pub mod time;
@@ -35,6 +36,10 @@ pub use model::{Idempotency, LlmInference, SideEffect, Timing, TokenUsage, ToolC
 pub(crate) use names::string_enum;
 pub use names::{Actor, EventType};
 // The schema of the OpenAPI document's `Event` (server/openapi.rs).
+pub use otel::{
+    Attributes, MAX_ATTRIBUTE_KEY, MAX_ATTRIBUTE_VALUE, MAX_ATTRIBUTES, MAX_LOG_BODY, OtelLog, OtelSpan, SpanKind,
+    SpanStatus,
+};
 #[cfg(feature = "store")]
 pub(crate) use parse::RawEnvelope;
 pub use parse::{ParsedEvent, parse_event};

@@ -102,7 +102,7 @@ macro_rules! string_enum {
 pub(crate) use string_enum;
 
 string_enum! {
-    /// The nine event types of FR-EVT.md (the envelope's `type`).
+    /// The eleven event types of FR-EVT.md (the envelope's `type`).
     pub enum EventType("event type") {
         /// FR-EVT-001.
         TerminalCommand = "terminal_command",
@@ -122,6 +122,10 @@ string_enum! {
         JobLifecycle = "job_lifecycle",
         /// Extension: capability decisions.
         CapabilityDecision = "capability_decision",
+        /// Extension: an OpenTelemetry span that is no model call, tool call or decision.
+        Span = "span",
+        /// Extension: an OpenTelemetry log record.
+        Log = "log",
     }
 }
 

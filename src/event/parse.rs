@@ -97,6 +97,8 @@ pub fn parse_event(json: &[u8]) -> Result<ParsedEvent, InvalidEvent> {
         EventType::WorkflowRecovery => EventBody::WorkflowRecovery(read(payload, "payload")?),
         EventType::JobLifecycle => EventBody::JobLifecycle(read(payload, "payload")?),
         EventType::CapabilityDecision => EventBody::CapabilityDecision(read(payload, "payload")?),
+        EventType::Span => EventBody::Span(read(payload, "payload")?),
+        EventType::Log => EventBody::Log(read(payload, "payload")?),
     };
     let (trace_id, trace_id_assigned) = match raw.trace_id {
         Some(id) => (id, false),

@@ -57,6 +57,8 @@ impl EventBody {
             EventBody::JobLifecycle(p) => p.validate(),
             // Serde already enforces everything a capability_decision payload must satisfy.
             EventBody::CapabilityDecision(_) => Ok(()),
+            EventBody::Span(p) => p.validate(),
+            EventBody::Log(p) => p.validate(),
         }
     }
 }

@@ -152,7 +152,19 @@ struct ToolTiming {
     ended_at: DateTime<Utc>,
 }
 
-/// The spans of a trace's events, ordered by start.
+/// The payload fields of an OpenTelemetry `span` event that place it in the span tree.
+#[derive(Deserialize)]
+struct OtelSpanFields<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(default, borrow)]
+    parent_span_id: Option<Cow<'a, str>>,
+    #[serde(default)]
+    duration_ms: Option<u64>,
+}
+
+/// The spans of a trace's events, ordered by start. An OpenTelemetry span recorded as a
+/// `span` event names its activity span and links it to its parent.
 pub fn spans(events: &[StoredEvent]) -> Vec<Span> {
     let mut by_id: BTreeMap<String, Span> = BTreeMap::new();
     let mut add = |id: &str, kind: SpanKind, parent: Option<&str>, label: &str, start, end| {
@@ -169,6 +181,9 @@ pub fn spans(events: &[StoredEvent]) -> Vec<Span> {
         s.end = s.end.max(end);
         s.events += 1;
     };
+    // What an OpenTelemetry `span` event says of its own span (name, parent, end), applied
+    // once every event is in: a log written in the span may come first.
+    let mut otel: Vec<(String, OtelSpanFields<'_>, DateTime<Utc>)> = Vec::new();
     for e in events {
         let t = e.timestamp;
         if let Some(session) = &e.session_span_id {
@@ -176,6 +191,11 @@ pub fn spans(events: &[StoredEvent]) -> Vec<Span> {
         }
         if let Some(activity) = &e.activity_span_id {
             add(activity, SpanKind::Activity, e.session_span_id.as_deref(), "activity", t, t);
+            if e.ty == "span"
+                && let Ok(span) = serde_json::from_str::<OtelSpanFields<'_>>(e.payload.get())
+            {
+                otel.push((activity.clone(), span, t));
+            }
         }
         if e.ty == "tool_call"
             && let Ok(tool) = serde_json::from_str::<ToolSpan<'_>>(e.payload.get())
@@ -183,6 +203,15 @@ pub fn spans(events: &[StoredEvent]) -> Vec<Span> {
             let (start, end) = tool.timing.map_or((t, t), |tm| (tm.started_at, tm.ended_at));
             let parent = tool.parent_span_id.as_deref().or(e.activity_span_id.as_deref());
             add(&tool.tool_call_id, SpanKind::ToolCall, parent, &tool.tool_id, start, end);
+        }
+    }
+    for (id, fields, start) in otel {
+        if let Some(s) = by_id.get_mut(&id) {
+            s.label = fields.name.into_owned();
+            s.parent_span_id = fields.parent_span_id.map(Cow::into_owned).or(s.parent_span_id.take());
+            let end =
+                start + chrono::Duration::milliseconds(i64::try_from(fields.duration_ms.unwrap_or(0)).unwrap_or(0));
+            s.end = s.end.max(end);
         }
     }
     let mut spans: Vec<Span> = by_id.into_values().collect();

@@ -158,10 +158,30 @@ impl Intake {
         items: &[&[u8]],
         durability: Option<Durability>,
     ) -> Vec<Result<Recorded, RecorderError>> {
-        let mut results: Results = Vec::with_capacity(items.len());
+        let prepared = items.iter().map(|item| self.prepare_json(item)).collect();
+        self.record_prepared_batch(prepared, durability).await
+    }
+
+    /// Records many events built in Rust as [`Intake::record_json_batch`] records JSON ones
+    /// (OTLP ingest): one WAL request per round, each event its own result, in order.
+    pub async fn record_batch(
+        &self,
+        events: Vec<Event>,
+        durability: Option<Durability>,
+    ) -> Vec<Result<Recorded, RecorderError>> {
+        let prepared = events.into_iter().map(|e| self.prepare_event(e)).collect();
+        self.record_prepared_batch(prepared, durability).await
+    }
+
+    async fn record_prepared_batch(
+        &self,
+        prepared: Vec<Result<Prepared, InvalidEvent>>,
+        durability: Option<Durability>,
+    ) -> Vec<Result<Recorded, RecorderError>> {
+        let mut results: Results = Vec::with_capacity(prepared.len());
         let mut todo = Vec::new();
-        for item in items {
-            match self.prepare_json(item) {
+        for item in prepared {
+            match item {
                 Ok(p) => {
                     todo.push((results.len(), p));
                     results.push(None);

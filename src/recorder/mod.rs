@@ -206,6 +206,16 @@ impl Recorder {
         self.inner.intake.record_json_batch(items, durability).await
     }
 
+    /// Records many events built in Rust (OTLP ingest), one WAL request per round; each
+    /// event gets its own result, in order.
+    pub async fn record_batch(
+        &self,
+        events: Vec<Event>,
+        durability: Option<Durability>,
+    ) -> Vec<Result<Recorded, RecorderError>> {
+        self.inner.intake.record_batch(events, durability).await
+    }
+
     /// Events in the WAL tail (not compacted yet).
     pub fn tail_len(&self) -> usize {
         lock(&self.inner.tail).len()

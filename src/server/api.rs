@@ -123,7 +123,7 @@ impl IngestResponse {
 }
 
 /// `?durability=sync|batch|async` (the only parameter of the ingest routes).
-fn durability_param(pairs: &[(String, String)]) -> Result<Option<Durability>, ApiError> {
+pub(super) fn durability_param(pairs: &[(String, String)]) -> Result<Option<Durability>, ApiError> {
     let mut durability = None;
     for (k, v) in pairs {
         if k != "durability" {

@@ -33,6 +33,12 @@ pub const JSON: MediaTypes = MediaTypes { route: "/v1/events", types: &["applica
 /// `POST /v1/events:ndjson`.
 pub const NDJSON: MediaTypes =
     MediaTypes { route: "/v1/events:ndjson", types: &["application/x-ndjson"], body_optional: false };
+/// `POST /v1/traces` (OTLP/HTTP: binary protobuf or OTLP/JSON).
+pub const OTLP_TRACES: MediaTypes =
+    MediaTypes { route: "/v1/traces", types: &["application/x-protobuf", "application/json"], body_optional: false };
+/// `POST /v1/logs` (OTLP/HTTP).
+pub const OTLP_LOGS: MediaTypes =
+    MediaTypes { route: "/v1/logs", types: &["application/x-protobuf", "application/json"], body_optional: false };
 /// `POST /v1/retention:run` (no body).
 pub const NO_BODY: MediaTypes =
     MediaTypes { route: "/v1/retention:run", types: &["application/json"], body_optional: true };
@@ -129,7 +135,7 @@ fn as_api_error(status: StatusCode, text: &str) -> ApiError {
     let code = code_of_status(status);
     let message = match code {
         Code::BodyTooLarge => format!(
-            "the body is over this route's limit ({} MiB for POST /v1/events, {} MiB for NDJSON)",
+            "the body is over this route's limit ({} MiB for POST /v1/events and the OTLP routes, {} MiB for NDJSON)",
             super::MAX_BODY >> 20,
             super::MAX_NDJSON_BYTES >> 20
         ),

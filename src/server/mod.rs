@@ -5,7 +5,7 @@
 //! without a bearer token; with a token, every route but `/healthz` and the static UI assets
 //! (which hold no data) requires `Authorization: Bearer <token>`. Requests a browser was
 //! tricked into sending (another site's page, a rebound DNS name) are refused (`guard`), POST
-//! routes take only their own media types, bodies are limited (16 MiB for JSON, 1 GiB streamed
+//! routes take only their own media types (`/v1/traces` and `/v1/logs` take OTLP/HTTP, `otlp`), bodies are limited (16 MiB for JSON, 1 GiB streamed
 //! NDJSON with each line limited to one event; a `Content-Length` over the limit is refused
 //! before the body is read), arrays to 10,000 events, requests served at once to 64 (more get
 //! 503), and every request to 30 seconds (`limits`). With a certificate and key it
@@ -18,6 +18,7 @@ pub mod handshake;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod otlp;
 pub mod tls;
 pub mod ui;
 
@@ -136,6 +137,14 @@ pub(crate) fn documented_routes() -> (Router<AppState>, Router<AppState>, utoipa
         .routes(
             routes!(api::post_ndjson)
                 .map(|r| r.route_layer(media(limits::NDJSON)).route_layer(RequestBodyLimitLayer::new(ndjson_limit))),
+        )
+        .routes(
+            routes!(otlp::post_traces)
+                .map(|r| r.route_layer(media(limits::OTLP_TRACES)).route_layer(RequestBodyLimitLayer::new(MAX_BODY))),
+        )
+        .routes(
+            routes!(otlp::post_logs)
+                .map(|r| r.route_layer(media(limits::OTLP_LOGS)).route_layer(RequestBodyLimitLayer::new(MAX_BODY))),
         )
         .routes(routes!(api::get_trace))
         .routes(routes!(api::get_job))

@@ -20,7 +20,9 @@ use utoipa::openapi::header::Header;
 use utoipa::openapi::info::Info;
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::schema::{
+    AnyOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
+};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr, Required};
 use utoipa::{IntoParams, IntoResponses, OpenApi, PartialSchema, ToResponse, ToSchema};
@@ -176,6 +178,33 @@ impl PartialSchema for NdjsonBody {
 }
 
 impl ToSchema for NdjsonBody {}
+
+/// An OTLP/JSON export request or response (the OTLP specification's JSON mapping of the
+/// protobuf messages: hex ids, int64 as strings).
+pub struct OtlpJson;
+
+impl PartialSchema for OtlpJson {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new().schema_type(Type::Object).description(Some("OTLP/JSON (opentelemetry-proto)")).into()
+    }
+}
+
+impl ToSchema for OtlpJson {}
+
+/// An OTLP protobuf export request or response.
+pub struct OtlpProtobuf;
+
+impl PartialSchema for OtlpProtobuf {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .description(Some("OTLP protobuf (opentelemetry-proto)"))
+            .into()
+    }
+}
+
+impl ToSchema for OtlpProtobuf {}
 
 /// `?durability=sync|batch|async` of the ingest routes.
 pub struct DurabilityParam;

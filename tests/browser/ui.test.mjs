@@ -20,7 +20,7 @@ fs.mkdirSync(shotDir, { recursive: true });
 const CHECK_TIMEOUT_MS = 60_000;
 const HARD_TIMEOUT_MS = 8 * 60_000;
 const LIVE_WAIT_MS = 7_000; // "new events within ~6 s" (2 s polling + request time)
-const TYPES = ['terminal_command', 'editor_edit', 'diagnostic', 'debug_bundle_export', 'llm_inference', 'tool_call', 'workflow_recovery', 'job_lifecycle', 'capability_decision'];
+const TYPES = ['terminal_command', 'editor_edit', 'diagnostic', 'debug_bundle_export', 'llm_inference', 'tool_call', 'workflow_recovery', 'job_lifecycle', 'capability_decision', 'span', 'log'];
 
 const hardStop = setTimeout(() => {
   console.log(`FAIL the whole run took over ${HARD_TIMEOUT_MS / 1000} s`);

@@ -167,3 +167,28 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Every file under a directory, subdirectories included.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(files_under(&p)) } else { out.push(p) }
+    }
+    out
+}
+
+/// Every `secret in file` found as raw bytes in any file under the data directory (WAL
+/// segments, Parquet, `catalog.duckdb` and its `.wal`, quarantine…).
+pub fn raw_leaks(data: &Path, secrets: &[&str]) -> Vec<String> {
+    let mut leaks = Vec::new();
+    for file in files_under(data) {
+        let bytes = std::fs::read(&file).unwrap();
+        for secret in secrets {
+            if bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
+                leaks.push(format!("{secret} in {}", file.display()));
+            }
+        }
+    }
+    leaks
+}

@@ -86,6 +86,11 @@ export function summary(e) {
       return join(p.phase, p.status, p.job_kind, p.duration_ms !== undefined ? fmtDur(p.duration_ms) : '');
     case 'workflow_recovery':
       return join(p.workflow_run_id, `${p.from_state || '?'} → ${p.to_state || '?'}`, p.reason);
+    case 'span':
+      return join(p.name, p.kind, p.status && p.status !== 'unset' ? p.status : '', p.status_message,
+        p.duration_ms !== undefined ? fmtDur(p.duration_ms) : '');
+    case 'log':
+      return join(p.severity, p.body);
     case 'debug_bundle_export':
       return join(p.bundle_id, p.scope, p.redaction_mode, p.included_event_count !== undefined ? `${fmtNum(p.included_event_count)} events` : '');
     default: {
@@ -100,6 +105,7 @@ export function isFailure(e) {
   return (e.type === 'tool_call' && p.ok === false) || (e.type === 'job_lifecycle' && p.status === 'failed') ||
     (e.type === 'diagnostic' && (p.severity === 'error' || p.severity === 'fatal')) ||
     (e.type === 'capability_decision' && p.decision === 'deny') || e.type === 'workflow_recovery' ||
+    (e.type === 'span' && p.status === 'error') ||
     (e.type === 'terminal_command' && typeof p.exit_code === 'number' && p.exit_code !== 0);
 }
 
