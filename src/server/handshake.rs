@@ -260,7 +260,11 @@ mod tests {
             assert!(q.event_types.unwrap().contains(&t), "{t} under {name}");
         }
         assert_eq!(handshake_type("capability_decision"), "capability_action");
-        assert_eq!(p(&[("event_type", "system")]).unwrap().event_types.unwrap(), vec![EventType::JobLifecycle]);
+        let system = p(&[("event_type", "system")]).unwrap().event_types.unwrap();
+        assert_eq!(system.len(), 3, "{system:?}");
+        for t in [EventType::JobLifecycle, EventType::Span, EventType::Log] {
+            assert!(system.contains(&t), "{t} is Handshake's system: {system:?}");
+        }
         assert_eq!(p(&[("event_type", "job_lifecycle")]).unwrap().event_types.unwrap(), vec![EventType::JobLifecycle]);
         assert_eq!(p(&[("event_type", "security_violation")]).unwrap().event_types.unwrap(), vec![]);
     }
