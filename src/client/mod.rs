@@ -9,7 +9,6 @@
 
 mod remote;
 
-use crate::error::Code;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -28,49 +27,11 @@ pub struct Endpoint {
     pub ca_cert: Option<PathBuf>,
 }
 
-/// Why a request to the server failed.
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClientError {
-    /// The CA file cannot be read or holds no certificate.
-    #[error("{}: read the --ca-cert file {}: {reason}", Code::Io, path.display())]
-    CaCert { path: PathBuf, reason: String },
-    /// No answer: the server is down, the address is wrong, TLS failed, or the request timed
-    /// out (after the retries, for the recorder).
-    #[error("{}: {what}: no answer from {url}: {reason}", Code::Unreachable)]
-    Unreachable { what: String, url: String, reason: String },
-    /// The server refused the request with its JSON error (`code` is the server's).
-    #[error("{code}: {what}: the server answered {status}: {message}")]
-    Refused { what: String, status: u16, code: String, message: String, field: Option<String> },
-    /// The server's answer is not what its API promises.
-    #[error("{}: {what}: the server's answer does not decode: {reason}", Code::BadAnswer)]
-    BadAnswer { what: String, reason: String },
-    /// The recorder's buffer of events not yet acknowledged is full (the server is slow or
-    /// unreachable); the event was not taken.
-    #[error(
-        "{}: the remote recorder holds {events} events ({bytes} bytes) not yet acknowledged by \
-         the server, its limit; retry later or raise RemoteConfig::buffer_events/buffer_bytes",
-        Code::BufferFull
-    )]
-    BufferFull { events: usize, bytes: usize },
-}
+pub use crate::recorder::ClientError;
 
-impl ClientError {
-    /// The stable code; a refusal keeps the server's (a code this version does not know is
-    /// [`Code::BadAnswer`]; the message still holds the server's text).
-    pub fn code(&self) -> Code {
-        match self {
-            ClientError::CaCert { .. } => Code::Io,
-            ClientError::Unreachable { .. } => Code::Unreachable,
-            ClientError::Refused { code, .. } => Code::parse(code).unwrap_or(Code::BadAnswer),
-            ClientError::BadAnswer { .. } => Code::BadAnswer,
-            ClientError::BufferFull { .. } => Code::BufferFull,
-        }
-    }
-
-    fn unreachable(what: &str, url: &str, e: &ureq::Error) -> ClientError {
-        ClientError::Unreachable { what: what.into(), url: url.into(), reason: e.to_string() }
-    }
+/// The error of a request that got no answer.
+fn unreachable(what: &str, url: &str, e: &ureq::Error) -> ClientError {
+    ClientError::Unreachable { what: what.into(), url: url.into(), reason: e.to_string() }
 }
 
 /// The JSON error shape of the server.
@@ -146,9 +107,9 @@ pub fn send(
     url: &str,
     run: impl FnOnce() -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
 ) -> Result<(u16, String), ClientError> {
-    let mut resp = run().map_err(|e| ClientError::unreachable(what, url, &e))?;
+    let mut resp = run().map_err(|e| unreachable(what, url, &e))?;
     let status = resp.status().as_u16();
-    let text = resp.body_mut().read_to_string().map_err(|e| ClientError::unreachable(what, url, &e))?;
+    let text = resp.body_mut().read_to_string().map_err(|e| unreachable(what, url, &e))?;
     Ok((status, text))
 }
 

@@ -1,6 +1,8 @@
 //! What the recorder's callers see when something fails; every variant has a stable
 //! [`Code`] (the server sends it with the status its number names).
 
+use std::path::PathBuf;
+
 use crate::compact::StoreError;
 use crate::datadir::DataDirError;
 use crate::error::Code;
@@ -34,7 +36,7 @@ pub enum RecorderError {
     /// The remote recorder's server refused or could not be reached, or its buffer is full
     /// (`HSK-429-BUFFER-FULL`, `HSK-503-UNREACHABLE`, or the server's code).
     #[error(transparent)]
-    Remote(#[from] crate::client::ClientError),
+    Remote(#[from] ClientError),
 
     /// The recorder is shutting down (`HSK-503-SHUTTING-DOWN`).
     #[error("{}: the recorder is shutting down", Code::ShuttingDown)]
@@ -65,5 +67,48 @@ impl RecorderError {
 
     pub fn invalid_query(field: &str, reason: impl Into<String>) -> RecorderError {
         RecorderError::InvalidQuery { field: field.to_string(), reason: reason.into() }
+    }
+}
+
+/// Why a request to a running server failed (`flightrec::client`: the remote recorder and the
+/// CLI's `--url` mode). Defined beside [`RecorderError`], whose `Remote` variant carries it, so
+/// the recorder does not depend on the client.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The CA file cannot be read or holds no certificate.
+    #[error("{}: read the --ca-cert file {}: {reason}", Code::Io, path.display())]
+    CaCert { path: PathBuf, reason: String },
+    /// No answer: the server is down, the address is wrong, TLS failed, or the request timed
+    /// out (after the retries, for the recorder).
+    #[error("{}: {what}: no answer from {url}: {reason}", Code::Unreachable)]
+    Unreachable { what: String, url: String, reason: String },
+    /// The server refused the request with its JSON error (`code` is the server's).
+    #[error("{code}: {what}: the server answered {status}: {message}")]
+    Refused { what: String, status: u16, code: String, message: String, field: Option<String> },
+    /// The server's answer is not what its API promises.
+    #[error("{}: {what}: the server's answer does not decode: {reason}", Code::BadAnswer)]
+    BadAnswer { what: String, reason: String },
+    /// The recorder's buffer of events not yet acknowledged is full (the server is slow or
+    /// unreachable); the event was not taken.
+    #[error(
+        "{}: the remote recorder holds {events} events ({bytes} bytes) not yet acknowledged by \
+         the server, its limit; retry later or raise RemoteConfig::buffer_events/buffer_bytes",
+        Code::BufferFull
+    )]
+    BufferFull { events: usize, bytes: usize },
+}
+
+impl ClientError {
+    /// The stable code; a refusal keeps the server's (a code this version does not know is
+    /// [`Code::BadAnswer`]; the message still holds the server's text).
+    pub fn code(&self) -> Code {
+        match self {
+            ClientError::CaCert { .. } => Code::Io,
+            ClientError::Unreachable { .. } => Code::Unreachable,
+            ClientError::Refused { code, .. } => Code::parse(code).unwrap_or(Code::BadAnswer),
+            ClientError::BadAnswer { .. } => Code::BadAnswer,
+            ClientError::BufferFull { .. } => Code::BufferFull,
+        }
     }
 }

@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use uuid::Uuid;
 
 pub use config::RecorderConfig;
-pub use error::RecorderError;
+pub use error::{ClientError, RecorderError};
 pub use intake::Intake;
 pub use metrics::RecorderMetrics;
 
