@@ -1,7 +1,8 @@
 //! The I/O seam: every file the WAL, the compactor and retention create, write, fsync,
 //! rename or delete goes through one [`FileSystem`], so tests can inject faults
 //! ([`FaultyFs`]: fail the Nth write, fsync, rename, directory fsync or delete; short writes;
-//! `ENOSPC`) and check that no acknowledged event is lost.
+//! `ENOSPC`) and check that no acknowledged event is lost, or lose power ([`SimFs`]: only
+//! what was fsynced, and directory entries whose directory was fsynced, survive its crash).
 //!
 //! [`RealFs`] is the one used in production. Parquet bytes (written by arrow-rs's writer to a
 //! plain file) and catalog bytes (written by DuckDB) do not pass through here; the
@@ -11,6 +12,7 @@
 //! the only places that combine primitive calls into durable steps.
 
 mod faulty;
+mod sim;
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use faulty::{Fault, FaultyFs, Op};
+pub use sim::{CrashImage, SECTOR, SimFs};
 
 /// The file operations of the storage engine. Implementations must be cheap to call from
 /// the WAL writer thread and the compactor at once.
