@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use faulty::{Fault, FaultyFs, Op};
-pub use sim::{CrashImage, SECTOR, SimFs};
+pub use sim::{CrashImage, SECTOR, SimFs, below as sim_below};
 
 /// The file operations of the storage engine. Implementations must be cheap to call from
 /// the WAL writer thread and the compactor at once.

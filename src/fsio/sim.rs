@@ -32,7 +32,10 @@ pub const SECTOR: u64 = 512;
 /// A change to a file since its last fsync.
 #[derive(Debug, Clone)]
 enum Pending {
-    Write { offset: u64, bytes: Vec<u8> },
+    Write {
+        offset: u64,
+        bytes: Vec<u8>,
+    },
     SetLen(u64),
     /// Preallocation: the length grows to at least this.
     Grow(u64),
@@ -89,18 +92,19 @@ struct State {
 }
 
 impl State {
-    /// splitmix64: small, good enough and reproducible.
-    fn next(&mut self) -> u64 {
-        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
     fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
+        below(&mut self.rng, n)
     }
+}
+
+/// A number in `0..n` (0 when `n` is 0) from the splitmix64 generator in `state`: small,
+/// reproducible, and shared with the simulation tests so one seed drives both.
+pub fn below(state: &mut u64, n: u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) % n.max(1)
 }
 
 /// The power-loss file system (see the module doc).
@@ -188,7 +192,7 @@ impl SimFs {
         let mut s = self.lock();
         let mut image = CrashImage::default();
         let root_ino = ino(&self.root)?;
-        let tree = durable_dir(&mut *s, root_ino, &mut image, &mut HashSet::new());
+        let tree = durable_dir(&mut s, root_ino, &mut image, &mut HashSet::new());
         let tracked: HashSet<u64> = s.files.keys().chain(s.dirs.keys()).copied().collect();
         write_back(&self.root, &tree, &tracked)?;
         let torn = s.torn_writes;
