@@ -37,7 +37,7 @@ use std::path::Path;
 
 use crate::datadir::Layout;
 use crate::failpoint;
-use crate::fsio::{create_dir_durable, remove_file_durable};
+use crate::fsio::{FileWriter, create_dir_durable, remove_file_durable};
 use crate::wal::format::segment_file_name;
 use crate::wal::{Corruption, Unverified, scan_segment};
 
@@ -271,8 +271,9 @@ impl Compactor {
             let tmp = dir.join(format!(".seg-{stem}.parquet.tmp"));
             let file = fs.create(&tmp).map_err(io("create Parquet file", &tmp))?;
             let file = sorted
-                .write(date, file)
-                .map_err(|e| StoreError::Parquet { path: tmp.clone(), reason: e.to_string() })?;
+                .write(date, FileWriter::new(fs, file))
+                .map_err(|e| StoreError::Parquet { path: tmp.clone(), reason: e.to_string() })?
+                .into_file();
             fs.sync_all(&file).map_err(io("fsync Parquet file", &tmp))?;
             failpoint::hit("compact:before_rename");
             fs.rename(&tmp, &target).map_err(io("rename Parquet file", &target))?;

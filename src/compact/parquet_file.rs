@@ -8,8 +8,7 @@
 //! The caller owns the file: it creates it (as a hidden `*.tmp`), hands it here, then fsyncs
 //! and renames it.
 
-use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -72,7 +71,7 @@ impl SortedSegment {
     }
 
     /// Writes the rows of one date into `file` (one row group per [`ROW_GROUP_SIZE`] rows).
-    pub fn write(&self, date: &DateRows, file: File) -> Result<File, parquet::errors::ParquetError> {
+    pub fn write<W: Write + Send>(&self, date: &DateRows, file: W) -> Result<W, parquet::errors::ParquetError> {
         let range = &date.rows;
         let options = ArrowWriterOptions::new().with_properties(properties()).with_skip_arrow_metadata(true);
         let mut writer =

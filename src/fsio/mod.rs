@@ -1,16 +1,18 @@
 //! The I/O seam: every file the WAL, the compactor and retention create, write, fsync,
 //! rename or delete goes through one [`FileSystem`], so tests can inject faults
 //! ([`FaultyFs`]: fail the Nth write, fsync, rename, directory fsync or delete; short writes;
-//! `ENOSPC`) and check that no acknowledged event is lost.
+//! `ENOSPC`) and check that no acknowledged event is lost, or lose power ([`SimFs`]: only
+//! what was fsynced, and directory entries whose directory was fsynced, survive its crash).
 //!
-//! [`RealFs`] is the one used in production. Parquet bytes (written by arrow-rs's writer to a
-//! plain file) and catalog bytes (written by DuckDB) do not pass through here; the
-//! compactor's fsync, rename, directory fsync and deletes around them do.
+//! [`RealFs`] is the one used in production. Parquet bytes pass through here too (arrow-rs's
+//! writer writes into a [`FileWriter`]); catalog bytes (written by DuckDB, which fsyncs its
+//! own WAL at every commit) do not.
 //!
 //! The helpers below ([`write_all_at`], [`remove_file_durable`], [`write_file_durable`]) are
 //! the only places that combine primitive calls into durable steps.
 
 mod faulty;
+mod sim;
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use faulty::{Fault, FaultyFs, Op};
+pub use sim::{CrashImage, SECTOR, SimFs, below as sim_below};
 
 /// The file operations of the storage engine. Implementations must be cheap to call from
 /// the WAL writer thread and the compactor at once.
@@ -148,6 +151,36 @@ pub fn write_all_at(fs: &dyn FileSystem, file: &File, mut buf: &[u8], mut offset
         }
     }
     Ok(())
+}
+
+/// A [`std::io::Write`] that writes a file from its start through the seam, for writers that
+/// want a stream (the Parquet writer), so their bytes are simulated and faulted like the WAL's.
+pub struct FileWriter<'a> {
+    fs: &'a dyn FileSystem,
+    file: File,
+    offset: u64,
+}
+
+impl<'a> FileWriter<'a> {
+    pub fn new(fs: &'a dyn FileSystem, file: File) -> FileWriter<'a> {
+        FileWriter { fs, file, offset: 0 }
+    }
+
+    /// The file, for the fsync after the last write.
+    pub fn into_file(self) -> File {
+        self.file
+    }
+}
+
+impl std::io::Write for FileWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.fs.write_at(&self.file, buf, self.offset)?;
+        self.offset += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Removes a file and fsyncs its directory; a file that is already gone is not an error.
