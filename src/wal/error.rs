@@ -16,7 +16,8 @@ pub enum WalError {
 
     #[error(
         "HSK-507-DISK-FULL: {op} {path}: no space left on the device; free space on it (or raise \
-         the quota), then reopen the recorder: every acknowledged event is kept"
+         the quota): every acknowledged event is kept, and appends resume by themselves (reopen the \
+         recorder only if later ones answer HSK-500-WAL-POISONED)"
     )]
     DiskFull { op: &'static str, path: PathBuf },
 
