@@ -60,3 +60,13 @@ fn recovery_replays_what_it_wrote_and_prints_the_baseline() {
     assert!(out.contains(&format!("recovery: {wrote} events")), "every written event is replayed: {out}");
     assert!(out.contains("baseline read + CRC32"), "{out}");
 }
+
+#[test]
+fn backlog_prints_both_modes_and_compacts_in_each() {
+    let out = run(&["backlog", "--segment-kib", "16", "--seals", "20", "--seconds", "2"]);
+    for mode in ["one transaction per segment (1 segments", "batched (64 segments"] {
+        let line = out.lines().find(|l| l.contains(mode)).unwrap_or_else(|| panic!("{mode}: {out}"));
+        let compacted: u64 = line.split("compacted ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+        assert!(compacted > 0, "{mode}: the compactor kept up with some segments: {out}");
+    }
+}
