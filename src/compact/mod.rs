@@ -164,8 +164,9 @@ impl Compactor {
     /// report still says what the segments before it did (their ranges left the WAL).
     pub fn run_into(&mut self, report: &mut CompactReport) -> Result<(), StoreError> {
         remove_tmp_files(&self.layout)?;
-        let done: BTreeMap<u64, u64> = self.catalog.segments()?.iter().map(|s| (s.segment, s.events)).collect();
         let mut segments = self.layout.segments().list()?;
+        let in_wal: Vec<u64> = segments.iter().map(|s| s.first_lsn).collect();
+        let done: BTreeMap<u64, u64> = self.catalog.listed_events(&in_wal)?;
         // Each segment ends where the next begins; the newest (the writer's) is not compacted.
         let next_firsts: Vec<u64> = segments.iter().skip(1).map(|s| s.first_lsn).collect();
         segments.pop();

@@ -13,6 +13,7 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use duckdb::arrow::record_batch::RecordBatch;
@@ -184,6 +185,19 @@ impl Catalog {
         self.rows("list catalog segments", sql, params![], segment)
     }
 
+    /// The events the catalog counts for each of `segments` it lists (whatever its state).
+    pub fn listed_events(&self, segments: &[u64]) -> Result<BTreeMap<u64, u64>, StoreError> {
+        let (Some(first), Some(last)) = (segments.iter().min(), segments.iter().max()) else {
+            return Ok(BTreeMap::new());
+        };
+        let sql = "SELECT segment, events FROM cat.segments \
+                   WHERE segment BETWEEN ? AND ? AND list_contains(?::UBIGINT[], segment)";
+        let rows = self.rows("find listed segments", sql, params![first, last, id_list(segments)], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        Ok(rows.into_iter().collect())
+    }
+
     /// The highest LSN the catalog has seen: of compacted segments, of dropped ones, and of
     /// the segments its indexes name (0 for an empty catalog).
     pub fn highest_lsn(&self) -> Result<u64, StoreError> {
@@ -237,12 +251,18 @@ impl Catalog {
         let (Some(first), Some(last)) = (ids.iter().min(), ids.iter().max()) else { return Ok(()) };
         self.transaction(&format!("record segments {first}..={last} in the catalog"), |tx| {
             delete_segment_rows(tx, &ids, true)?;
+            let mut insert = tx.prepare(
+                "INSERT INTO cat.segments SELECT ?::UBIGINT, min(lsn), max(lsn), min(timestamp), \
+                 max(timestamp), count(*), ?::UBIGINT, ?::VARCHAR[], ?, now() FROM staging WHERE segment = ?",
+            )?;
             for s in segments {
-                tx.execute(
-                    "INSERT INTO cat.segments SELECT ?::UBIGINT, min(lsn), max(lsn), min(timestamp), \
-                     max(timestamp), count(*), ?::UBIGINT, ?::VARCHAR[], ?, now() FROM staging WHERE segment = ?",
-                    params![s.segment, s.bytes, path_list(s.files), SegmentState::Compacted.as_str(), s.segment],
-                )?;
+                insert.execute(params![
+                    s.segment,
+                    s.bytes,
+                    path_list(s.files),
+                    SegmentState::Compacted.as_str(),
+                    s.segment
+                ])?;
             }
             index_staged(tx, false)
         })
@@ -417,7 +437,7 @@ const DELETE_SEGMENT_ROWS: [&str; 3] = [
 /// of other segments (segments are inserted in LSN order).
 fn delete_segment_rows(tx: &Connection, segments: &[u64], listing: bool) -> duckdb::Result<()> {
     let (Some(first), Some(last)) = (segments.iter().min(), segments.iter().max()) else { return Ok(()) };
-    let ids = Value::List(segments.iter().map(|s| Value::UBigInt(*s)).collect());
+    let ids = id_list(segments);
     let statements = if listing { &DELETE_SEGMENT_ROWS[..] } else { &DELETE_SEGMENT_ROWS[1..] };
     for sql in statements {
         tx.execute(sql, params![first, last, ids.clone()])?;
@@ -440,6 +460,11 @@ fn index_staged(tx: &Connection, dropped: bool) -> duckdb::Result<()> {
         [dropped],
     )?;
     Ok(())
+}
+
+/// Segment ids as a `UBIGINT[]` parameter.
+fn id_list(segments: &[u64]) -> Value {
+    Value::List(segments.iter().map(|s| Value::UBigInt(*s)).collect())
 }
 
 /// A `VARCHAR[]` column as strings (None when NULL).
