@@ -130,7 +130,11 @@ fn assert_stored_once(data_dir: &Path, acked: &[String]) {
 }
 
 /// Records sync events until one fails; returns the acknowledged ids and the error.
-async fn record_until_error(recorder: &Recorder, generator: &mut Generator, max: usize) -> (Vec<String>, Option<String>) {
+async fn record_until_error(
+    recorder: &Recorder,
+    generator: &mut Generator,
+    max: usize,
+) -> (Vec<String>, Option<String>) {
     let mut acked = Vec::new();
     for _ in 0..max {
         match recorder.record_json(generator.next_json().as_bytes(), Some(Durability::Sync)).await {

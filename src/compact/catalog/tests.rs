@@ -238,12 +238,17 @@ fn segments_staged_together_are_recorded_in_one_call_each_with_its_own_rows() {
     let ten = staging_batch(10, &[("t1", Some("j1"), 0, 10), ("t2", None, 5, 11)]);
     catalog.stage_all(vec![ten, staging_batch(12, &[("t1", Some("j1"), 60, 12)])]).unwrap();
     let (a, b) = (vec!["events/date=2026-11-01/seg-a.parquet".to_string()], vec!["b.parquet".to_string()]);
-    let both = [CompactedSegment { segment: 10, files: &a, bytes: 1 }, CompactedSegment { segment: 12, files: &b, bytes: 2 }];
+    let both =
+        [CompactedSegment { segment: 10, files: &a, bytes: 1 }, CompactedSegment { segment: 12, files: &b, bytes: 2 }];
     catalog.record_segments(&both).unwrap();
     catalog.record_segments(&both).unwrap();
     let listed: Vec<(u64, u64, u64, Option<u64>)> =
         catalog.segments().unwrap().iter().map(|s| (s.segment, s.events, s.bytes, s.last_lsn)).collect();
-    assert_eq!(listed, vec![(5, 1, 1234, Some(5)), (10, 2, 1, Some(11)), (12, 1, 2, Some(12))], "recording again replaces");
+    assert_eq!(
+        listed,
+        vec![(5, 1, 1234, Some(5)), (10, 2, 1, Some(11)), (12, 1, 2, Some(12))],
+        "recording again replaces"
+    );
     let t1: Vec<(u64, u64)> =
         catalog.index_rows(IdIndex::Trace, "t1").unwrap().iter().map(|r| (r.segment, r.events)).collect();
     assert_eq!(t1, vec![(10, 1), (12, 1)], "one index row per segment of the trace");
