@@ -1,18 +1,22 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! A real full disk: the recorder runs on a small tmpfs the test mounts (skipped, with the
-//! reason printed, where mounting is not permitted; in CI, which runs as root, that fails).
-//! Ingest until the disk is full: the caller gets `HSK-507-DISK-FULL` (HTTP 507), later
-//! appends `HSK-500-WAL-POISONED`; after space is freed, reopening keeps every acknowledged
-//! event exactly once and accepts more.
+//! A full disk. On a real one (a small tmpfs the test mounts; skipped, with the reason
+//! printed, where mounting is not permitted; in CI, which runs as root, that fails), ingest
+//! until the disk is full: the next segment cannot be preallocated, so the caller gets
+//! `HSK-507-DISK-FULL` (HTTP 507) and so do later appends, the writer not poisoned; once
+//! space is freed, appends resume without a restart and every acknowledged event is stored
+//! exactly once. A failed write of records (injected through the `fsio` seam: preallocated
+//! segments make a real one rare) still poisons the writer until it is reopened.
 
 mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::parquet_query;
+use flightrec::fsio::{Fault, FaultyFs, Op};
 use flightrec::recorder::{Recorder, RecorderConfig};
 use flightrec::wal::Durability;
 use flightrec::workload::Generator;
@@ -100,24 +104,89 @@ async fn a_full_disk_fails_appends_clearly_and_loses_nothing_acknowledged() {
     assert!(e.to_string().contains("free space"), "the message says what to do: {e}");
     assert!(!acked.is_empty(), "some events fit before the disk was full");
     eprintln!("disk full after {} acknowledged events: {e}", acked.len());
-    let later = recorder.record_json(generator.next_json().as_bytes(), Some(Durability::Sync)).await.unwrap_err();
-    assert_eq!(later.code(), "HSK-500-WAL-POISONED", "{later}");
-    let _ = recorder.shutdown().await;
-    drop(recorder);
+    for _ in 0..3 {
+        let later = recorder.record_json(generator.next_json().as_bytes(), Some(Durability::Sync)).await.unwrap_err();
+        assert_eq!(later.code(), "HSK-507-DISK-FULL", "the writer waits for space, not poisoned: {later}");
+    }
 
-    // The operator frees space and restarts.
+    // The operator frees space; the same recorder takes events again.
     std::fs::remove_file(ballast).unwrap();
-    let recorder = Recorder::open(config(&data_dir)).await.unwrap();
     let after = recorder.record_json(generator.next_json().as_bytes(), Some(Durability::Sync)).await.unwrap();
+    acked.push(after.event_id.to_string());
     recorder.seal().await.unwrap();
     recorder.compact_now().await.unwrap();
     recorder.shutdown().await.unwrap();
     drop(recorder);
+    assert_stored_once(&data_dir, &acked);
+}
 
-    let rows = parquet_query(&data_dir, "SELECT event_id::VARCHAR, count(*)::VARCHAR FROM EVENTS GROUP BY 1");
+fn assert_stored_once(data_dir: &Path, acked: &[String]) {
+    let rows = parquet_query(data_dir, "SELECT event_id::VARCHAR, count(*)::VARCHAR FROM EVENTS GROUP BY 1");
     let stored: std::collections::HashMap<String, String> =
         rows.into_iter().map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap())).collect();
-    for id in acked.iter().chain([&after.event_id.to_string()]) {
+    for id in acked {
         assert_eq!(stored.get(id).map(String::as_str), Some("1"), "acknowledged event {id} is stored once");
     }
+}
+
+/// Records sync events until one fails; returns the acknowledged ids and the error.
+async fn record_until_error(
+    recorder: &Recorder,
+    generator: &mut Generator,
+    max: usize,
+) -> (Vec<String>, Option<String>) {
+    let mut acked = Vec::new();
+    for _ in 0..max {
+        match recorder.record_json(generator.next_json().as_bytes(), Some(Durability::Sync)).await {
+            Ok(r) => acked.push(r.event_id.to_string()),
+            Err(e) => return (acked, Some(e.code().to_string())),
+        }
+    }
+    (acked, None)
+}
+
+fn faulty_config(data_dir: &Path, fs: &Arc<FaultyFs>) -> RecorderConfig {
+    let mut config = config(data_dir);
+    config.wal.segment_bytes = 16 * 1024;
+    config.wal.fs = fs.clone();
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enospc_creating_a_segment_is_waited_out_but_enospc_writing_records_poisons() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fs = Arc::new(FaultyFs::new());
+    let recorder = Recorder::open(faulty_config(tmp.path(), &fs)).await.unwrap();
+    let mut generator = Generator::new(5, chrono::Utc::now(), 1_000);
+    // Every segment preallocation finds the disk full until the faults are disarmed.
+    for nth in 1..=10_000 {
+        fs.arm(Op::Preallocate, nth, Fault::Errno(libc::ENOSPC));
+    }
+    let (mut acked, error) = record_until_error(&recorder, &mut generator, 5_000).await;
+    assert_eq!(error.as_deref(), Some("HSK-507-DISK-FULL"), "a 16 KiB segment fills before 5,000 events");
+    for _ in 0..3 {
+        let (more, error) = record_until_error(&recorder, &mut generator, 1).await;
+        assert_eq!((more.len(), error.as_deref()), (0, Some("HSK-507-DISK-FULL")), "still full, not poisoned");
+    }
+    assert!(fs.injected() >= 4, "every append tried to create the segment again");
+    fs.disarm();
+    let (more, error) = record_until_error(&recorder, &mut generator, 200).await;
+    assert_eq!((more.len(), error), (200, None), "space is free: appends resume without a restart");
+    acked.extend(more);
+
+    // A record write that fails: the data of the group is at risk, so the writer is poisoned.
+    fs.arm(Op::Write, 1, Fault::Errno(libc::ENOSPC));
+    let (more, error) = record_until_error(&recorder, &mut generator, 1).await;
+    assert_eq!((more.len(), error.as_deref()), (0, Some("HSK-507-DISK-FULL")));
+    let (_, error) = record_until_error(&recorder, &mut generator, 1).await;
+    assert_eq!(error.as_deref(), Some("HSK-500-WAL-POISONED"), "a failed record write poisons");
+    let _ = recorder.shutdown().await;
+    drop(recorder);
+
+    let recorder = Recorder::open(config(tmp.path())).await.unwrap();
+    recorder.seal().await.unwrap();
+    recorder.compact_now().await.unwrap();
+    recorder.shutdown().await.unwrap();
+    drop(recorder);
+    assert_stored_once(tmp.path(), &acked);
 }

@@ -2,8 +2,8 @@
 //! Injected I/O faults (through the `fsio` seam): for every kind of call the WAL, the
 //! compactor and retention make, fail the Nth one (EIO, ENOSPC, short writes) and check that
 //! the caller gets a clear error with its code, that the WAL is poisoned (and never retries
-//! an fsync) after a failed write or fsync, that no acknowledged event is lost, and that
-//! reopening (or the next run) recovers.
+//! an fsync) after a failed write or fsync, but not by a full disk while creating its next
+//! segment, that no acknowledged event is lost, and that reopening (or the next run) recovers.
 
 mod common;
 
@@ -46,6 +46,8 @@ fn reopen_and_replay(dir: &Path) -> BTreeMap<Vec<u8>, usize> {
 struct Outcome {
     acked: Vec<Vec<u8>>,
     first_error: Option<WalError>,
+    /// The writer was not poisoned and took appends again without a reopen.
+    recovered: bool,
 }
 
 /// Opens a WAL on `fs`, arms `fault` on the `nth` call of `op`, and appends up to 120
@@ -64,19 +66,33 @@ fn run_with_fault(dir: &Path, fs: &Arc<FaultyFs>, op: Op, nth: u64, fault: Fault
             }
         }
     }
-    if first_error.is_some() {
+    let mut recovered = false;
+    if let Some(e) = &first_error {
         let fsyncs = fs.count(Op::Fsync);
-        for i in 0..5 {
-            let e = wal.append_blocking(event_payload(false, &body(1000 + i)), Durability::Sync).unwrap_err();
-            assert_eq!(e.code(), "HSK-500-WAL-POISONED", "{op:?} #{nth}: later appends fail: {e}");
+        match wal.append_blocking(event_payload(false, &body(1000)), Durability::Sync) {
+            Ok(_) => {
+                // A full disk while creating the next segment: nothing written was at risk,
+                // so the writer waited for space; the fault fired once, so this append made it.
+                assert!(matches!(e, WalError::DiskFull { .. }), "{op:?} #{nth}: only a full disk is waited out: {e}");
+                acked.push(body(1000));
+                wal.close().unwrap();
+                recovered = true;
+            }
+            Err(later) => {
+                assert_eq!(later.code(), "HSK-500-WAL-POISONED", "{op:?} #{nth}: later appends fail: {later}");
+                for i in 1..5 {
+                    let e = wal.append_blocking(event_payload(false, &body(1000 + i)), Durability::Sync).unwrap_err();
+                    assert_eq!(e.code(), "HSK-500-WAL-POISONED", "{op:?} #{nth}: later appends fail: {e}");
+                }
+                assert!(wal.close().is_err(), "{op:?} #{nth}: close reports the poisoning");
+                assert_eq!(fs.count(Op::Fsync), fsyncs, "{op:?} #{nth}: a poisoned writer never fsyncs again");
+            }
         }
-        assert!(wal.close().is_err(), "{op:?} #{nth}: close reports the poisoning");
-        assert_eq!(fs.count(Op::Fsync), fsyncs, "{op:?} #{nth}: a poisoned writer never fsyncs again");
     } else {
         wal.close().unwrap();
     }
     fs.disarm();
-    Outcome { acked, first_error }
+    Outcome { acked, first_error, recovered }
 }
 
 /// Reopens `dir`, checks every acknowledged body is there exactly once, and returns what
@@ -94,6 +110,7 @@ fn every_failed_wal_call_poisons_the_writer_and_loses_no_acknowledged_event() {
     let ops = [Op::Write, Op::Fsync, Op::Create, Op::Preallocate, Op::SetLen, Op::Rename, Op::DirFsync];
     let faults = [Fault::Errno(libc::EIO), Fault::Errno(libc::ENOSPC)];
     let mut fired = 0;
+    let mut recovered = Vec::new();
     for op in ops {
         for fault in faults {
             for nth in [1, 2, 3, 5, 7] {
@@ -108,12 +125,21 @@ fn every_failed_wal_call_poisons_the_writer_and_loses_no_acknowledged_event() {
                     assert!(e.to_string().contains(tmp.path().to_str().unwrap()), "{what}: names the file: {e}");
                 }
                 assert_eq!(fs.injected(), u64::from(out.first_error.is_some()), "{what}: the fault fired once");
+                if out.recovered {
+                    recovered.push((op, nth));
+                }
+                assert!(!out.recovered || fault == Fault::Errno(libc::ENOSPC), "{what}: only ENOSPC is waited out");
                 assert_all_acked_once(tmp.path(), &out.acked, &what);
             }
         }
     }
     // Every op above is on the append path (writes, fsyncs, and the seal/create of segments).
     assert_eq!(fired, ops.len() * faults.len() * 5, "every armed fault fired");
+    // Creating a segment is the only preallocation after open; the first write is of data.
+    for nth in [1, 2, 3, 5, 7] {
+        assert!(recovered.contains(&(Op::Preallocate, nth)), "ENOSPC preallocating segment #{nth} is waited out");
+    }
+    assert!(!recovered.contains(&(Op::Write, 1)), "ENOSPC writing records poisons: {recovered:?}");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! part of the product: it reaches flightrec through its public API, plus the `internals`
 //! feature for the recovery benchmark.
 
+mod backlog;
 mod fill;
 mod group_commit_probe;
 mod ingest;
@@ -103,6 +104,18 @@ enum Command {
         #[arg(long, default_value_t = 1024)]
         mb: u64,
     },
+    /// Measure the compaction backlog under small segments: fill --segment-kib segments at
+    /// --seals a second while compaction runs back to back, once with one catalog transaction
+    /// per segment and once batched, and print the sealed segments waiting each second.
+    Backlog {
+        #[arg(long, default_value_t = 64)]
+        segment_kib: u64,
+        #[arg(long, default_value_t = 200.0)]
+        seals: f64,
+        /// Seconds per mode.
+        #[arg(long, default_value_t = 20.0)]
+        seconds: f64,
+    },
 }
 
 /// An error that stops a benchmark (exit status 2).
@@ -137,6 +150,9 @@ fn main() -> ExitCode {
         Command::Query { events, days, reps, baselines } => query::run(&data_dir, events, days, reps, baselines),
         Command::Recovery { mb } => recovery::run(&data_dir, mb),
         Command::Otlp { spans, batch, clients } => otlp::run(&data_dir, &otlp::OtlpArgs { spans, batch, clients }),
+        Command::Backlog { segment_kib, seals, seconds } => {
+            backlog::run(&data_dir, backlog::Load { segment_kib, seals, seconds })
+        }
         Command::Ingest { writers, seconds, durability, baselines, recorder, rate, prepared, typed } => {
             // The recorder's default segment size and age: the figures are for the defaults.
             let opts = WalOptions { durability, ..Default::default() };

@@ -21,7 +21,8 @@ use crate::BenchError;
 use crate::fill::Filler;
 use crate::measure::{page_start, peak_rss_mb, percentile};
 
-fn err(what: &str) -> impl FnOnce(String) -> BenchError + '_ {
+/// Wraps an error message as a [`BenchError`] saying what failed.
+pub(crate) fn err(what: &str) -> impl FnOnce(String) -> BenchError + '_ {
     move |e| BenchError::Io { what: what.to_string(), source: std::io::Error::other(e) }
 }
 

@@ -67,3 +67,14 @@ fn otlp_prints_both_rates_and_their_ratio() {
     assert!(out.contains("POST /v1/traces (protobuf)") && out.contains("POST /v1/events (same events)"), "{out}");
     assert!(out.contains("ratio otlp/events"), "{out}");
 }
+
+#[test]
+fn backlog_prints_both_modes_and_compacts_in_each() {
+    let out = run(&["backlog", "--segment-kib", "16", "--seals", "20", "--seconds", "2"]);
+    for mode in ["one transaction per segment (1 segments", "batched (64 segments"] {
+        let line = out.lines().find(|l| l.contains(mode)).unwrap_or_else(|| panic!("{mode}: {out}"));
+        let compacted: u64 =
+            line.split("compacted ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+        assert!(compacted > 0, "{mode}: the compactor kept up with some segments: {out}");
+    }
+}

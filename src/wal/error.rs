@@ -17,8 +17,10 @@ pub enum WalError {
 
     #[error(
         "{}: {op} {path}: no space left on the device; free space on it (or raise \
-         the quota), then reopen the recorder: every acknowledged event is kept",
-        Code::DiskFull
+         the quota): every acknowledged event is kept, and appends resume by themselves (reopen the \
+         recorder only if later ones answer {})",
+        Code::DiskFull,
+        Code::WalPoisoned
     )]
     DiskFull { op: &'static str, path: PathBuf },
 

@@ -57,10 +57,19 @@ impl ActiveSegment {
         let created_micros = chrono::Utc::now().timestamp_micros();
         let header = SegmentHeader { first_lsn, created_micros }.encode();
         let file = fs.create(&tmp).map_err(io_err("create segment", &tmp))?;
-        write_all_at(fs.as_ref(), &file, &header, 0).map_err(io_err("write segment header", &tmp))?;
-        fs.preallocate(&file, prealloc.max(HEADER_LEN as u64)).map_err(io_err("preallocate segment", &tmp))?;
-        fs.sync_all(&file).map_err(io_err("fsync new segment", &tmp))?;
-        fs.rename(&tmp, &path).map_err(io_err("rename new segment", &path))?;
+        let made = write_all_at(fs.as_ref(), &file, &header, 0)
+            .map_err(io_err("write segment header", &tmp))
+            .and_then(|()| {
+                let len = prealloc.max(HEADER_LEN as u64);
+                fs.preallocate(&file, len).map_err(io_err("preallocate segment", &tmp))
+            })
+            .and_then(|()| fs.sync_all(&file).map_err(io_err("fsync new segment", &tmp)))
+            .and_then(|()| fs.rename(&tmp, &path).map_err(io_err("rename new segment", &path)));
+        if made.is_err() {
+            // Gives back what a failed preallocation took (the writer retries on a full disk).
+            let _ = fs.remove_file(&tmp);
+        }
+        made?;
         fs.sync_dir(wal_dir).map_err(io_err("fsync WAL directory", wal_dir))?;
         Ok(ActiveSegment {
             fs: fs.clone(),

@@ -148,6 +148,22 @@ impl SegmentDir {
         remove_file_durable(self.fs.as_ref(), path).map_err(io_err("delete sealed WAL segment", path))
     }
 
+    /// Deletes sealed segments ([`SegmentDir::delete`]) with one fsync of the directory.
+    pub fn delete_all(&self, paths: &[PathBuf]) -> Result<(), WalError> {
+        for path in paths {
+            match self.fs.remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io_err("delete sealed WAL segment", path)(e));
+                }
+                _ => {}
+            }
+        }
+        if paths.is_empty() {
+            return Ok(());
+        }
+        self.fs.sync_dir(&self.dir).map_err(io_err("fsync WAL directory", &self.dir))
+    }
+
     /// Moves a whole segment to `quarantine/<segment>.<suffix>` (durably: both directories are
     /// fsynced); returns where it went.
     pub fn quarantine(&self, path: &Path, suffix: &str) -> Result<String, WalError> {

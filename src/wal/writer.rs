@@ -9,6 +9,12 @@
 //! Invariant: a `sync` acknowledgement is sent only after an fdatasync that covers the record
 //! returned. After any failed write or fsync the writer is poisoned: it fails every later
 //! request and never retries the fsync; reopening the WAL recovers what reached the disk.
+//!
+//! One failure does not poison: a full disk (`ENOSPC`, `EDQUOT`) while creating the next
+//! segment. It comes right after the previous segment was sealed and fsynced, so nothing
+//! written is at risk: the writer answers appends with `HSK-507-DISK-FULL` and tries to create
+//! the segment again on every append and every idle tick, resuming by itself once space is
+//! free. (A batch that straddles the two segments keeps the part written before the failure.)
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -74,6 +80,9 @@ pub struct WalCounters {
     pub poisoned: Mutex<Option<String>>,
 }
 
+/// How often a writer waiting for space tries to create its next segment while idle.
+const SPACE_RETRY: Duration = Duration::from_millis(500);
+
 /// Upper bounds (microseconds) of the fdatasync latency histogram.
 pub const FSYNC_BUCKETS_MICROS: [u64; 10] = [50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 50_000, 250_000];
 
@@ -123,6 +132,9 @@ pub struct Writer {
     buf: Vec<u8>,
     unsynced: bool,
     last_sync: Instant,
+    /// The next segment could not be created for lack of space: there is no active segment,
+    /// everything written is sealed and durable, and appends wait for space.
+    awaiting_space: bool,
 }
 
 /// The state of one group while it is being written.
@@ -154,6 +166,7 @@ impl Writer {
             buf: Vec::with_capacity(1 << 20),
             unsynced: false,
             last_sync: Instant::now(),
+            awaiting_space: false,
         }
     }
 
@@ -189,6 +202,9 @@ impl Writer {
 
     /// How long to wait for the next request before doing periodic work.
     fn tick(&self) -> Duration {
+        if self.awaiting_space {
+            return SPACE_RETRY;
+        }
         if self.unsynced { self.opts.batch_interval } else { self.opts.segment_age.min(Duration::from_secs(1)) }
     }
 
@@ -198,7 +214,10 @@ impl Writer {
             return;
         }
         let result = self.sync_if_due().and_then(|()| self.seal_if_old());
-        if let Err(e) = result {
+        let result = if self.awaiting_space { self.open_segment() } else { result };
+        if let Err(e) = result
+            && !self.awaiting_space
+        {
             self.poison(&e);
         }
     }
@@ -224,6 +243,7 @@ impl Writer {
                     let _ = ack.send(Ok(durable));
                 }
             }
+            Err(e) if self.awaiting_space => return self.answer_disk_full(group, requests, &e),
             Err(e) => {
                 self.appended.clear();
                 self.poison(&e);
@@ -235,6 +255,23 @@ impl Writer {
             }
         }
         group.shutdown
+    }
+
+    /// Answers a group that stopped because the next segment could not be created: what was
+    /// written before is sealed and durable, so its requests succeed; the rest get `e`.
+    /// Returns true when a Shutdown request was among them.
+    fn answer_disk_full(&mut self, group: Group, requests: &mut Vec<Request>, e: &WalError) -> bool {
+        if let Some(listener) = &self.hooks.on_append {
+            listener(std::mem::take(&mut self.appended));
+        }
+        let durable = LsnRange { first: 1, last: self.counters.durable_lsn.load(Ordering::Relaxed) };
+        for (ack, range) in group.acks {
+            let _ = ack.send(Ok(range));
+        }
+        for ack in group.flush_acks {
+            let _ = ack.send(Ok(durable));
+        }
+        group.shutdown | fail_all(requests.drain(..), e)
     }
 
     fn write_group(&mut self, requests: &mut Vec<Request>, group: &mut Group) -> Result<(), WalError> {
@@ -290,19 +327,16 @@ impl Writer {
 
     /// Frames the payloads into the group buffer, sealing first when the segment is full.
     fn append(&mut self, payloads: Payloads) -> Result<LsnRange, WalError> {
+        self.open_segment()?;
         let first = self.next_lsn;
-        match payloads {
-            Payloads::One(payload) => self.append_one(payload)?,
-            Payloads::Many(payloads) => {
-                for payload in payloads {
-                    self.append_one(payload)?;
-                }
-            }
-        }
+        let result = match payloads {
+            Payloads::One(payload) => self.append_one(payload),
+            Payloads::Many(payloads) => payloads.into_iter().try_for_each(|p| self.append_one(p)),
+        };
         let appended = self.next_lsn - first;
         self.counters.appended.fetch_add(appended, Ordering::Relaxed);
         self.counters.next_lsn.store(self.next_lsn, Ordering::Relaxed);
-        Ok(LsnRange { first, last: self.next_lsn.saturating_sub(1) })
+        result.map(|()| LsnRange { first, last: self.next_lsn.saturating_sub(1) })
     }
 
     fn append_one(&mut self, payload: Vec<u8>) -> Result<(), WalError> {
@@ -387,12 +421,39 @@ impl Writer {
         self.unsynced = false;
         self.counters.durable_lsn.store(self.next_lsn.saturating_sub(1), Ordering::Relaxed);
         self.counters.sealed_segments.fetch_add(1, Ordering::Relaxed);
-        self.active =
-            Some(ActiveSegment::create(&self.opts.fs, &self.wal_dir, self.next_lsn, self.opts.segment_bytes)?);
         if let Some(listener) = &self.hooks.on_seal {
             listener(sealed);
         }
-        Ok(())
+        self.open_segment()
+    }
+
+    /// Creates the segment that takes the next records, unless there is one. A full disk
+    /// leaves the writer waiting for space (see the module doc); any other failure poisons.
+    fn open_segment(&mut self) -> Result<(), WalError> {
+        if self.active.is_some() {
+            return Ok(());
+        }
+        match ActiveSegment::create(&self.opts.fs, &self.wal_dir, self.next_lsn, self.opts.segment_bytes) {
+            Ok(segment) => {
+                if self.awaiting_space {
+                    tracing::info!(wal = %self.wal_dir.display(), "space is free again: WAL appends resume");
+                }
+                self.active = Some(segment);
+                self.awaiting_space = false;
+                Ok(())
+            }
+            Err(e @ WalError::DiskFull { .. }) => {
+                if !self.awaiting_space {
+                    tracing::warn!(error = %e, "no space for the next WAL segment: appends wait for space");
+                }
+                self.awaiting_space = true;
+                Err(e)
+            }
+            Err(e) => {
+                self.awaiting_space = false;
+                Err(e)
+            }
+        }
     }
 
     fn poison_cause(&self) -> Option<String> {

@@ -13,6 +13,7 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use duckdb::arrow::record_batch::RecordBatch;
@@ -25,11 +26,20 @@ use schema::unknown_string;
 pub use schema::{SCHEMA_VERSION, SegmentState, Source};
 
 /// The `staging` table of the catalog's connection (in memory, not in the catalog file): what
-/// the catalog needs of one segment's events, in the order of [`STAGING_COLUMNS`].
-const STAGING_SQL: &str =
-    "CREATE OR REPLACE TABLE staging (trace_id VARCHAR, job_id VARCHAR, timestamp TIMESTAMPTZ, lsn UBIGINT)";
+/// the catalog needs of the events of the segments being recorded, in the order of
+/// [`STAGING_COLUMNS`].
+const STAGING_SQL: &str = "CREATE OR REPLACE TABLE staging \
+     (trace_id VARCHAR, job_id VARCHAR, timestamp TIMESTAMPTZ, lsn UBIGINT, segment UBIGINT)";
 /// The columns of a segment's batch that [`Catalog::stage`] takes.
-pub const STAGING_COLUMNS: [&str; 4] = ["trace_id", "job_id", "timestamp", "lsn"];
+pub const STAGING_COLUMNS: [&str; 5] = ["trace_id", "job_id", "timestamp", "lsn", "segment"];
+
+/// A staged segment to record as compacted: its Parquet files (relative paths) and their bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct CompactedSegment<'a> {
+    pub segment: u64,
+    pub files: &'a [String],
+    pub bytes: u64,
+}
 
 /// One compacted segment as the catalog knows it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -175,6 +185,19 @@ impl Catalog {
         self.rows("list catalog segments", sql, params![], segment)
     }
 
+    /// The events the catalog counts for each of `segments` it lists (whatever its state).
+    pub fn listed_events(&self, segments: &[u64]) -> Result<BTreeMap<u64, u64>, StoreError> {
+        let (Some(first), Some(last)) = (segments.iter().min(), segments.iter().max()) else {
+            return Ok(BTreeMap::new());
+        };
+        let sql = "SELECT segment, events FROM cat.segments \
+                   WHERE segment BETWEEN ? AND ? AND list_contains(?::UBIGINT[], segment)";
+        let rows = self.rows("find listed segments", sql, params![first, last, id_list(segments)], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        Ok(rows.into_iter().collect())
+    }
+
     /// The highest LSN the catalog has seen: of compacted segments, of dropped ones, and of
     /// the segments its indexes name (0 for an empty catalog).
     pub fn highest_lsn(&self) -> Result<u64, StoreError> {
@@ -193,9 +216,16 @@ impl Catalog {
 
     /// Replaces the `staging` table with one segment's [`STAGING_COLUMNS`].
     pub fn stage(&self, index_columns: RecordBatch) -> Result<(), StoreError> {
+        self.stage_all(vec![index_columns])
+    }
+
+    /// Replaces the `staging` table with several segments' [`STAGING_COLUMNS`] (one appender).
+    pub fn stage_all(&self, index_columns: Vec<RecordBatch>) -> Result<(), StoreError> {
         self.conn.execute_batch(STAGING_SQL).map_err(db("create staging table"))?;
         let mut appender = self.conn.appender("staging").map_err(db("open appender"))?;
-        appender.append_record_batch(index_columns).map_err(db("append events"))?;
+        for batch in index_columns {
+            appender.append_record_batch(batch).map_err(db("append events"))?;
+        }
         appender.flush().map_err(db("flush appender"))
     }
 
@@ -211,15 +241,30 @@ impl Catalog {
     /// Records the staged segment as compacted into `files` (`bytes` of Parquet), with its
     /// trace and job index rows, in one transaction replacing any rows an interrupted run left.
     pub fn record_segment(&self, segment: u64, files: &[String], bytes: u64) -> Result<(), StoreError> {
-        self.transaction(&format!("record segment {segment} in the catalog"), |tx| {
-            tx.execute("DELETE FROM cat.segments WHERE segment = ?", [segment])?;
-            delete_index_rows(tx, segment)?;
-            tx.execute(
-                "INSERT INTO cat.segments SELECT ?::UBIGINT, min(lsn), max(lsn), min(timestamp), max(timestamp), \
-                 count(*), ?::UBIGINT, ?::VARCHAR[], ?, now() FROM staging",
-                params![segment, bytes, path_list(files), SegmentState::Compacted.as_str()],
+        self.record_segments(&[CompactedSegment { segment, files, bytes }])
+    }
+
+    /// [`Catalog::record_segment`] for several staged segments in one transaction: each
+    /// transaction has a fixed cost, which small segments would otherwise pay one by one.
+    pub fn record_segments(&self, segments: &[CompactedSegment<'_>]) -> Result<(), StoreError> {
+        let ids: Vec<u64> = segments.iter().map(|s| s.segment).collect();
+        let (Some(first), Some(last)) = (ids.iter().min(), ids.iter().max()) else { return Ok(()) };
+        self.transaction(&format!("record segments {first}..={last} in the catalog"), |tx| {
+            delete_segment_rows(tx, &ids, true)?;
+            let mut insert = tx.prepare(
+                "INSERT INTO cat.segments SELECT ?::UBIGINT, min(lsn), max(lsn), min(timestamp), \
+                 max(timestamp), count(*), ?::UBIGINT, ?::VARCHAR[], ?, now() FROM staging WHERE segment = ?",
             )?;
-            index_staged(tx, segment, false)
+            for s in segments {
+                insert.execute(params![
+                    s.segment,
+                    s.bytes,
+                    path_list(s.files),
+                    SegmentState::Compacted.as_str(),
+                    s.segment
+                ])?;
+            }
+            index_staged(tx, false)
         })
     }
 
@@ -268,13 +313,13 @@ impl Catalog {
                 "DELETE FROM cat.retention_log WHERE segment = ? AND source = ?",
                 params![segment, Source::Wal.as_str()],
             )?;
-            delete_index_rows(tx, segment)?;
+            delete_segment_rows(tx, &[segment], false)?;
             tx.execute(
                 "INSERT INTO cat.retention_log SELECT ?::UBIGINT, ?::UBIGINT, ?::UBIGINT, min(timestamp), \
                  max(timestamp), count(*), ?, ?::VARCHAR[], now(), ? FROM staging",
                 params![segment, first, last, Source::Wal.as_str(), path_list([file]), window_days],
             )?;
-            index_staged(tx, segment, true)
+            index_staged(tx, true)
         })
     }
 
@@ -379,28 +424,47 @@ impl Catalog {
     }
 }
 
-/// Deletes the segment's rows of both indexes (before they are written again).
-fn delete_index_rows(tx: &Connection, segment: u64) -> duckdb::Result<()> {
-    tx.execute("DELETE FROM cat.trace_index WHERE segment = ?", [segment])?;
-    tx.execute("DELETE FROM cat.job_index WHERE segment = ?", [segment])?;
+/// Deletes the rows of a list of segments (the range bounding them, then the list) from
+/// `cat.segments` and the two indexes.
+const DELETE_SEGMENT_ROWS: [&str; 3] = [
+    "DELETE FROM cat.segments WHERE segment BETWEEN ? AND ? AND list_contains(?::UBIGINT[], segment)",
+    "DELETE FROM cat.trace_index WHERE segment BETWEEN ? AND ? AND list_contains(?::UBIGINT[], segment)",
+    "DELETE FROM cat.job_index WHERE segment BETWEEN ? AND ? AND list_contains(?::UBIGINT[], segment)",
+];
+
+/// Deletes the rows of `segments` from both indexes, and from `cat.segments` too when
+/// `listing` (before they are written again). The range bounds let DuckDB skip the row groups
+/// of other segments (segments are inserted in LSN order).
+fn delete_segment_rows(tx: &Connection, segments: &[u64], listing: bool) -> duckdb::Result<()> {
+    let (Some(first), Some(last)) = (segments.iter().min(), segments.iter().max()) else { return Ok(()) };
+    let ids = id_list(segments);
+    let statements = if listing { &DELETE_SEGMENT_ROWS[..] } else { &DELETE_SEGMENT_ROWS[1..] };
+    for sql in statements {
+        tx.execute(sql, params![first, last, ids.clone()])?;
+    }
     Ok(())
 }
 
-/// Inserts the trace and job index rows of the staged segment.
-fn index_staged(tx: &Connection, segment: u64, dropped: bool) -> duckdb::Result<()> {
+/// Inserts the trace and job index rows of the staged segments.
+fn index_staged(tx: &Connection, dropped: bool) -> duckdb::Result<()> {
     tx.execute(
         "INSERT INTO cat.trace_index (trace_id, segment, min_ts, max_ts, events, dropped)
-         SELECT trace_id, ?::UBIGINT, min(timestamp), max(timestamp), count(*), ?::BOOLEAN FROM staging
-         GROUP BY trace_id",
-        params![segment, dropped],
+         SELECT trace_id, segment, min(timestamp), max(timestamp), count(*), ?::BOOLEAN FROM staging
+         GROUP BY segment, trace_id",
+        [dropped],
     )?;
     tx.execute(
         "INSERT INTO cat.job_index (job_id, segment, min_ts, max_ts, events, dropped)
-         SELECT job_id, ?::UBIGINT, min(timestamp), max(timestamp), count(*), ?::BOOLEAN FROM staging
-         WHERE job_id IS NOT NULL GROUP BY job_id",
-        params![segment, dropped],
+         SELECT job_id, segment, min(timestamp), max(timestamp), count(*), ?::BOOLEAN FROM staging
+         WHERE job_id IS NOT NULL GROUP BY segment, job_id",
+        [dropped],
     )?;
     Ok(())
+}
+
+/// Segment ids as a `UBIGINT[]` parameter.
+fn id_list(segments: &[u64]) -> Value {
+    Value::List(segments.iter().map(|s| Value::UBigInt(*s)).collect())
 }
 
 /// A `VARCHAR[]` column as strings (None when NULL).

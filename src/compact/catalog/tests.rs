@@ -13,12 +13,13 @@ const T0: i64 = 1_793_491_200_000_000;
 /// One staged event: trace id, job id, seconds after [`T0`], LSN.
 type Ev<'a> = (&'a str, Option<&'a str>, i64, u64);
 
-fn staging_batch(events: &[Ev<'_>]) -> RecordBatch {
+fn staging_batch(segment: u64, events: &[Ev<'_>]) -> RecordBatch {
     let schema = Schema::new(vec![
         Field::new("trace_id", DataType::Utf8, false),
         Field::new("job_id", DataType::Utf8, true),
         Field::new("timestamp", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
         Field::new("lsn", DataType::UInt64, false),
+        Field::new("segment", DataType::UInt64, false),
     ]);
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(events.iter().map(|e| e.0))),
@@ -28,6 +29,7 @@ fn staging_batch(events: &[Ev<'_>]) -> RecordBatch {
                 .with_timezone("UTC"),
         ),
         Arc::new(UInt64Array::from_iter_values(events.iter().map(|e| e.3))),
+        Arc::new(UInt64Array::from_iter_values(events.iter().map(|_| segment))),
     ];
     RecordBatch::try_new(Arc::new(schema), columns).unwrap()
 }
@@ -40,7 +42,7 @@ fn open() -> (tempfile::TempDir, Catalog) {
 
 /// Stages `events` and records them as `segment`, in `files`.
 fn record(catalog: &Catalog, segment: u64, files: &[&str], events: &[Ev<'_>]) {
-    catalog.stage(staging_batch(events)).unwrap();
+    catalog.stage(staging_batch(segment, events)).unwrap();
     let files: Vec<String> = files.iter().map(|f| f.to_string()).collect();
     catalog.record_segment(segment, &files, 1234).unwrap();
 }
@@ -153,7 +155,7 @@ fn dropped_segments_move_to_the_retention_log_and_their_index_rows_stay_as_gaps(
 fn a_dropped_wal_segment_is_logged_once_with_its_index_rows_dropped() {
     let (_dir, catalog) = open();
     for _ in 0..2 {
-        catalog.stage(staging_batch(&[("t", Some("j"), 0, 20), ("u", None, 3, 21)])).unwrap();
+        catalog.stage(staging_batch(20, &[("t", Some("j"), 0, 20), ("u", None, 3, 21)])).unwrap();
         catalog.drop_staged_wal_segment(20, (20, 21), "wal/00000000000000000020.wal", 1.5).unwrap();
     }
     let bounds = catalog.staged_bounds().unwrap();
@@ -227,4 +229,29 @@ fn states_and_sources_keep_their_stored_strings() {
         assert_eq!(serde_json::to_string(&source).unwrap(), format!("\"{s}\""));
     }
     assert_eq!(SegmentState::parse("Compacted"), None);
+}
+
+#[test]
+fn segments_staged_together_are_recorded_in_one_call_each_with_its_own_rows() {
+    let (_dir, catalog) = open();
+    record(&catalog, 5, &["events/date=2026-11-01/seg-5.parquet"], &[("t0", None, 0, 5)]);
+    let ten = staging_batch(10, &[("t1", Some("j1"), 0, 10), ("t2", None, 5, 11)]);
+    catalog.stage_all(vec![ten, staging_batch(12, &[("t1", Some("j1"), 60, 12)])]).unwrap();
+    let (a, b) = (vec!["events/date=2026-11-01/seg-a.parquet".to_string()], vec!["b.parquet".to_string()]);
+    let both =
+        [CompactedSegment { segment: 10, files: &a, bytes: 1 }, CompactedSegment { segment: 12, files: &b, bytes: 2 }];
+    catalog.record_segments(&both).unwrap();
+    catalog.record_segments(&both).unwrap();
+    let listed: Vec<(u64, u64, u64, Option<u64>)> =
+        catalog.segments().unwrap().iter().map(|s| (s.segment, s.events, s.bytes, s.last_lsn)).collect();
+    assert_eq!(
+        listed,
+        vec![(5, 1, 1234, Some(5)), (10, 2, 1, Some(11)), (12, 1, 2, Some(12))],
+        "recording again replaces"
+    );
+    let t1: Vec<(u64, u64)> =
+        catalog.index_rows(IdIndex::Trace, "t1").unwrap().iter().map(|r| (r.segment, r.events)).collect();
+    assert_eq!(t1, vec![(10, 1), (12, 1)], "one index row per segment of the trace");
+    assert_eq!(catalog.index_rows(IdIndex::Job, "j1").unwrap().len(), 2);
+    assert_eq!(catalog.index_rows(IdIndex::Trace, "t0").unwrap().len(), 1, "other segments' rows stay");
 }
