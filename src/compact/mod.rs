@@ -134,6 +134,9 @@ impl Compactor {
         create_dir_durable(layout.fs.as_ref(), &layout.events_dir())
             .map_err(io("create events directory", layout.events_dir()))?;
         let catalog = Catalog::open(&layout.catalog_path())?;
+        // DuckDB fsyncs its own files but not the directory holding them: make the entry of a
+        // catalog it just created durable before any WAL segment is deleted on its word.
+        layout.fs.sync_dir(&layout.root).map_err(io("fsync data directory", &layout.root))?;
         Ok(Compactor { layout: layout.clone(), catalog, segments_per_transaction: SEGMENTS_PER_TRANSACTION })
     }
 
