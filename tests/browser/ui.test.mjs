@@ -411,6 +411,7 @@ await check(page, 'an OpenTelemetry trace shows its span and log events', async 
   const query = row(OTEL_SPANS.query, 'SELECT docs');
   const tool = row('call-ui-otel-1', 'search');
   assert(tool.kind === 'tool_call', `the execute_tool span is shown as "${tool.kind}", not tool_call`);
+  assert(!rows.some((r) => r.id === OTEL_SPANS.tool), 'the execute_tool span has a second, unnamed row besides its tool_call row');
   // Each child is drawn after its parent, indented one level deeper, and names it.
   for (const [child, parent] of [[retrieve, agent], [query, retrieve], [tool, agent]]) {
     assert(child.parent === parent.id, `span ${child.id} names parent ${child.parent}, not ${parent.id}`);
