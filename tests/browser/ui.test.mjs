@@ -345,6 +345,88 @@ await check(page, 'an invalid filter shows the error banner', async () => {
   await until('rows again', async () => (await rowsOf(page, 'event-table')).length > 0);
 });
 
+// An OpenTelemetry trace, exported over the real OTLP/HTTP path (OTLP/JSON): an agent run
+// whose plain spans are recorded as `span` events, a tool call under it, and a log record.
+const OTEL_TRACE_HEX = 'f1e2d3c4b5a697887766554433221100';
+const OTEL_TRACE_ID = 'f1e2d3c4-b5a6-9788-7766-554433221100';
+const OTEL_SPANS = { agent: 'a1a1a1a1a1a1a1a1', retrieve: 'b2b2b2b2b2b2b2b2', query: 'c3c3c3c3c3c3c3c3', tool: 'd4d4d4d4d4d4d4d4' };
+
+function otelBodies() {
+  const t0 = BigInt(Date.now() - 60_000) * 1_000_000n;
+  const at = (ms) => String(t0 + BigInt(ms) * 1_000_000n);
+  const str = (key, v) => ({ key, value: { stringValue: v } });
+  const span = (id, parent, name, from, to, attributes = [], kind = 1) => ({
+    traceId: OTEL_TRACE_HEX, spanId: OTEL_SPANS[id], ...(parent ? { parentSpanId: OTEL_SPANS[parent] } : {}),
+    name, kind, startTimeUnixNano: at(from), endTimeUnixNano: at(to), attributes,
+  });
+  const resource = { attributes: [str('service.name', 'ui-test-agent')] };
+  const traces = { resourceSpans: [{ resource, scopeSpans: [{ scope: { name: 'ui.test' }, spans: [
+    span('agent', null, 'invoke_agent planner', 0, 4000, [str('gen_ai.operation.name', 'invoke_agent'), str('gen_ai.agent.name', 'planner')]),
+    span('retrieve', 'agent', 'retrieve_documents', 200, 1500),
+    span('query', 'retrieve', 'SELECT docs', 300, 900, [str('db.system', 'postgresql')], 3),
+    span('tool', 'agent', 'execute_tool search', 1600, 3000, [str('gen_ai.operation.name', 'execute_tool'), str('gen_ai.tool.name', 'search'), str('gen_ai.tool.call.id', 'call-ui-otel-1')]),
+  ] }] }] };
+  const logs = { resourceLogs: [{ resource, scopeLogs: [{ scope: { name: 'ui.test' }, logRecords: [{
+    timeUnixNano: at(1000), severityNumber: 9, severityText: 'INFO', body: { stringValue: 'retrieved 3 documents for the planner' },
+    traceId: OTEL_TRACE_HEX, spanId: OTEL_SPANS.retrieve, attributes: [str('doc.count', '3')],
+  }] }] }] };
+  return { traces, logs };
+}
+
+await check(page, 'an OpenTelemetry trace shows its span and log events', async () => {
+  const { traces, logs } = otelBodies();
+  for (const [route, body] of [['/v1/traces', traces], ['/v1/logs', logs]]) {
+    const res = await page.request.post(`${base}${route}`, { data: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    const text = await res.text();
+    assert(res.ok(), `POST ${route} answered ${res.status()}: ${text}`);
+    assert(!/rejected[A-Za-z]*":\s*"?[1-9]/.test(text), `POST ${route} rejected part of the export: ${text}`);
+  }
+  // The type filter offers the OpenTelemetry extension types.
+  await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
+  const offered = await page.$$eval(`${tid('filter-type')} option`, (os) => os.map((o) => o.value || o.textContent.trim()));
+  for (const t of ['span', 'log']) assert(offered.includes(t), `the type filter does not offer "${t}" (offers ${offered.join(', ')})`);
+  await page.selectOption(tid('filter-type'), 'log');
+  await until('a log row of the OpenTelemetry trace in the filtered table', async () => {
+    const rs = await rowsOf(page, 'event-table');
+    return rs.length > 0 && rs.every((r) => r.type === 'log') && rs.some((r) => r.trace === OTEL_TRACE_ID);
+  });
+
+  await page.goto(`${base}/#view=trace&id=${OTEL_TRACE_ID}`, { waitUntil: 'domcontentloaded' });
+  await until('the trace view', async () => visible(page, tid('trace-view')));
+  await idle(page, 'trace-view');
+  const shownId = (await page.textContent(`${tid('trace-view')} ${tid('trace-id')}`)).trim();
+  assert(shownId === OTEL_TRACE_ID, `the trace view shows trace "${shownId}"`);
+  const rows = await page.$$eval(`${tid('trace-view')} ${tid('span-row')}`, (rs) => rs.filter((r) => r.offsetParent !== null).map((r) => ({
+    kind: r.dataset.kind, id: r.dataset.spanId, parent: r.dataset.parentSpanId || null, depth: Number(r.dataset.depth),
+    label: (r.querySelector('.tl-label')?.textContent || '').trim(), index: [...r.parentNode.children].indexOf(r),
+  })));
+  const row = (id, name) => {
+    const r = rows.find((x) => x.id === id);
+    assert(r, `the span tree has no row for span ${id} (${name}); rows: ${rows.map((x) => `${x.kind}:${x.id}`).join(', ')}`);
+    assert(r.label.includes(name), `span ${id}'s row does not name it "${name}": "${r.label}"`);
+    return r;
+  };
+  const agent = row(OTEL_SPANS.agent, 'invoke_agent planner');
+  const retrieve = row(OTEL_SPANS.retrieve, 'retrieve_documents');
+  const query = row(OTEL_SPANS.query, 'SELECT docs');
+  const tool = row('call-ui-otel-1', 'search');
+  assert(tool.kind === 'tool_call', `the execute_tool span is shown as "${tool.kind}", not tool_call`);
+  assert(!rows.some((r) => r.id === OTEL_SPANS.tool), 'the execute_tool span has a second, unnamed row besides its tool_call row');
+  // Each child is drawn after its parent, indented one level deeper, and names it.
+  for (const [child, parent] of [[retrieve, agent], [query, retrieve], [tool, agent]]) {
+    assert(child.parent === parent.id, `span ${child.id} names parent ${child.parent}, not ${parent.id}`);
+    assert(child.depth === parent.depth + 1 && child.index > parent.index, `span ${child.id} (depth ${child.depth}, row ${child.index}) is not nested under ${parent.id} (depth ${parent.depth}, row ${parent.index})`);
+  }
+  assert(agent.depth === 0, `the root span invoke_agent is at depth ${agent.depth}`);
+  assert(await visible(page, `${tid('span-row')}[data-span-id="${OTEL_SPANS.retrieve}"] .bar`), 'the retrieve_documents span has no bar');
+  // The log record is one of the trace's events, and its detail shows the body.
+  const types = await page.$$eval(`${tid('trace-events')} ${tid('event-row')}`, (rs) => rs.map((r) => r.dataset.type));
+  for (const t of ['span', 'log', 'tool_call']) assert(types.includes(t), `the trace's event list has no ${t} event (types: ${types.join(', ')})`);
+  await page.click(`${tid('trace-events')} ${tid('event-row')}[data-type="log"]`);
+  await until('the log detail', async () => ((await page.textContent(`${tid('detail-pane')} ${tid('detail-payload')}`).catch(() => '')) || '').includes('retrieved 3 documents'));
+  await page.screenshot({ path: path.join(shotDir, 'trace-otel.png'), fullPage: true });
+});
+
 await check(page, 'no uncaught script errors', async () => {
   assert(pageErrors.length === 0, `uncaught errors in the page:\n  ${pageErrors.join('\n  ')}`);
 });

@@ -49,6 +49,18 @@ function spanTree(spans) {
   return out;
 }
 
+/** Without the activity spans that only repeat a tool call: an OpenTelemetry `execute_tool`
+ *  span is both its own activity span and the tool call's span, and one row says it. */
+function withoutToolEchoes(spans, events) {
+  const ids = new Set(spans.map((s) => s.span_id));
+  const parents = new Set(spans.map((s) => s.parent_span_id));
+  return spans.filter((s) => {
+    if (s.kind !== 'activity' || s.label !== 'activity' || parents.has(s.span_id)) return true;
+    const own = events.filter((e) => e.activity_span_id === s.span_id);
+    return !own.length || !own.every((e) => e.type === 'tool_call' && ids.has(pl(e).tool_call_id) && pl(e).tool_call_id !== s.span_id);
+  });
+}
+
 function spanEvents(span, events) {
   return events.filter((e) =>
     (span.kind === 'tool_call' && e.type === 'tool_call' && pl(e).tool_call_id === span.span_id) ||
@@ -119,7 +131,7 @@ function timeline(events, spans, t0, t1) {
     h('div', { class: 'tl-label' }, h('span', { class: 'kind' }, 'events'), ` ${fmtNum(events.length)}`),
     h('div', { class: 'tl-track' }, events.map((e) => marker(e, pct))));
 
-  const spanRows = spanTree(spans).map((node) => spanRow(node, events, pct));
+  const spanRows = spanTree(withoutToolEchoes(spans, events)).map((node) => spanRow(node, events, pct));
 
   return h('div', { class: 'timeline', 'data-testid': 'trace-timeline' }, axis, allRow,
     spanRows.length ? spanRows : h('div', { class: 'tl-row' }, h('div', { class: 'tl-label muted' }, 'no spans'), h('div', { class: 'tl-track' })));
