@@ -284,3 +284,33 @@ async fn lsns_continue_above_the_catalog_when_the_wal_is_lost() {
     recorder.shutdown().await.unwrap();
     assert_eq!(count_and_distinct(tmp.path()), (20, 20), "no segment was overwritten or deleted unread");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reopened_recorder_remembers_only_the_newest_compacted_ids_its_capacity_holds() {
+    use flightrec::recorder::{FlightRecorder, Recorder, RecorderConfig};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut generator = flightrec::workload::Generator::new(22, chrono::Utc::now() - chrono::Duration::hours(1), 1_000);
+    let lines: Vec<String> = (0..30).map(|_| generator.next_json()).collect();
+    let mut config = RecorderConfig::new(tmp.path());
+    config.dedup_capacity = 10;
+    let recorder = Recorder::open(config.clone()).await.unwrap();
+    for line in &lines {
+        recorder.record_json(line.as_bytes(), None).await.unwrap();
+    }
+    recorder.seal().await.unwrap();
+    recorder.compact_now().await.unwrap();
+    recorder.shutdown().await.unwrap();
+    drop(recorder);
+
+    let recorder = Recorder::open(config).await.unwrap();
+    assert_eq!(
+        recorder.stats().await.unwrap().dedup_ids,
+        10,
+        "the memory is seeded up to its capacity, not with all 30"
+    );
+    let newest = recorder.record_json(lines[29].as_bytes(), None).await.unwrap();
+    assert!(newest.duplicate, "the newest compacted event is remembered");
+    let oldest = recorder.record_json(lines[0].as_bytes(), None).await.unwrap();
+    assert!(!oldest.duplicate, "the oldest fell out of a memory of 10 (the documented capacity limit)");
+    recorder.shutdown().await.unwrap();
+}

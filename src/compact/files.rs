@@ -57,19 +57,31 @@ pub fn summarize(events_dir: &Path) -> Result<ParquetSummary, StoreError> {
 /// Event ids of the Parquet files written within the last `window` (by their modification
 /// time), read without the catalog: what a writer without the compactor lock remembers for
 /// de-duplication besides its WAL.
-pub fn recent_event_ids(events_dir: &Path, window: chrono::Duration) -> Result<Vec<Uuid>, StoreError> {
+pub fn recent_event_ids(events_dir: &Path, window: chrono::Duration, limit: usize) -> Result<Vec<Uuid>, StoreError> {
     let since = SystemTime::now().checked_sub(window.to_std().unwrap_or_default()).unwrap_or(SystemTime::UNIX_EPOCH);
     let written_since = |f: &PathBuf| std::fs::metadata(f).and_then(|m| m.modified()).is_ok_and(|t| t >= since);
     let files: Vec<PathBuf> = parquet_files(events_dir).into_iter().filter(written_since).collect();
     if files.is_empty() {
         return Ok(Vec::new());
     }
-    let list = path_list(files.iter().map(|f| f.display().to_string()));
     let conn = Connection::open_in_memory().map_err(db("open DuckDB"))?;
-    let mut stmt = conn.prepare("SELECT event_id FROM read_parquet(?)").map_err(db("read recent ids"))?;
-    let ids = stmt.query_map([list], |r| r.get::<_, String>(0)).map_err(db("read recent ids"))?;
-    let ids = ids.collect::<Result<Vec<_>, _>>().map_err(db("read recent ids"))?;
-    Ok(ids.iter().filter_map(|id| Uuid::parse_str(id).ok()).collect())
+    newest_event_ids(&conn, path_list(files.iter().map(|f| f.display().to_string())), limit)
+}
+
+/// The ids of the newest `limit` events (by LSN) of the Parquet `files`, oldest first, parsed
+/// as they are read: the de-duplication memory holds at most `limit` ids, so reading more
+/// (as strings) would only cost memory at open.
+pub fn newest_event_ids(conn: &Connection, files: Value, limit: usize) -> Result<Vec<Uuid>, StoreError> {
+    let sql = "SELECT event_id FROM (SELECT event_id, lsn FROM read_parquet(?) ORDER BY lsn DESC LIMIT ?) ORDER BY lsn";
+    let mut stmt = conn.prepare(sql).map_err(db("read recent ids"))?;
+    let limit = u64::try_from(limit).unwrap_or(u64::MAX);
+    let mut rows = stmt.query(duckdb::params![files, limit]).map_err(db("read recent ids"))?;
+    let mut ids = Vec::new();
+    while let Some(row) = rows.next().map_err(db("read recent ids"))? {
+        let id: String = row.get(0).map_err(db("read recent ids"))?;
+        ids.extend(Uuid::parse_str(&id).ok());
+    }
+    Ok(ids)
 }
 
 /// The highest LSN in the Parquet files, read without the catalog (so without the compactor

@@ -68,7 +68,7 @@ impl Intake {
         let events_dir = dir.layout().events_dir();
         let mut config = config.clone();
         config.wal.lsn_floor = config.wal.lsn_floor.max(files::highest_lsn(&events_dir)?);
-        let recent_ids = files::recent_event_ids(&events_dir, config.dedup_window)?;
+        let recent_ids = files::recent_event_ids(&events_dir, config.dedup_window, config.dedup_capacity)?;
         Intake::open(&dir.layout().wal_dir(), &config, WalHooks::default(), &mut TailIndex::default(), recent_ids)
     }
 

@@ -284,7 +284,8 @@ impl Inner {
         let layout = writer_lock.layout().clone().with_fs(config.wal.fs.clone());
         let compactor = Compactor::open(&layout)?;
         let query_catalog = compactor.catalog().reader()?;
-        let recent_ids = store::recent_event_ids(&query_catalog, &layout.root, config.dedup_window)?;
+        let recent_ids =
+            store::recent_event_ids(&query_catalog, &layout.root, config.dedup_window, config.dedup_capacity)?;
         let tail = Arc::new(Mutex::new(TailIndex::default()));
         let seal_notify = Arc::new(tokio::sync::Notify::new());
         let hooks = WalHooks {
@@ -299,7 +300,6 @@ impl Inner {
         };
         let stored = compactor.catalog().highest_lsn()?;
         config.wal.lsn_floor = config.wal.lsn_floor.max(stored);
-        let recent_ids = recent_ids.iter().filter_map(|id| Uuid::parse_str(id).ok());
         let intake = Intake::open(&layout.wal_dir(), &config, hooks, &mut lock(&tail), recent_ids)?;
         Ok(Inner {
             layout,

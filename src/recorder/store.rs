@@ -4,10 +4,11 @@
 use std::path::Path;
 
 use chrono::DateTime;
+use uuid::Uuid;
 
 use crate::compact::catalog::{Catalog, IdIndex, IndexRow};
-use crate::compact::error::{StoreError, db};
-use crate::compact::files::path_list;
+use crate::compact::error::StoreError;
+use crate::compact::files::{self, path_list};
 use crate::query::EventQuery;
 use crate::query::parquet::{ParquetScan, Span};
 use crate::query::views::RetentionGap;
@@ -96,15 +97,17 @@ fn widen(a: Option<Span>, b: Option<Span>) -> Option<Span> {
 }
 
 /// Event ids of the Parquet files compacted within the last `window` (to seed de-duplication).
-pub fn recent_event_ids(catalog: &Catalog, root: &Path, window: chrono::Duration) -> Result<Vec<String>, StoreError> {
+pub fn recent_event_ids(
+    catalog: &Catalog,
+    root: &Path,
+    window: chrono::Duration,
+    limit: usize,
+) -> Result<Vec<Uuid>, StoreError> {
     let since = (chrono::Utc::now() - window).timestamp_micros();
     let files = catalog.files_compacted_since(since)?;
     if files.is_empty() {
         return Ok(Vec::new());
     }
     let list = path_list(files.iter().map(|f| root.join(f).display().to_string()));
-    let conn = catalog.parquet_connection();
-    let mut stmt = conn.prepare("SELECT event_id FROM read_parquet(?)").map_err(db("read recent ids"))?;
-    let ids = stmt.query_map([list], |r| r.get::<_, String>(0)).map_err(db("read recent ids"))?;
-    ids.collect::<Result<Vec<_>, _>>().map_err(db("read recent ids"))
+    files::newest_event_ids(catalog.parquet_connection(), list, limit)
 }
