@@ -287,7 +287,7 @@ async fn lsns_continue_above_the_catalog_when_the_wal_is_lost() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reopened_recorder_remembers_only_the_newest_compacted_ids_its_capacity_holds() {
-    use flightrec::recorder::{FlightRecorder, Recorder, RecorderConfig};
+    use flightrec::recorder::{Recorder, RecorderConfig};
     let tmp = tempfile::tempdir().unwrap();
     let mut generator = flightrec::workload::Generator::new(22, chrono::Utc::now() - chrono::Duration::hours(1), 1_000);
     let lines: Vec<String> = (0..30).map(|_| generator.next_json()).collect();
