@@ -43,19 +43,16 @@ fn schemathesis_finds_no_server_error_and_no_undocumented_response() {
     let _ = child.wait();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "schemathesis found problems:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    // Every operation schemathesis found in the document was tested (and it found them all:
-    // 11 is the document's count of operations schemathesis runs when this test was written).
+    // Every operation schemathesis selected from the document was tested, and it selected
+    // at least the 13 the document had when this was written ("Selected: 13/13", "Tested: 13").
     let number_after = |label: &str| {
-        let at = stdout.find(label).map(|i| i + label.len());
-        at.and_then(|i| stdout[i..].split(|c: char| !c.is_ascii_digit()).find(|s| !s.is_empty())?.parse::<usize>().ok())
+        let rest = &stdout[stdout.find(label)? + label.len()..];
+        rest.split(|c: char| !c.is_ascii_digit()).find(|s| !s.is_empty())?.parse::<usize>().ok()
     };
-    let total = stdout
-        .find("Selected: ")
-        .and_then(|i| stdout[i..].split('/').nth(1)?.split_whitespace().next()?.parse::<usize>().ok());
-    let tested = number_after("Tested: ");
+    let (selected, tested) = (number_after("Selected: "), number_after("Tested: "));
     assert!(
-        tested.is_some_and(|t| t >= 11) && tested == total,
-        "every operation was tested ({tested:?} of {total:?}):\n{stdout}"
+        selected.is_some_and(|n| n >= 13) && tested == selected,
+        "every operation was tested ({tested:?} of {selected:?}):\n{stdout}"
     );
     assert_eq!(healthy, Some(200), "the server still serves after the run");
 }
