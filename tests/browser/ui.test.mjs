@@ -162,11 +162,58 @@ await check(page, 'page loads and the event table has rows', async () => {
   assert(/\d[\d,]* events/.test(stats), `the header shows no event count ("${stats}")`);
 });
 
+/** The JSON answer of a GET to the API. */
+async function getJson(page, pathAndQuery) {
+  const res = await page.request.get(`${base}${pathAndQuery}`);
+  const text = await res.text();
+  assert(res.ok(), `GET ${pathAndQuery} answered ${res.status()}: ${text.slice(0, 300)}`);
+  return JSON.parse(text);
+}
+
+/** Asserts the rows are in time order, newest first (`desc`) or oldest first. */
+function assertOrder(rows, desc, what) {
+  for (let i = 1; i < rows.length; i++) {
+    const [a, b] = [tsMicros(rows[i - 1].ts), tsMicros(rows[i].ts)];
+    assert(desc ? a >= b : a <= b, `${what}: row ${i} (${rows[i].ts}) is not ${desc ? 'older' : 'newer'} than row ${i - 1} (${rows[i - 1].ts})`);
+  }
+}
+
+await check(page, 'newest first by default, the order kept in the URL', async () => {
+  const newest = (await getJson(page, '/v1/events?order=desc&limit=1')).events[0];
+  await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
+  await idle(page, 'events-view');
+  const rows = await until('rows in the event table', async () => { const rs = await rowsOf(page, 'event-table'); return rs.length > 1 ? rs : false; });
+  assertOrder(rows, true, 'the default table');
+  assert(tsMicros(rows[0].ts) >= tsMicros(newest.timestamp), `the first row (${rows[0].ts}) is older than the newest event before the page loaded (${newest.timestamp})`);
+  assert(/newest first/.test(await page.textContent(tid('table-caption'))), 'the caption does not say "newest first"');
+  assert((await page.inputValue(tid('filter-order'))) === 'desc', 'the order switch does not show newest first');
+  await page.screenshot({ path: path.join(shotDir, 'table-newest-first.png') });
+  // Oldest first: chosen, written into the URL, kept by a reload.
+  await page.selectOption(tid('filter-order'), 'asc');
+  await until('order=asc in the URL', async () => page.url().includes('order=asc'));
+  await idle(page, 'events-view');
+  const oldest = (await getJson(page, '/v1/events?order=asc&limit=1')).events[0];
+  const asc = await until('the table oldest first', async () => { const rs = await rowsOf(page, 'event-table'); return rs.length > 1 && rs[0].id === oldest.event_id ? rs : false; });
+  assertOrder(asc, false, 'the table oldest first');
+  await page.reload({ waitUntil: 'domcontentloaded' });
+  await idle(page, 'events-view');
+  await until('the oldest event first after a reload', async () => ((await rowsOf(page, 'event-table'))[0] || {}).id === oldest.event_id);
+  assert((await page.inputValue(tid('filter-order'))) === 'asc', 'after a reload the order switch does not show oldest first');
+  // Back to the default: it leaves the URL, and a reload shows newest first again.
+  await page.selectOption(tid('filter-order'), 'desc');
+  await until('order= to leave the URL', async () => !page.url().includes('order='));
+  await page.reload({ waitUntil: 'domcontentloaded' });
+  await idle(page, 'events-view');
+  const again = await until('rows after the reload', async () => { const rs = await rowsOf(page, 'event-table'); return rs.length > 1 ? rs : false; });
+  assertOrder(again, true, 'the table after a reload');
+  assert(tsMicros(again[0].ts) >= tsMicros(rows[0].ts), 'after a reload the first row is older than before');
+});
+
 await check(page, 'filter by job', async () => {
-  const rows = await rowsOf(page, 'event-table');
-  const first = rows.find((r) => r.job);
-  assert(first, 'no row of the first page has a job id');
-  jobId = first.job;
+  // A job of the seeded history: the live demo keeps adding events to the newest jobs.
+  const first = (await getJson(page, '/v1/events?order=asc&limit=50')).events.find((e) => e.job_id);
+  assert(first, 'none of the oldest 50 events has a job id');
+  jobId = first.job_id;
   await page.fill(tid('filter-job'), jobId);
   await page.click(tid('filter-apply'));
   await until('the URL to carry the job filter', async () => page.url().includes(encodeURIComponent(jobId)));
