@@ -9,7 +9,7 @@ const NS = 'http://www.w3.org/2000/svg';
 export function svg(tag, attrs, ...children) {
   const el = document.createElementNS(NS, tag);
   for (const [k, v] of Object.entries(attrs || {})) if (v !== null && v !== undefined && v !== false) el.setAttribute(k, String(v));
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -131,11 +131,10 @@ function wirePointer(root, bars, band, geo, opts) {
 }
 
 /**
- * A horizontal bar for a table cell: `parts` [{ value, cls, label }] stacked left to right on a
- * track worth `max`; its title lists each part.
+ * A horizontal bar `W` px wide for a table cell: `parts` [{ value, cls }] stacked left to right
+ * on a track worth `max`; `label` is its title and aria-label.
  */
-export function meter(parts, max, label) {
-  const W = 120;
+export function meter(parts, max, label, W = 80) {
   const H = 10;
   const root = svg('svg', { class: 'chart meter', width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': label },
     title(label), svg('rect', { class: 'track', x: 0, y: 0, width: W, height: H, rx: 2 }));

@@ -30,6 +30,7 @@ export async function loadJobs(force = false) {
     const r = await api(`/v1/jobs?${q}`);
     if (req !== jobsReq) return;
     shown = { key, jobs: r.jobs || [], range };
+    jobsView.dataset.query = q.toString();
     render();
   } catch (e) {
     if (req !== jobsReq) return;

@@ -7,13 +7,14 @@ import { api, askToken } from './api.js';
 import { meter, stackedBars } from './chart.js';
 import { byTestId, fill, h } from './dom.js';
 import { jobLink, typeBadge } from './events.js';
-import { fmtDur, fmtNum, isoSeconds, tsMs } from './format.js';
+import { fmtCompact, fmtDur, fmtNum, isoSeconds, tsMs } from './format.js';
 import { describeRange, rangeParams, summaryRange } from './range.js';
 import { applyFilters } from './table.js';
 import { hrefFor, navigate, state } from './url-state.js';
 
 export const overviewEl = byTestId('overview');
-const CHART_HEIGHT = 150;
+const CHART_HEIGHT = 140;
+const JOBS_SHOWN = 5; // per list; the jobs list has the rest
 let shown = { key: null, summary: null, query: '' };
 let overviewReq = 0;
 
@@ -166,14 +167,14 @@ const pct = (n, d) => (d ? `${((100 * n) / d).toFixed(n && n < d / 100 ? 2 : 1)}
 
 function modelsCard(models) {
   const max = Math.max(0, ...models.map((m) => m.prompt_tokens + m.completion_tokens));
-  return card('Models', 'overview-models', ['Model', 'Calls', 'Tokens (prompt + completion)', 'p50', 'p95'], models.map((m) => {
+  return card('Models', 'overview-models', ['Model', 'Calls', 'Tokens', 'p50', 'p95'], models.map((m) => {
     const total = m.prompt_tokens + m.completion_tokens;
     const changes = { model_id: m.model_id, type: 'llm_inference' };
     return linkRow('model-row', { 'data-model-id': m.model_id }, changes, [
       h('td', { class: 'mono' }, filterLink(m.model_id, changes, { title: `Show the llm_inference events of ${m.model_id}` })),
       h('td', { class: 'num' }, fmtNum(m.calls)),
-      h('td', { class: 'meter-cell' }, meter([{ value: m.prompt_tokens, cls: 'prompt' }, { value: m.completion_tokens, cls: 'completion' }], max,
-        `${m.model_id}: ${fmtNum(m.prompt_tokens)} prompt + ${fmtNum(m.completion_tokens)} completion tokens`), ` ${fmtNum(total)}`),
+      h('td', { class: 'meter-cell', title: `${fmtNum(total)} tokens` }, meter([{ value: m.prompt_tokens, cls: 'prompt' }, { value: m.completion_tokens, cls: 'completion' }], max,
+        `${m.model_id}: ${fmtNum(m.prompt_tokens)} prompt + ${fmtNum(m.completion_tokens)} completion tokens`), ` ${fmtCompact(total)}`),
       h('td', { class: 'num', title: 'latency, median' }, ms(m.latency_ms_p50)),
       h('td', { class: 'num', title: 'latency, 95th percentile' }, ms(m.latency_ms_p95)),
     ], state.filters.model_id === m.model_id ? 'active' : '');
@@ -188,7 +189,7 @@ function toolsCard(tools) {
       h('td', { class: 'num' }, fmtNum(t.calls)),
       h('td', { class: `num${t.failures ? ' fail' : ''}` }, `${fmtNum(t.failures)} (${pct(t.failures, t.calls)})`),
       h('td', { class: 'meter-cell' }, meter([{ value: t.failures, cls: 'fail' }, { value: t.calls - t.failures, cls: 'ok' }], t.calls,
-        `${t.tool_id}: ${fmtNum(t.failures)} of ${fmtNum(t.calls)} calls failed (${pct(t.failures, t.calls)})`)),
+        `${t.tool_id}: ${fmtNum(t.failures)} of ${fmtNum(t.calls)} calls failed (${pct(t.failures, t.calls)})`, 50)),
       h('td', { class: 'num', title: 'duration, median' }, ms(t.duration_ms_p50)),
       h('td', { class: 'num', title: 'duration, 95th percentile' }, ms(t.duration_ms_p95)),
     ], t.failures ? 'failure' : '');
@@ -203,7 +204,7 @@ function capabilitiesCard(caps) {
       h('td', { class: `num${c.deny ? ' fail' : ''}` }, fmtNum(c.deny)),
       h('td', { class: 'num' }, fmtNum(c.allow)),
       h('td', { class: 'meter-cell' }, meter([{ value: c.deny, cls: 'fail' }, { value: c.allow, cls: 'ok' }], c.deny + c.allow,
-        `${c.capability_id}: ${fmtNum(c.deny)} denied, ${fmtNum(c.allow)} allowed`)),
+        `${c.capability_id}: ${fmtNum(c.deny)} denied, ${fmtNum(c.allow)} allowed`, 50)),
     ], c.deny ? 'failure' : '');
   }), 'No capability decisions in this range.');
 }
@@ -225,13 +226,13 @@ function jobRow(j, testid, max) {
     h('td', { class: 'mono' }, jobLink(j.job_id)),
     h('td', {}, h('span', { class: `status s-${j.status}` }, j.status)),
     h('td', { class: 'num' }, ms(j.duration_ms)),
-    h('td', { class: 'meter-cell' }, max ? meter([{ value: j.duration_ms || 0, cls: j.status === 'failed' ? 'fail' : 'ok' }], max, `${j.job_id}: ${ms(j.duration_ms)}`) : ''));
+    max ? h('td', { class: 'meter-cell' }, meter([{ value: j.duration_ms || 0, cls: j.status === 'failed' ? 'fail' : 'ok' }], max, `${j.job_id}: ${ms(j.duration_ms)}`, 40)) : null);
 }
 
 function jobsCard(s) {
   const c = s.jobs || { started: 0, ok: 0, failed: 0, cancelled: 0 };
-  const failed = s.failed_jobs || [];
-  const slowest = s.slowest_jobs || [];
+  const failed = (s.failed_jobs || []).slice(0, JOBS_SHOWN);
+  const slowest = (s.slowest_jobs || []).slice(0, JOBS_SHOWN);
   const max = Math.max(0, ...slowest.map((j) => j.duration_ms || 0));
   const table = (rows, testid, empty, m) => (rows.length
     ? h('table', { class: 'mini', 'data-testid': testid }, h('tbody', {}, rows.map((j) => jobRow(j, `${testid}-row`, m))))
@@ -241,6 +242,6 @@ function jobsCard(s) {
     h('p', { class: 'job-counts' },
       jobsLink(`${fmtNum(c.started)} started`, ''), ' · ', jobsLink(`${fmtNum(c.ok)} ok`, 'ok', 's-ok'), ' · ',
       jobsLink(`${fmtNum(c.failed)} failed`, 'failed', 's-failed'), ' · ', jobsLink(`${fmtNum(c.cancelled)} cancelled`, 'cancelled', 's-cancelled')),
-    h('h4', {}, 'Failed'), table(failed, 'failed-jobs', 'No job failed in this range.', 0),
+    h('h4', {}, 'Failed ', jobsLink('(all failed jobs)', 'failed', 'more')), table(failed, 'failed-jobs', 'No job failed in this range.', 0),
     h('h4', {}, 'Slowest'), table(slowest, 'slowest-jobs', 'No finished job in this range.', max));
 }

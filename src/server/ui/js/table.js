@@ -31,12 +31,19 @@ function readForm() {
   return f;
 }
 
-/** Opens the event table (or the jobs list, when it is open) on its first page under the filters `f`, asking the server again. */
+/** Filters the jobs list does not take: with one of them set, Apply shows the event table. */
+const EVENT_ONLY_KEYS = ['job_id', 'trace_id', 'model_id', 'type', 'actor', 'text'];
+
+/**
+ * Opens the event table on its first page under the filters `f`, asking the server again (or
+ * keeps the jobs list open when it is and `f` only changes the time range).
+ */
 export function applyFilters(f) {
   clearError();
   pageStack = [];
   forceReload = true; // Apply with unchanged filters still asks the server again
-  navigate({ filters: f, cursor: '', page: 1, view: state.view === 'jobs' ? 'jobs' : 'events', id: '' });
+  const view = state.view === 'jobs' && EVENT_ONLY_KEYS.every((k) => !f[k]) ? 'jobs' : 'events';
+  navigate({ filters: f, cursor: '', page: 1, view, id: '' });
 }
 
 form.addEventListener('submit', (ev) => {
