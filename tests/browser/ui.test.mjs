@@ -386,6 +386,7 @@ await check(page, 'the jobs list opens a job', async () => {
   const shownId = ((await page.textContent(`${tid('job-view')} ${tid('job-id')}`)) || '').trim();
   assert(shownId === id, `the job view shows ${shownId}, not the clicked ${id}`);
   assert(((await page.textContent(`${tid('job-view')} ${tid('job-status')}`)) || '').trim() === 'failed', 'the job view does not say the job failed');
+  await page.screenshot({ path: path.join(shotDir, 'job.png') });
   await page.goBack();
   await until('the failed jobs list again', async () => visible(page, tid('jobs-table')));
 });

@@ -13,7 +13,7 @@ import { applyFilters } from './table.js';
 import { hrefFor, navigate, state } from './url-state.js';
 
 export const overviewEl = byTestId('overview');
-const CHART_HEIGHT = 140;
+const CHART_HEIGHT = 120;
 const JOBS_SHOWN = 5; // per list; the jobs list has the rest
 let shown = { key: null, summary: null, query: '' };
 let overviewReq = 0;
@@ -242,6 +242,7 @@ function jobsCard(s) {
     h('p', { class: 'job-counts' },
       jobsLink(`${fmtNum(c.started)} started`, ''), ' · ', jobsLink(`${fmtNum(c.ok)} ok`, 'ok', 's-ok'), ' · ',
       jobsLink(`${fmtNum(c.failed)} failed`, 'failed', 's-failed'), ' · ', jobsLink(`${fmtNum(c.cancelled)} cancelled`, 'cancelled', 's-cancelled')),
-    h('h4', {}, 'Failed ', jobsLink('(all failed jobs)', 'failed', 'more')), table(failed, 'failed-jobs', 'No job failed in this range.', 0),
-    h('h4', {}, 'Slowest'), table(slowest, 'slowest-jobs', 'No finished job in this range.', max));
+    h('div', { class: 'job-lists' },
+      h('div', {}, h('h4', {}, 'Failed ', jobsLink('(all failed jobs)', 'failed', 'more')), table(failed, 'failed-jobs', 'No job failed in this range.', 0)),
+      h('div', {}, h('h4', {}, 'Slowest'), table(slowest, 'slowest-jobs', 'No finished job in this range.', max))));
 }
