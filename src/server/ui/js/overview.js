@@ -128,13 +128,19 @@ function histogramCard(s) {
     h('div', { class: 'card-head' },
       h('h3', {}, 'Events over time'),
       h('span', { class: 'muted', 'data-testid': 'overview-range' },
-        `${fmtNum(s.total_events)} events · ${describeRange(s)} · one bar = ${fmtDur(stepMs)}`),
+        `${fmtNum(s.total_events)} events${scopeText()} · ${describeRange(s)} · one bar = ${fmtDur(stepMs)}`),
       h('button', { type: 'button', class: 'small', 'data-testid': 'zoom-out', title: 'Show a range four times as long around this one', onclick: () => zoomOut(s) }, 'Zoom out')),
     h('div', { class: 'legend' }, types.map((t) => filterLink([typeBadge(t), ` ${fmtNum(totals[t])}`], { type: t }, {
       class: `legend-item${state.filters.type === t ? ' active' : ''}`, 'data-testid': 'legend-type', 'data-type': t, title: `Show only ${t} events`,
     }))),
     chart,
     h('p', { class: 'hint muted' }, 'Click a bar (or one type’s part of it) to show those events below; drag across bars to zoom in; Back undoes.'));
+}
+
+/** The filters the summary applied besides the range (it takes no other). */
+function scopeText() {
+  const f = state.filters;
+  return `${f.job_id ? ` of job ${f.job_id}` : ''}${f.trace_id ? ` of trace ${f.trace_id}` : ''}`;
 }
 
 function zoomOut(s) {

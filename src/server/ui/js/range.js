@@ -5,6 +5,8 @@ import { api } from './api.js';
 import { isoSeconds, normTime, tsMs } from './format.js';
 
 const DAY_MS = 86400e3;
+/** The longest range /v1/summary and /v1/jobs answer (a longer "all" is cut to its newest part). */
+const MAX_SPAN_MS = 400 * DAY_MS;
 
 /** `{ from, to }` as whole-second RFC 3339 times for the filters `f`. */
 export async function summaryRange(f) {
@@ -16,6 +18,7 @@ export async function summaryRange(f) {
   }
   if (Number.isNaN(tsMs(to)) || Number.isNaN(tsMs(from || to))) return { from, to }; // the server names the bad field
   if (!from || !(tsMs(from) < tsMs(to))) from = isoSeconds(tsMs(to) - DAY_MS);
+  if (!f.from && tsMs(to) - tsMs(from) > MAX_SPAN_MS) from = isoSeconds(tsMs(to) - MAX_SPAN_MS);
   return { from, to };
 }
 
