@@ -155,7 +155,8 @@ function gapsNotice(gaps) {
   if (!gaps || !gaps.length) return null;
   return h('div', { class: 'notice retention', 'data-testid': 'overview-gaps', role: 'note' },
     h('strong', {}, '⚠ Evidence dropped by retention in this range'),
-    h('ul', {}, gaps.map((g) => h('li', {}, `${fmtNum(g.segments)} segment${g.segments === 1 ? '' : 's'} between ${g.from} and ${g.to}`))));
+    h('ul', {}, gaps.map((g) => h('li', {},
+      `${g.events ? `${fmtNum(g.events)} events in ` : ''}${fmtNum(g.segments)} segment${g.segments === 1 ? '' : 's'} between ${g.from} and ${g.to}`))));
 }
 
 // ---------------------------------------------------------------- cards
