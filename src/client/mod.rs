@@ -150,6 +150,7 @@ pub fn query_pairs(q: &EventQuery) -> Result<Vec<(&'static str, String)>, (&'sta
     params.extend(q.job_id.clone().map(|v| ("job_id", v)));
     params.extend(q.trace_id.clone().map(|v| ("trace_id", v)));
     params.extend(q.model_session_id.clone().map(|v| ("model_session_id", v)));
+    params.extend(q.model_id.clone().map(|v| ("model_id", v)));
     params.extend(q.wsid.clone().map(|v| ("wsid", v)));
     params.extend(q.from.map(|v| ("from", time(v))));
     params.extend(q.to.map(|v| ("to", time(v))));
@@ -190,6 +191,7 @@ mod tests {
         let q = crate::query::params::parse_params(&[
             ("event_id".into(), "4f1c7a8e-2b7d-4a53-9a0e-6b1d2f6c9e01".into()),
             ("model_session_id".into(), "s".into()),
+            ("model_id".into(), "m".into()),
             ("wsid".into(), "w".into()),
             ("order".into(), "desc".into()),
             ("type".into(), "tool_call".into()),

@@ -15,6 +15,7 @@ pub mod parquet;
 pub mod reader;
 #[cfg(feature = "store")]
 pub mod sql;
+pub mod summary;
 // Public only with `internals` (the recovery benchmark of bench/ replays the WAL into it).
 #[cfg(feature = "internals")]
 pub mod tail;

@@ -19,6 +19,8 @@ pub struct EventQuery {
     pub job_id: Option<String>,
     pub trace_id: Option<String>,
     pub model_session_id: Option<String>,
+    /// The model of an `llm_inference` (the envelope's `model_id`).
+    pub model_id: Option<String>,
     /// A workspace id the event's `wsids` holds.
     pub wsid: Option<String>,
     /// Inclusive lower bound on `timestamp`.
@@ -173,6 +175,7 @@ impl StoredEvent {
             && eq(&q.job_id, self.job_id.as_deref())
             && eq(&q.trace_id, Some(&self.trace_id))
             && eq(&q.model_session_id, self.model_session_id.as_deref())
+            && eq(&q.model_id, self.model_id.as_deref())
             && q.wsid.as_ref().is_none_or(|w| self.wsids.as_ref().is_some_and(|ws| ws.contains(w)))
             && q.from.is_none_or(|f| self.timestamp >= f)
             && q.to.is_none_or(|t| self.timestamp < t)

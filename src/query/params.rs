@@ -63,6 +63,7 @@ impl utoipa::IntoParams for EventFilters {
             ("job_id", text_schema()),
             ("trace_id", text_schema()),
             ("model_session_id", text_schema()),
+            ("model_id", text_schema()),
             ("wsid", text_schema()),
             ("from", time()),
             ("to", time()),
@@ -134,6 +135,7 @@ pub fn parse_params(pairs: &[(String, String)]) -> Result<EventQuery, BadParam> 
             "job_id" => q.job_id = Some(v),
             "trace_id" => q.trace_id = Some(v),
             "model_session_id" => q.model_session_id = Some(v),
+            "model_id" => q.model_id = Some(v),
             "wsid" => q.wsid = Some(v),
             "text" => q.text = Some(v),
             "from" => q.from = Some(time_param(key, value)?),
@@ -156,8 +158,8 @@ pub fn parse_params(pairs: &[(String, String)]) -> Result<EventQuery, BadParam> 
                 }
             }
             other => {
-                let known = "event_id, job_id, trace_id, model_session_id, wsid, from, to, type, actor, text, \
-                             limit, cursor, order";
+                let known = "event_id, job_id, trace_id, model_session_id, model_id, wsid, from, to, type, actor, \
+                             text, limit, cursor, order";
                 return Err(unknown_param(other, known));
             }
         }
@@ -198,6 +200,7 @@ mod tests {
         assert_eq!(p(&[("event_id", "not-a-uuid")]).unwrap_err().field, "event_id");
         let q = p(&[("order", "desc"), ("event_id", "4F1C7A8E-2B7D-4A53-9A0E-6B1D2F6C9E01"), ("wsid", "ws")]).unwrap();
         assert!(q.descending);
+        assert_eq!(p(&[("model_id", "llama-3.1-8b")]).unwrap().model_id.as_deref(), Some("llama-3.1-8b"));
         assert_eq!(q.event_id.as_deref(), Some("4f1c7a8e-2b7d-4a53-9a0e-6b1d2f6c9e01"), "stored form");
         assert_eq!(q.wsid.as_deref(), Some("ws"));
         assert_eq!(p(&[("job_id", "a"), ("job_id", "b")]).unwrap_err().reason, "given more than once");

@@ -47,9 +47,10 @@ const TEXT_COLUMNS: [&str; 9] = [
 ];
 
 /// The filters Handshake's routes add (event id, model session, workspace, a set of types,
-/// surface).
+/// surface), and the model.
 fn handshake_conditions(q: &EventQuery, b: &mut Params, conds: &mut Vec<String>) {
-    for (col, value) in [("event_id", &q.event_id), ("model_session_id", &q.model_session_id)] {
+    let exact = [("event_id", &q.event_id), ("model_session_id", &q.model_session_id), ("model_id", &q.model_id)];
+    for (col, value) in exact {
         if let Some(v) = value {
             conds.push(format!("{col} = {}", b.bind(v.clone())));
         }

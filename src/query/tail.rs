@@ -182,6 +182,11 @@ impl TailSnapshot {
         best.into_sorted_vec().into_iter().map(|e| e.0).collect()
     }
 
+    /// Every event matching `q`, unsorted (for aggregates, which need no page order).
+    pub fn all_matching(&self, q: &EventQuery) -> Vec<Arc<StoredEvent>> {
+        self.events().filter(|e| e.matches(q)).collect()
+    }
+
     /// The number of decodable events, and their oldest and newest timestamps (microseconds).
     pub fn summary(&self) -> (usize, Option<(i64, i64)>) {
         let mut n = 0;

@@ -23,6 +23,7 @@ pub mod replay;
 #[cfg(not(feature = "internals"))]
 mod replay;
 mod store;
+mod summary;
 mod tasks;
 
 use std::future::Future;

@@ -19,6 +19,7 @@ pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod otlp;
+pub mod summary;
 pub mod tls;
 pub mod ui;
 
@@ -148,6 +149,8 @@ pub(crate) fn documented_routes() -> (Router<AppState>, Router<AppState>, utoipa
         )
         .routes(routes!(api::get_trace))
         .routes(routes!(api::get_job))
+        .routes(routes!(summary::get_summary))
+        .routes(routes!(summary::get_jobs))
         .routes(routes!(api::run_retention).map(|r| r.route_layer(media(limits::NO_BODY))))
         .routes(routes!(api::get_stats))
         .routes(routes!(openapi::get_document))

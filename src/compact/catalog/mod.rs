@@ -119,6 +119,14 @@ impl IdIndex {
         }
     }
 
+    /// One id's index rows of dropped segments (the id is `$3`).
+    fn dropped_part_sql(self) -> &'static str {
+        match self {
+            IdIndex::Trace => "(SELECT * FROM cat.trace_index WHERE trace_id = $3 AND dropped)",
+            IdIndex::Job => "(SELECT * FROM cat.job_index WHERE job_id = $3 AND dropped)",
+        }
+    }
+
     /// One id's rows with their segments' files (the index's table and column are fixed
     /// identifiers, the id is the parameter).
     fn lookup_sql(self) -> &'static str {
@@ -373,6 +381,41 @@ impl Catalog {
             })
         };
         self.rows("read the retention log", sql, params![], row)
+    }
+
+    /// The segments retention dropped whose events lay in `[from, to)` (µs since the epoch),
+    /// in LSN order; with `id`, only those that held events of that trace or job, with that
+    /// id's part of them (its events and their time span).
+    pub fn dropped_between(
+        &self,
+        from: i64,
+        to: i64,
+        id: Option<(IdIndex, &str)>,
+    ) -> Result<Vec<crate::query::summary::DroppedSpan>, StoreError> {
+        let mut values = vec![Value::BigInt(from), Value::BigInt(to)];
+        let part = match id {
+            Some((index, id)) => {
+                values.push(Value::Text(id.to_string()));
+                index.dropped_part_sql()
+            }
+            None => "cat.retention_log",
+        };
+        let sql = format!(
+            "SELECT coalesce(r.first_lsn, r.segment), coalesce(r.last_lsn, r.segment), epoch_us(i.min_ts), \
+             epoch_us(i.max_ts), i.events FROM cat.retention_log r JOIN {part} i ON i.segment = r.segment \
+             WHERE i.max_ts >= make_timestamp($1::BIGINT)::TIMESTAMPTZ \
+             AND i.min_ts < make_timestamp($2::BIGINT)::TIMESTAMPTZ ORDER BY 1"
+        );
+        let row = |r: &Row<'_>| {
+            Ok(crate::query::summary::DroppedSpan {
+                first_lsn: r.get(0)?,
+                last_lsn: r.get(1)?,
+                min_micros: r.get(2)?,
+                max_micros: r.get(3)?,
+                events: r.get(4)?,
+            })
+        };
+        self.rows("list retention gaps", &sql, duckdb::params_from_iter(values), row)
     }
 
     /// Totals of the compacted segments and of what retention dropped.

@@ -4,12 +4,12 @@
 
 import { byTestId } from './dom.js';
 import { normTime } from './format.js';
-import { DEFAULT_LIMIT } from './url-state.js';
+import { DEFAULT_LIMIT, DEFAULT_ORDER } from './url-state.js';
 
 const TOKEN_KEY = 'flightrec.token';
 const FIELD_INPUT = {
-  job_id: 'filter-job', trace_id: 'filter-trace', type: 'filter-type', actor: 'filter-actor',
-  text: 'filter-text', from: 'filter-from', to: 'filter-to', limit: 'filter-limit',
+  job_id: 'filter-job', trace_id: 'filter-trace', model_id: 'filter-model', type: 'filter-type', actor: 'filter-actor',
+  text: 'filter-text', from: 'filter-from', to: 'filter-to', limit: 'filter-limit', order: 'filter-order',
 };
 
 class ApiError extends Error {
@@ -46,15 +46,16 @@ export async function api(path) {
   return body;
 }
 
-/** Query-string of the API filters (empty values are left out: the server rejects them). */
+/** Query-string of GET /v1/events for the filters `f` (empty values are left out: the server rejects them). */
 export function apiParams(f, extra) {
   const p = new URLSearchParams();
-  for (const k of ['job_id', 'trace_id', 'type', 'actor', 'text']) if (f[k]) p.set(k, f[k].trim());
+  for (const k of ['job_id', 'trace_id', 'model_id', 'type', 'actor', 'text']) if (f[k]) p.set(k, f[k].trim());
   const from = normTime(f.from);
   const to = normTime(f.to);
   if (from) p.set('from', from);
   if (to) p.set('to', to);
   p.set('limit', f.limit || DEFAULT_LIMIT);
+  p.set('order', f.order || DEFAULT_ORDER);
   for (const [k, v] of Object.entries(extra || {})) {
     if (v === null || v === undefined || v === '') p.delete(k);
     else p.set(k, v);

@@ -49,6 +49,10 @@ export function fmtDur(ms) {
 
 export const fmtNum = (n) => (typeof n === 'number' ? n.toLocaleString('en-US') : String(n ?? '?'));
 
+const COMPACT = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 });
+/** 2596214 -> "2.6M" (where the exact number is in a title beside it). */
+export const fmtCompact = (n) => (typeof n === 'number' ? COMPACT.format(n) : String(n ?? '?'));
+
 /** A time typed by a person: a date, or a date and time without an offset, is taken as UTC. */
 export function normTime(s) {
   let v = (s || '').trim();

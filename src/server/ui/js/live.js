@@ -1,12 +1,13 @@
-// Live tail: polls for events newer than the newest one seen and shows them newest first in
-// the event table, under the filters in use (but not their time range).
+// Live tail: polls for events newer than the newest one seen and shows them in the event table
+// (newest first unless oldest first was chosen), under the filters in use (but not their time
+// range).
 
 import { api, apiParams, clearError, clearNetworkError, showError } from './api.js';
 import { byTestId } from './dom.js';
 import { fmtTs, tsMs } from './format.js';
 import { remember } from './events.js';
 import { loadStats } from './stats.js';
-import { describeFilters, setLiveRenderer, showLiveRows } from './table.js';
+import { describeFilters, orderText, setLiveRenderer, showLiveRows } from './table.js';
 import { navigate, state } from './url-state.js';
 
 const LIVE_INTERVAL_MS = 2000;
@@ -94,7 +95,8 @@ async function pollOnce(gen) {
       live.startedFrom = live.since;
     }
     const from = live.polls ? new Date(tsMs(live.since) - LIVE_OVERLAP_MS).toISOString() : live.startedFrom;
-    const filters = { ...state.filters, from, to: '' };
+    // Pages oldest first, so `since` only moves past events already seen (none is skipped).
+    const filters = { ...state.filters, from, to: '', order: 'asc' };
     let cursor = '';
     const got = [];
     for (let i = 0; i < LIVE_MAX_PAGES; i++) {
@@ -142,11 +144,11 @@ function addFresh(got) {
 
 export function renderLive() {
   if (!live.on) return;
-  const rows = live.rows;
+  const rows = state.filters.order === 'asc' ? [...live.rows].reverse() : live.rows;
   const status = live.paused ? 'paused' : live.authWait ? 'waiting for a token' : `polling every ${LIVE_INTERVAL_MS / 1000} s`;
   const since = live.startedFrom ? ` since ${fmtTs(live.startedFrom)}` : '';
   showLiveRows(rows, (e) => live.freshIds.has(e.event_id),
-    `Live tail · ${describeFilters({ ...state.filters, from: '', to: '' })} · newest first · ${rows.length} event${rows.length === 1 ? '' : 's'}${since} · ${status}`,
+    `Live tail · ${describeFilters({ ...state.filters, from: '', to: '' })} · ${orderText()} · ${rows.length} event${rows.length === 1 ? '' : 's'}${since} · ${status}`,
     live.since ? 'Waiting for new events…' : 'Starting the live tail…');
 }
 

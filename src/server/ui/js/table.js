@@ -1,11 +1,11 @@
-// The filter bar and the paged event table (oldest first, one page per cursor). The live tail
-// shows its rows in the same table through `showLiveRows`.
+// The filter bar and the paged event table (newest first unless the person chose oldest first;
+// one page per cursor). The live tail shows its rows in the same table through `showLiveRows`.
 
 import { api, apiParams, clearError, showError } from './api.js';
 import { byTestId, h } from './dom.js';
 import { isoSeconds, normTime, short } from './format.js';
 import { eventRow, refreshSelection, remember } from './events.js';
-import { DEFAULT_LIMIT, FILTER_KEYS, navigate, state } from './url-state.js';
+import { DEFAULT_LIMIT, DEFAULT_ORDER, FILTER_KEYS, emptyFilters, navigate, state } from './url-state.js';
 
 const RANGES = { '15m': 15 * 60e3, '1h': 3600e3, '24h': 86400e3, '7d': 7 * 86400e3 };
 
@@ -21,7 +21,7 @@ export function syncForm(f) {
     if (el.tagName === 'SELECT' && f[k] && ![...el.options].some((o) => (o.value || o.text) === f[k])) {
       el.append(h('option', { value: f[k] }, f[k])); // keep an unknown value visible; the server will judge it
     }
-    el.value = f[k] || (k === 'range' ? 'all' : k === 'limit' ? DEFAULT_LIMIT : '');
+    el.value = f[k] || { range: 'all', limit: DEFAULT_LIMIT, order: DEFAULT_ORDER }[k] || '';
   }
 }
 
@@ -31,12 +31,19 @@ function readForm() {
   return f;
 }
 
-/** Opens the event table on its first page under the filters `f`, asking the server again. */
+/** Filters the jobs list does not take: with one of them set, Apply shows the event table. */
+const EVENT_ONLY_KEYS = ['job_id', 'trace_id', 'model_id', 'type', 'actor', 'text'];
+
+/**
+ * Opens the event table on its first page under the filters `f`, asking the server again (or
+ * keeps the jobs list open when it is and `f` only changes the time range).
+ */
 export function applyFilters(f) {
   clearError();
   pageStack = [];
   forceReload = true; // Apply with unchanged filters still asks the server again
-  navigate({ filters: f, cursor: '', page: 1, view: 'events', id: '' });
+  const view = state.view === 'jobs' && EVENT_ONLY_KEYS.every((k) => !f[k]) ? 'jobs' : 'events';
+  navigate({ filters: f, cursor: '', page: 1, view, id: '' });
 }
 
 form.addEventListener('submit', (ev) => {
@@ -60,12 +67,12 @@ form.elements.range.addEventListener('change', () => {
 for (const k of ['from', 'to']) {
   form.elements[k].addEventListener('input', () => { form.elements.range.value = 'custom'; });
 }
-for (const k of ['type', 'actor', 'limit']) {
+for (const k of ['type', 'actor', 'limit', 'order']) {
   form.elements[k].addEventListener('change', () => applyFilters(readForm()));
 }
 
 byTestId('filter-reset').addEventListener('click', () => {
-  applyFilters({ job_id: '', trace_id: '', type: '', actor: '', text: '', range: 'all', from: '', to: '', limit: DEFAULT_LIMIT });
+  applyFilters({ ...emptyFilters(), limit: DEFAULT_LIMIT });
 });
 
 // ---------------------------------------------------------------- event table (paged)
@@ -136,6 +143,7 @@ export async function loadEvents(force = false) {
 export function describeFilters(f) {
   const parts = [];
   if (f.job_id) parts.push(`job ${f.job_id}`);
+  if (f.model_id) parts.push(`model ${f.model_id}`);
   if (f.trace_id) parts.push(`trace ${short(f.trace_id, 13)}`);
   if (f.type) parts.push(f.type);
   if (f.actor) parts.push(`actor ${f.actor}`);
@@ -145,6 +153,8 @@ export function describeFilters(f) {
   return parts.length ? parts.join(', ') : 'all events';
 }
 
+export const orderText = () => (state.filters.order === 'asc' ? 'oldest first' : 'newest first');
+
 function renderTable() {
   if (liveRenderer) return liveRenderer();
   const rows = loaded.events;
@@ -152,7 +162,7 @@ function renderTable() {
   tbody.replaceChildren(...rows.map((e) => eventRow(e)));
   const pageNo = state.cursor ? state.page : 1;
   caption.textContent = rows.length
-    ? `${describeFilters(state.filters)} · page ${pageNo} · ${rows.length} event${rows.length === 1 ? '' : 's'}, oldest first${loaded.next ? '' : ' · last page'}`
+    ? `${describeFilters(state.filters)} · page ${pageNo} · ${rows.length} event${rows.length === 1 ? '' : 's'}, ${orderText()}${loaded.next ? '' : ' · last page'}`
     : `${describeFilters(state.filters)} · page ${pageNo}`;
   emptyEl.hidden = rows.length > 0 || loaded.key === null;
   emptyEl.textContent = state.cursor ? 'No more events.' : 'No events match these filters.';

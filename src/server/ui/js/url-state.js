@@ -1,8 +1,14 @@
-// URL state: everything a shared link restores lives in the hash (filters, page, open view and
-// event). `state` is the parsed hash; `navigate` changes the hash and runs the router.
+// URL state: everything a shared link restores lives in the hash (filters, sort order, page,
+// open view and event). `state` is the parsed hash; `navigate` changes the hash and runs the
+// router. Defaults (newest first, 100 rows, all time) are left out of the hash.
 
-export const FILTER_KEYS = ['job_id', 'trace_id', 'type', 'actor', 'text', 'range', 'from', 'to', 'limit'];
+export const FILTER_KEYS = ['job_id', 'trace_id', 'model_id', 'type', 'actor', 'text', 'range', 'from', 'to', 'limit', 'order'];
 export const DEFAULT_LIMIT = '100';
+export const DEFAULT_ORDER = 'desc';
+/** Views that show one trace or job (they need an id), and those that stand alone. */
+const ID_VIEWS = ['trace', 'job'];
+const VIEWS = ['events', 'jobs', ...ID_VIEWS];
+export const JOB_STATUSES = ['ok', 'failed', 'cancelled', 'running'];
 
 function parseHash() {
   const p = new URLSearchParams(location.hash.replace(/^#/, ''));
@@ -10,16 +16,19 @@ function parseHash() {
   for (const k of FILTER_KEYS) filters[k] = p.get(k) || '';
   if (!filters.range) filters.range = filters.from || filters.to ? 'custom' : 'all';
   if (!filters.limit) filters.limit = DEFAULT_LIMIT;
+  if (filters.order !== 'asc') filters.order = DEFAULT_ORDER;
   let view = p.get('view') || 'events';
-  if (!['events', 'trace', 'job'].includes(view)) view = 'events';
+  if (!VIEWS.includes(view)) view = 'events';
   const id = p.get('id') || '';
-  if (view !== 'events' && !id) view = 'events';
+  if (ID_VIEWS.includes(view) && !id) view = 'events';
+  const status = p.get('status') || '';
   return {
     filters,
     cursor: p.get('cursor') || '',
     page: Math.max(1, parseInt(p.get('page') || '1', 10) || 1),
     view,
-    id: view === 'events' ? '' : id,
+    id: ID_VIEWS.includes(view) ? id : '',
+    status: view === 'jobs' && JOB_STATUSES.includes(status) ? status : '',
     event: p.get('event') || '',
     live: p.get('live') === '1',
   };
@@ -32,15 +41,19 @@ function buildHash(s) {
     if (!v) continue;
     if (k === 'range' && v === 'all') continue;
     if (k === 'limit' && v === DEFAULT_LIMIT) continue;
+    if (k === 'order' && v === DEFAULT_ORDER) continue;
     p.set(k, v);
   }
   if (s.cursor) {
     p.set('cursor', s.cursor);
     p.set('page', String(s.page));
   }
-  if (s.view !== 'events' && s.id) {
+  if (ID_VIEWS.includes(s.view) && s.id) {
     p.set('view', s.view);
     p.set('id', s.id);
+  } else if (s.view === 'jobs') {
+    p.set('view', 'jobs');
+    if (s.status) p.set('status', s.status);
   }
   if (s.event) p.set('event', s.event);
   if (s.live) p.set('live', '1');
@@ -78,7 +91,10 @@ export function navigate(changes, { replace = false } = {}) {
   router();
 }
 
-/** No filter but the page size in use. */
+/** No filter but the page size and the order in use. */
 export function emptyFilters() {
-  return { job_id: '', trace_id: '', type: '', actor: '', text: '', range: 'all', from: '', to: '', limit: state.filters.limit || DEFAULT_LIMIT };
+  return {
+    job_id: '', trace_id: '', model_id: '', type: '', actor: '', text: '', range: 'all', from: '', to: '',
+    limit: state.filters.limit || DEFAULT_LIMIT, order: state.filters.order || DEFAULT_ORDER,
+  };
 }
