@@ -44,7 +44,7 @@ pub fn summarize(events_dir: &Path) -> Result<ParquetSummary, StoreError> {
         return Ok(summary);
     }
     let list = path_list(files.iter().map(|f| f.display().to_string()));
-    let conn = Connection::open_in_memory().map_err(db("open DuckDB"))?;
+    let conn = crate::compact::duck::open_in_memory()?;
     let sql = "SELECT count(*), epoch_us(min(timestamp)), epoch_us(max(timestamp)) FROM read_parquet(?)";
     let (events, oldest, newest): (u64, Option<i64>, Option<i64>) =
         conn.query_row(sql, [list], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(db("read Parquet files"))?;
@@ -95,7 +95,7 @@ pub fn highest_lsn(events_dir: &Path) -> Result<u64, StoreError> {
     };
     let Some(newest) = files.iter().filter_map(first_lsn).max() else { return Ok(0) };
     let list = path_list(files.iter().filter(|f| first_lsn(f) == Some(newest)).map(|f| f.display().to_string()));
-    let conn = Connection::open_in_memory().map_err(db("open DuckDB"))?;
+    let conn = crate::compact::duck::open_in_memory()?;
     let sql = "SELECT coalesce(max(lsn), 0)::UBIGINT FROM read_parquet(?)";
     let last: u64 = conn.query_row(sql, [list], |r| r.get(0)).map_err(db("read the newest Parquet files"))?;
     Ok(last.max(newest))

@@ -30,6 +30,7 @@
 
 pub mod batch;
 pub mod catalog;
+pub mod duck;
 pub mod error;
 pub mod files;
 pub mod parquet_file;

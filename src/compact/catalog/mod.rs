@@ -145,7 +145,7 @@ pub struct Catalog {
 impl Catalog {
     /// Opens the catalog at `path` (creating it), migrated to [`SCHEMA_VERSION`].
     pub fn open(path: &Path) -> Result<Catalog, StoreError> {
-        let conn = Connection::open_in_memory().map_err(db("open DuckDB"))?;
+        let conn = crate::compact::duck::open_in_memory()?;
         let attach = db(format!("open catalog {}", path.display()));
         conn.execute("ATTACH ? AS cat", [path.display().to_string()]).map_err(attach)?;
         schema::migrate(&conn, path)?;
