@@ -15,6 +15,7 @@ pub mod config;
 pub mod dedup;
 #[cfg(not(feature = "internals"))]
 mod dedup;
+mod idring;
 pub mod error;
 mod intake;
 pub mod metrics;
@@ -36,6 +37,7 @@ pub use intake::Intake;
 pub use metrics::RecorderMetrics;
 
 use crate::compact::catalog::{IdIndex, Source};
+use dedup::Dedup;
 use crate::compact::error::io;
 use crate::compact::{Catalog, Compactor, StoreError};
 use crate::datadir::{DataDir, DirLock, Layout};
@@ -284,8 +286,11 @@ impl Inner {
         let layout = writer_lock.layout().clone().with_fs(config.wal.fs.clone());
         let compactor = Compactor::open(&layout)?;
         let query_catalog = compactor.catalog().reader()?;
-        let recent_ids =
-            store::recent_event_ids(&query_catalog, &layout.root, config.dedup_window, config.dedup_capacity)?;
+        let mut dedup = Dedup::new(config.dedup_window, config.dedup_capacity);
+        let now = chrono::Utc::now().timestamp_micros();
+        store::recent_event_ids(&query_catalog, &layout.root, config.dedup_window, config.dedup_capacity, &mut |id| {
+            dedup.insert(id, now);
+        })?;
         let tail = Arc::new(Mutex::new(TailIndex::default()));
         let seal_notify = Arc::new(tokio::sync::Notify::new());
         let hooks = WalHooks {
@@ -300,7 +305,7 @@ impl Inner {
         };
         let stored = compactor.catalog().highest_lsn()?;
         config.wal.lsn_floor = config.wal.lsn_floor.max(stored);
-        let intake = Intake::open(&layout.wal_dir(), &config, hooks, &mut lock(&tail), recent_ids)?;
+        let intake = Intake::open(&layout.wal_dir(), &config, hooks, &mut lock(&tail), dedup)?;
         Ok(Inner {
             layout,
             config,

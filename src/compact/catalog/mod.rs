@@ -334,9 +334,11 @@ impl Catalog {
         self.rows("choose Parquet files", sql, params, |r| r.get(0))
     }
 
-    /// Files of the segments compacted at or after `since` (µs since the epoch).
+    /// Files of the segments compacted at or after `since` (µs since the epoch), in segment
+    /// order.
     pub fn files_compacted_since(&self, since: i64) -> Result<Vec<String>, StoreError> {
-        let sql = "SELECT unnest(files) FROM cat.segments WHERE compacted_at >= make_timestamp(?)::TIMESTAMPTZ";
+        let sql = "SELECT unnest(files) FROM cat.segments WHERE compacted_at >= make_timestamp(?)::TIMESTAMPTZ \
+                   ORDER BY segment";
         self.rows("list recent files", sql, [since], |r| r.get(0))
     }
 
