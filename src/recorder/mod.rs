@@ -354,17 +354,14 @@ impl Inner {
         Ok((events, truncated, gaps))
     }
 
-    /// One compaction run. The ranges of the segments it finished leave the tail even when a
-    /// later segment fails (their events are in Parquet now: kept in the tail they would be
-    /// counted twice, and the tail would keep mappings of deleted files).
+    /// One compaction run. The ranges of the segments it records leave the tail as each
+    /// catalog transaction commits, so a failing later segment leaves them out all the same
+    /// (their events are in Parquet now: kept in the tail they would be counted twice, and
+    /// the tail would keep mappings of deleted files), and a long run releases the mappings of
+    /// the segments it passed instead of holding all of them to its end.
     fn compact_once(&self) -> Result<crate::compact::CompactReport, RecorderError> {
         let mut report = crate::compact::CompactReport::default();
-        let result = lock(&self.compactor).run_into(&mut report);
-        let mut tail = lock(&self.tail);
-        for (first, last) in &report.ranges {
-            tail.remove_range(*first, *last);
-        }
-        result?;
+        lock(&self.compactor).run_releasing(&mut report, &mut |ranges| lock(&self.tail).remove_ranges(ranges))?;
         Ok(report)
     }
 
@@ -375,7 +372,7 @@ impl Inner {
         };
         let mut tail = lock(&self.tail);
         for d in report.dropped.iter().filter(|d| d.source == Source::Wal) {
-            tail.remove_range(d.segment, d.last_lsn.unwrap_or(d.segment));
+            tail.remove_ranges(&[(d.segment, d.last_lsn.unwrap_or(d.segment))]);
         }
         Ok(report)
     }
