@@ -18,6 +18,11 @@ struct Cli {
     #[arg(long, global = true, env = "FLIGHTREC_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
 
+    /// DuckDB's share of memory (catalog, compaction, queries over Parquet), e.g. 256MiB or
+    /// 1GB; a query needing more fails rather than growing the process.
+    #[arg(long, global = true, env = "FLIGHTREC_MEMORY_LIMIT", default_value = flightrec::compact::duck::DEFAULT_MEMORY_LIMIT, value_parser = flightrec::compact::duck::parse_memory_limit)]
+    memory_limit: u64,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -184,6 +189,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     cli::init_tracing();
+    flightrec::compact::duck::set_memory_limit(cli.memory_limit);
     let data_dir = cli.data_dir;
     let result = match cli.command {
         Command::Ingest { file, remote, settings, json } => match remote.server() {

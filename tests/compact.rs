@@ -314,3 +314,26 @@ async fn a_reopened_recorder_remembers_only_the_newest_compacted_ids_its_capacit
     assert!(!oldest.duplicate, "the oldest fell out of a memory of 10 (the documented capacity limit)");
     recorder.shutdown().await.unwrap();
 }
+
+#[test]
+fn each_transaction_releases_its_segments_ranges_before_the_run_reads_the_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    record(tmp.path(), &sample_lines(), 7); // several sealed segments of 7 events
+    let sealed = common::segments(&tmp.path().join("wal")).len() - 1;
+    assert!(sealed >= 3, "{sealed} sealed segments");
+    let mut c = Compactor::open(&Layout::new(tmp.path())).unwrap();
+    c.set_segments_per_transaction(1);
+    let mut released: Vec<((u64, u64), usize)> = Vec::new();
+    let mut report = flightrec::compact::CompactReport::default();
+    let wal = tmp.path().join("wal");
+    c.run_releasing(&mut report, &mut |ranges| {
+        for range in ranges {
+            released.push((*range, common::segments(&wal).len()));
+        }
+    })
+    .unwrap();
+    assert_eq!(released.iter().map(|(r, _)| *r).collect::<Vec<_>>(), report.ranges, "every range, in order");
+    let left: Vec<usize> = released.iter().map(|(_, wal_files)| *wal_files).collect();
+    let expected: Vec<usize> = (0..sealed).map(|i| sealed + 1 - i).collect();
+    assert_eq!(left, expected, "each range is released while the later segments still wait in the WAL");
+}

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use flightrec::compact::catalog::IdIndex;
 use flightrec::event::parse_event;
 use flightrec::wal::scan_segment;
 
@@ -55,4 +56,35 @@ fn a_v0_1_0_parquet_file_still_reads_with_the_same_columns() {
     assert_eq!(rows[2].1, "llm_inference");
     assert!(rows[2].5.contains("\"total\":908"), "payload JSON kept: {}", rows[2].5);
     assert!(rows.iter().all(|r| !r.4), "nothing in the sample needed redaction");
+}
+
+#[test]
+fn a_schema_1_catalog_is_migrated_and_finds_its_traces_by_uuid() {
+    // Written by the build before trace ids were stored as UUIDs (catalog schema version 1):
+    // the first 24 events of the sample, ingested and compacted into one segment.
+    let gz = std::fs::read(Path::new(DIR).join("v0.1.0-catalog.duckdb.gz")).unwrap();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut bytes).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.duckdb");
+    std::fs::write(&path, bytes).unwrap();
+
+    let catalog = flightrec::compact::Catalog::open(&path).unwrap();
+    let rows = catalog.index_rows(IdIndex::Trace, "0b8e6c52-53a4-4c1e-8d63-2f0d9a7b5c11").unwrap();
+    assert_eq!(rows.iter().map(|r| (r.segment, r.events)).collect::<Vec<_>>(), [(1, 8)]);
+    assert_eq!(rows[0].files.as_ref().map(Vec::len), Some(3), "with the segment's three files (one per date)");
+    let upper = catalog.index_rows(IdIndex::Trace, "0B8E6C52-53A4-4C1E-8D63-2F0D9A7B5C11").unwrap();
+    assert_eq!(upper.len(), 1, "a UUID is found whatever its case");
+    assert_eq!(catalog.index_rows(IdIndex::Job, "job-42").unwrap().len(), 1, "job ids are unchanged");
+    drop(catalog);
+
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute("ATTACH ? AS cat (READ_ONLY)", [path.display().to_string()]).unwrap();
+    let sql = "SELECT data_type FROM duckdb_columns() WHERE database_name = 'cat' AND table_name = 'trace_index' \
+               AND column_name = 'trace_id'";
+    let column_type: String = conn.query_row(sql, [], |r| r.get(0)).unwrap();
+    assert_eq!(column_type, "UUID");
+    let version: i64 =
+        conn.query_row("SELECT value FROM cat.catalog_meta WHERE key = 'schema_version'", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, flightrec::compact::catalog::SCHEMA_VERSION);
 }

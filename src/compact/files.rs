@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use duckdb::Connection;
+use duckdb::arrow::array::AsArray;
 use duckdb::types::Value;
 use uuid::Uuid;
 
@@ -44,7 +45,7 @@ pub fn summarize(events_dir: &Path) -> Result<ParquetSummary, StoreError> {
         return Ok(summary);
     }
     let list = path_list(files.iter().map(|f| f.display().to_string()));
-    let conn = Connection::open_in_memory().map_err(db("open DuckDB"))?;
+    let conn = crate::compact::duck::open_in_memory()?;
     let sql = "SELECT count(*), epoch_us(min(timestamp)), epoch_us(max(timestamp)) FROM read_parquet(?)";
     let (events, oldest, newest): (u64, Option<i64>, Option<i64>) =
         conn.query_row(sql, [list], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(db("read Parquet files"))?;
@@ -54,34 +55,70 @@ pub fn summarize(events_dir: &Path) -> Result<ParquetSummary, StoreError> {
     Ok(summary)
 }
 
-/// Event ids of the Parquet files written within the last `window` (by their modification
-/// time), read without the catalog: what a writer without the compactor lock remembers for
-/// de-duplication besides its WAL.
-pub fn recent_event_ids(events_dir: &Path, window: chrono::Duration, limit: usize) -> Result<Vec<Uuid>, StoreError> {
+/// Calls `remember` with the event ids of the Parquet files written within the last `window`
+/// (by their modification time), at most the newest `limit`, read without the catalog: what a
+/// writer without the compactor lock remembers for de-duplication besides its WAL.
+pub fn recent_event_ids(
+    events_dir: &Path,
+    window: chrono::Duration,
+    limit: usize,
+    remember: &mut dyn FnMut(Uuid),
+) -> Result<(), StoreError> {
     let since = SystemTime::now().checked_sub(window.to_std().unwrap_or_default()).unwrap_or(SystemTime::UNIX_EPOCH);
     let written_since = |f: &PathBuf| std::fs::metadata(f).and_then(|m| m.modified()).is_ok_and(|t| t >= since);
-    let files: Vec<PathBuf> = parquet_files(events_dir).into_iter().filter(written_since).collect();
+    let mut files: Vec<PathBuf> = parquet_files(events_dir).into_iter().filter(written_since).collect();
+    // Segment order (`seg-<first LSN>`, zero-padded), then date: the newest events last.
+    files.sort_by(|a, b| (a.file_name(), a).cmp(&(b.file_name(), b)));
+    let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let conn = crate::compact::duck::open_in_memory()?;
+    newest_event_ids(&conn, &files, limit, remember)
+}
+
+/// Calls `remember` with the ids of the newest `limit` events (or a few more) of the Parquet
+/// `files`, given oldest first (segment order), in file order. Only the newest files that hold
+/// `limit` events are read (their row counts come from the footers), and the ids are streamed
+/// a chunk at a time and parsed into 16-byte UUIDs as they come: neither DuckDB nor this side
+/// holds the ids as text, nor sorts them, whatever the number of events in the files.
+pub fn newest_event_ids(
+    conn: &Connection,
+    files: &[String],
+    limit: usize,
+    remember: &mut dyn FnMut(Uuid),
+) -> Result<(), StoreError> {
+    let files = newest_files(conn, files, limit)?;
+    if files.is_empty() {
+        return Ok(());
+    }
+    let failed = db("read recent ids");
+    let mut stmt = conn.prepare("SELECT event_id FROM read_parquet(?)").map_err(db("read recent ids"))?;
+    for batch in stmt.stream_arrow([path_list(&files)]).map_err(failed)? {
+        let batch = batch.map_err(db("read recent ids"))?;
+        let Some(ids) = batch.columns().first().and_then(|c| c.as_string_opt::<i32>()) else {
+            return Err(StoreError::Arrow { segment: 0, reason: "event_id is not a string column".into() });
+        };
+        ids.iter().flatten().filter_map(|id| Uuid::parse_str(id).ok()).for_each(&mut *remember);
+    }
+    Ok(())
+}
+
+/// The shortest tail of `files` whose footers count at least `limit` rows (all of them when
+/// they hold fewer).
+fn newest_files(conn: &Connection, files: &[String], limit: usize) -> Result<Vec<String>, StoreError> {
     if files.is_empty() {
         return Ok(Vec::new());
     }
-    let conn = Connection::open_in_memory().map_err(db("open DuckDB"))?;
-    newest_event_ids(&conn, path_list(files.iter().map(|f| f.display().to_string())), limit)
-}
-
-/// The ids of the newest `limit` events (by LSN) of the Parquet `files`, oldest first, parsed
-/// as they are read: the de-duplication memory holds at most `limit` ids, so reading more
-/// (as strings) would only cost memory at open.
-pub fn newest_event_ids(conn: &Connection, files: Value, limit: usize) -> Result<Vec<Uuid>, StoreError> {
-    let sql = "SELECT event_id FROM (SELECT event_id, lsn FROM read_parquet(?) ORDER BY lsn DESC LIMIT ?) ORDER BY lsn";
-    let mut stmt = conn.prepare(sql).map_err(db("read recent ids"))?;
-    let limit = u64::try_from(limit).unwrap_or(u64::MAX);
-    let mut rows = stmt.query(duckdb::params![files, limit]).map_err(db("read recent ids"))?;
-    let mut ids = Vec::new();
-    while let Some(row) = rows.next().map_err(db("read recent ids"))? {
-        let id: String = row.get(0).map_err(db("read recent ids"))?;
-        ids.extend(Uuid::parse_str(&id).ok());
+    let sql = "SELECT file_name, sum(row_group_num_rows)::UBIGINT FROM \
+               (SELECT DISTINCT file_name, row_group_id, row_group_num_rows FROM parquet_metadata(?)) GROUP BY file_name";
+    let mut stmt = conn.prepare(sql).map_err(db("read Parquet footers"))?;
+    let rows = stmt.query_map([path_list(files)], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)));
+    let counts: std::collections::HashMap<String, u64> =
+        rows.map_err(db("read Parquet footers"))?.collect::<Result<_, _>>().map_err(db("read Parquet footers"))?;
+    let (mut rows, mut start) = (0u64, files.len());
+    while start > 0 && rows < limit as u64 {
+        start -= 1;
+        rows += files.get(start).and_then(|f| counts.get(f)).copied().unwrap_or(0);
     }
-    Ok(ids)
+    Ok(files.get(start..).unwrap_or_default().to_vec())
 }
 
 /// The highest LSN in the Parquet files, read without the catalog (so without the compactor
@@ -95,7 +132,7 @@ pub fn highest_lsn(events_dir: &Path) -> Result<u64, StoreError> {
     };
     let Some(newest) = files.iter().filter_map(first_lsn).max() else { return Ok(0) };
     let list = path_list(files.iter().filter(|f| first_lsn(f) == Some(newest)).map(|f| f.display().to_string()));
-    let conn = Connection::open_in_memory().map_err(db("open DuckDB"))?;
+    let conn = crate::compact::duck::open_in_memory()?;
     let sql = "SELECT coalesce(max(lsn), 0)::UBIGINT FROM read_parquet(?)";
     let last: u64 = conn.query_row(sql, [list], |r| r.get(0)).map_err(db("read the newest Parquet files"))?;
     Ok(last.max(newest))

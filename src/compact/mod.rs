@@ -30,6 +30,7 @@
 
 pub mod batch;
 pub mod catalog;
+pub mod duck;
 pub mod error;
 pub mod files;
 pub mod parquet_file;
@@ -166,6 +167,18 @@ impl Compactor {
     /// [`Compactor::run_once`], reporting into `report` as it goes: when a segment fails, the
     /// report still says what the segments before it did (their ranges left the WAL).
     pub fn run_into(&mut self, report: &mut CompactReport) -> Result<(), StoreError> {
+        self.run_releasing(report, &mut |_| {})
+    }
+
+    /// [`Compactor::run_into`], calling `released` with the LSN ranges of the segments each
+    /// catalog transaction recorded (or each interrupted run finished) as soon as it
+    /// committed, before the next segment is read: the recorder's query tail releases their
+    /// records (and with them the segments' mappings) while a long run goes on.
+    pub fn run_releasing(
+        &mut self,
+        report: &mut CompactReport,
+        released: &mut dyn FnMut(&[(u64, u64)]),
+    ) -> Result<(), StoreError> {
         remove_tmp_files(&self.layout)?;
         let mut segments = self.layout.segments().list()?;
         let in_wal: Vec<u64> = segments.iter().map(|s| s.first_lsn).collect();
@@ -178,6 +191,7 @@ impl Compactor {
             let (first_lsn, path) = (segment.first_lsn, segment.path);
             if let Some(events) = done.get(&first_lsn) {
                 self.finish_interrupted(first_lsn, &path, *events, next_first, report)?;
+                released(&[(first_lsn, next_first.saturating_sub(1))]);
                 continue;
             }
             match self.write_segment(first_lsn, &path, report) {
@@ -186,16 +200,16 @@ impl Compactor {
                 Err(e) => {
                     // The segments written before this one are finished, so the report
                     // says what they did; this one is compacted again by the next run.
-                    self.record_written(std::mem::take(&mut pending), report)?;
+                    self.record_written(std::mem::take(&mut pending), report, released)?;
                     return Err(e);
                 }
             }
             let events: u64 = pending.iter().map(|w| w.staged.events).sum();
             if pending.len() >= self.segments_per_transaction || events >= EVENTS_PER_TRANSACTION {
-                self.record_written(std::mem::take(&mut pending), report)?;
+                self.record_written(std::mem::take(&mut pending), report, released)?;
             }
         }
-        self.record_written(pending, report)
+        self.record_written(pending, report, released)
     }
 
     /// A segment the catalog lists already (a run stopped before deleting it): deleted when
@@ -241,7 +255,7 @@ impl Compactor {
     /// steps and crash points).
     pub fn compact_segment(&mut self, segment: u64, path: &Path, report: &mut CompactReport) -> Result<(), StoreError> {
         let written = self.write_segment(segment, path, report)?;
-        self.record_written(written.into_iter().collect(), report)
+        self.record_written(written.into_iter().collect(), report, &mut |_| {})
     }
 
     /// Decodes a segment and writes its Parquet files (their directories not fsynced yet).
@@ -270,7 +284,12 @@ impl Compactor {
     /// Makes the renames of written segments durable (one fsync per partition directory),
     /// records them in one catalog transaction, then deletes their WAL files (one fsync of
     /// `wal/`) or quarantines the unverified ones.
-    fn record_written(&mut self, mut written: Vec<Written>, report: &mut CompactReport) -> Result<(), StoreError> {
+    fn record_written(
+        &mut self,
+        mut written: Vec<Written>,
+        report: &mut CompactReport,
+        released: &mut dyn FnMut(&[(u64, u64)]),
+    ) -> Result<(), StoreError> {
         if written.is_empty() {
             return Ok(());
         }
@@ -286,7 +305,10 @@ impl Compactor {
         self.catalog.record_segments(&rows)?;
         failpoint::hit("compact:after_catalog");
         // The catalog lists them all now: their events leave the tail even if a delete fails.
-        report.ranges.extend(written.iter().map(|w| (w.segment, w.staged.last_lsn.unwrap_or(w.segment))));
+        let ranges: Vec<(u64, u64)> =
+            written.iter().map(|w| (w.segment, w.staged.last_lsn.unwrap_or(w.segment))).collect();
+        released(&ranges);
+        report.ranges.extend(ranges);
         let verified: Vec<PathBuf> =
             written.iter().filter(|w| w.staged.unverified.is_none()).map(|w| w.path.clone()).collect();
         self.layout.segments().delete_all(&verified)?;

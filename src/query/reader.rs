@@ -4,11 +4,9 @@
 
 use std::path::Path;
 
-use duckdb::Connection;
-
 use super::model::{EventPage, EventQuery, StoredEvent};
 use super::{merge_page, parquet};
-use crate::compact::error::{StoreError, db};
+use crate::compact::error::StoreError;
 use crate::compact::files::parquet_files;
 use crate::datadir::Layout;
 use crate::stored::StoredEnvelope;
@@ -21,7 +19,7 @@ pub fn query_dir(root: &Path, q: &EventQuery) -> Result<EventPage, StoreError> {
     let tail = wal_events(&layout, q)?;
     let files = parquet_files(&layout.events_dir()).into_iter().map(|f| f.display().to_string()).collect();
     let scan = parquet::ParquetScan::new(files, None, q);
-    let conn = Connection::open_in_memory().map_err(db("open DuckDB"))?;
+    let conn = crate::compact::duck::open_in_memory()?;
     let from_parquet = parquet::query_files(&conn, &scan, q, q.page_size() + 1)?;
     Ok(merge_page(q, tail.into_iter().map(std::sync::Arc::new).collect(), from_parquet))
 }

@@ -29,7 +29,7 @@ pub struct SqlResult {
 /// Opens an in-memory DuckDB with the view `events` over the data directory at `root`.
 pub fn open_events_view(root: &Path) -> Result<Connection, StoreError> {
     let layout = Layout::new(root);
-    let conn = Connection::open_in_memory().map_err(db("open DuckDB"))?;
+    let conn = crate::compact::duck::open_in_memory()?;
     conn.execute_batch(&format!("CREATE TABLE wal_events ({COLUMNS_SQL})")).map_err(db("create WAL table"))?;
     let mut builder = BatchBuilder::default();
     inspect(&layout.wal_dir(), &mut |segment, rec| {

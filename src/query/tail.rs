@@ -106,11 +106,22 @@ impl TailIndex {
         self.incoming.push((lsn, raw));
     }
 
-    /// Removes the events with LSNs in `first..=last` (a compacted or dropped segment).
-    pub fn remove_range(&mut self, first: u64, last: u64) {
-        let keep = |lsn: u64| lsn < first || lsn > last;
+    /// Removes the events with LSNs in any of the ranges `first..=last` (compacted or dropped
+    /// segments), in one pass, and gives back the memory of a list left mostly empty.
+    pub fn remove_ranges(&mut self, ranges: &[(u64, u64)]) {
+        if ranges.is_empty() {
+            return;
+        }
+        let mut sorted = ranges.to_vec();
+        sorted.sort_unstable();
+        let keep = |lsn: u64| {
+            let after = sorted.partition_point(|(first, _)| *first <= lsn);
+            after == 0 || sorted.get(after - 1).is_none_or(|(_, last)| lsn > *last)
+        };
         self.incoming.retain(|(lsn, _)| keep(*lsn));
         self.records.retain(|r| keep(r.lsn));
+        shrink_when_sparse(&mut self.incoming);
+        shrink_when_sparse(&mut self.records);
     }
 
     /// Records in the tail (decodable or not).
@@ -199,6 +210,14 @@ impl TailSnapshot {
     }
 }
 
+/// Frees most of a list's unused capacity once it holds less than a quarter of it (a tail
+/// emptied by compaction would otherwise keep the allocation of its largest size).
+fn shrink_when_sparse<T>(v: &mut Vec<T>) {
+    if v.len() < v.capacity() / 4 {
+        v.shrink_to(v.len() * 2);
+    }
+}
+
 /// Where `part` starts inside `whole`, if it lies inside it.
 fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
     let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
@@ -231,7 +250,7 @@ mod tests {
         found.sort_by_key(|e| e.lsn);
         let found: Vec<String> = found.iter().map(|e| e.event_id.clone()).collect();
         assert_eq!(found, ids, "every record decodes");
-        tail.remove_range(1, 50);
+        tail.remove_ranges(&[(1, 50)]);
         assert_eq!(tail.len(), 7, "removing the sealed segment's range frees it");
     }
 

@@ -21,7 +21,9 @@ pub struct RecorderConfig {
     pub redaction_patterns: Vec<CustomPattern>,
     /// An `event_id` seen again within this window is a duplicate (default 24 hours).
     pub dedup_window: chrono::Duration,
-    /// Most event ids remembered for de-duplication.
+    /// Most event ids remembered for de-duplication (default 2,000,000). Their memory is
+    /// bounded by it: at most 40 bytes per id (16-byte ids in a ring and a hash table of
+    /// slot numbers), 80 MB by default, however many events the window holds.
     pub dedup_capacity: usize,
     /// Events dated further than this ahead of the clock are refused (default 1 day).
     pub max_future_skew: chrono::Duration,

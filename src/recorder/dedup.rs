@@ -1,27 +1,29 @@
 //! Duplicate `event_id`s (FR-EVT.md): an id seen within the window (default 24 hours) is a
 //! duplicate and is not stored twice, so a caller may retry safely. Memory stays bounded:
-//! ids older than the window are forgotten, and beyond `capacity` the oldest go first.
+//! ids older than the window are forgotten, and beyond `capacity` the oldest go first. The
+//! ids are kept as 16-byte UUIDs in an [`IdRing`], at most `idring::BYTES_PER_ID` (40) bytes
+//! per id of capacity (2,000,000 ids by default: at most 80 MB).
 //!
 //! An id whose first append is still in flight is *pending*: a retry that arrives meanwhile
 //! waits for that append's outcome instead of being answered `duplicate` at once, because the
 //! first append may still fail (then the retry is the one that stores the event). Only a
 //! successful append makes an id *seen*; a failed one leaves nothing behind.
 
+use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
 
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use super::idring::IdRing;
+
 /// The ids seen recently, with when they were seen (microseconds), and the ids in flight.
 #[derive(Debug)]
 pub struct Dedup {
-    seen: HashMap<Uuid, i64>,
-    order: VecDeque<(i64, Uuid)>,
+    seen: IdRing,
     /// Ids whose append is in flight; the sender tells waiters whether it was stored.
     pending: HashMap<Uuid, watch::Sender<Option<bool>>>,
     window_micros: i64,
-    capacity: usize,
 }
 
 /// What [`Dedup::claim`] found.
@@ -44,11 +46,9 @@ pub async fn wait_for_outcome(mut rx: watch::Receiver<Option<bool>>) {
 impl Dedup {
     pub fn new(window: chrono::Duration, capacity: usize) -> Dedup {
         Dedup {
-            seen: HashMap::new(),
-            order: VecDeque::new(),
+            seen: IdRing::new(capacity),
             pending: HashMap::new(),
             window_micros: window.num_microseconds().unwrap_or(i64::MAX),
-            capacity: capacity.max(1),
         }
     }
 
@@ -56,21 +56,17 @@ impl Dedup {
     /// was already seen within the window.
     pub fn insert(&mut self, id: Uuid, now_micros: i64) -> bool {
         self.expire(now_micros);
-        match self.seen.entry(id) {
-            Entry::Occupied(_) => return false,
-            Entry::Vacant(slot) => slot.insert(now_micros),
-        };
-        self.order.push_back((now_micros, id));
-        while self.seen.len() > self.capacity {
-            self.pop_oldest();
+        if self.seen.contains(id) {
+            return false;
         }
+        self.seen.push(id, now_micros);
         true
     }
 
     /// Claims `id` for an append: new (now pending), a duplicate, or in flight elsewhere.
     pub fn claim(&mut self, id: Uuid, now_micros: i64) -> Claim {
         self.expire(now_micros);
-        if self.seen.contains_key(&id) {
+        if self.seen.contains(id) {
             return Claim::Duplicate;
         }
         match self.pending.entry(id) {
@@ -100,7 +96,18 @@ impl Dedup {
 
     #[cfg_attr(not(feature = "internals"), expect(dead_code, reason = "the pair of len() for the internals API"))]
     pub fn is_empty(&self) -> bool {
-        self.seen.is_empty()
+        self.seen.len() == 0
+    }
+
+    /// Heap bytes the remembered ids hold (ids in flight aside): at most
+    /// [`Dedup::budget_bytes`] of the capacity.
+    pub fn heap_bytes(&self) -> usize {
+        self.seen.heap_bytes()
+    }
+
+    /// The most heap bytes `capacity` remembered ids take.
+    pub fn budget_bytes(capacity: usize) -> usize {
+        IdRing::budget_bytes(capacity)
     }
 
     /// Ids whose append is in flight.
@@ -110,16 +117,8 @@ impl Dedup {
     }
 
     fn expire(&mut self, now_micros: i64) {
-        while self.order.front().is_some_and(|(t, _)| now_micros.saturating_sub(*t) > self.window_micros) {
-            self.pop_oldest();
-        }
-    }
-
-    fn pop_oldest(&mut self) {
-        if let Some((t, id)) = self.order.pop_front()
-            && self.seen.get(&id) == Some(&t)
-        {
-            self.seen.remove(&id);
+        while self.seen.oldest_seen().is_some_and(|t| now_micros.saturating_sub(t) > self.window_micros) {
+            self.seen.pop_oldest();
         }
     }
 }

@@ -68,28 +68,34 @@ impl Intake {
         let events_dir = dir.layout().events_dir();
         let mut config = config.clone();
         config.wal.lsn_floor = config.wal.lsn_floor.max(files::highest_lsn(&events_dir)?);
-        let recent_ids = files::recent_event_ids(&events_dir, config.dedup_window, config.dedup_capacity)?;
-        Intake::open(&dir.layout().wal_dir(), &config, WalHooks::default(), &mut TailIndex::default(), recent_ids)
+        let mut dedup = Dedup::new(config.dedup_window, config.dedup_capacity);
+        let now = now_micros();
+        files::recent_event_ids(&events_dir, config.dedup_window, config.dedup_capacity, &mut |id| {
+            dedup.insert(id, now);
+        })?;
+        Intake::open(&dir.layout().wal_dir(), &config, WalHooks::default(), &mut TailIndex::default(), dedup)
     }
 
     /// Opens (recovering) the WAL in `wal_dir` with the settings of `config` (its WAL options,
     /// `lsn_floor` included, redaction patterns, de-duplication window and future skew). Every
-    /// record recovery replays goes into `tail`, and its id into the de-duplication memory
-    /// with `recent_ids` (the events compacted within the window).
+    /// record recovery replays goes into `tail`, and its id into `dedup` (the de-duplication
+    /// memory, seeded with the events compacted within the window).
     pub(crate) fn open(
         wal_dir: &Path,
         config: &RecorderConfig,
         hooks: WalHooks,
         tail: &mut TailIndex,
-        recent_ids: impl IntoIterator<Item = Uuid>,
+        mut dedup: Dedup,
     ) -> Result<Intake, RecorderError> {
         let redactor = Redactor::new(&config.redaction_patterns)
             .map_err(|e| RecorderError::invalid_query("redaction_patterns", e.to_string()))?;
-        let mut dedup = Dedup::new(config.dedup_window, config.dedup_capacity);
+        tracing::debug!(
+            ids = dedup.len(),
+            bytes = dedup.heap_bytes(),
+            budget_bytes = Dedup::budget_bytes(config.dedup_capacity),
+            "de-duplication memory seeded from the Parquet files"
+        );
         let now = now_micros();
-        for id in recent_ids {
-            dedup.insert(id, now);
-        }
         let (wal, _report) = replay::open_wal(wal_dir, config.wal.clone(), hooks, tail, &mut dedup, now)?;
         let shared = Shared {
             wal,

@@ -15,6 +15,7 @@ pub mod config;
 pub mod dedup;
 #[cfg(not(feature = "internals"))]
 mod dedup;
+mod idring;
 pub mod error;
 mod intake;
 pub mod metrics;
@@ -37,6 +38,7 @@ pub use intake::Intake;
 pub use metrics::RecorderMetrics;
 
 use crate::compact::catalog::{IdIndex, Source};
+use dedup::Dedup;
 use crate::compact::error::io;
 use crate::compact::{Catalog, Compactor, StoreError};
 use crate::datadir::{DataDir, DirLock, Layout};
@@ -285,8 +287,11 @@ impl Inner {
         let layout = writer_lock.layout().clone().with_fs(config.wal.fs.clone());
         let compactor = Compactor::open(&layout)?;
         let query_catalog = compactor.catalog().reader()?;
-        let recent_ids =
-            store::recent_event_ids(&query_catalog, &layout.root, config.dedup_window, config.dedup_capacity)?;
+        let mut dedup = Dedup::new(config.dedup_window, config.dedup_capacity);
+        let now = chrono::Utc::now().timestamp_micros();
+        store::recent_event_ids(&query_catalog, &layout.root, config.dedup_window, config.dedup_capacity, &mut |id| {
+            dedup.insert(id, now);
+        })?;
         let tail = Arc::new(Mutex::new(TailIndex::default()));
         let seal_notify = Arc::new(tokio::sync::Notify::new());
         let hooks = WalHooks {
@@ -301,7 +306,7 @@ impl Inner {
         };
         let stored = compactor.catalog().highest_lsn()?;
         config.wal.lsn_floor = config.wal.lsn_floor.max(stored);
-        let intake = Intake::open(&layout.wal_dir(), &config, hooks, &mut lock(&tail), recent_ids)?;
+        let intake = Intake::open(&layout.wal_dir(), &config, hooks, &mut lock(&tail), dedup)?;
         Ok(Inner {
             layout,
             config,
@@ -350,17 +355,14 @@ impl Inner {
         Ok((events, truncated, gaps))
     }
 
-    /// One compaction run. The ranges of the segments it finished leave the tail even when a
-    /// later segment fails (their events are in Parquet now: kept in the tail they would be
-    /// counted twice, and the tail would keep mappings of deleted files).
+    /// One compaction run. The ranges of the segments it records leave the tail as each
+    /// catalog transaction commits, so a failing later segment leaves them out all the same
+    /// (their events are in Parquet now: kept in the tail they would be counted twice, and
+    /// the tail would keep mappings of deleted files), and a long run releases the mappings of
+    /// the segments it passed instead of holding all of them to its end.
     fn compact_once(&self) -> Result<crate::compact::CompactReport, RecorderError> {
         let mut report = crate::compact::CompactReport::default();
-        let result = lock(&self.compactor).run_into(&mut report);
-        let mut tail = lock(&self.tail);
-        for (first, last) in &report.ranges {
-            tail.remove_range(*first, *last);
-        }
-        result?;
+        lock(&self.compactor).run_releasing(&mut report, &mut |ranges| lock(&self.tail).remove_ranges(ranges))?;
         Ok(report)
     }
 
@@ -371,7 +373,7 @@ impl Inner {
         };
         let mut tail = lock(&self.tail);
         for d in report.dropped.iter().filter(|d| d.source == Source::Wal) {
-            tail.remove_range(d.segment, d.last_lsn.unwrap_or(d.segment));
+            tail.remove_ranges(&[(d.segment, d.last_lsn.unwrap_or(d.segment))]);
         }
         Ok(report)
     }

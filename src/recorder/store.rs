@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::compact::catalog::{Catalog, IdIndex, IndexRow};
 use crate::compact::error::StoreError;
-use crate::compact::files::{self, path_list};
+use crate::compact::files;
 use crate::query::EventQuery;
 use crate::query::parquet::{ParquetScan, Span};
 use crate::query::views::RetentionGap;
@@ -96,18 +96,18 @@ fn widen(a: Option<Span>, b: Option<Span>) -> Option<Span> {
     }
 }
 
-/// Event ids of the Parquet files compacted within the last `window` (to seed de-duplication).
+/// Calls `remember` with the event ids of the Parquet files compacted within the last
+/// `window`, at most the newest `limit` (to seed de-duplication; see
+/// [`files::newest_event_ids`] for why this never holds more than a chunk of them as text).
 pub fn recent_event_ids(
     catalog: &Catalog,
     root: &Path,
     window: chrono::Duration,
     limit: usize,
-) -> Result<Vec<Uuid>, StoreError> {
+    remember: &mut dyn FnMut(Uuid),
+) -> Result<(), StoreError> {
     let since = (chrono::Utc::now() - window).timestamp_micros();
-    let files = catalog.files_compacted_since(since)?;
-    if files.is_empty() {
-        return Ok(Vec::new());
-    }
-    let list = path_list(files.iter().map(|f| root.join(f).display().to_string()));
-    files::newest_event_ids(catalog.parquet_connection(), list, limit)
+    let files: Vec<String> =
+        catalog.files_compacted_since(since)?.iter().map(|f| root.join(f).display().to_string()).collect();
+    files::newest_event_ids(catalog.parquet_connection(), &files, limit, remember)
 }

@@ -134,7 +134,7 @@ impl IdIndex {
             IdIndex::Trace => {
                 "SELECT i.segment, i.dropped, i.events, epoch_us(i.min_ts), epoch_us(i.max_ts), s.files \
                  FROM cat.trace_index i LEFT JOIN cat.segments s ON s.segment = i.segment AND s.state = $2 \
-                 WHERE i.trace_id = $1 ORDER BY i.segment"
+                 WHERE i.trace_id = $1::UUID ORDER BY i.segment"
             }
             IdIndex::Job => {
                 "SELECT i.segment, i.dropped, i.events, epoch_us(i.min_ts), epoch_us(i.max_ts), s.files \
@@ -153,7 +153,7 @@ pub struct Catalog {
 impl Catalog {
     /// Opens the catalog at `path` (creating it), migrated to [`SCHEMA_VERSION`].
     pub fn open(path: &Path) -> Result<Catalog, StoreError> {
-        let conn = Connection::open_in_memory().map_err(db("open DuckDB"))?;
+        let conn = crate::compact::duck::open_in_memory()?;
         let attach = db(format!("open catalog {}", path.display()));
         conn.execute("ATTACH ? AS cat", [path.display().to_string()]).map_err(attach)?;
         schema::migrate(&conn, path)?;
@@ -342,14 +342,28 @@ impl Catalog {
         self.rows("choose Parquet files", sql, params, |r| r.get(0))
     }
 
-    /// Files of the segments compacted at or after `since` (µs since the epoch).
+    /// Files of the segments compacted at or after `since` (µs since the epoch), in segment
+    /// order.
     pub fn files_compacted_since(&self, since: i64) -> Result<Vec<String>, StoreError> {
-        let sql = "SELECT unnest(files) FROM cat.segments WHERE compacted_at >= make_timestamp(?)::TIMESTAMPTZ";
+        let sql = "SELECT unnest(files) FROM cat.segments WHERE compacted_at >= make_timestamp(?)::TIMESTAMPTZ \
+                   ORDER BY segment";
         self.rows("list recent files", sql, [since], |r| r.get(0))
     }
 
-    /// The index rows of one trace or job id, in segment order.
+    /// The index rows of one trace or job id, in segment order. A trace id that is not a UUID
+    /// has none (the index stores UUIDs; it is looked up in its canonical form).
     pub fn index_rows(&self, index: IdIndex, id: &str) -> Result<Vec<IndexRow>, StoreError> {
+        let canonical;
+        let id = match index {
+            IdIndex::Trace => match uuid::Uuid::parse_str(id) {
+                Ok(uuid) => {
+                    canonical = uuid.to_string();
+                    canonical.as_str()
+                }
+                Err(_) => return Ok(Vec::new()),
+            },
+            IdIndex::Job => id,
+        };
         let what = format!("look up {} {id} in the catalog", index.what());
         let row = |r: &Row<'_>| {
             Ok(IndexRow {
@@ -488,12 +502,14 @@ fn delete_segment_rows(tx: &Connection, segments: &[u64], listing: bool) -> duck
     Ok(())
 }
 
-/// Inserts the trace and job index rows of the staged segments.
+/// Inserts the trace and job index rows of the staged segments. A trace id that is not a UUID
+/// (FR-EVT requires one; an event cannot have another) is left out of the index rather than
+/// stopping compaction.
 fn index_staged(tx: &Connection, dropped: bool) -> duckdb::Result<()> {
     tx.execute(
         "INSERT INTO cat.trace_index (trace_id, segment, min_ts, max_ts, events, dropped)
-         SELECT trace_id, segment, min(timestamp), max(timestamp), count(*), ?::BOOLEAN FROM staging
-         GROUP BY segment, trace_id",
+         SELECT TRY_CAST(trace_id AS UUID) AS id, segment, min(timestamp), max(timestamp), count(*), ?::BOOLEAN
+         FROM staging GROUP BY segment, id HAVING id IS NOT NULL",
         [dropped],
     )?;
     tx.execute(

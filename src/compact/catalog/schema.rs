@@ -11,10 +11,11 @@ use duckdb::{Connection, params};
 use crate::compact::error::{StoreError, db};
 
 /// Schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The migration to version `i + 1` is `MIGRATIONS[i]`.
-const MIGRATIONS: [&str; 1] = [r"
+const MIGRATIONS: [&str; 2] = [
+    r"
     CREATE TABLE cat.segments (
         segment UBIGINT PRIMARY KEY,      -- first LSN of the WAL segment
         first_lsn UBIGINT, last_lsn UBIGINT,
@@ -47,7 +48,25 @@ const MIGRATIONS: [&str; 1] = [r"
         dropped_at TIMESTAMPTZ NOT NULL,
         window_days DOUBLE NOT NULL
     );
-"];
+",
+    // Version 2: trace ids (UUIDs, FR-EVT) stored as `UUID`, 16 bytes, instead of their
+    // 36-character text. The ART index over them is what the catalog holds in memory, one key
+    // per trace and segment; with 16-byte keys it takes a fraction of the memory. DuckDB
+    // cannot change the type of an indexed column (nor drop the index and alter the column in
+    // one transaction), so the table is copied into one of the new type and renamed.
+    r"
+    CREATE TABLE cat.trace_index_v2 (
+        trace_id UUID NOT NULL, segment UBIGINT NOT NULL,
+        min_ts TIMESTAMPTZ, max_ts TIMESTAMPTZ, events UBIGINT NOT NULL,
+        dropped BOOLEAN NOT NULL DEFAULT false
+    );
+    INSERT INTO cat.trace_index_v2 SELECT trace_id::UUID, segment, min_ts, max_ts, events, dropped
+        FROM cat.trace_index ORDER BY segment;
+    DROP TABLE cat.trace_index;
+    ALTER TABLE cat.trace_index_v2 RENAME TO trace_index;
+    CREATE INDEX trace_index_id ON cat.trace_index (trace_id);
+",
+];
 
 /// Creates the tables of a new catalog, or migrates an older one, to [`SCHEMA_VERSION`].
 pub fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {

@@ -1,0 +1,314 @@
+//! The de-duplication memory's storage: a fixed-capacity FIFO ring of 16-byte event ids with
+//! the time each was seen, and an open-addressing hash table of ring slot numbers (4 bytes) to
+//! find an id.
+//!
+//! Its memory is bounded by the capacity, whatever the data: at most [`BYTES_PER_ID`] bytes per
+//! id of capacity (see [`IdRing::budget_bytes`]). The ring grows up to the capacity and then
+//! reuses its slots; the table grows up to the size the capacity needs at 3/4 load and never
+//! past it. The table is linear-probing with backward-shift deletion (no tombstones, so a
+//! stream of inserts and evictions never makes it grow), hashed with a keyed hash (ids come
+//! from clients, who must not be able to pick colliding ones).
+
+use std::hash::{BuildHasher, RandomState};
+
+use uuid::Uuid;
+
+/// One remembered id: its 16 bytes as two words (a `u128` would be aligned to 16 and make
+/// the slot 32 bytes) and when it was seen (µs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    id: [u64; 2],
+    seen_micros: i64,
+}
+
+/// Bytes of one ring slot.
+const SLOT_BYTES: usize = std::mem::size_of::<Slot>();
+
+/// A free bucket of the table (slot numbers are below the capacity, at most `u32::MAX - 1`).
+const FREE: u32 = u32::MAX;
+
+/// The most bytes one id of capacity costs: its ring slot (24) and up to 8/3 table buckets of
+/// 4 bytes (at most 3/4 full, rounded up to a power of two), half as many again while the
+/// table doubles (the old one is freed once the ids are moved): 24 + 16.
+pub const BYTES_PER_ID: usize = SLOT_BYTES + (4 * 8 * 3usize).div_ceil(3 * 2);
+
+/// The largest capacity a ring takes.
+const MAX_CAPACITY: usize = (u32::MAX - 1) as usize;
+
+/// Remembered ids, oldest first, at most `capacity`.
+#[derive(Debug)]
+pub struct IdRing {
+    /// Slot `n % capacity` holds the id pushed `n`-th; it grows up to `capacity`, then wraps.
+    slots: Vec<Slot>,
+    /// The slot numbers of the remembered ids at their hash's bucket or after it ([`FREE`]:
+    /// none); its length is a power of two (or 0).
+    table: Vec<u32>,
+    hasher: RandomState,
+    /// Ids pushed since the start; the remembered ones are pushes `head..pushed`.
+    pushed: u64,
+    head: u64,
+    capacity: usize,
+}
+
+impl IdRing {
+    /// An empty ring for at most `capacity` ids (at least 1); nothing is allocated yet.
+    pub fn new(capacity: usize) -> IdRing {
+        IdRing {
+            slots: Vec::new(),
+            table: Vec::new(),
+            hasher: RandomState::new(),
+            pushed: 0,
+            head: 0,
+            capacity: capacity.clamp(1, MAX_CAPACITY),
+        }
+    }
+
+    /// The most heap bytes a ring of `capacity` ids allocates: [`BYTES_PER_ID`] per id (the
+    /// smallest table has 8 buckets, hence the constant).
+    pub fn budget_bytes(capacity: usize) -> usize {
+        capacity.clamp(1, MAX_CAPACITY) * BYTES_PER_ID + 32
+    }
+
+    /// Heap bytes held now (what the allocations reserve, used or not).
+    pub fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * SLOT_BYTES + self.table.capacity() * std::mem::size_of::<u32>()
+    }
+
+    pub fn len(&self) -> usize {
+        (self.pushed - self.head) as usize
+    }
+
+    pub fn contains(&self, id: Uuid) -> bool {
+        self.find(words(id)).is_some()
+    }
+
+    /// Remembers `id` (the caller checked it is not remembered yet) as seen at
+    /// `seen_micros`, forgetting the oldest when the ring is full.
+    pub fn push(&mut self, id: Uuid, seen_micros: i64) {
+        if self.len() == self.capacity {
+            self.pop_oldest();
+        }
+        let slot = Slot { id: words(id), seen_micros };
+        let n = self.slot_number(self.pushed);
+        if n as usize == self.slots.len() {
+            self.grow_slots();
+            self.slots.push(slot);
+        } else if let Some(s) = self.slots.get_mut(n as usize) {
+            *s = slot;
+        }
+        self.pushed += 1;
+        self.grow_table();
+        self.place(n);
+    }
+
+    /// When the oldest remembered id was seen.
+    pub fn oldest_seen(&self) -> Option<i64> {
+        (self.len() > 0).then(|| self.slot(self.slot_number(self.head)).seen_micros)
+    }
+
+    /// Forgets the oldest remembered id.
+    pub fn pop_oldest(&mut self) {
+        if self.len() == 0 {
+            return;
+        }
+        let n = self.slot_number(self.head);
+        self.head += 1;
+        if let Some(bucket) = self.find(self.slot(n).id) {
+            self.unplace(bucket);
+        }
+    }
+
+    /// The bucket holding the slot number of `key`.
+    fn find(&self, key: [u64; 2]) -> Option<usize> {
+        if self.table.is_empty() {
+            return None;
+        }
+        let mask = self.table.len() - 1;
+        let mut b = self.home(key);
+        loop {
+            match self.table.get(b).copied() {
+                Some(FREE) | None => return None,
+                Some(n) if self.slot(n).id == key => return Some(b),
+                Some(_) => b = (b + 1) & mask,
+            }
+        }
+    }
+
+    /// Puts slot number `n` in the first free bucket from its id's home bucket.
+    fn place(&mut self, n: u32) {
+        let mask = self.table.len().wrapping_sub(1);
+        let mut b = self.home(self.slot(n).id);
+        while let Some(bucket) = self.table.get_mut(b) {
+            if *bucket == FREE {
+                *bucket = n;
+                return;
+            }
+            b = (b + 1) & mask;
+        }
+    }
+
+    /// Frees bucket `b`, moving back the entries after it that could no longer be found
+    /// (backward-shift deletion: linear probing stays correct without tombstones).
+    fn unplace(&mut self, mut hole: usize) {
+        let mask = self.table.len() - 1;
+        let mut b = hole;
+        self.set(hole, FREE);
+        loop {
+            b = (b + 1) & mask;
+            let n = self.table.get(b).copied().unwrap_or(FREE);
+            if n == FREE {
+                return;
+            }
+            // The entry at `b` may fill the hole unless its home lies cyclically in (hole, b].
+            let home = self.home(self.slot(n).id);
+            let stays = if hole <= b { hole < home && home <= b } else { hole < home || home <= b };
+            if !stays {
+                self.set(hole, n);
+                self.set(b, FREE);
+                hole = b;
+            }
+        }
+    }
+
+    fn set(&mut self, bucket: usize, n: u32) {
+        if let Some(b) = self.table.get_mut(bucket) {
+            *b = n;
+        }
+    }
+
+    /// Doubles the table when the next id would fill it beyond 3/4 (8 buckets at first).
+    fn grow_table(&mut self) {
+        if self.len() * 4 <= self.table.len() * 3 {
+            return;
+        }
+        let size = (self.table.len() * 2).max(8);
+        self.table = vec![FREE; size];
+        for push in self.head..self.pushed.saturating_sub(1) {
+            self.place(self.slot_number(push));
+        }
+    }
+
+    /// Grows the ring's allocation by doubling, but never past the capacity.
+    fn grow_slots(&mut self) {
+        if self.slots.len() == self.slots.capacity() {
+            let more = self.slots.len().max(64).min(self.capacity - self.slots.len());
+            self.slots.reserve_exact(more);
+        }
+    }
+
+    fn home(&self, key: [u64; 2]) -> usize {
+        (self.hasher.hash_one(key) as usize) & self.table.len().wrapping_sub(1)
+    }
+
+    fn slot_number(&self, push: u64) -> u32 {
+        (push % self.capacity as u64) as u32
+    }
+
+    fn slot(&self, n: u32) -> Slot {
+        self.slots.get(n as usize).copied().unwrap_or(Slot { id: [0; 2], seen_micros: 0 })
+    }
+}
+
+fn words(id: Uuid) -> [u64; 2] {
+    let (high, low) = id.as_u64_pair();
+    [high, low]
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, unsafe_code)]
+mod tests {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    use super::*;
+    use crate::recorder::dedup::Dedup;
+
+    /// The system allocator, counting the bytes live on each thread and their peak, so a
+    /// test measures what its own thread holds whatever other tests run meanwhile.
+    struct Counting;
+
+    thread_local! {
+        static LIVE: Cell<isize> = const { Cell::new(0) };
+        static PEAK: Cell<isize> = const { Cell::new(0) };
+    }
+
+    fn count(delta: isize) {
+        let _ = LIVE.try_with(|live| {
+            live.set(live.get() + delta);
+            let _ = PEAK.try_with(|peak| peak.set(peak.get().max(live.get())));
+        });
+    }
+
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let p = unsafe { System.alloc(layout) };
+            if !p.is_null() {
+                count(layout.size() as isize);
+            }
+            p
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) };
+            count(-(layout.size() as isize));
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            let p = unsafe { System.realloc(ptr, layout, new_size) };
+            if !p.is_null() {
+                count(new_size as isize - layout.size() as isize);
+            }
+            p
+        }
+    }
+
+    #[global_allocator]
+    static ALLOCATOR: Counting = Counting;
+
+    /// Peak bytes allocated on this thread while `f` runs, above what was live before.
+    fn peak_during(f: impl FnOnce()) -> usize {
+        let before = LIVE.with(Cell::get);
+        PEAK.with(|p| p.set(before));
+        f();
+        (PEAK.with(Cell::get) - before).max(0) as usize
+    }
+
+    #[test]
+    fn the_dedup_memory_stays_within_its_configured_capacity_in_bytes() {
+        for capacity in [1, 1_000, 100_000] {
+            let mut peak_heap = 0;
+            let peak = peak_during(|| {
+                let mut dedup = Dedup::new(chrono::Duration::hours(24), capacity);
+                for i in 0..capacity * 3 + 17 {
+                    let id = Uuid::new_v4();
+                    assert!(dedup.insert(id, i as i64));
+                    assert!(!dedup.insert(id, i as i64), "just remembered");
+                    peak_heap = peak_heap.max(dedup.heap_bytes());
+                }
+                assert_eq!(dedup.len(), capacity, "the oldest ids were forgotten");
+            });
+            let budget = Dedup::budget_bytes(capacity);
+            let held = capacity * std::mem::size_of::<Slot>() + capacity * 4 * 8 / 3 + 32;
+            assert!(peak_heap <= held, "capacity {capacity}: {peak_heap} bytes held, at most {held}");
+            // The Dedup's own struct and its empty pending map aside, every byte it allocated.
+            assert!(peak <= budget + 1024, "capacity {capacity}: {peak} bytes allocated, budget {budget}");
+        }
+        assert_eq!(BYTES_PER_ID, 40, "16-byte ids and 4-byte slot numbers");
+    }
+
+    #[test]
+    fn forgets_in_push_order_and_finds_every_remembered_id_after_evictions() {
+        let mut ring = IdRing::new(1_000);
+        let ids: Vec<Uuid> = (0..5_000).map(|_| Uuid::new_v4()).collect();
+        for (i, id) in ids.iter().enumerate() {
+            ring.push(*id, i as i64);
+            if i % 3 == 0 {
+                ring.pop_oldest();
+            }
+        }
+        let remembered = ring.len();
+        assert!(remembered > 0 && remembered <= 1_000);
+        let (gone, kept) = ids.split_at(ids.len() - remembered);
+        assert!(kept.iter().all(|id| ring.contains(*id)), "the newest ids are all found");
+        assert!(gone.iter().all(|id| !ring.contains(*id)), "the older ones are all forgotten");
+        assert_eq!(ring.oldest_seen(), Some((ids.len() - remembered) as i64));
+    }
+}
