@@ -69,3 +69,30 @@ async fn upload_parts(store: &dyn ObjectStore, key: &ObjectPath, file: &std::pat
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use object_store::memory::InMemory;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_large_file_goes_up_in_parts_and_arrives_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("seg.parquet");
+        let bytes: Vec<u8> = (0..PART_BYTES * 2 + 12_345).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&file, &bytes).unwrap();
+        let store = InMemory::new();
+        for (threshold, key) in [(1024, "parts"), (u64::MAX, "one-put")] {
+            let key = ObjectPath::from(key);
+            let uploaded = upload(&store, &key, &file, threshold).await.unwrap();
+            assert_eq!(uploaded.bytes, bytes.len() as u64);
+            assert!(uploaded.etag.is_some());
+            let stored = store.get(&key).await.unwrap().bytes().await.unwrap();
+            assert!(stored[..] == bytes[..], "{key}: the object differs from the file");
+        }
+        let missing = upload(&store, &ObjectPath::from("x"), &dir.path().join("gone.parquet"), 1024).await;
+        assert_eq!(missing.unwrap_err().code(), crate::error::Code::Io);
+    }
+}
