@@ -52,6 +52,8 @@ codes! {
     TokenRequired = "HSK-400-TOKEN-REQUIRED",
     /// A TLS certificate or key file that cannot be used.
     TlsFile = "HSK-400-TLS-FILE",
+    /// A `--ship-to` URL or `--host-id` that cannot be used.
+    ShipConfig = "HSK-400-SHIP-CONFIG",
     /// A missing or wrong bearer token.
     Unauthorized = "HSK-401-UNAUTHORIZED",
     /// A Host header the server does not answer to.
@@ -104,6 +106,8 @@ codes! {
     InternalServerError = "HSK-500-INTERNAL-SERVER-ERROR",
     /// The server's answer is not what its API promises (the remote recorder, the CLI's --url).
     BadAnswer = "HSK-502-BAD-ANSWER",
+    /// The object store refused an upload or delete, or could not be reached.
+    ShipFailed = "HSK-502-SHIP-FAILED",
     /// The WAL writer has shut down.
     Closed = "HSK-503-CLOSED",
     /// The recorder is shutting down.

@@ -3,7 +3,7 @@
 //! The modules follow the data's path: [`event`] (envelope, schemas, validation) →
 //! [`redact`] → [`ingest`] (the two together, ready for the WAL) → [`wal`] (segments,
 //! records, group-commit writer, recovery) → `compact` (Parquet files, DuckDB catalog) →
-//! `retention` → [`query`] → `recorder` (the `FlightRecorder` API) → `server` (HTTP + UI);
+//! `retention` → `ship` (to object storage) → [`query`] → `recorder` (the `FlightRecorder` API) → `server` (HTTP + UI);
 //! `client` is the same API over HTTP (`RemoteRecorder`) and the CLI's `--url` mode.
 //! [`datadir`] owns the directory layout and its locks; [`ndjson`] splits NDJSON input;
 //! [`stats`] adds up what the store holds; [`stored`] reads stored events; `otlp` maps
@@ -37,6 +37,8 @@ pub mod redact;
 pub mod retention;
 #[cfg(feature = "store")]
 pub mod server;
+#[cfg(feature = "store")]
+pub mod ship;
 pub mod stats;
 pub mod stored;
 #[cfg(test)]

@@ -59,6 +59,22 @@ struct RemoteArgs {
     ca_cert: Option<PathBuf>,
 }
 
+/// Where sealed Parquet files are shipped (`serve`, `compact`, `ship`; `retention` keeps the
+/// files not shipped yet).
+#[derive(Args, Debug, Clone)]
+struct ShipArgs {
+    /// Ship sealed Parquet files to s3://BUCKET/PREFIX (credentials, region and endpoint from
+    /// the AWS_* variables) or file:///DIR.
+    #[arg(long, env = "FLIGHTREC_SHIP_TO", value_name = "URL")]
+    ship_to: Option<String>,
+    /// This host's partition in the bucket (host=ID); default: the host name.
+    #[arg(long, env = "FLIGHTREC_HOST_ID", value_name = "ID")]
+    host_id: Option<String>,
+    /// Delete shipped objects whose newest event is older than this many days.
+    #[arg(long, env = "FLIGHTREC_REMOTE_RETENTION_DAYS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    remote_retention_days: Option<u32>,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the recorder with its HTTP API and web UI.
@@ -94,6 +110,8 @@ enum Command {
         /// Requests served at once; more are answered 503 with Retry-After.
         #[arg(long, default_value_t = flightrec::server::limits::MAX_CONCURRENT_REQUESTS, value_parser = clap::value_parser!(u64).range(1..).map(|n| usize::try_from(n).unwrap_or(usize::MAX)))]
         max_concurrent_requests: usize,
+        #[command(flatten)]
+        ship: ShipArgs,
     },
     /// Record the events of an NDJSON file (or - for standard input), one JSON event a line.
     Ingest {
@@ -115,11 +133,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Compact sealed WAL segments into Parquet files and the catalog.
+    /// Compact sealed WAL segments into Parquet files and the catalog (and ship them, with
+    /// --ship-to).
     Compact {
         /// Keep running and compact each segment as it is sealed.
         #[arg(long)]
         watch: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        ship: ShipArgs,
+    },
+    /// Ship every compacted Parquet file not shipped yet to --ship-to, then exit (status 1 if
+    /// some could not be shipped).
+    Ship {
+        #[command(flatten)]
+        ship: ShipArgs,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -135,6 +165,8 @@ enum Command {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        ship: ShipArgs,
     },
     /// Find events: by job, trace, time range, type, actor, id text; paged.
     /// Reads the data directory without a lock, so it runs beside a serving recorder.
@@ -208,8 +240,13 @@ fn main() -> ExitCode {
             max_concurrent_requests,
             tls_cert,
             tls_key,
+            ship,
         } => {
             let request_timeout = std::time::Duration::from_secs(request_timeout);
+            let ship = match ship.config() {
+                Ok(ship) => ship,
+                Err(e) => return fail(&e),
+            };
             let args = cli::serve::ServeArgs {
                 bind,
                 token,
@@ -221,12 +258,16 @@ fn main() -> ExitCode {
                 tls: tls_cert.zip(tls_key),
                 allowed_hosts,
                 max_concurrent_requests,
+                ship,
             };
             cli::serve::run(&data_dir, args)
         }
-        Command::Compact { watch, json } => cli::compact::run(&data_dir, watch, json),
-        Command::Retention { dry_run, retention_days, json } => {
-            cli::retention::run(&data_dir, retention_days, dry_run, json)
+        Command::Compact { watch, json, ship } => {
+            ship.config().and_then(|ship| cli::compact::run(&data_dir, watch, json, ship))
+        }
+        Command::Ship { ship, json } => ship.required().and_then(|ship| cli::ship::run(&data_dir, ship, json)),
+        Command::Retention { dry_run, retention_days, json, ship } => {
+            cli::retention::run(&data_dir, retention_days, dry_run, json, ship.ship_to.as_deref())
         }
         Command::Query { job_id, trace_id, from, to, event_type, actor, text, limit, cursor, json, remote } => {
             let q = flightrec::query::EventQuery {
@@ -255,11 +296,14 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(status) => status,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
+        Err(e) => fail(&e),
     }
+}
+
+/// Reports an error that stopped a verb (exit status 2).
+fn fail(e: &cli::CliError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
 }
 
 /// `86400`, `90m`, `1d`: a non-negative duration in seconds, minutes, hours or days.
@@ -289,6 +333,29 @@ impl RemoteArgs {
     fn server(&self) -> Option<flightrec::client::Endpoint> {
         let (token, ca_cert) = (self.token.clone(), self.ca_cert.clone());
         self.url.as_deref().map(|url| flightrec::client::Endpoint { url: url.to_string(), token, ca_cert })
+    }
+}
+
+impl ShipArgs {
+    /// The shipping configuration (None without --ship-to).
+    fn config(&self) -> Result<Option<flightrec::ship::ShipConfig>, cli::CliError> {
+        let Some(url) = self.ship_to.as_deref() else { return Ok(None) };
+        let target = flightrec::ship::ShipTarget::parse(url)?;
+        let host_id = match self.host_id.as_deref() {
+            Some(id) => flightrec::ship::HostId::new(id)?,
+            None => flightrec::ship::HostId::from_host_name()?,
+        };
+        let mut config = flightrec::ship::ShipConfig::new(target, host_id);
+        config.remote_retention = self.remote_retention_days.map(|d| chrono::Duration::days(i64::from(d)));
+        Ok(Some(config))
+    }
+
+    /// The configuration of a verb that cannot run without --ship-to.
+    fn required(&self) -> Result<flightrec::ship::ShipConfig, cli::CliError> {
+        self.config()?.ok_or_else(|| {
+            let reason = "no target: pass --ship-to s3://BUCKET/PREFIX (or set FLIGHTREC_SHIP_TO)".to_string();
+            flightrec::ship::ShipError::Config { what: "--ship-to", value: String::new(), reason }.into()
+        })
     }
 }
 

@@ -7,7 +7,8 @@
 //! and for which time range. A crash between the steps leaves `dropping` rows, finished by
 //! the next run. Sealed WAL segments not compacted yet are dropped the same way (their index
 //! rows are written as dropped). The newest WAL segment (the writer's) and any segment with an
-//! event inside the window are never dropped.
+//! event inside the window are never dropped, nor, when shipping is configured, a compacted
+//! segment with a file not shipped yet ([`enforce_keeping`]: logged and reported instead).
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -39,6 +40,8 @@ pub struct RetentionReport {
     pub dry_run: bool,
     pub events_purged: u64,
     pub dropped: Vec<Dropped>,
+    /// Expired segments kept because a file of theirs is not shipped yet.
+    pub kept_unshipped: Vec<u64>,
 }
 
 /// Drops every segment whose newest event is older than `now - window`.
@@ -49,14 +52,55 @@ pub fn enforce(
     now: DateTime<Utc>,
     dry_run: bool,
 ) -> Result<RetentionReport, StoreError> {
+    enforce_keeping(compactor, window, now, dry_run, None)
+}
+
+/// [`enforce`], keeping every compacted segment with a file not shipped to `ship_target`
+/// (the `--ship-to` URL) yet: such files exist nowhere else.
+pub fn enforce_keeping(
+    compactor: &mut Compactor,
+    window: Duration,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    ship_target: Option<&str>,
+) -> Result<RetentionReport, StoreError> {
     let cutoff = now - window;
     let mut dropped = compacted_candidates(compactor, cutoff)?;
+    let kept_unshipped = keep_unshipped(compactor, &mut dropped, ship_target)?;
     if !dry_run {
         drop_compacted(compactor, &dropped, window)?;
     }
     dropped.extend(drop_old_wal_segments(compactor, cutoff, window, dry_run)?);
     let events_purged = dropped.iter().map(|d| d.events).sum();
-    Ok(RetentionReport { cutoff, dry_run, events_purged, dropped })
+    Ok(RetentionReport { cutoff, dry_run, events_purged, dropped, kept_unshipped })
+}
+
+/// Takes out of `dropped` the segments (not already `dropping`) with a file not shipped to
+/// `ship_target`, and returns them.
+fn keep_unshipped(
+    compactor: &Compactor,
+    dropped: &mut Vec<Dropped>,
+    ship_target: Option<&str>,
+) -> Result<Vec<u64>, StoreError> {
+    let Some(target) = ship_target else { return Ok(Vec::new()) };
+    let unshipped: std::collections::BTreeSet<u64> =
+        compactor.catalog().unshipped_files(target)?.into_iter().map(|f| f.segment).collect();
+    let mut kept = Vec::new();
+    dropped.retain(|d| {
+        let keep = unshipped.contains(&d.segment);
+        if keep {
+            kept.push(d.segment);
+        }
+        !keep
+    });
+    if !kept.is_empty() {
+        tracing::warn!(
+            segments = kept.len(),
+            target,
+            "retention kept expired segments whose Parquet files are not shipped yet"
+        );
+    }
+    Ok(kept)
 }
 
 fn micros_to_time(micros: Option<i64>) -> Option<DateTime<Utc>> {

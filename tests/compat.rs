@@ -1,7 +1,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Format compatibility: a WAL segment and a Parquet file written by flightrec 0.1.0 (the
 //! first nine events of `tests/data/sample-events.ndjson`) must stay readable, so a change of
-//! the format cannot silently break old data. See docs/format.md.
+//! the format cannot silently break old data; a file shipped to object storage has the same
+//! columns and reads through the fleet layout. See docs/format.md.
+
+mod common;
 
 use std::path::Path;
 
@@ -87,4 +90,35 @@ fn a_schema_1_catalog_is_migrated_and_finds_its_traces_by_uuid() {
     let version: i64 =
         conn.query_row("SELECT value FROM cat.catalog_meta WHERE key = 'schema_version'", [], |r| r.get(0)).unwrap();
     assert_eq!(version, flightrec::compact::catalog::SCHEMA_VERSION);
+}
+
+/// The columns and types DuckDB reads from `source` (a `read_parquet(...)` call).
+fn columns(conn: &duckdb::Connection, source: &str) -> Vec<(String, String)> {
+    let mut stmt = conn.prepare(&format!("DESCRIBE SELECT * FROM {source}")).unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+}
+
+#[test]
+fn a_shipped_file_has_the_v0_1_0_columns_and_reads_through_the_fleet_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, bucket) = (tmp.path().join("data"), tmp.path().join("bucket"));
+    let lines: Vec<String> = common::sample_lines().into_iter().take(9).collect();
+    common::record(&data, &lines, 100);
+    let compact = common::flightrec(&data, &["compact"]);
+    assert!(compact.status.success(), "{compact:?}");
+    let target = format!("file://{}/fleet", bucket.display());
+    let ship = common::flightrec(&data, &["ship", "--ship-to", &target, "--host-id", "compat-host"]);
+    assert!(ship.status.success(), "{ship:?}");
+
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let old = format!("read_parquet('{}')", Path::new(DIR).join("v0.1.0-events.parquet").display());
+    let glob = bucket.join("fleet/host=*/events/*/*.parquet");
+    let shipped = format!("read_parquet('{}', hive_partitioning = false)", glob.display());
+    assert_eq!(columns(&conn, &shipped), columns(&conn, &old), "a shipped file's schema differs from v0.1.0's");
+    // The fleet query of the README: hive partitions host and date beside the event columns.
+    let fleet = format!("read_parquet('{}', hive_partitioning = true)", glob.display());
+    let sql = format!("SELECT host, count(*), count(DISTINCT event_id), min(date::VARCHAR) FROM {fleet} GROUP BY host");
+    let row: (String, i64, i64, String) =
+        conn.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap();
+    assert_eq!(row, ("compat-host".to_string(), 9, 9, "2026-11-25".to_string()));
 }

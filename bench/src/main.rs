@@ -13,6 +13,7 @@ mod otlp;
 mod query;
 mod query_baselines;
 mod recovery;
+mod ship;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -104,6 +105,17 @@ enum Command {
         #[arg(long, default_value_t = 1024)]
         mb: u64,
     },
+    /// Measure shipping: N generated events compacted, their Parquet files shipped to
+    /// --ship-to (S3 settings from the AWS_* variables, e.g. a local moto_server) by
+    /// flightrec's shipper, beside a plain object_store PUT of the same files, in MB/s.
+    Ship {
+        #[arg(long, default_value_t = 300_000)]
+        events: u64,
+        #[arg(long, env = "FLIGHTREC_SHIP_TO")]
+        ship_to: String,
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+    },
     /// Measure the compaction backlog under small segments: fill --segment-kib segments at
     /// --seals a second while compaction runs back to back, once with one catalog transaction
     /// per segment and once batched, and print the sealed segments waiting each second.
@@ -148,6 +160,7 @@ fn main() -> ExitCode {
     let data_dir = cli.data_dir;
     let result = match cli.command {
         Command::Query { events, days, reps, baselines } => query::run(&data_dir, events, days, reps, baselines),
+        Command::Ship { events, ship_to, reps } => ship::run(&data_dir, events, &ship_to, reps),
         Command::Recovery { mb } => recovery::run(&data_dir, mb),
         Command::Otlp { spans, batch, clients } => otlp::run(&data_dir, &otlp::OtlpArgs { spans, batch, clients }),
         Command::Backlog { segment_kib, seals, seconds } => {

@@ -74,7 +74,7 @@ pub fn run(data_dir: &Path, events: u64, days: u32, reps: usize, baselines: bool
 
 /// Appends the events to the WAL (sealing as it goes); returns the NDJSON size and sampled
 /// (trace_id, job_id) pairs.
-fn generate(
+pub(crate) fn generate(
     data_dir: &Path,
     events: u64,
     start: chrono::DateTime<chrono::Utc>,

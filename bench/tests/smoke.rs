@@ -78,3 +78,11 @@ fn backlog_prints_both_modes_and_compacts_in_each() {
         assert!(compacted > 0, "{mode}: the compactor kept up with some segments: {out}");
     }
 }
+
+#[test]
+fn ship_prints_both_rates_and_their_ratio() {
+    // memory:/// keeps the smoke run off the network; BENCHMARKS.md runs it against moto_server.
+    let out = run(&["ship", "--events", "3000", "--ship-to", "memory:///smoke", "--reps", "1"]);
+    assert!(out.contains("flightrec ship (upload + catalog record per file): median"), "{out}");
+    assert!(out.contains("flightrec/baseline = "), "{out}");
+}

@@ -4,19 +4,23 @@
 //! newest segment too, so everything recorded so far is compacted; when a recorder is
 //! running, the newest segment stays its own. `--watch` keeps running and compacts each
 //! segment as the writer seals it (notify on `wal/`, with a periodic rescan as a fallback).
+//! With `--ship-to`, the files are shipped too: once after the run, or, with `--watch`, by a
+//! background shipper woken after each compaction (it never holds up the next one).
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use flightrec::compact::{CompactReport, Compactor};
 use flightrec::datadir::{DataDir, DataDirError, DirLock, Layout};
+use flightrec::ship::{ShipConfig, Shipper};
 use flightrec::wal::{Wal, WalHooks, WalOptions};
 use notify::{RecursiveMode, Watcher};
 
 use super::{CliError, print_json};
 
-pub fn run(data_dir: &Path, watch: bool, json: bool) -> Result<ExitCode, CliError> {
+pub fn run(data_dir: &Path, watch: bool, json: bool, ship: Option<ShipConfig>) -> Result<ExitCode, CliError> {
     let _lock = DirLock::compactor(data_dir)?;
     let layout = Layout::new(data_dir);
     let mut compactor = Compactor::open(&layout)?;
@@ -24,10 +28,21 @@ pub fn run(data_dir: &Path, watch: bool, json: bool) -> Result<ExitCode, CliErro
     let sealed_newest = seal_newest_if_no_writer(data_dir, lsn_floor)?;
     let report = compactor.run_once()?;
     print_report(&report, json, sealed_newest)?;
+    let shipper = match ship {
+        Some(config) => Some(Arc::new(Shipper::new(compactor.catalog().reader()?, data_dir, config))),
+        None => None,
+    };
     if watch {
-        watch_loop(&mut compactor, &layout, json)?;
+        if let Some(shipper) = &shipper {
+            super::ship::spawn_background(shipper.clone())?;
+        }
+        watch_loop(&mut compactor, &layout, json, shipper.as_deref())?;
     }
-    Ok(ExitCode::SUCCESS)
+    let Some(shipper) = shipper else { return Ok(ExitCode::SUCCESS) };
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::io("start tokio"))?;
+    let pass = runtime.block_on(shipper.pass())?;
+    super::ship::print_pass(shipper.config(), &pass, json)?;
+    Ok(if pass.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// Seals the newest WAL segment when no writer is running. Returns whether it could.
@@ -44,7 +59,7 @@ fn seal_newest_if_no_writer(data_dir: &Path, lsn_floor: u64) -> Result<bool, Cli
     Ok(true)
 }
 
-fn watch_loop(compactor: &mut Compactor, layout: &Layout, json: bool) -> Result<(), CliError> {
+fn watch_loop(compactor: &mut Compactor, layout: &Layout, json: bool, shipper: Option<&Shipper>) -> Result<(), CliError> {
     let (tx, rx) = std::sync::mpsc::channel();
     let mut watcher = notify::recommended_watcher(tx).map_err(notify_err)?;
     let wal_dir = layout.wal_dir();
@@ -59,6 +74,11 @@ fn watch_loop(compactor: &mut Compactor, layout: &Layout, json: bool) -> Result<
         let report = compactor.run_once()?;
         if report.segments > 0 || report.finished_interrupted > 0 || !report.quarantined.is_empty() {
             print_report(&report, json, false)?;
+        }
+        if report.segments > 0
+            && let Some(shipper) = shipper
+        {
+            shipper.wake();
         }
     }
 }

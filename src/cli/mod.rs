@@ -7,6 +7,7 @@ pub mod query;
 pub mod remote;
 pub mod retention;
 pub mod serve;
+pub mod ship;
 pub mod stats;
 pub mod verify;
 
@@ -28,6 +29,8 @@ pub enum CliError {
     Serve(#[from] flightrec::server::ServeError),
     #[error(transparent)]
     Client(#[from] flightrec::client::ClientError),
+    #[error(transparent)]
+    Ship(#[from] flightrec::ship::ShipError),
     #[error("{}: {what}: {source}", Code::Io)]
     Io { what: String, source: std::io::Error },
 }

@@ -22,6 +22,8 @@ pub struct ServeArgs {
     pub tls: Option<(PathBuf, PathBuf)>,
     pub allowed_hosts: Vec<String>,
     pub max_concurrent_requests: usize,
+    /// Ship sealed Parquet files in the background.
+    pub ship: Option<flightrec::ship::ShipConfig>,
 }
 
 pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode, CliError> {
@@ -44,6 +46,10 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), CliError> {
     config.wal = args.wal;
     config.max_future_skew = args.max_future_skew;
     config.retention = chrono::Duration::days(i64::from(args.retention_days));
+    if let Some(ship) = &args.ship {
+        eprintln!("flightrec: shipping sealed Parquet files to {} as host={}", ship.target.url(), ship.host_id);
+    }
+    config.ship = args.ship;
     let recorder = Recorder::open(config).await?;
     if args.demo {
         eprintln!("demo: recording nine days of history into {} ...", dir.display());

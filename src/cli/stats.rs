@@ -1,11 +1,13 @@
 //! `flightrec stats`: what the data directory holds, read-only and without a lock; with
-//! `--url`, what a running server's `GET /v1/stats` says. Both show the same [`Totals`].
+//! `--url`, what a running server's `GET /v1/stats` says. Both show the same [`Totals`] and
+//! [`ShipStats`] (locally: as of the last ship pass, from its status file).
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use flightrec::datadir::Layout;
+use flightrec::ship::{ShipStats, StatusFile};
 use flightrec::stats::{Part, Totals};
 use flightrec::wal::inspect;
 
@@ -23,6 +25,8 @@ struct DirStats {
     first_lsn: Option<u64>,
     last_lsn: Option<u64>,
     damage: usize,
+    #[serde(flatten)]
+    ship: ShipStats,
 }
 
 /// Only the timestamp of a stored event (the rest is skipped).
@@ -52,6 +56,7 @@ pub fn run(root: &Path, json: bool) -> Result<ExitCode, CliError> {
         first_lsn: wal.first_lsn(),
         last_lsn: wal.last_lsn(),
         damage: wal.damage_count(),
+        ship: StatusFile::read(root).map(|f| f.stats(chrono::Utc::now())).unwrap_or_default(),
     };
     if json {
         print_json(&stats)?;
@@ -61,6 +66,7 @@ pub fn run(root: &Path, json: bool) -> Result<ExitCode, CliError> {
         println!("WAL segments    {} ({} bytes)", stats.wal_segments, stats.wal_bytes);
         println!("Parquet files   {} ({} bytes)", stats.totals.parquet_files, stats.parquet_bytes);
         print_span(&stats.totals);
+        print_ship(&stats.ship);
         if stats.damage > 0 {
             println!("damage          {} (run `flightrec verify` for details)", stats.damage);
         }
@@ -75,13 +81,26 @@ pub fn run_remote(server: &flightrec::client::Endpoint, json: bool) -> Result<Ex
         print_json(&answer)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let totals: Totals = serde_json::from_value(answer)
-        .map_err(|e| CliError::Io { what: "decode the server's stats".into(), source: e.into() })?;
+    let decode = |e: serde_json::Error| CliError::Io { what: "decode the server's stats".into(), source: e.into() };
+    let ship: ShipStats = serde_json::from_value(answer.clone()).map_err(decode)?;
+    let totals: Totals = serde_json::from_value(answer).map_err(decode)?;
     println!("server          {}", server.url);
     print_events(&totals);
     println!("Parquet files   {}", totals.parquet_files);
     print_span(&totals);
+    print_ship(&ship);
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_ship(s: &ShipStats) {
+    let Some(url) = &s.ship_to else { return };
+    println!(
+        "shipped         {} files to {url}, {} waiting (oldest {:.0} s)",
+        s.shipped_files, s.unshipped_files, s.ship_lag_seconds
+    );
+    if let Some(e) = &s.last_ship_error {
+        println!("ship error      {e}");
+    }
 }
 
 fn print_events(t: &Totals) {

@@ -27,6 +27,8 @@ pub struct RecorderConfig {
     pub dedup_capacity: usize,
     /// Events dated further than this ahead of the clock are refused (default 1 day).
     pub max_future_skew: chrono::Duration,
+    /// Where to ship sealed Parquet files (None: they stay local only).
+    pub ship: Option<crate::ship::ShipConfig>,
 }
 
 impl RecorderConfig {
@@ -42,6 +44,7 @@ impl RecorderConfig {
             dedup_window: chrono::Duration::hours(24),
             dedup_capacity: 2_000_000,
             max_future_skew: crate::ingest::DEFAULT_MAX_FUTURE_SKEW,
+            ship: None,
         }
     }
 }

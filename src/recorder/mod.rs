@@ -47,6 +47,7 @@ use crate::fsio::create_dir_durable;
 use crate::query::parquet::{self, ParquetScan};
 use crate::query::views::{JobView, TraceView, collect_all, job_view, trace_view};
 use crate::query::{EventPage, EventQuery, merge_page, tail::TailIndex};
+use crate::ship::{ShipStats, Shipper};
 use crate::stats::{Part, Totals};
 use crate::wal::{Durability, WalHooks, WalStats};
 
@@ -87,6 +88,11 @@ pub struct RecorderStats {
     /// Whole WAL segments in `wal/quarantine/` (moved there because they could not be verified).
     pub wal_quarantined_segments: u64,
     pub wal: WalStats,
+    #[serde(flatten)]
+    pub ship: ShipStats,
+    /// The shipper's totals since start (`/metrics` only).
+    #[serde(skip)]
+    pub ship_counters: crate::ship::ShipCounters,
 }
 
 /// An open recorder. Cheap to clone; every clone is the same recorder.
@@ -103,6 +109,8 @@ pub(crate) struct Inner {
     compactor: Mutex<Compactor>,
     query_catalog: Mutex<Catalog>,
     seal_notify: Arc<tokio::sync::Notify>,
+    /// Ships compacted files when `config.ship` is set (its own catalog connection).
+    shipper: Option<Arc<Shipper>>,
     tasks: tasks::Tasks,
     _compactor_lock: DirLock,
     _writer_lock: DataDir,
@@ -185,6 +193,8 @@ impl Recorder {
                     .filter(|f| f.segment)
                     .count() as u64,
                 wal: inner.intake.wal().stats(),
+                ship: inner.ship_stats()?,
+                ship_counters: inner.shipper.as_ref().map(|s| s.board().counters()).unwrap_or_default(),
             })
         })
         .await
@@ -292,6 +302,10 @@ impl Inner {
         store::recent_event_ids(&query_catalog, &layout.root, config.dedup_window, config.dedup_capacity, &mut |id| {
             dedup.insert(id, now);
         })?;
+        let shipper = match &config.ship {
+            Some(ship) => Some(Arc::new(Shipper::new(compactor.catalog().reader()?, &layout.root, ship.clone()))),
+            None => None,
+        };
         let tail = Arc::new(Mutex::new(TailIndex::default()));
         let seal_notify = Arc::new(tokio::sync::Notify::new());
         let hooks = WalHooks {
@@ -315,6 +329,7 @@ impl Inner {
             compactor: Mutex::new(compactor),
             query_catalog: Mutex::new(query_catalog),
             seal_notify,
+            shipper,
             tasks: tasks::Tasks::default(),
             _compactor_lock: compactor_lock,
             _writer_lock: writer_lock,
@@ -363,13 +378,27 @@ impl Inner {
     fn compact_once(&self) -> Result<crate::compact::CompactReport, RecorderError> {
         let mut report = crate::compact::CompactReport::default();
         lock(&self.compactor).run_releasing(&mut report, &mut |ranges| lock(&self.tail).remove_ranges(ranges))?;
+        if report.segments > 0
+            && let Some(shipper) = &self.shipper
+        {
+            shipper.wake();
+        }
         Ok(report)
+    }
+
+    /// The shipping fields of the stats (defaults when shipping is not configured).
+    fn ship_stats(&self) -> Result<ShipStats, StoreError> {
+        let Some(shipper) = &self.shipper else { return Ok(ShipStats::default()) };
+        let url = shipper.config().target.url();
+        let counts = lock(&self.query_catalog).ship_counts(url)?;
+        Ok(ShipStats::new(url, counts, shipper.board().last_error(), chrono::Utc::now()))
     }
 
     fn retention_once(&self) -> Result<crate::retention::RetentionReport, RecorderError> {
         let report = {
             let mut compactor = lock(&self.compactor);
-            crate::retention::enforce(&mut compactor, self.config.retention, chrono::Utc::now(), false)?
+            let ship_target = self.config.ship.as_ref().map(|s| s.target.url());
+            crate::retention::enforce_keeping(&mut compactor, self.config.retention, chrono::Utc::now(), false, ship_target)?
         };
         let mut tail = lock(&self.tail);
         for d in report.dropped.iter().filter(|d| d.source == Source::Wal) {

@@ -1,5 +1,6 @@
-//! The recorder's background tasks: compaction (at open, then woken by seals, and periodically) and
-//! retention (periodically; [`super::Recorder::open`] runs it once before returning). Each runs its blocking work on tokio's blocking
+//! The recorder's background tasks: compaction (at open, then woken by seals, and periodically),
+//! retention (periodically; [`super::Recorder::open`] runs it once before returning) and, when
+//! configured, shipping (woken by compactions, see [`crate::ship::Shipper`]). Each runs its blocking work on tokio's blocking
 //! pool; a failure is logged and retried at the next wake-up, never fatal.
 
 use std::sync::{Arc, Mutex};
@@ -32,12 +33,14 @@ impl Tasks {
 pub(super) fn start(inner: &Arc<Inner>) {
     let (tx, rx) = watch::channel(false);
     let compaction = tokio::spawn(compaction_loop(inner.clone(), rx.clone()));
+    let shipping = inner.shipper.clone().map(|shipper| tokio::spawn(shipper.run(rx.clone())));
     let retention = tokio::spawn(retention_loop(inner.clone(), rx));
     if let Ok(mut s) = inner.tasks.stop.lock() {
         *s = Some(tx);
     }
     if let Ok(mut h) = inner.tasks.handles.lock() {
         h.extend([compaction, retention]);
+        h.extend(shipping);
     }
 }
 

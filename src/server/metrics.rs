@@ -95,7 +95,34 @@ fn snapshot(stats: &RecorderStats) -> Registry {
         r.register(name, help, ConstGauge::new(value));
     }
     r.register("wal_fsync_seconds", "Latency of the WAL writer's fdatasync calls", FsyncHistogram::of(stats));
+    register_shipping(&mut r, stats);
     r
+}
+
+/// The shipping gauges and counters (zeros when shipping is not configured).
+fn register_shipping(r: &mut Registry, stats: &RecorderStats) {
+    let (ship, totals) = (&stats.ship, &stats.ship_counters);
+    let gauges = [
+        ("shipped_files", "Parquet files complete in the object store", ship.shipped_files),
+        ("unshipped_files", "Compacted Parquet files not shipped yet", ship.unshipped_files),
+        ("ship_failing", "1 while the last ship pass failed (last_ship_error in /v1/stats)", u64::from(ship.last_ship_error.is_some())),
+    ];
+    for (name, help, value) in gauges {
+        r.register(name, help, ConstGauge::new(value));
+    }
+    r.register(
+        "ship_lag_seconds",
+        "Seconds the oldest unshipped Parquet file has waited since its compaction",
+        ConstGauge::new(ship.ship_lag_seconds),
+    );
+    let counters = [
+        ("ship_uploaded_files", "Parquet files uploaded by this process", totals.shipped_files),
+        ("ship_uploaded_bytes", "Parquet bytes uploaded by this process", totals.shipped_bytes),
+        ("ship_failed_passes", "Ship passes that failed (retried with backoff)", totals.failed_passes),
+    ];
+    for (name, help, value) in counters {
+        r.register(name, help, ConstCounter::new(value));
+    }
 }
 
 /// The WAL writer's fdatasync histogram as it is now (cumulative counts per bound in µs).

@@ -10,6 +10,7 @@
 //! never open it: the Parquet files are their interface.
 
 mod schema;
+mod shipments;
 #[cfg(test)]
 mod tests;
 
@@ -24,6 +25,7 @@ use super::error::{StoreError, db};
 use super::files::path_list;
 use schema::unknown_string;
 pub use schema::{SCHEMA_VERSION, SegmentState, Source};
+pub use shipments::{RemoteObject, ShipCounts, Shipped, Unshipped};
 
 /// The `staging` table of the catalog's connection (in memory, not in the catalog file): what
 /// the catalog needs of the events of the segments being recorded, in the order of
@@ -436,8 +438,8 @@ impl Catalog {
     pub fn stats(&self) -> Result<CatalogStats, StoreError> {
         let sql = "SELECT count(*)::UBIGINT, coalesce(sum(events), 0)::UBIGINT, coalesce(sum(len(files)), 0)::UBIGINT, \
                    epoch_us(min(min_ts)), epoch_us(max(max_ts)), \
-                   (SELECT count(*) FROM cat.retention_log)::UBIGINT, \
-                   (SELECT coalesce(sum(events), 0) FROM cat.retention_log)::UBIGINT, \
+                   (SELECT count(*) FROM cat.retention_log WHERE source <> 'remote')::UBIGINT, \
+                   (SELECT coalesce(sum(events), 0) FROM cat.retention_log WHERE source <> 'remote')::UBIGINT, \
                    (SELECT count(*) FROM cat.trace_index WHERE dropped)::UBIGINT \
                    + (SELECT count(*) FROM cat.job_index WHERE dropped)::UBIGINT \
                    FROM cat.segments WHERE state = ?";

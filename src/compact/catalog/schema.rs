@@ -11,10 +11,10 @@ use duckdb::{Connection, params};
 use crate::compact::error::{StoreError, db};
 
 /// Schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The migration to version `i + 1` is `MIGRATIONS[i]`.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     r"
     CREATE TABLE cat.segments (
         segment UBIGINT PRIMARY KEY,      -- first LSN of the WAL segment
@@ -43,7 +43,7 @@ const MIGRATIONS: [&str; 2] = [
         first_lsn UBIGINT, last_lsn UBIGINT,
         min_ts TIMESTAMPTZ, max_ts TIMESTAMPTZ,
         events UBIGINT NOT NULL,
-        source VARCHAR NOT NULL,          -- 'parquet' | 'wal'
+        source VARCHAR NOT NULL,          -- 'parquet' | 'wal' (| 'remote', version 2)
         files VARCHAR[] NOT NULL,
         dropped_at TIMESTAMPTZ NOT NULL,
         window_days DOUBLE NOT NULL
@@ -65,6 +65,23 @@ const MIGRATIONS: [&str; 2] = [
     DROP TABLE cat.trace_index;
     ALTER TABLE cat.trace_index_v2 RENAME TO trace_index;
     CREATE INDEX trace_index_id ON cat.trace_index (trace_id);
+",
+    // Version 3: the files shipped to object storage.
+    r"
+    -- One row per Parquet file shipped to a target (a segment has a file per UTC date), written
+    -- only once the object is complete under its key.
+    CREATE TABLE cat.shipments (
+        file VARCHAR NOT NULL,            -- Parquet path relative to the data directory
+        target VARCHAR NOT NULL,          -- the --ship-to URL
+        segment UBIGINT NOT NULL,
+        object_key VARCHAR NOT NULL,      -- the object's key in the bucket, prefix included
+        bytes UBIGINT NOT NULL,
+        etag VARCHAR,
+        shipped_at TIMESTAMPTZ NOT NULL,
+        max_ts TIMESTAMPTZ,               -- newest event of the segment (remote retention)
+        remote_dropped_at TIMESTAMPTZ,    -- remote retention deleted the object
+        PRIMARY KEY (file, target)
+    );
 ",
 ];
 
@@ -115,6 +132,9 @@ pub enum Source {
     Parquet,
     /// A sealed WAL segment not compacted yet.
     Wal,
+    /// Shipped objects remote retention deleted from the bucket (`files`: their keys); the
+    /// local files are dropped by their own `parquet` row.
+    Remote,
 }
 
 impl SegmentState {
@@ -136,12 +156,13 @@ impl Source {
         match self {
             Source::Parquet => "parquet",
             Source::Wal => "wal",
+            Source::Remote => "remote",
         }
     }
 
     /// The source a stored string names (None: a string this build never writes).
     pub fn parse(s: &str) -> Option<Source> {
-        [Source::Parquet, Source::Wal].into_iter().find(|v| v.as_str() == s)
+        [Source::Parquet, Source::Wal, Source::Remote].into_iter().find(|v| v.as_str() == s)
     }
 }
 

@@ -264,3 +264,6 @@ fn segments_staged_together_are_recorded_in_one_call_each_with_its_own_rows() {
     assert_eq!(catalog.index_rows(IdIndex::Job, "j1").unwrap().len(), 2);
     assert_eq!(catalog.index_rows(IdIndex::Trace, TR0).unwrap().len(), 1, "other segments' rows stay");
 }
+
+#[path = "shipments_tests.rs"]
+mod shipments;
