@@ -14,7 +14,8 @@ use crate::compact::error::{StoreError, db};
 pub const SCHEMA_VERSION: i64 = 2;
 
 /// The migration to version `i + 1` is `MIGRATIONS[i]`.
-const MIGRATIONS: [&str; 2] = [r"
+const MIGRATIONS: [&str; 2] = [
+    r"
     CREATE TABLE cat.segments (
         segment UBIGINT PRIMARY KEY,      -- first LSN of the WAL segment
         first_lsn UBIGINT, last_lsn UBIGINT,
@@ -47,7 +48,8 @@ const MIGRATIONS: [&str; 2] = [r"
         dropped_at TIMESTAMPTZ NOT NULL,
         window_days DOUBLE NOT NULL
     );
-", r"
+",
+    r"
     -- One row per Parquet file shipped to a target (a segment has a file per UTC date), written
     -- only once the object is complete under its key.
     CREATE TABLE cat.shipments (
@@ -62,7 +64,8 @@ const MIGRATIONS: [&str; 2] = [r"
         remote_dropped_at TIMESTAMPTZ,    -- remote retention deleted the object
         PRIMARY KEY (file, target)
     );
-"];
+",
+];
 
 /// Creates the tables of a new catalog, or migrates an older one, to [`SCHEMA_VERSION`].
 pub fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
