@@ -66,7 +66,10 @@ impl Moto {
         loop {
             let mut url = format!("{}/{bucket}?list-type=2&prefix={prefix}", self.endpoint());
             if let Some(t) = &token {
-                url.push_str(&format!("&continuation-token={}", t.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D")));
+                url.push_str(&format!(
+                    "&continuation-token={}",
+                    t.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D")
+                ));
             }
             let body = ureq::get(&url).call().unwrap().body_mut().read_to_string().unwrap();
             keys.extend(between(&body, "<Key>", "</Key>"));
@@ -82,7 +85,10 @@ impl Moto {
         let script = format!(
             "import sys, pyarrow.fs as fs\n{S3FS}\nsys.stdout.buffer.write(s3.open_input_stream(sys.argv[2]).read())"
         );
-        let out = Command::new("python3").args(["-c", &script, &self.endpoint(), &format!("{bucket}/{key}")]).output().unwrap();
+        let out = Command::new("python3")
+            .args(["-c", &script, &self.endpoint(), &format!("{bucket}/{key}")])
+            .output()
+            .unwrap();
         assert_ok(&out, "pyarrow get");
         out.stdout
     }
@@ -273,7 +279,10 @@ fn kill_9_during_a_large_ship_then_a_rerun_leaves_every_event_once() {
     assert_eq!(rows.len(), lines.len(), "every event exactly once");
     assert_eq!(ids, event_ids(&lines));
     let stats: Value = serde_json::from_slice(&common::flightrec(&dir, &["stats", "--json"]).stdout).unwrap();
-    assert_eq!((stats["shipped_files"].as_u64(), stats["unshipped_files"].as_u64()), (Some(files.len() as u64), Some(0)));
+    assert_eq!(
+        (stats["shipped_files"].as_u64(), stats["unshipped_files"].as_u64()),
+        (Some(files.len() as u64), Some(0))
+    );
 }
 
 /// `GET /v1/stats` of a server.
@@ -381,7 +390,8 @@ fn retention_keeps_unshipped_files_and_remote_retention_deletes_expired_objects(
     let conn = duckdb::Connection::open_in_memory().unwrap();
     conn.execute_batch(&format!("ATTACH '{}' AS cat (READ_ONLY)", dir.join("catalog.duckdb").display())).unwrap();
     let logged: Vec<String> = {
-        let mut stmt = conn.prepare("SELECT unnest(files) FROM cat.retention_log WHERE source = 'remote' ORDER BY 1").unwrap();
+        let mut stmt =
+            conn.prepare("SELECT unnest(files) FROM cat.retention_log WHERE source = 'remote' ORDER BY 1").unwrap();
         stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
     };
     assert_eq!(logged.into_iter().collect::<BTreeSet<_>>(), files, "remote deletions are logged with their keys");

@@ -34,7 +34,11 @@ pub fn run(data_dir: &Path, events: u64, ship_to: &str, reps: usize) -> Result<E
     let (mut ours, mut plain) = (Vec::new(), Vec::new());
     for rep in 0..reps {
         let prefix = format!("{}/rep-{rep}-{}", base.prefix(), chrono::Utc::now().timestamp_millis());
-        let target = ShipTarget::with_store(&format!("{ship_to}#{prefix}"), base.store().clone(), ObjectPath::from(prefix.as_str()));
+        let target = ShipTarget::with_store(
+            &format!("{ship_to}#{prefix}"),
+            base.store().clone(),
+            ObjectPath::from(prefix.as_str()),
+        );
         let shipper = Shipper::new(compactor.catalog().reader()?, data_dir, ShipConfig::new(target, host.clone()));
         let t = Instant::now();
         let report = runtime.block_on(shipper.pass()).map_err(|e| err("ship")(e.to_string()))?;
@@ -52,7 +56,10 @@ pub fn run(data_dir: &Path, events: u64, ship_to: &str, reps: usize) -> Result<E
     };
     let (ours, plain) = (median(&mut ours), median(&mut plain));
     println!("flightrec ship (upload + catalog record per file): median {ours:.1} MB/s over {reps} runs");
-    println!("    baseline plain object_store put of the same files: median {plain:.1} MB/s   flightrec/baseline = {:.2}x", ours / plain.max(1e-9));
+    println!(
+        "    baseline plain object_store put of the same files: median {plain:.1} MB/s   flightrec/baseline = {:.2}x",
+        ours / plain.max(1e-9)
+    );
     Ok(ExitCode::SUCCESS)
 }
 

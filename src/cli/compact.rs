@@ -59,7 +59,12 @@ fn seal_newest_if_no_writer(data_dir: &Path, lsn_floor: u64) -> Result<bool, Cli
     Ok(true)
 }
 
-fn watch_loop(compactor: &mut Compactor, layout: &Layout, json: bool, shipper: Option<&Shipper>) -> Result<(), CliError> {
+fn watch_loop(
+    compactor: &mut Compactor,
+    layout: &Layout,
+    json: bool,
+    shipper: Option<&Shipper>,
+) -> Result<(), CliError> {
     let (tx, rx) = std::sync::mpsc::channel();
     let mut watcher = notify::recommended_watcher(tx).map_err(notify_err)?;
     let wal_dir = layout.wal_dir();

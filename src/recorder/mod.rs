@@ -398,7 +398,13 @@ impl Inner {
         let report = {
             let mut compactor = lock(&self.compactor);
             let ship_target = self.config.ship.as_ref().map(|s| s.target.url());
-            crate::retention::enforce_keeping(&mut compactor, self.config.retention, chrono::Utc::now(), false, ship_target)?
+            crate::retention::enforce_keeping(
+                &mut compactor,
+                self.config.retention,
+                chrono::Utc::now(),
+                false,
+                ship_target,
+            )?
         };
         let mut tail = lock(&self.tail);
         for d in report.dropped.iter().filter(|d| d.source == Source::Wal) {

@@ -105,7 +105,11 @@ fn register_shipping(r: &mut Registry, stats: &RecorderStats) {
     let gauges = [
         ("shipped_files", "Parquet files complete in the object store", ship.shipped_files),
         ("unshipped_files", "Compacted Parquet files not shipped yet", ship.unshipped_files),
-        ("ship_failing", "1 while the last ship pass failed (last_ship_error in /v1/stats)", u64::from(ship.last_ship_error.is_some())),
+        (
+            "ship_failing",
+            "1 while the last ship pass failed (last_ship_error in /v1/stats)",
+            u64::from(ship.last_ship_error.is_some()),
+        ),
     ];
     for (name, help, value) in gauges {
         r.register(name, help, ConstGauge::new(value));

@@ -42,7 +42,10 @@ impl ShipError {
         ShipError::Config { what, value: value.to_string(), reason: reason.into() }
     }
 
-    pub(super) fn remote(op: &'static str, key: &object_store::path::Path) -> impl FnOnce(object_store::Error) -> ShipError {
+    pub(super) fn remote(
+        op: &'static str,
+        key: &object_store::path::Path,
+    ) -> impl FnOnce(object_store::Error) -> ShipError {
         let key = key.to_string();
         move |source| ShipError::Remote { op, key, source }
     }

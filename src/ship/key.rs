@@ -29,8 +29,10 @@ impl HostId {
             .or_else(|| std::env::var("HOSTNAME").ok())
             .unwrap_or_default();
         let name = name.trim();
-        let cleaned: String =
-            name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' }).collect();
+        let cleaned: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' })
+            .collect();
         HostId::new(cleaned.trim_start_matches('.'))
             .map_err(|_| ShipError::config("host name", name, "it cannot be a host id: pass --host-id"))
     }

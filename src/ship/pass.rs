@@ -42,7 +42,11 @@ pub(super) async fn on_catalog<T: Send + 'static>(
 
 /// Ships every compacted file not yet shipped to `config.target`: uploads it, then records it
 /// in the catalog (never the other way round).
-pub async fn ship_pending(catalog: &Arc<Mutex<Catalog>>, root: &Path, config: &ShipConfig) -> Result<PassReport, ShipError> {
+pub async fn ship_pending(
+    catalog: &Arc<Mutex<Catalog>>,
+    root: &Path,
+    config: &ShipConfig,
+) -> Result<PassReport, ShipError> {
     let url = config.target.url().to_string();
     let pending = on_catalog(catalog, move |c| c.unshipped_files(&url)).await?;
     let mut report = PassReport { unshipped: pending.len() as u64, ..PassReport::default() };
@@ -76,7 +80,8 @@ async fn ship_one(
     file: &Unshipped,
 ) -> Result<(String, u64), ShipError> {
     let key = object_key(config.target.prefix(), &config.host_id, &file.file)?;
-    let uploaded = upload(config.target.store().as_ref(), &key, &root.join(&file.file), config.multipart_threshold).await?;
+    let uploaded =
+        upload(config.target.store().as_ref(), &key, &root.join(&file.file), config.multipart_threshold).await?;
     let shipped = Shipped {
         file: file.file.clone(),
         target: config.target.url().to_string(),

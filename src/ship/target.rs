@@ -30,7 +30,8 @@ impl std::fmt::Debug for ShipTarget {
 /// Retries of one request inside object_store: few and short, as the shipper retries whole
 /// passes with its own backoff (a long inner retry would hide an outage from the stats).
 fn retry_config() -> RetryConfig {
-    let backoff = BackoffConfig { init_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(2), base: 2.0 };
+    let backoff =
+        BackoffConfig { init_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(2), base: 2.0 };
     RetryConfig { backoff, max_retries: 2, retry_timeout: Duration::from_secs(20) }
 }
 
@@ -39,7 +40,8 @@ impl ShipTarget {
     /// `memory:///PREFIX` (a store of this process only: tests and benchmarks).
     pub fn parse(url: &str) -> Result<ShipTarget, ShipError> {
         let bad = |reason: &str| ShipError::config("--ship-to", url, reason);
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("use s3://BUCKET/PREFIX, file:///DIR or memory:///"))?;
+        let (scheme, rest) =
+            url.split_once("://").ok_or_else(|| bad("use s3://BUCKET/PREFIX, file:///DIR or memory:///"))?;
         let (store, prefix): (Arc<dyn ObjectStore>, &str) = match scheme {
             "s3" | "s3a" => {
                 let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));

@@ -42,7 +42,11 @@ pub async fn upload(
 }
 
 /// A multipart upload of `file`, aborted (its parts discarded) when anything fails.
-async fn upload_parts(store: &dyn ObjectStore, key: &ObjectPath, file: &std::path::Path) -> Result<Option<String>, ShipError> {
+async fn upload_parts(
+    store: &dyn ObjectStore,
+    key: &ObjectPath,
+    file: &std::path::Path,
+) -> Result<Option<String>, ShipError> {
     let read = |source| ShipError::Read { path: file.to_path_buf(), source };
     let upload = store.put_multipart(key).await.map_err(ShipError::remote("start a multipart upload of", key))?;
     let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);

@@ -7,8 +7,8 @@
 use duckdb::{Row, params};
 
 use super::{Catalog, SegmentState, Source};
-use crate::compact::files::path_list;
 use crate::compact::error::{StoreError, db};
+use crate::compact::files::path_list;
 
 /// A compacted file not shipped to the target yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,8 +95,9 @@ impl Catalog {
              count(*)::UBIGINT, epoch_us(min(f.compacted_at)) FROM ({COMPACTED_FILES}) f \
              WHERE NOT EXISTS (SELECT 1 FROM cat.shipments p WHERE p.file = f.file AND p.target = $2)"
         );
-        let counts =
-            |r: &Row<'_>| Ok(ShipCounts { shipped: r.get(0)?, unshipped: r.get(1)?, oldest_unshipped_micros: r.get(2)? });
+        let counts = |r: &Row<'_>| {
+            Ok(ShipCounts { shipped: r.get(0)?, unshipped: r.get(1)?, oldest_unshipped_micros: r.get(2)? })
+        };
         self.conn
             .query_row(&sql, params![SegmentState::Compacted.as_str(), target], counts)
             .map_err(db("count shipped files"))
@@ -113,7 +114,13 @@ impl Catalog {
 
     /// Marks the objects of one segment deleted from `target` and logs them in the retention
     /// log (source `remote`, the keys as files), in one transaction.
-    pub fn drop_remote(&self, target: &str, segment: u64, objects: &[RemoteObject], window_days: f64) -> Result<(), StoreError> {
+    pub fn drop_remote(
+        &self,
+        target: &str,
+        segment: u64,
+        objects: &[RemoteObject],
+        window_days: f64,
+    ) -> Result<(), StoreError> {
         let keys: Vec<&str> = objects.iter().map(|o| o.object_key.as_str()).collect();
         self.transaction(&format!("log remote segment {segment} as dropped"), |tx| {
             for o in objects {

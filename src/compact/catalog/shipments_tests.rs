@@ -53,9 +53,16 @@ fn remote_retention_marks_objects_dropped_and_logs_them_apart_from_local_drops()
     assert_eq!(catalog.ship_counts(URL).unwrap().shipped, 0);
     let log = catalog.retention_log().unwrap();
     assert_eq!(log.len(), 1);
-    assert_eq!((log[0].source, log[0].events, &log[0].files[..]), (Source::Remote, 2, &[expired[0].object_key.clone()][..]));
+    assert_eq!(
+        (log[0].source, log[0].events, &log[0].files[..]),
+        (Source::Remote, 2, &[expired[0].object_key.clone()][..])
+    );
     let stats = catalog.stats().unwrap();
-    assert_eq!((stats.segments, stats.dropped_segments, stats.dropped_events), (1, 0, 0), "the local files are still there");
+    assert_eq!(
+        (stats.segments, stats.dropped_segments, stats.dropped_events),
+        (1, 0, 0),
+        "the local files are still there"
+    );
 }
 
 #[test]
