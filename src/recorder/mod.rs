@@ -15,8 +15,8 @@ pub mod config;
 pub mod dedup;
 #[cfg(not(feature = "internals"))]
 mod dedup;
-mod idring;
 pub mod error;
+mod idring;
 mod intake;
 pub mod metrics;
 #[cfg(feature = "internals")]
@@ -37,7 +37,6 @@ pub use intake::Intake;
 pub use metrics::RecorderMetrics;
 
 use crate::compact::catalog::{IdIndex, Source};
-use dedup::Dedup;
 use crate::compact::error::io;
 use crate::compact::{Catalog, Compactor, StoreError};
 use crate::datadir::{DataDir, DirLock, Layout};
@@ -48,6 +47,7 @@ use crate::query::views::{JobView, TraceView, collect_all, job_view, trace_view}
 use crate::query::{EventPage, EventQuery, merge_page, tail::TailIndex};
 use crate::stats::{Part, Totals};
 use crate::wal::{Durability, WalHooks, WalStats};
+use dedup::Dedup;
 
 /// The recorder API of DESIGN.md (Interfaces → Rust).
 pub trait FlightRecorder {
