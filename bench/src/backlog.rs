@@ -26,6 +26,8 @@ pub struct Load {
     pub segment_kib: u64,
     pub seals: f64,
     pub seconds: f64,
+    /// Only the default (batched) mode, e.g. for a long run.
+    pub batched_only: bool,
 }
 
 /// What one mode did.
@@ -44,7 +46,8 @@ pub fn run(data_dir: &Path, load: Load) -> Result<std::process::ExitCode, BenchE
         load.segment_kib, load.seals, load.seconds
     );
     let payloads = payloads(20_000)?;
-    for (name, per_tx) in [("one transaction per segment", 1), ("batched", SEGMENTS_PER_TRANSACTION)] {
+    let modes = [("one transaction per segment", 1), ("batched", SEGMENTS_PER_TRANSACTION)];
+    for (name, per_tx) in modes.into_iter().filter(|(_, per_tx)| !load.batched_only || *per_tx > 1) {
         let dir = data_dir.join(format!("backlog-{per_tx}"));
         let out = run_mode(&dir, load, per_tx, &payloads)?;
         let secs = load.seconds;
@@ -62,6 +65,7 @@ pub fn run(data_dir: &Path, load: Load) -> Result<std::process::ExitCode, BenchE
             samples.join(" "),
         );
     }
+    println!("peak RSS of this process: {} MB", crate::measure::peak_rss_mb());
     Ok(std::process::ExitCode::SUCCESS)
 }
 

@@ -84,6 +84,10 @@ enum Command {
         /// of the same NDJSON into Parquet, and full scans of the same Parquet files.
         #[arg(long)]
         baselines: bool,
+        /// Seal and compact after every N events while generating, as a recorder compacts
+        /// while it records (0: once, after all of them); bounds the WAL on disk to N events.
+        #[arg(long, default_value_t = 0)]
+        compact_every: u64,
     },
     /// Measure OTLP ingest: the same spans as OTLP/HTTP protobuf exports to POST /v1/traces
     /// and, mapped to FR-EVT events, as JSON arrays to POST /v1/events (sync durability, a
@@ -127,6 +131,9 @@ enum Command {
         /// Seconds per mode.
         #[arg(long, default_value_t = 20.0)]
         seconds: f64,
+        /// Run only the default (batched) mode.
+        #[arg(long)]
+        batched_only: bool,
     },
 }
 
@@ -159,12 +166,14 @@ fn main() -> ExitCode {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
     let data_dir = cli.data_dir;
     let result = match cli.command {
-        Command::Query { events, days, reps, baselines } => query::run(&data_dir, events, days, reps, baselines),
+        Command::Query { events, days, reps, baselines, compact_every } => {
+            query::run(&data_dir, query::Load { events, days, compact_every }, reps, baselines)
+        }
         Command::Ship { events, ship_to, reps } => ship::run(&data_dir, events, &ship_to, reps),
         Command::Recovery { mb } => recovery::run(&data_dir, mb),
         Command::Otlp { spans, batch, clients } => otlp::run(&data_dir, &otlp::OtlpArgs { spans, batch, clients }),
-        Command::Backlog { segment_kib, seals, seconds } => {
-            backlog::run(&data_dir, backlog::Load { segment_kib, seals, seconds })
+        Command::Backlog { segment_kib, seals, seconds, batched_only } => {
+            backlog::run(&data_dir, backlog::Load { segment_kib, seals, seconds, batched_only })
         }
         Command::Ingest { writers, seconds, durability, baselines, recorder, rate, prepared, typed } => {
             // The recorder's default segment size and age: the figures are for the defaults.

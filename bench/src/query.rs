@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use flightrec::compact::Compactor;
+use flightrec::compact::{CompactReport, Compactor};
 use flightrec::datadir::DataDir;
 use flightrec::query::EventQuery;
 use flightrec::recorder::{FlightRecorder, Recorder, RecorderConfig};
@@ -19,24 +19,37 @@ use flightrec::workload::Generator;
 
 use crate::BenchError;
 use crate::fill::Filler;
-use crate::measure::{page_start, peak_rss_mb, percentile};
+use crate::measure::{page_start, peak_rss_mb, percentile, reset_peak_rss};
 
 /// Wraps an error message as a [`BenchError`] saying what failed.
 pub(crate) fn err(what: &str) -> impl FnOnce(String) -> BenchError + '_ {
     move |e| BenchError::Io { what: what.to_string(), source: std::io::Error::other(e) }
 }
 
-pub fn run(data_dir: &Path, events: u64, days: u32, reps: usize, baselines: bool) -> Result<ExitCode, BenchError> {
+/// What the query benchmark generates: `events` over the last `days`, compacted after every
+/// `compact_every` events (0: once, after all).
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    pub events: u64,
+    pub days: u32,
+    pub compact_every: u64,
+}
+
+pub fn run(data_dir: &Path, load: Load, reps: usize, baselines: bool) -> Result<ExitCode, BenchError> {
+    let Load { events, days, compact_every } = load;
     let start = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
     let step = (i64::from(days) * 86_400_000_000 / events.max(1) as i64).max(1);
     let ndjson_copy = baselines.then(|| data_dir.join("bench-events.ndjson"));
-    let (ndjson_bytes, samples) = generate(data_dir, events, start, step, ndjson_copy.as_deref())?;
-    let t = Instant::now();
-    let report = {
+    std::fs::create_dir_all(data_dir).map_err(BenchError::io("create data directory"))?;
+    let (ndjson_bytes, samples, report, secs) = {
         let _lock = flightrec::datadir::DirLock::compactor(data_dir)?;
-        Compactor::open(&flightrec::datadir::Layout::new(data_dir))?.run_once()?
+        let mut compactor = Compactor::open(&flightrec::datadir::Layout::new(data_dir))?;
+        let mut compaction =
+            Compaction { compactor: Some(&mut compactor), every: compact_every, ..Compaction::default() };
+        let (bytes, samples) = generate(data_dir, events, start, step, ndjson_copy.as_deref(), &mut compaction)?;
+        compaction.run()?;
+        (bytes, samples, compaction.report, compaction.secs)
     };
-    let secs = t.elapsed().as_secs_f64();
     println!(
         "compaction: {} events in {secs:.2} s = {:.0} events/s; Parquet {} bytes = {:.1}% of {} NDJSON bytes",
         report.events,
@@ -56,6 +69,8 @@ pub fn run(data_dir: &Path, events: u64, days: u32, reps: usize, baselines: bool
         );
         let _ = std::fs::remove_file(ndjson);
     }
+    let ingest_and_compaction_peak = peak_rss_mb();
+    reset_peak_rss();
     let runtime = tokio::runtime::Runtime::new().map_err(BenchError::io("start tokio"))?;
     let medians = runtime.block_on(measure(data_dir, &samples, start, days, reps))?;
     if baselines {
@@ -68,8 +83,30 @@ pub fn run(data_dir: &Path, events: u64, days: u32, reps: usize, baselines: bool
             );
         }
     }
-    println!("peak RSS of this process (baselines included): {} MB", peak_rss_mb());
+    println!("peak RSS of this process (baselines included): {} MB", peak_rss_mb().max(ingest_and_compaction_peak));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The compactor of a query benchmark's data directory, and what its runs did so far.
+#[derive(Default)]
+struct Compaction<'c> {
+    compactor: Option<&'c mut Compactor>,
+    every: u64,
+    report: CompactReport,
+    secs: f64,
+}
+
+impl Compaction<'_> {
+    /// Compacts the sealed segments, adding to the report and the time.
+    fn run(&mut self) -> Result<(), BenchError> {
+        let Some(compactor) = self.compactor.as_deref_mut() else { return Ok(()) };
+        let t = Instant::now();
+        let report = compactor.run_once()?;
+        self.secs += t.elapsed().as_secs_f64();
+        self.report.events += report.events;
+        self.report.parquet_bytes += report.parquet_bytes;
+        Ok(())
+    }
 }
 
 /// Appends the events to the WAL (sealing as it goes); returns the NDJSON size and sampled
@@ -80,6 +117,7 @@ pub(crate) fn generate(
     start: chrono::DateTime<chrono::Utc>,
     step: i64,
     ndjson_copy: Option<&Path>,
+    compaction: &mut Compaction<'_>,
 ) -> Result<(u64, Vec<(String, String)>), BenchError> {
     let dir = DataDir::open(data_dir)?;
     let mut copy = match ndjson_copy {
@@ -104,6 +142,11 @@ pub(crate) fn generate(
             samples.push((e.trace_id.to_string(), e.job_id.as_deref().unwrap_or_default().to_string()));
         }
         filler.push(line)?;
+        if compaction.every > 0 && (i + 1) % compaction.every == 0 {
+            filler.flush()?;
+            filler.wal().seal_blocking()?;
+            compaction.run()?;
+        }
     }
     let intake = filler.finish()?;
     if let Some(w) = copy.as_mut() {
@@ -111,7 +154,8 @@ pub(crate) fn generate(
     }
     intake.wal().seal_blocking()?;
     intake.wal().close()?;
-    println!("ingest: {events} events in {:.2} s (batch durability, one writer)", t.elapsed().as_secs_f64());
+    let secs = t.elapsed().as_secs_f64() - compaction.secs;
+    println!("ingest: {events} events in {secs:.2} s (batch durability, one writer; compaction runs aside)");
     Ok((bytes, samples))
 }
 
@@ -157,5 +201,6 @@ async fn measure(
         medians.push((name, ms(at(0.5))));
     }
     println!("({found} events returned in all)");
+    println!("peak RSS while the recorder opened and answered (from the RSS at its start): {} MB", peak_rss_mb());
     Ok(medians)
 }

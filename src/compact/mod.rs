@@ -71,6 +71,9 @@ pub struct CompactReport {
     pub quarantined: Vec<Quarantined>,
 }
 
+/// What a run calls with the LSN ranges (first, last) each catalog transaction recorded.
+pub type Released<'a> = dyn FnMut(&[(u64, u64)]) + 'a;
+
 /// A WAL segment the compactor kept in the quarantine, and why.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Quarantined {
@@ -177,7 +180,7 @@ impl Compactor {
     pub fn run_releasing(
         &mut self,
         report: &mut CompactReport,
-        released: &mut dyn FnMut(&[(u64, u64)]),
+        released: &mut Released<'_>,
     ) -> Result<(), StoreError> {
         remove_tmp_files(&self.layout)?;
         let mut segments = self.layout.segments().list()?;
@@ -288,7 +291,7 @@ impl Compactor {
         &mut self,
         mut written: Vec<Written>,
         report: &mut CompactReport,
-        released: &mut dyn FnMut(&[(u64, u64)]),
+        released: &mut Released<'_>,
     ) -> Result<(), StoreError> {
         if written.is_empty() {
             return Ok(());

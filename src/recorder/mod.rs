@@ -15,8 +15,8 @@ pub mod config;
 pub mod dedup;
 #[cfg(not(feature = "internals"))]
 mod dedup;
-mod idring;
 pub mod error;
+mod idring;
 mod intake;
 pub mod metrics;
 #[cfg(feature = "internals")]
@@ -38,7 +38,6 @@ pub use intake::Intake;
 pub use metrics::RecorderMetrics;
 
 use crate::compact::catalog::{IdIndex, Source};
-use dedup::Dedup;
 use crate::compact::error::io;
 use crate::compact::{Catalog, Compactor, StoreError};
 use crate::datadir::{DataDir, DirLock, Layout};
@@ -50,6 +49,7 @@ use crate::query::{EventPage, EventQuery, merge_page, tail::TailIndex};
 use crate::ship::{ShipStats, Shipper};
 use crate::stats::{Part, Totals};
 use crate::wal::{Durability, WalHooks, WalStats};
+use dedup::Dedup;
 
 /// The recorder API of DESIGN.md (Interfaces → Rust).
 pub trait FlightRecorder {
