@@ -89,7 +89,7 @@ pub fn run(data_dir: &Path, load: Load, reps: usize, baselines: bool) -> Result<
 
 /// The compactor of a query benchmark's data directory, and what its runs did so far.
 #[derive(Default)]
-struct Compaction<'c> {
+pub(crate) struct Compaction<'c> {
     compactor: Option<&'c mut Compactor>,
     every: u64,
     report: CompactReport,

@@ -21,7 +21,7 @@ use crate::query::err;
 pub fn run(data_dir: &Path, events: u64, ship_to: &str, reps: usize) -> Result<ExitCode, BenchError> {
     let start = chrono::Utc::now() - chrono::Duration::days(2);
     let step = (2 * 86_400_000_000 / events.max(1) as i64).max(1);
-    crate::query::generate(data_dir, events, start, step, None)?;
+    crate::query::generate(data_dir, events, start, step, None, &mut crate::query::Compaction::default())?;
     let _lock = DirLock::compactor(data_dir)?;
     let mut compactor = Compactor::open(&Layout::new(data_dir))?;
     compactor.run_once()?;
