@@ -288,6 +288,14 @@ await check(page, 'the overview histogram has one bar per /v1/summary bucket', a
   await page.screenshot({ path: path.join(shotDir, 'overview.png') });
 });
 
+/** Back to the page of all time (no range in the URL) and its overview. */
+async function backToAllTime(page) {
+  await page.goBack();
+  await until('the URL without a range', async () => !new URLSearchParams(new URL(page.url()).hash.slice(1)).has('from'));
+  await idle(page, 'events-view');
+  await overviewSummary(page);
+}
+
 await check(page, 'a bar, a segment and a drag filter the table to their range', async () => {
   await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
   const { summary } = await overviewSummary(page);
@@ -304,8 +312,7 @@ await check(page, 'a bar, a segment and a drag filter the table to their range',
   assert((await page.inputValue(tid('filter-from'))) === range.from, 'the From field does not show the bar\'s start');
   assert(!new URL(page.url()).hash.includes('type='), 'clicking above the segments filtered by a type');
   // One type's segment of a bar: that type only.
-  await page.goBack();
-  await overviewSummary(page);
+  await backToAllTime(page);
   bars = await histogramBars(page);
   const withSeg = bars.slice(0, -1).find((b) => b.segs.some((s) => s.height > 4 && s.type !== 'llm_inference'));
   assert(withSeg, 'no segment is tall enough to click');
@@ -314,8 +321,7 @@ await check(page, 'a bar, a segment and a drag filter the table to their range',
   const segRows = await rowsIn(page, bucketRange(summary, withSeg.index), (r) => r.type === seg.type, ` of type ${seg.type}`);
   assert(segRows.length === Math.min(seg.count, limit), `the table shows ${segRows.length} rows for a ${seg.type} segment of ${seg.count}`);
   // A drag across bars zooms to the range they cover.
-  await page.goBack();
-  await overviewSummary(page);
+  await backToAllTime(page);
   bars = await histogramBars(page);
   const [a, b] = [bars[1], bars[Math.min(bars.length - 2, 4)]];
   await page.mouse.move(a.x, a.top + 5);

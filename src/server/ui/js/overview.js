@@ -15,7 +15,7 @@ import { hrefFor, navigate, state } from './url-state.js';
 export const overviewEl = byTestId('overview');
 const CHART_HEIGHT = 120;
 const JOBS_SHOWN = 5; // per list; the jobs list has the rest
-let shown = { key: null, summary: null, query: '' };
+let shown = { key: null, summary: null, query: '', marks: '' };
 let overviewReq = 0;
 
 /** What the summary depends on: the range and the filters /v1/summary takes. */
@@ -25,7 +25,9 @@ const overviewKey = (f) => ['range', 'from', 'to', 'job_id', 'trace_id'].map((k)
 export async function loadOverview(force = false) {
   const key = overviewKey(state.filters);
   if (!force && shown.key === key) {
-    render(); // the table's type or model filter is marked in the charts
+    // Redrawn only when the table's type or model filter, which the charts mark, changed: a
+    // redraw under the pointer would cut a drag short.
+    if (shown.marks !== marksKey()) render();
     return;
   }
   const req = ++overviewReq;
@@ -35,11 +37,11 @@ export async function loadOverview(force = false) {
     const query = rangeParams(range, state.filters, ['job_id', 'trace_id']).toString();
     const summary = await api(`/v1/summary?${query}`);
     if (req !== overviewReq) return;
-    shown = { key, summary, query };
+    shown = { key, summary, query, marks: '' };
     render();
   } catch (e) {
     if (req !== overviewReq) return;
-    shown = { key: null, summary: null, query: '' };
+    shown = { key: null, summary: null, query: '', marks: '' };
     if (e.code === 'HSK-401-UNAUTHORIZED') askToken();
     // The table shows the same filter's error in the banner; here a line is enough.
     fill(overviewEl, h('p', { class: 'empty', 'data-testid': 'overview-error' }, `No overview: ${e.code || 'ERROR'}: ${e.message}`));
@@ -53,9 +55,12 @@ export function invalidateOverview() {
   shown.key = null;
 }
 
+const marksKey = () => `${state.filters.type}\u0001${state.filters.model_id}`;
+
 function render() {
   const s = shown.summary;
   if (!s) return;
+  shown.marks = marksKey();
   overviewEl.dataset.query = shown.query;
   fill(overviewEl,
     histogramCard(s),
