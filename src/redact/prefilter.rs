@@ -1,11 +1,10 @@
 //! Which rules could match a string at all, from one pass of a literal search.
 //!
 //! Every built-in rule names literals (`needles`) of which each of its matches contains at
-//! least one. One Aho-Corasick automaton over all of them, ASCII case ignored and reporting
-//! overlapping matches (a needle inside another, `sk-` in `sk-ant-`, is still seen), tells
-//! the rules a string could hold; the others cannot match it and are not run. Short
-//! strings with no needle, the usual case, cost one walk of the automaton. Rules without
-//! needles (custom patterns) are checked by a [`RegexSet`] of their own.
+//! least one. One Aho-Corasick automaton over all of them (ASCII case ignored) tells the
+//! rules a string could hold; the others cannot match it and are not run. Short strings
+//! with no needle, the usual case, cost one search. Rules without needles (custom
+//! patterns) are checked by a [`RegexSet`] of their own.
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::RegexSet;
