@@ -54,7 +54,7 @@ impl Prefilter {
                     .iter()
                     .enumerate()
                     .filter(|(_, r)| r.needles.iter().any(|m| n.contains(&m.to_ascii_lowercase())))
-                    .fold(0, |set: RuleSet, (i, _)| set | RuleSet::from(1u8) << i)
+                    .fold(0, |set: RuleSet, (i, _)| set | (RuleSet::from(1u8) << i))
             })
             .collect();
         let needles = AhoCorasick::builder()
