@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::event::{Event, InvalidEvent, parse_event};
 use crate::redact::Redactor;
-use crate::wal::event_payload;
+use crate::wal::write_event_payload;
 
 /// An event ready for the WAL.
 #[derive(Debug, Clone)]
@@ -61,27 +61,40 @@ pub fn prepare_json(redactor: &Redactor, json: &[u8]) -> Result<Prepared, Invali
         return Err(InvalidEvent::new("", reason));
     }
     let parsed = parse_event(json)?;
-    finish(redactor, parsed.event, parsed.trace_id_assigned)
+    // The canonical JSON is about as long as the input, plus an assigned trace_id.
+    finish(redactor, parsed.event, parsed.trace_id_assigned, json.len() + TRACE_ID_FIELD_LEN)
 }
 
 /// Validates and redacts an event built in Rust.
 pub fn prepare_event(redactor: &Redactor, event: Event) -> Result<Prepared, InvalidEvent> {
     event.validate()?;
-    finish(redactor, event, false)
+    finish(redactor, event, false, TYPED_EVENT_JSON_HINT)
 }
 
-fn finish(redactor: &Redactor, mut event: Event, trace_id_assigned: bool) -> Result<Prepared, InvalidEvent> {
+/// `,"trace_id":"<uuid>"`.
+const TRACE_ID_FIELD_LEN: usize = 50;
+
+/// Room reserved for the JSON of an event built in Rust (most are shorter).
+const TYPED_EVENT_JSON_HINT: usize = 512;
+
+fn finish(
+    redactor: &Redactor,
+    mut event: Event,
+    trace_id_assigned: bool,
+    json_len_hint: usize,
+) -> Result<Prepared, InvalidEvent> {
     let mut redacted = false;
     event.for_each_string_mut(&mut |s| redacted |= redactor.redact_in_place(s));
     // After the per-string pass, so a value with a known shape keeps its specific kind.
     event.for_each_argv_mut(&mut |program, args| redacted |= redactor.redact_args(program, args));
-    let json = event.to_json().map_err(|e| InvalidEvent::new("", format!("the event cannot be encoded: {e}")))?;
+    let payload = write_event_payload(redacted, json_len_hint, |out| event.write_json(out))
+        .map_err(|e| InvalidEvent::new("", format!("the event cannot be encoded: {e}")))?;
     Ok(Prepared {
         event_id: event.event_id,
         trace_id: event.trace_id,
         timestamp: event.timestamp,
         trace_id_assigned,
         redacted,
-        payload: event_payload(redacted, &json),
+        payload,
     })
 }

@@ -1,6 +1,7 @@
 //! Criterion benchmarks of the ingest path's CPU cost, each beside its baseline:
 //! - `prepare`: parse + validate + redact + encode one event, vs `serde_json::from_slice`
-//!   into an untyped value (the least any JSON ingest must do);
+//!   into an untyped value (the least any JSON ingest must do), and with the redactor's
+//!   plain pass (no literal prefilter);
 //! - `scan`: CRC-verified decoding of a WAL segment, vs a bare CRC32 over the same bytes.
 //!
 //! The durable, concurrent ingest figures come from `flightrec-bench ingest` (see
@@ -25,6 +26,11 @@ fn prepare(c: &mut Criterion) {
     group.throughput(Throughput::Elements(lines.len() as u64));
     group.bench_function("flightrec_prepare_json", |b| {
         b.iter(|| lines.iter().filter(|l| prepare_json(&redactor, l.as_bytes()).is_ok()).count())
+    });
+    // The same rules without the literal prefilter (the set of all rules on every string).
+    let plain = Redactor::builtin().plain();
+    group.bench_function("flightrec_prepare_json_plain_redactor", |b| {
+        b.iter(|| lines.iter().filter(|l| prepare_json(&plain, l.as_bytes()).is_ok()).count())
     });
     group.bench_function("baseline_serde_json_value", |b| {
         b.iter(|| lines.iter().filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()).count())

@@ -6,6 +6,7 @@
 mod backlog;
 mod fill;
 mod group_commit_probe;
+mod http;
 mod ingest;
 mod ingest_baselines;
 mod measure;
@@ -102,6 +103,22 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         clients: usize,
     },
+    /// Measure HTTP ingest: POST /v1/events with arrays of 1 and of --batch events and POST
+    /// /v1/events:ndjson with --batch lines, from concurrent keep-alive clients to a server
+    /// in this process on loopback (sync durability), each beside the same events recorded
+    /// in-process by as many tokio tasks.
+    Http {
+        /// Concurrent clients, comma-separated for several runs.
+        #[arg(long, default_value = "1,16,64", value_delimiter = ',')]
+        clients: Vec<usize>,
+        /// How long each run lasts, in seconds (each shape and client count runs twice:
+        /// over HTTP, then in-process).
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Events per array and per NDJSON body.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
     /// Measure recovery: write about --mb MiB of WAL, then reopen it the way the recorder
     /// does (CRC-verified replay into the query tail and de-duplication), beside a bare read +
     /// CRC32 of the same files.
@@ -171,6 +188,9 @@ fn main() -> ExitCode {
         }
         Command::Ship { events, ship_to, reps } => ship::run(&data_dir, events, &ship_to, reps),
         Command::Recovery { mb } => recovery::run(&data_dir, mb),
+        Command::Http { clients, seconds, batch } => {
+            http::run(&data_dir, &http::HttpArgs { clients: &clients, seconds, batch })
+        }
         Command::Otlp { spans, batch, clients } => otlp::run(&data_dir, &otlp::OtlpArgs { spans, batch, clients }),
         Command::Backlog { segment_kib, seals, seconds, batched_only } => {
             backlog::run(&data_dir, backlog::Load { segment_kib, seals, seconds, batched_only })

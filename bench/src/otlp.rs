@@ -3,14 +3,11 @@
 //! JSON arrays to `POST /v1/events`, with sync durability. Each side gets a fresh data
 //! directory; both use the same number of concurrent clients and the same batch size.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use flightrec::otlp::map_traces;
-use flightrec::recorder::{Recorder, RecorderConfig};
-use flightrec::server;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
@@ -127,17 +124,8 @@ fn serve_and_send(
     bodies: Vec<Vec<u8>>,
     clients: usize,
 ) -> Result<f64, BenchError> {
-    let rt = tokio::runtime::Runtime::new().map_err(BenchError::io("start the runtime"))?;
-    let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let base = rt.block_on(async {
-        let listener = server::bind(addr, None)
-            .await
-            .map_err(|e| BenchError::Io { what: "bind".into(), source: std::io::Error::other(e) })?;
-        let recorder = Recorder::open(RecorderConfig::new(dir)).await?;
-        let base = format!("http://{}{path}", listener.local_addr().map_err(BenchError::io("local address"))?);
-        tokio::spawn(server::run(listener, recorder, server::ServerOptions::default(), std::future::pending()));
-        Ok::<_, BenchError>(base)
-    })?;
+    let (rt, base) = crate::http::serve(dir)?;
+    let base = format!("{base}{path}");
     let queue = std::sync::Mutex::new(bodies);
     let start = Instant::now();
     let failures: Vec<String> = std::thread::scope(|scope| {

@@ -86,3 +86,17 @@ fn ship_prints_both_rates_and_their_ratio() {
     assert!(out.contains("flightrec ship (upload + catalog record per file): median"), "{out}");
     assert!(out.contains("flightrec/baseline = "), "{out}");
 }
+
+#[test]
+fn http_prints_each_shape_over_http_and_in_process() {
+    let out = run(&["http", "--clients", "1,2", "--seconds", "0.3", "--batch", "20"]);
+    for shape in ["POST /v1/events, arrays of 1,", "POST /v1/events, arrays of 20,", "POST /v1/events:ndjson, 20 lines"]
+    {
+        assert_eq!(out.matches(shape).count(), 2, "{shape} at 1 and 2 clients: {out}");
+    }
+    assert_eq!(out.matches("http/in-process = ").count(), 6, "{out}");
+    for line in out.lines().filter(|l| l.contains("over HTTP") || l.contains("in-process recorder")) {
+        let rate: f64 = line.split_whitespace().rev().nth(5).unwrap().parse().unwrap();
+        assert!(rate > 0.0, "events were recorded: {line}");
+    }
+}

@@ -86,19 +86,19 @@ pub(crate) struct RawEnvelope<'a> {
 /// [`InvalidEvent`] naming the bad field by its JSON path and saying what is wrong.
 pub fn parse_event(json: &[u8]) -> Result<ParsedEvent, InvalidEvent> {
     let raw: RawEnvelope<'_> = read(json, "")?;
-    let payload = raw.payload.get().as_bytes();
+    let payload = raw.payload.get();
     let body = match raw.ty {
-        EventType::TerminalCommand => EventBody::TerminalCommand(read(payload, "payload")?),
-        EventType::EditorEdit => EventBody::EditorEdit(read(payload, "payload")?),
-        EventType::Diagnostic => EventBody::Diagnostic(read(payload, "payload")?),
-        EventType::DebugBundleExport => EventBody::DebugBundleExport(read(payload, "payload")?),
-        EventType::LlmInference => EventBody::LlmInference(read(payload, "payload")?),
-        EventType::ToolCall => EventBody::ToolCall(read(payload, "payload")?),
-        EventType::WorkflowRecovery => EventBody::WorkflowRecovery(read(payload, "payload")?),
-        EventType::JobLifecycle => EventBody::JobLifecycle(read(payload, "payload")?),
-        EventType::CapabilityDecision => EventBody::CapabilityDecision(read(payload, "payload")?),
-        EventType::Span => EventBody::Span(read(payload, "payload")?),
-        EventType::Log => EventBody::Log(read(payload, "payload")?),
+        EventType::TerminalCommand => EventBody::TerminalCommand(read_str(payload, "payload")?),
+        EventType::EditorEdit => EventBody::EditorEdit(read_str(payload, "payload")?),
+        EventType::Diagnostic => EventBody::Diagnostic(read_str(payload, "payload")?),
+        EventType::DebugBundleExport => EventBody::DebugBundleExport(read_str(payload, "payload")?),
+        EventType::LlmInference => EventBody::LlmInference(read_str(payload, "payload")?),
+        EventType::ToolCall => EventBody::ToolCall(read_str(payload, "payload")?),
+        EventType::WorkflowRecovery => EventBody::WorkflowRecovery(read_str(payload, "payload")?),
+        EventType::JobLifecycle => EventBody::JobLifecycle(read_str(payload, "payload")?),
+        EventType::CapabilityDecision => EventBody::CapabilityDecision(read_str(payload, "payload")?),
+        EventType::Span => EventBody::Span(read_str(payload, "payload")?),
+        EventType::Log => EventBody::Log(read_str(payload, "payload")?),
     };
     let (trace_id, trace_id_assigned) = match raw.trace_id {
         Some(id) => (id, false),
@@ -128,11 +128,25 @@ pub fn parse_event(json: &[u8]) -> Result<ParsedEvent, InvalidEvent> {
 
 /// Reads one JSON object as `T`; errors name the path, starting with `prefix`.
 fn read<'de, T: Deserialize<'de>>(bytes: &'de [u8], prefix: &str) -> Result<T, InvalidEvent> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    match Obj::<T>::deserialize(&mut de).and_then(|v| de.end().map(|()| v.0)) {
-        Ok(v) => Ok(v),
-        Err(e) => Err(locate::<T>(bytes, prefix, &e)),
+    match std::str::from_utf8(bytes) {
+        Ok(text) => read_str(text, prefix),
+        // Not UTF-8: the slice parser names the offending string.
+        Err(_) => {
+            let mut de = serde_json::Deserializer::from_slice(bytes);
+            Obj::<T>::deserialize(&mut de)
+                .and_then(|v| de.end().map(|()| v.0))
+                .map_err(|e| locate::<T>(bytes, prefix, &e))
+        }
     }
+}
+
+/// [`read`] of text known to be UTF-8: the whole is checked once (by the caller) rather than
+/// each string as the parser meets it.
+fn read_str<'de, T: Deserialize<'de>>(text: &'de str, prefix: &str) -> Result<T, InvalidEvent> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    Obj::<T>::deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v.0))
+        .map_err(|e| locate::<T>(text.as_bytes(), prefix, &e))
 }
 
 /// Parses again with path tracking to name the field `first` failed on.

@@ -84,12 +84,14 @@
 //!
 //! # Cost
 //!
-//! Almost every string is clean, so every rule is also compiled into one
-//! [`regex::RegexSet`]: a clean string costs a single pass of that set and no allocation.
-//! Only the rules the set reports are then run individually, and a new string is built
-//! only once a replacement is certain (the cost per byte is in BENCHMARKS.md).
-//! (A literal prefilter in front of the set was tried: case-insensitive keywords defeat
-//! the regex crate's literal search, so it saved little and passed most prose anyway.)
+//! Almost every string is clean. Each built-in rule names literals one of which every
+//! match contains (`sk-`, `AKIA`, `://`, `password`, …); one Aho-Corasick pass over the
+//! string (ASCII case ignored) finds which rules could match, and only those run (see
+//! `prefilter`). A clean string costs that one pass and no allocation, and a new string is
+//! built only once a replacement is certain (the cost is in BENCHMARKS.md). The outcome is
+//! the one of the plain pass ([`Redactor::plain`]: one [`regex::RegexSet`] over all rules,
+//! then the rules it reports): a rule runs only when its regex matched the string as the
+//! pass found it, whichever way that is learnt.
 
 use std::fmt;
 
@@ -98,9 +100,11 @@ use regex::{Regex, RegexSet};
 use crate::error::Code;
 
 use self::patterns::{Accept, BUILTINS};
+use self::prefilter::Prefilter;
 
 mod args;
 mod patterns;
+mod prefilter;
 
 /// Prefix of every replacement; a span that is exactly `[REDACTED:<kind>]` is never
 /// redacted again.
@@ -166,10 +170,21 @@ struct Rule {
     /// Indices of the groups named `secret` / `secret_*`, ascending; empty: whole match.
     secret_groups: Vec<usize>,
     accept: Option<Accept>,
+    /// Literals one of which each match contains (built-in rules); empty: unknown.
+    needles: &'static [&'static str],
 }
 
 impl Rule {
     fn compile(kind: &str, pattern: &str, accept: Option<Accept>) -> Result<Rule, String> {
+        Rule::with_needles(kind, pattern, accept, &[])
+    }
+
+    fn with_needles(
+        kind: &str,
+        pattern: &str,
+        accept: Option<Accept>,
+        needles: &'static [&'static str],
+    ) -> Result<Rule, String> {
         let regex = Regex::new(pattern).map_err(|e| e.to_string())?;
         let secret_groups = regex
             .capture_names()
@@ -177,11 +192,17 @@ impl Rule {
             .filter(|(_, name)| name.is_some_and(|n| n == "secret" || n.starts_with("secret_")))
             .map(|(i, _)| i)
             .collect();
-        Ok(Rule { kind: kind.to_owned(), replacement: format!("{MARKER_PREFIX}{kind}]"), regex, secret_groups, accept })
+        let replacement = format!("{MARKER_PREFIX}{kind}]");
+        Ok(Rule { kind: kind.to_owned(), replacement, regex, secret_groups, accept, needles })
     }
 
     /// Replaces every accepted match of this rule in `text`; true when anything changed.
     fn apply(&self, text: &mut String) -> bool {
+        self.apply_keeping(text).is_some()
+    }
+
+    /// As [`Rule::apply`], returning the text as it was when anything changed.
+    fn apply_keeping(&self, text: &mut String) -> Option<String> {
         let mut edit = Edit::default();
         if self.secret_groups.is_empty() {
             for m in self.regex.find_iter(text) {
@@ -219,15 +240,11 @@ struct Edit {
 }
 
 impl Edit {
-    fn finish(self, text: &mut String) -> bool {
-        match self.out {
-            Some(mut out) => {
-                out.push_str(&text[self.copied..]);
-                *text = out;
-                true
-            }
-            None => false,
-        }
+    /// Puts the rewrite in place; returns the text it replaced, if it did.
+    fn finish(self, text: &mut String) -> Option<String> {
+        let mut out = self.out?;
+        out.push_str(&text[self.copied..]);
+        Some(std::mem::replace(text, out))
     }
 }
 
@@ -239,12 +256,25 @@ pub struct Redactor {
     rules: Vec<Rule>,
     /// All rule regexes, index for index; `None` only in the fallback of
     /// [`Redactor::builtin`], where every rule then runs on every string.
-    precheck: Option<RegexSet>,
+    precheck: Option<Precheck>,
+}
+
+/// What decides which rules run on a string.
+#[derive(Clone)]
+struct Precheck {
+    /// All rule regexes, index for index.
+    set: RegexSet,
+    /// Which rules could match a string; `None`: the set decides (the plain pass).
+    prefilter: Option<Prefilter>,
 }
 
 impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Redactor").field("kinds", &self.kinds()).field("precheck", &self.precheck.is_some()).finish()
+        f.debug_struct("Redactor")
+            .field("kinds", &self.kinds())
+            .field("precheck", &self.precheck.is_some())
+            .field("prefilter", &self.precheck.as_ref().is_some_and(|p| p.prefilter.is_some()))
+            .finish()
     }
 }
 
@@ -259,7 +289,7 @@ impl Redactor {
     pub fn new(custom: &[CustomPattern]) -> Result<Redactor, RedactConfigError> {
         let mut rules = Vec::with_capacity(BUILTINS.len() + custom.len());
         for b in BUILTINS {
-            let rule = Rule::compile(b.kind, b.pattern, b.accept)
+            let rule = Rule::with_needles(b.kind, b.pattern, b.accept, b.needles)
                 .map_err(|reason| RedactConfigError::InvalidPattern { kind: b.kind.to_owned(), reason })?;
             rules.push(rule);
         }
@@ -274,7 +304,8 @@ impl Redactor {
         }
         let precheck = RegexSet::new(rules.iter().map(|r| r.regex.as_str()))
             .map_err(|e| RedactConfigError::PatternSet { reason: e.to_string() })?;
-        Ok(Redactor { rules, precheck: Some(precheck) })
+        let prefilter = Prefilter::new(&rules);
+        Ok(Redactor { rules, precheck: Some(Precheck { set: precheck, prefilter }) })
     }
 
     /// The built-in rules only. Never fails: the literals are proven to compile by the
@@ -283,7 +314,7 @@ impl Redactor {
     pub fn builtin() -> Redactor {
         let mut rules = Vec::with_capacity(BUILTINS.len());
         for b in BUILTINS {
-            match Rule::compile(b.kind, b.pattern, b.accept) {
+            match Rule::with_needles(b.kind, b.pattern, b.accept, b.needles) {
                 Ok(rule) => rules.push(rule),
                 Err(reason) => tracing::error!(
                     kind = b.kind,
@@ -293,13 +324,24 @@ impl Redactor {
             }
         }
         let precheck = match RegexSet::new(rules.iter().map(|r| r.regex.as_str())) {
-            Ok(set) => Some(set),
+            Ok(set) => Some(Precheck { set, prefilter: Prefilter::new(&rules) }),
             Err(e) => {
                 tracing::error!(error = %e, "redaction pre-check does not build; running every rule");
                 None
             }
         };
         Redactor { rules, precheck }
+    }
+
+    /// The same redactor without the literal prefilter: every string goes through the set
+    /// of all rules. Same output, slower; the reference the prefilter is tested and
+    /// benchmarked against.
+    #[must_use]
+    pub fn plain(mut self) -> Redactor {
+        if let Some(precheck) = &mut self.precheck {
+            precheck.prefilter = None;
+        }
+        self
     }
 
     /// Replaces every secret in `text` in place; returns true when anything was replaced.
@@ -320,7 +362,37 @@ impl Redactor {
 
     /// One pass of every rule, in order; true when anything was replaced.
     fn pass(&self, text: &mut String) -> bool {
-        let Some(set) = &self.precheck else {
+        match &self.precheck {
+            Some(Precheck { prefilter: Some(prefilter), .. }) => self.pass_prefiltered(prefilter, text),
+            _ => self.pass_plain(text),
+        }
+    }
+
+    /// [`Redactor::pass_plain`] with only the rules the prefilter lets through. As there,
+    /// a rule runs when its regex matched the text as the pass found it: until a rule
+    /// changes the text that is the text itself (a rule that finds nothing changes
+    /// nothing), afterwards the copy kept of it.
+    fn pass_prefiltered(&self, prefilter: &Prefilter, text: &mut String) -> bool {
+        let mut candidates = prefilter.candidates(text);
+        let mut found: Option<String> = None;
+        while candidates != 0 {
+            let i = candidates.trailing_zeros() as usize;
+            candidates &= candidates - 1;
+            let Some(rule) = self.rules.get(i) else { break };
+            match &found {
+                None => found = rule.apply_keeping(text),
+                Some(before) if rule.regex.is_match(before) => {
+                    rule.apply(text);
+                }
+                Some(_) => {}
+            }
+        }
+        found.is_some()
+    }
+
+    /// Every rule the set of all rules reports for the text, in order.
+    fn pass_plain(&self, text: &mut String) -> bool {
+        let Some(Precheck { set, .. }) = &self.precheck else {
             return self.rules.iter().fold(false, |changed, rule| rule.apply(text) | changed);
         };
         // `is_match` may stop at the first hit and uses the fastest engine; `matches`

@@ -9,6 +9,9 @@ pub(super) struct Builtin {
     pub(super) kind: &'static str,
     pub(super) pattern: &'static str,
     pub(super) accept: Option<Accept>,
+    /// Literals of which every match contains at least one, ASCII case ignored: a string
+    /// holding none of them cannot match (the prefilter of `super::prefilter`).
+    pub(super) needles: &'static [&'static str],
 }
 
 /// Keys whose value is always a secret (`password_assignment`), without the
@@ -38,57 +41,84 @@ macro_rules! assignment {
     };
 }
 
+/// The literals of `secret_keys!` (each key contains one of them).
+const SECRET_KEY_NEEDLES: &[&str] = &["password", "passwd", "passphrase", "secret", "mysql_pwd", "key", "credential"];
+
 /// The built-in rules, in the order they run (specific shapes before generic ones).
 pub(super) const BUILTINS: &[Builtin] = &[
     Builtin {
         kind: "private_key",
         pattern: r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\z)",
         accept: None,
+        needles: &["-----BEGIN "],
     },
-    Builtin { kind: "anthropic_key", pattern: r"(?-u:\b)sk-ant-[A-Za-z0-9_-]{20,}", accept: None },
+    Builtin {
+        kind: "anthropic_key",
+        pattern: r"(?-u:\b)sk-ant-[A-Za-z0-9_-]{20,}",
+        accept: None,
+        needles: &["sk-ant-"],
+    },
     Builtin {
         kind: "openai_key",
         pattern: r"(?-u:\b)sk-(?:(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}|[A-Za-z0-9]{20,}[A-Za-z0-9_-]*)",
         accept: Some(openai_ok),
+        needles: &["sk-"],
     },
-    Builtin { kind: "aws_access_key", pattern: r"(?-u:\b)(?:AKIA|ASIA)[A-Z0-9]{16}(?-u:\b)", accept: None },
+    Builtin {
+        kind: "aws_access_key",
+        pattern: r"(?-u:\b)(?:AKIA|ASIA)[A-Z0-9]{16}(?-u:\b)",
+        accept: None,
+        needles: &["AKIA", "ASIA"],
+    },
     Builtin {
         kind: "github_token",
         pattern: r"(?-u:\b)(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})",
         accept: None,
+        needles: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
     },
-    Builtin { kind: "gitlab_token", pattern: r"(?-u:\b)gl(?:pat|ptt|dt|rt)-[A-Za-z0-9_-]{20,}", accept: None },
+    Builtin {
+        kind: "gitlab_token",
+        pattern: r"(?-u:\b)gl(?:pat|ptt|dt|rt)-[A-Za-z0-9_-]{20,}",
+        accept: None,
+        needles: &["glpat-", "glptt-", "gldt-", "glrt-"],
+    },
     Builtin {
         kind: "slack_token",
         pattern: r"(?-u:\b)(?:xox[abprse]|xoxe\.xox[bp]|xapp)-[A-Za-z0-9-]{10,}",
         accept: Some(slack_ok),
+        needles: &["xox", "xapp-"],
     },
     Builtin {
         kind: "slack_webhook",
         pattern: r"(?-u:\b)hooks\.slack\.com/(?:services|workflows|triggers)/(?P<secret>[A-Za-z0-9_/-]{16,})",
         accept: None,
+        needles: &["hooks.slack.com/"],
     },
-    Builtin { kind: "npm_token", pattern: r"(?-u:\b)npm_[A-Za-z0-9]{36,}", accept: Some(npm_ok) },
-    Builtin { kind: "google_api_key", pattern: r"(?-u:\b)AIza[A-Za-z0-9_-]{35}", accept: None },
+    Builtin { kind: "npm_token", pattern: r"(?-u:\b)npm_[A-Za-z0-9]{36,}", accept: Some(npm_ok), needles: &["npm_"] },
+    Builtin { kind: "google_api_key", pattern: r"(?-u:\b)AIza[A-Za-z0-9_-]{35}", accept: None, needles: &["AIza"] },
     Builtin {
         kind: "stripe_key",
         pattern: r"(?-u:\b)(?:[rs]k_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9+/]{24,}={0,2})",
         accept: None,
+        needles: &["k_live_", "k_test_", "whsec_"],
     },
     Builtin {
         kind: "jwt",
         pattern: r"(?-u:\b)eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+){0,2}",
         accept: None,
+        needles: &["eyJ"],
     },
     Builtin {
         kind: "bearer_token",
         pattern: r"(?i-u:\bbearer)[ \t]+(?P<secret>[A-Za-z0-9._~+/-]{8,}=*)",
         accept: Some(opaque_token_ok),
+        needles: &["bearer"],
     },
     Builtin {
         kind: "basic_auth",
         pattern: r#"(?i-u:\bauthorization)["']?[ \t]*[:=][ \t]*["']?(?i-u:basic)[ \t]+(?P<secret>[A-Za-z0-9+/]{4,}={0,2})"#,
         accept: Some(basic_ok),
+        needles: &["authorization"],
     },
     Builtin {
         kind: "auth_token",
@@ -96,6 +126,7 @@ pub(super) const BUILTINS: &[Builtin] = &[
         // (`Token` of GitHub/Django REST, `Bot` of Discord, `SSWS` of Okta, `sso-key` of GoDaddy…).
         pattern: r#"(?i-u:\bauthorization)["']?[ \t]*[:=][ \t]*["']?(?i-u:token|bot|api-?key|key|sso-key|ssws)[ \t]+(?P<secret>[^\s"'\\,;]+)"#,
         accept: Some(value_ok),
+        needles: &["authorization"],
     },
     Builtin {
         kind: "cookie",
@@ -103,6 +134,7 @@ pub(super) const BUILTINS: &[Builtin] = &[
         // it starts with `name=` (so prose such as `cookie: none` is kept).
         pattern: r#"(?i-u:\b(?:set-)?cookie)["']?[ \t]*:[ \t]*["']?(?P<secret>[^\s"';=]+=[^\r\n"']*)"#,
         accept: None,
+        needles: &["cookie"],
     },
     Builtin {
         kind: "url_password",
@@ -111,14 +143,26 @@ pub(super) const BUILTINS: &[Builtin] = &[
         // with `/` is taken only when no `@` comes before that `/` (else the `@` ends it).
         pattern: r#"(?-u:\b)[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@"'<>\[\]]*:(?:(?P<secret>[^\s/?#"'<>]+)|(?P<secret_slash>[^\s/?#"'<>@]*/[^\s?#"'<>@]*))@"#,
         accept: Some(url_password_ok),
+        needles: &["://"],
     },
-    Builtin { kind: "password_assignment", pattern: assignment!(secret_keys!()), accept: Some(value_ok) },
-    Builtin { kind: "password_assignment", pattern: assignment!("token"), accept: Some(opaque_token_ok) },
+    Builtin {
+        kind: "password_assignment",
+        pattern: assignment!(secret_keys!()),
+        accept: Some(value_ok),
+        needles: SECRET_KEY_NEEDLES,
+    },
+    Builtin {
+        kind: "password_assignment",
+        pattern: assignment!("token"),
+        accept: Some(opaque_token_ok),
+        needles: &["token"],
+    },
     Builtin {
         kind: "password_assignment",
         // `curl -u user:password` / `--user user:password`: only the part after the colon.
         pattern: r#"(?:^|[\s"'])(?:-u|--user)(?:[ \t]+|=)["']?[^\s:"'/@]+:(?P<secret>[^\s"'/@][^\s"']*)"#,
         accept: Some(user_password_ok),
+        needles: &["-u"],
     },
 ];
 

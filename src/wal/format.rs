@@ -156,6 +156,21 @@ pub fn event_payload(redacted: bool, json: &[u8]) -> Vec<u8> {
     payload
 }
 
+/// Builds the payload of an event record with the JSON written straight after the kind and
+/// flags by `write_json` (one buffer, no copy of the JSON); `json_len_hint` is the room
+/// reserved for the JSON.
+pub fn write_event_payload<E>(
+    redacted: bool,
+    json_len_hint: usize,
+    write_json: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<Vec<u8>, E> {
+    let mut payload = Vec::with_capacity(json_len_hint + 2);
+    payload.push(KIND_EVENT_JSON_V1);
+    payload.push(if redacted { FLAG_REDACTED } else { 0 });
+    write_json(&mut payload)?;
+    Ok(payload)
+}
+
 /// Splits an event record's payload into its redacted flag and its JSON; None for a payload
 /// of another kind (or too short to be an event).
 pub fn split_event_payload(payload: &[u8]) -> Option<(bool, &[u8])> {

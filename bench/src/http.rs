@@ -1,0 +1,294 @@
+//! `flightrec-bench http`: HTTP ingest over loopback beside the in-process recorder path, in
+//! one run. A real server (in this process, on loopback, a fresh data directory per run)
+//! takes `POST /v1/events` with arrays of 1 and of `--batch` events, and `POST
+//! /v1/events:ndjson` with `--batch` lines, from N keep-alive clients (one thread each, one
+//! connection each), `sync` durability; then the same events, in the same groups, go from N
+//! tokio tasks straight into a [`Recorder`] (`record_json_batch`). Every event is sent
+//! under a fresh `event_id`, so none is a duplicate. Prints events/s and the p50/p99 of a
+//! request on each side, and their ratio.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flightrec::recorder::{Recorder, RecorderConfig};
+use flightrec::server;
+use flightrec::wal::Durability;
+use flightrec::workload::Generator;
+use uuid::Uuid;
+
+use crate::BenchError;
+use crate::measure::percentile;
+
+/// What to run.
+pub struct HttpArgs<'a> {
+    pub clients: &'a [usize],
+    pub seconds: f64,
+    /// Events per array and per NDJSON body.
+    pub batch: usize,
+}
+
+/// The request shapes measured.
+#[derive(Clone, Copy, Debug)]
+enum Shape {
+    /// `POST /v1/events` with a JSON array of this many events.
+    Array(usize),
+    /// `POST /v1/events:ndjson` with this many lines.
+    Ndjson(usize),
+}
+
+impl Shape {
+    fn events(self) -> usize {
+        match self {
+            Shape::Array(n) | Shape::Ndjson(n) => n,
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Shape::Array(_) => "/v1/events?durability=sync",
+            Shape::Ndjson(_) => "/v1/events:ndjson?durability=sync",
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Shape::Array(_) => "application/json",
+            Shape::Ndjson(_) => "application/x-ndjson",
+        }
+    }
+
+    fn body(self, events: &[Vec<u8>]) -> Vec<u8> {
+        let (open, sep, close): (&[u8], &[u8], &[u8]) = match self {
+            Shape::Array(_) => (b"[", b",", b"]"),
+            Shape::Ndjson(_) => (b"", b"\n", b"\n"),
+        };
+        let mut body = Vec::with_capacity(events.iter().map(|e| e.len() + 1).sum::<usize>() + 2);
+        body.extend_from_slice(open);
+        for (i, e) in events.iter().enumerate() {
+            if i > 0 {
+                body.extend_from_slice(sep);
+            }
+            body.extend_from_slice(e);
+        }
+        body.extend_from_slice(close);
+        body
+    }
+}
+
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Shape::Array(n) => write!(f, "POST /v1/events, arrays of {n}"),
+            Shape::Ndjson(n) => write!(f, "POST /v1/events:ndjson, {n} lines"),
+        }
+    }
+}
+
+/// Generated events, each with the offset of its `event_id` value, renewed per use.
+struct Pool {
+    events: Vec<(Vec<u8>, usize)>,
+}
+
+const EVENT_ID_KEY: &[u8] = br#""event_id":""#;
+
+impl Pool {
+    fn new(n: usize) -> Pool {
+        let mut g = Generator::new(11, chrono::Utc::now() - chrono::Duration::minutes(10), 1_000);
+        let events = (0..n)
+            .filter_map(|_| {
+                let json = g.next_json().into_bytes();
+                let at = json.windows(EVENT_ID_KEY.len()).position(|w| w == EVENT_ID_KEY)?;
+                Some((json, at + EVENT_ID_KEY.len()))
+            })
+            .collect();
+        Pool { events }
+    }
+
+    /// `n` events starting at `from` (wrapping), each under a fresh `event_id`.
+    fn fresh(&self, from: usize, n: usize) -> Vec<Vec<u8>> {
+        (0..n)
+            .filter_map(|k| self.events.get((from + k) % self.events.len().max(1)))
+            .map(|(json, at)| {
+                let mut json = json.clone();
+                if let Some(id) = json.get_mut(*at..*at + uuid::fmt::Hyphenated::LENGTH) {
+                    Uuid::new_v4().hyphenated().encode_lower(id);
+                }
+                json
+            })
+            .collect()
+    }
+}
+
+/// One side's result: events recorded, seconds, request latencies.
+struct Outcome {
+    events: u64,
+    secs: f64,
+    latencies_us: Vec<u32>,
+}
+
+impl Outcome {
+    fn rate(&self) -> f64 {
+        self.events as f64 / self.secs
+    }
+
+    fn line(&self) -> String {
+        let mut l = self.latencies_us.clone();
+        l.sort_unstable();
+        format!(
+            "{:>9.0} events/s  {:>7} requests  p50={}µs p99={}µs",
+            self.rate(),
+            l.len(),
+            percentile(&l, 0.50),
+            percentile(&l, 0.99)
+        )
+    }
+}
+
+pub fn run(data_dir: &Path, args: &HttpArgs<'_>) -> Result<ExitCode, BenchError> {
+    let pool = Arc::new(Pool::new(16_384));
+    let batch = args.batch.max(1);
+    for shape in [Shape::Array(1), Shape::Array(batch), Shape::Ndjson(batch)] {
+        for &clients in args.clients {
+            let clients = clients.max(1);
+            let tag = format!("{}-{clients}", shape.events());
+            // Each run's data directory goes as soon as it is measured (the disk is shared).
+            let dir = data_dir.join(format!("http-{tag}"));
+            let http = over_http(&dir, shape, clients, args.seconds, &pool)?;
+            std::fs::remove_dir_all(&dir).map_err(BenchError::io("remove a run's data directory"))?;
+            let dir = data_dir.join(format!("local-{tag}"));
+            let local = in_process(&dir, shape, clients, args.seconds, &pool)?;
+            std::fs::remove_dir_all(&dir).map_err(BenchError::io("remove a run's data directory"))?;
+            println!(
+                "http ingest, sync, {shape}, {clients} clients:\n  \
+                 over HTTP (loopback)     {}\n  \
+                 in-process recorder      {}\n  \
+                 http/in-process = {:.2}",
+                http.line(),
+                local.line(),
+                http.rate() / local.rate()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, BenchError> {
+    tokio::runtime::Runtime::new().map_err(BenchError::io("start the runtime"))
+}
+
+/// A server in this process on a loopback port, over a recorder on `dir`; returns the
+/// runtime it runs on (dropping it stops the server) and its base URL.
+pub fn serve(dir: &Path) -> Result<(tokio::runtime::Runtime, String), BenchError> {
+    let rt = runtime()?;
+    let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let base = rt.block_on(async {
+        let listener = server::bind(addr, None)
+            .await
+            .map_err(|e| BenchError::Io { what: "bind".into(), source: std::io::Error::other(e) })?;
+        let recorder = Recorder::open(RecorderConfig::new(dir)).await?;
+        let base = format!("http://{}", listener.local_addr().map_err(BenchError::io("local address"))?);
+        tokio::spawn(server::run(listener, recorder, server::ServerOptions::default(), std::future::pending()));
+        Ok::<_, BenchError>(base)
+    })?;
+    Ok((rt, base))
+}
+
+/// `clients` threads, each with its own keep-alive connection, sending `shape` requests
+/// until `seconds` have passed.
+fn over_http(dir: &Path, shape: Shape, clients: usize, seconds: f64, pool: &Pool) -> Result<Outcome, BenchError> {
+    let (rt, base) = serve(dir)?;
+    let url = format!("{base}{}", shape.path());
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let start = Instant::now();
+    let per_client: Vec<Result<(u64, Vec<u32>), String>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..clients)
+            .map(|c| {
+                let url = &url;
+                scope.spawn(move || {
+                    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+                    let (mut events, mut latencies) = (0u64, Vec::new());
+                    let mut from = c * 61;
+                    while Instant::now() < deadline {
+                        let body = shape.body(&pool.fresh(from, shape.events()));
+                        from += shape.events();
+                        let sent = Instant::now();
+                        let mut resp = agent
+                            .post(url)
+                            .header("Content-Type", shape.content_type())
+                            .send(&body[..])
+                            .map_err(|e| e.to_string())?;
+                        let answer = resp.body_mut().read_to_vec().map_err(|e| e.to_string())?;
+                        latencies.push(micros(sent.elapsed()));
+                        if resp.status() != 200 {
+                            return Err(format!("status {}: {}", resp.status(), String::from_utf8_lossy(&answer)));
+                        }
+                        events += shape.events() as u64;
+                    }
+                    Ok((events, latencies))
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or_else(|_| Err("client thread panicked".into()))).collect()
+    });
+    let secs = start.elapsed().as_secs_f64();
+    drop(rt);
+    gather(per_client, secs, shape)
+}
+
+/// The same groups of events, from `clients` tokio tasks, straight into a recorder.
+fn in_process(dir: &Path, shape: Shape, clients: usize, seconds: f64, pool: &Arc<Pool>) -> Result<Outcome, BenchError> {
+    let rt = runtime()?;
+    let per_task = rt.block_on(async {
+        let recorder = Recorder::open(RecorderConfig::new(dir)).await?;
+        let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..clients)
+            .map(|c| {
+                let (recorder, pool) = (recorder.clone(), pool.clone());
+                tokio::spawn(async move {
+                    let (mut events, mut latencies) = (0u64, Vec::new());
+                    let mut from = c * 61;
+                    while Instant::now() < deadline {
+                        let batch = pool.fresh(from, shape.events());
+                        from += shape.events();
+                        let slices: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
+                        let sent = Instant::now();
+                        let results = recorder.record_json_batch(&slices, Some(Durability::Sync)).await;
+                        latencies.push(micros(sent.elapsed()));
+                        if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
+                            return Err(e.to_string());
+                        }
+                        events += shape.events() as u64;
+                    }
+                    Ok((events, latencies))
+                })
+            })
+            .collect();
+        let mut per_task = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            per_task.push(t.await.unwrap_or_else(|e| Err(e.to_string())));
+        }
+        let secs = start.elapsed().as_secs_f64();
+        recorder.shutdown().await?;
+        Ok::<_, BenchError>((per_task, secs))
+    })?;
+    gather(per_task.0, per_task.1, shape)
+}
+
+fn gather(parts: Vec<Result<(u64, Vec<u32>), String>>, secs: f64, shape: Shape) -> Result<Outcome, BenchError> {
+    let mut out = Outcome { events: 0, secs, latencies_us: Vec::new() };
+    for part in parts {
+        let (events, latencies) =
+            part.map_err(|e| BenchError::Io { what: format!("{shape}"), source: std::io::Error::other(e) })?;
+        out.events += events;
+        out.latencies_us.extend(latencies);
+    }
+    Ok(out)
+}
+
+fn micros(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
+}
