@@ -174,8 +174,13 @@ impl Compactor {
         let next_firsts: Vec<u64> = segments.iter().skip(1).map(|s| s.first_lsn).collect();
         segments.pop();
         let mut pending = Vec::new();
-        for (segment, next_first) in segments.into_iter().zip(next_firsts) {
+        let paths: Vec<PathBuf> = segments.iter().map(|s| s.path.clone()).collect();
+        for (i, (segment, next_first)) in segments.into_iter().zip(next_firsts).enumerate() {
             let (first_lsn, path) = (segment.first_lsn, segment.path);
+            // The next segment is read from the disk while this one is decoded and written.
+            if let Some(next) = paths.get(i + 1) {
+                self.layout.segments().prefetch(next);
+            }
             if let Some(events) = done.get(&first_lsn) {
                 self.finish_interrupted(first_lsn, &path, *events, next_first, report)?;
                 continue;

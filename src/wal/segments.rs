@@ -127,7 +127,22 @@ impl SegmentDir {
         // appends to the newest segment); they are only deleted, which leaves a mapping valid.
         #[allow(unsafe_code)]
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err("map segment", path))?;
+        // Whoever maps a sealed segment reads all of it: have the kernel read it all ahead
+        // (the WAL dropped its pages from the cache) rather than fault by fault. Only a hint.
+        let _ = map.advise(memmap2::Advice::WillNeed);
         Ok(MappedSegment(Arc::new(map)))
+    }
+
+    /// Asks the kernel to start reading a sealed segment into the page cache, so that its
+    /// reader (the compactor, next) finds it there; a hint, failures are ignored.
+    pub fn prefetch(&self, path: &Path) {
+        use std::os::fd::AsRawFd;
+        if let Ok(file) = self.fs.open_read(path) {
+            // SAFETY: posix_fadvise only reads the descriptor and the integers; the descriptor
+            // is valid for the duration of the call because `file` is borrowed.
+            #[allow(unsafe_code)]
+            let _ = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_WILLNEED) };
+        }
     }
 
     /// Reads a segment: mapped when `sealed`, else (the newest) copied into memory.
