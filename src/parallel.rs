@@ -1,7 +1,6 @@
 //! Running numbered jobs on every core while their results are consumed in number order, on
 //! the calling thread: the compactor encodes a file's row groups in parallel and appends
-//! them one after another; recovery scans WAL segments in parallel and replays them in LSN
-//! order.
+//! them one after another.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

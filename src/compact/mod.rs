@@ -178,6 +178,9 @@ impl Compactor {
         for (i, (segment, next_first)) in segments.into_iter().zip(next_firsts).enumerate() {
             let (first_lsn, path) = (segment.first_lsn, segment.path);
             // The next segment is read from the disk while this one is decoded and written.
+            if i == 0 {
+                self.layout.segments().prefetch(&path);
+            }
             if let Some(next) = paths.get(i + 1) {
                 self.layout.segments().prefetch(next);
             }

@@ -7,15 +7,13 @@
 //! unsealed segment becomes the active one again. It never panics on what it reads; only I/O
 //! errors stop it.
 
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use super::error::{WalError, io_err};
 use super::report::{WalReport, segment_report};
 use super::scan::{Damage, EventRecord, SegmentScan, scan_segment};
 use super::segment::ActiveSegment;
-use super::format::Corruption;
-use super::segments::{MappedSegment, SegmentBytes, SegmentDir};
+use super::segments::{MappedSegment, SegmentDir};
 use crate::fsio::{Fs, create_dir_durable, remove_file_durable, write_file_durable};
 
 /// Called for every valid event record recovery replays, in LSN order, with the mapping of the
@@ -40,20 +38,10 @@ pub fn recover(
     let mut next_lsn = 1u64;
     let mut reusable: Option<(PathBuf, SegmentScan)> = None;
     let n = segments.len();
-    // Segments are read and verified on every core, then replayed and repaired one after
-    // another in LSN order on this thread.
-    let verify = |i: usize| verify_segment(&dir, &segments[i].path, i + 1 == n);
-    crate::parallel::in_order(n, SEGMENTS_AHEAD, verify, |verified: VerifiedSegment| {
-        let seg = &segments[report.segments.len()];
-        let (path, newest) = (&seg.path, report.segments.len() + 1 == n);
-        let VerifiedSegment { bytes, records, scanned } = verified;
-        for rec in &records {
-            if let Some(json) = bytes.get(rec.json.clone()) {
-                let event = EventRecord { lsn: rec.lsn, offset: rec.offset, redacted: rec.redacted, json };
-                replay(bytes.mapping(), event);
-            }
-        }
-        drop(records);
+    for (i, seg) in segments.iter().enumerate() {
+        let (path, newest) = (&seg.path, i + 1 == n);
+        let bytes = dir.read(path, !newest)?;
+        let scanned = scan_segment(&bytes, &mut |rec| replay(bytes.mapping(), rec));
         let seg_report = segment_report(path, seg.first_lsn, bytes.len() as u64, scanned.clone());
         for d in seg_report.damage.iter().chain(seg_report.torn_tail.iter()) {
             report.quarantined.extend(quarantine_bytes(&dir, path, &bytes, d)?);
@@ -76,8 +64,7 @@ pub fn recover(
             }
         }
         report.segments.push(seg_report);
-        Ok(())
-    })?;
+    }
     if next_lsn <= lsn_floor {
         if let Some((path, s)) = reusable.take() {
             if s.event_records == 0 {
@@ -99,39 +86,6 @@ pub fn recover(
         None => ActiveSegment::create(fs, wal_dir, next_lsn, prealloc)?,
     };
     Ok((active, next_lsn, report))
-}
-
-/// Segments verified ahead of the one being replayed (each holds its mapping and the
-/// positions of its records).
-const SEGMENTS_AHEAD: usize = 4;
-
-/// A segment read and scanned, its records not replayed yet.
-struct VerifiedSegment {
-    bytes: SegmentBytes,
-    records: Vec<RecordAt>,
-    scanned: Result<SegmentScan, Corruption>,
-}
-
-/// A valid event record, by its position in the segment's bytes.
-struct RecordAt {
-    lsn: u64,
-    offset: u64,
-    redacted: bool,
-    json: Range<usize>,
-}
-
-/// Reads a segment (mapped when sealed, the newest into a buffer) and scans it: CRCs,
-/// framing and LSNs checked, the valid records' positions collected.
-fn verify_segment(dir: &SegmentDir, path: &Path, newest: bool) -> Result<VerifiedSegment, WalError> {
-    let bytes = dir.read(path, !newest)?;
-    let mut records = Vec::new();
-    let base = bytes.as_ptr() as usize;
-    let scanned = scan_segment(&bytes, &mut |rec| {
-        let start = (rec.json.as_ptr() as usize).wrapping_sub(base);
-        let json = start..start + rec.json.len();
-        records.push(RecordAt { lsn: rec.lsn, offset: rec.offset, redacted: rec.redacted, json });
-    });
-    Ok(VerifiedSegment { bytes, records, scanned })
 }
 
 /// Copies the damaged bytes to `quarantine/<segment>-<offset>.bad` (once: an existing copy

@@ -127,9 +127,6 @@ impl SegmentDir {
         // appends to the newest segment); they are only deleted, which leaves a mapping valid.
         #[allow(unsafe_code)]
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err("map segment", path))?;
-        // Whoever maps a sealed segment reads all of it: have the kernel read it all ahead
-        // (the WAL dropped its pages from the cache) rather than fault by fault. Only a hint.
-        let _ = map.advise(memmap2::Advice::WillNeed);
         Ok(MappedSegment(Arc::new(map)))
     }
 
