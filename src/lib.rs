@@ -27,6 +27,7 @@ pub mod fsio;
 pub mod fuzzing;
 pub mod ingest;
 pub mod ndjson;
+mod parallel;
 #[cfg(feature = "store")]
 pub mod otlp;
 pub mod query;

@@ -97,7 +97,7 @@ fn every_field_of_every_event_type_round_trips_through_parquet() {
 }
 
 #[test]
-fn files_are_time_sorted_zstd_in_small_row_groups_with_json_payload_and_bloom_filters_by_date() {
+fn files_are_time_sliced_zstd_row_groups_sorted_by_type_with_json_payload_and_bloom_filters_by_date() {
     let tmp = tempfile::tempdir().unwrap();
     // Written newest first, so the files are in time order only if compaction sorts them.
     let mut generator =
@@ -119,11 +119,19 @@ fn files_are_time_sorted_zstd_in_small_row_groups_with_json_payload_and_bloom_fi
         assert_eq!(codec.to_uppercase(), "ZSTD");
         let largest = one(format!("SELECT max(row_group_num_rows)::VARCHAR FROM parquet_metadata('{}')", f.display()));
         assert!(largest.parse::<u64>().unwrap() <= 8_192, "row groups of at most 8,192 rows: {largest}");
-        let sorted = one(format!(
-            "SELECT bool_and(ok)::VARCHAR FROM (SELECT coalesce(lag(timestamp) OVER () <= timestamp, true) AS ok FROM read_parquet('{}'))",
-            f.display()
+        // Row groups (8,192 rows) are time slices; inside one, rows go by type, then time.
+        let rows = format!("SELECT *, file_row_number // 8192 AS rg FROM read_parquet('{}', file_row_number = true)", f.display());
+        let slices = one(format!(
+            "SELECT bool_and(ok)::VARCHAR FROM (SELECT coalesce(lag(hi) OVER (ORDER BY rg) <= lo, true) AS ok \
+             FROM (SELECT rg, min(timestamp) AS lo, max(timestamp) AS hi FROM ({rows}) GROUP BY rg))"
         ));
-        assert_eq!(sorted, "true", "rows are sorted by timestamp: {}", f.display());
+        assert_eq!(slices, "true", "each row group's times follow the previous one's: {}", f.display());
+        let sorted = one(format!(
+            "SELECT bool_and(ok)::VARCHAR FROM (SELECT coalesce(lag(type) OVER w < type \
+             OR (lag(type) OVER w = type AND lag(timestamp) OVER w <= timestamp), true) AS ok FROM ({rows}) \
+             WINDOW w AS (PARTITION BY rg ORDER BY file_row_number))"
+        ));
+        assert_eq!(sorted, "true", "rows are sorted by type, then timestamp, in a row group: {}", f.display());
         let payload = one(format!("SELECT logical_type FROM parquet_schema('{}') WHERE name = 'payload'", f.display()));
         assert!(payload.contains("Json"), "payload has the JSON logical type: {payload}");
         let stats = one(format!(

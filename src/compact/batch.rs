@@ -29,8 +29,13 @@ pub struct BatchBuilder {
     segment: UInt64Builder,
     redacted: BooleanBuilder,
     date: StringBuilder,
+    /// The UTC day (days since the epoch) of the last event added and its `YYYY-MM-DD`:
+    /// consecutive events share it, so it is formatted once per day, not per event.
+    last_day: Option<(i64, String)>,
     rows: usize,
 }
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// Indexes into `BatchBuilder::strings`, in column order.
 const EVENT_ID: usize = 0;
@@ -56,12 +61,23 @@ impl Default for BatchBuilder {
             segment: UInt64Builder::new(),
             redacted: BooleanBuilder::new(),
             date: StringBuilder::new(),
+            last_day: None,
             rows: 0,
         }
     }
 }
 
 impl BatchBuilder {
+    /// A builder with room for `rows` events of `json_bytes` stored JSON in all (the payloads
+    /// take most of it), so the columns are not regrown while a segment is decoded.
+    pub fn with_capacity(rows: usize, json_bytes: usize) -> BatchBuilder {
+        let mut builder = BatchBuilder::default();
+        builder.strings[PAYLOAD] = StringBuilder::with_capacity(rows, json_bytes);
+        builder.strings[EVENT_ID] = StringBuilder::with_capacity(rows, rows * 36);
+        builder.strings[TRACE_ID] = StringBuilder::with_capacity(rows, rows * 36);
+        builder
+    }
+
     pub fn rows(&self) -> usize {
         self.rows
     }
@@ -94,8 +110,20 @@ impl BatchBuilder {
         self.lsn.append_value(lsn);
         self.segment.append_value(segment);
         self.redacted.append_value(redacted);
-        self.date.append_value(e.date());
+        self.append_date(e);
         self.rows += 1;
+    }
+
+    fn append_date(&mut self, e: &StoredEnvelope<'_>) {
+        let day = e.timestamp.timestamp_micros().div_euclid(MICROS_PER_DAY);
+        match &self.last_day {
+            Some((last, date)) if *last == day => self.date.append_value(date),
+            _ => {
+                let date = e.date();
+                self.date.append_value(&date);
+                self.last_day = Some((day, date));
+            }
+        }
     }
 
     /// The batch of every event added, in staging-table column order.

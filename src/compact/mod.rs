@@ -30,6 +30,7 @@
 
 pub mod batch;
 pub mod catalog;
+mod decode;
 pub mod duck;
 pub mod error;
 pub mod files;
@@ -44,10 +45,9 @@ use crate::fsio::{FileWriter, create_dir_durable, remove_file_durable};
 use crate::wal::format::segment_file_name;
 use crate::wal::{Corruption, Unverified, scan_segment};
 
-use crate::stored::StoredEnvelope;
-use batch::BatchBuilder;
 pub use catalog::Catalog;
 use catalog::{CompactedSegment, STAGING_COLUMNS};
+use decode::{DecodedSegment, decode_segment};
 use duckdb::arrow::record_batch::RecordBatch;
 pub use error::StoreError;
 use error::io;
@@ -108,7 +108,7 @@ pub struct Staged {
 enum Scanned {
     /// Its header does not decode: nothing in it was read.
     Unreadable(Corruption),
-    Staged(Staged, RecordBatch),
+    Staged(Staged, Vec<RecordBatch>),
 }
 
 /// A segment whose Parquet files are written and whose events are staged, waiting for the
@@ -122,7 +122,7 @@ struct Written {
     parquet_bytes: u64,
     staged: Staged,
     /// The [`STAGING_COLUMNS`] of its events.
-    index: RecordBatch,
+    index: Vec<RecordBatch>,
 }
 
 /// Compacts sealed segments; holds the catalog.
@@ -190,8 +190,16 @@ impl Compactor {
         let next_firsts: Vec<u64> = segments.iter().skip(1).map(|s| s.first_lsn).collect();
         segments.pop();
         let mut pending = Vec::new();
-        for (segment, next_first) in segments.into_iter().zip(next_firsts) {
+        let paths: Vec<PathBuf> = segments.iter().map(|s| s.path.clone()).collect();
+        for (i, (segment, next_first)) in segments.into_iter().zip(next_firsts).enumerate() {
             let (first_lsn, path) = (segment.first_lsn, segment.path);
+            // The next segment is read from the disk while this one is decoded and written.
+            if i == 0 {
+                self.layout.segments().prefetch(&path);
+            }
+            if let Some(next) = paths.get(i + 1) {
+                self.layout.segments().prefetch(next);
+            }
             if let Some(events) = done.get(&first_lsn) {
                 self.finish_interrupted(first_lsn, &path, *events, next_first, report)?;
                 released(&[(first_lsn, next_first.saturating_sub(1))]);
@@ -269,16 +277,16 @@ impl Compactor {
         path: &Path,
         report: &mut CompactReport,
     ) -> Result<Option<Written>, StoreError> {
-        let (staged, batch) = match self.scan_batch(segment, path)? {
-            Scanned::Staged(staged, batch) => (staged, batch),
+        let (staged, batches) = match self.scan_batch(segment, path)? {
+            Scanned::Staged(staged, batches) => (staged, batches),
             Scanned::Unreadable(header) => {
                 self.retire_segment(segment, path, Some(Unverified::Unreadable(header)), report)?;
                 return Ok(None);
             }
         };
-        let index = index_columns(segment, &batch)?;
-        let (files, dirs) = self.write_parquet_files(segment, &batch)?;
-        drop(batch);
+        let index = index_columns(segment, &batches)?;
+        let (files, dirs) = self.write_parquet_files(segment, &batches)?;
+        drop(batches);
         failpoint::hit("compact:after_rename");
         let parquet_bytes = files.iter().map(|f| file_len(&self.layout.root.join(f))).sum::<u64>();
         Ok(Some(Written { segment, path: path.to_path_buf(), files, dirs, parquet_bytes, staged, index }))
@@ -300,7 +308,7 @@ impl Compactor {
         for dir in dirs {
             self.layout.fs.sync_dir(dir).map_err(io("fsync partition directory", dir))?;
         }
-        self.catalog.stage_all(written.iter().map(|w| w.index.clone()).collect())?;
+        self.catalog.stage_all(written.iter().flat_map(|w| w.index.iter().cloned()).collect())?;
         let rows: Vec<CompactedSegment<'_>> = written
             .iter()
             .map(|w| CompactedSegment { segment: w.segment, files: &w.files, bytes: w.parquet_bytes })
@@ -335,36 +343,25 @@ impl Compactor {
     /// unreadable.
     pub fn stage(&mut self, segment: u64, path: &Path) -> Result<Option<Staged>, StoreError> {
         Ok(match self.scan_batch(segment, path)? {
-            Scanned::Staged(staged, batch) => {
-                self.catalog.stage(index_columns(segment, &batch)?)?;
+            Scanned::Staged(staged, batches) => {
+                self.catalog.stage_all(index_columns(segment, &batches)?)?;
                 Some(staged)
             }
             Scanned::Unreadable(_) => None,
         })
     }
 
-    /// Decodes a sealed segment into its Arrow batch (the Parquet files' rows).
+    /// Decodes a sealed segment into its Arrow batches (the Parquet files' rows).
     fn scan_batch(&mut self, segment: u64, path: &Path) -> Result<Scanned, StoreError> {
         let bytes = self.layout.segments().map(path)?;
-        let mut builder = BatchBuilder::default();
-        let mut undecodable = 0u64;
-        let mut last_lsn = None;
-        let scanned = scan_segment(&bytes, &mut |rec| {
-            last_lsn = Some(rec.lsn);
-            match StoredEnvelope::parse(rec.json) {
-                Ok(e) => builder.push(&e, rec.lsn, segment, rec.redacted),
-                Err(_) => undecodable += 1,
-            }
-        });
-        let scan = match scanned {
-            Ok(scan) => scan,
+        let decoded = match decode_segment(&bytes, segment).map_err(arrow_error(segment))? {
+            Ok(decoded) => decoded,
             Err(header) => return Ok(Scanned::Unreadable(header)),
         };
-        let events = builder.rows() as u64;
+        let DecodedSegment { batches, scan, events, undecodable, last_lsn } = decoded;
         let unverified = scan.unverified(events);
-        let batch = builder.finish().map_err(arrow_error(segment))?;
         let staged = Staged { events, undecodable, wal_bytes: bytes.len() as u64, last_lsn, unverified };
-        Ok(Scanned::Staged(staged, batch))
+        Ok(Scanned::Staged(staged, batches))
     }
 
     /// Writes one Parquet file per date of the segment's events; returns their relative paths
@@ -372,9 +369,9 @@ impl Compactor {
     fn write_parquet_files(
         &self,
         segment: u64,
-        batch: &RecordBatch,
+        batches: &[RecordBatch],
     ) -> Result<(Vec<String>, Vec<PathBuf>), StoreError> {
-        let sorted = SortedSegment::new(batch).map_err(|e| StoreError::Arrow { segment, reason: e.to_string() })?;
+        let sorted = SortedSegment::new(batches).map_err(|e| StoreError::Arrow { segment, reason: e.to_string() })?;
         let stem = segment_file_name(segment).replace(".wal", "");
         let (mut files, mut dirs) = (Vec::new(), Vec::new());
         for date in sorted.dates() {
@@ -405,12 +402,14 @@ impl Compactor {
     }
 }
 
-/// The batch's [`STAGING_COLUMNS`]: what the catalog records of the segment's events.
-fn index_columns(segment: u64, batch: &RecordBatch) -> Result<RecordBatch, StoreError> {
-    let schema = batch.schema();
-    let columns = STAGING_COLUMNS.map(|name| schema.index_of(name));
-    let columns = columns.into_iter().collect::<Result<Vec<_>, _>>().map_err(arrow_error(segment))?;
-    batch.project(&columns).map_err(arrow_error(segment))
+/// The batches' [`STAGING_COLUMNS`]: what the catalog records of the segment's events.
+fn index_columns(segment: u64, batches: &[RecordBatch]) -> Result<Vec<RecordBatch>, StoreError> {
+    let project = |batch: &RecordBatch| {
+        let schema = batch.schema();
+        let columns = STAGING_COLUMNS.map(|name| schema.index_of(name)).into_iter().collect::<Result<Vec<_>, _>>()?;
+        batch.project(&columns)
+    };
+    batches.iter().map(project).collect::<Result<_, _>>().map_err(arrow_error(segment))
 }
 
 fn arrow_error(segment: u64) -> impl Fn(duckdb::arrow::error::ArrowError) -> StoreError {

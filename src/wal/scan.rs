@@ -95,7 +95,7 @@ impl SegmentScan {
 
 /// Scans a whole segment, calling `visit` for every valid event record in order.
 /// Returns Err when the header itself is unreadable.
-pub fn scan_segment(bytes: &[u8], visit: &mut dyn FnMut(EventRecord<'_>)) -> Result<SegmentScan, Corruption> {
+pub fn scan_segment<'a>(bytes: &'a [u8], visit: &mut dyn FnMut(EventRecord<'a>)) -> Result<SegmentScan, Corruption> {
     let header = SegmentHeader::decode(bytes)?;
     let mut scan = SegmentScan {
         first_lsn: header.first_lsn,

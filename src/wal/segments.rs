@@ -130,6 +130,18 @@ impl SegmentDir {
         Ok(MappedSegment(Arc::new(map)))
     }
 
+    /// Asks the kernel to start reading a sealed segment into the page cache, so that its
+    /// reader (the compactor, next) finds it there; a hint, failures are ignored.
+    pub fn prefetch(&self, path: &Path) {
+        use std::os::fd::AsRawFd;
+        if let Ok(file) = self.fs.open_read(path) {
+            // SAFETY: posix_fadvise only reads the descriptor and the integers; the descriptor
+            // is valid for the duration of the call because `file` is borrowed.
+            #[allow(unsafe_code)]
+            let _ = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_WILLNEED) };
+        }
+    }
+
     /// Reads a segment: mapped when `sealed`, else (the newest) copied into memory.
     pub fn read(&self, path: &Path, sealed: bool) -> Result<SegmentBytes, WalError> {
         if sealed {
