@@ -38,6 +38,11 @@ impl Filler {
         Ok(())
     }
 
+    /// Records the events pushed so far (so a seal after it holds them all).
+    pub fn flush(&mut self) -> Result<(), BenchError> {
+        self.record_batch()
+    }
+
     /// The WAL the events go to.
     pub fn wal(&self) -> &Wal {
         self.intake.wal()

@@ -13,6 +13,7 @@ mod otlp;
 mod query;
 mod query_baselines;
 mod recovery;
+mod summary;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,6 +85,21 @@ enum Command {
         #[arg(long)]
         baselines: bool,
     },
+    /// Measure GET /v1/summary (Recorder::summary): generate N events over D days into a fresh
+    /// --data-dir (compacted chunk by chunk, the newest --tail left in the WAL), then time
+    /// 24-hour windows and the whole range beside a count(*), a JSON-extraction scan and the
+    /// one-hour page of the same windows.
+    Summary {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// 24-hour windows timed.
+        #[arg(long, default_value_t = 30)]
+        reps: usize,
+        #[arg(long, default_value_t = 50_000)]
+        tail: u64,
+    },
     /// Measure OTLP ingest: the same spans as OTLP/HTTP protobuf exports to POST /v1/traces
     /// and, mapped to FR-EVT events, as JSON arrays to POST /v1/events (sync durability, a
     /// server in this process on loopback, fresh data directories under --data-dir).
@@ -148,6 +164,9 @@ fn main() -> ExitCode {
     let data_dir = cli.data_dir;
     let result = match cli.command {
         Command::Query { events, days, reps, baselines } => query::run(&data_dir, events, days, reps, baselines),
+        Command::Summary { events, days, reps, tail } => {
+            summary::run(&data_dir, &summary::SummaryArgs { events, days, reps, tail })
+        }
         Command::Recovery { mb } => recovery::run(&data_dir, mb),
         Command::Otlp { spans, batch, clients } => otlp::run(&data_dir, &otlp::OtlpArgs { spans, batch, clients }),
         Command::Backlog { segment_kib, seals, seconds } => {
