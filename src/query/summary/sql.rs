@@ -17,6 +17,7 @@ use super::{
     CapabilityDecisions, JobCounts, JobRow, JobState, JobsQuery, MAX_JOB_ROWS, MAX_LIST, ModelUsage, SummaryQuery,
     ToolUsage, dense_buckets,
 };
+use crate::compact::catalog::query_rows as rows;
 use crate::compact::error::{StoreError, db};
 use crate::compact::files::path_list;
 use crate::query::model::StoredEvent;
@@ -254,17 +255,4 @@ fn job_rows(conn: &Connection, cond: &str, order: &str, limit: usize) -> Result<
             models: serde_json::from_str(&models).map_err(|e| conv(e.to_string()))?,
         })
     })
-}
-
-/// The rows of one statement, mapped by `row`.
-fn rows<T>(
-    conn: &Connection,
-    what: &str,
-    sql: &str,
-    params: impl duckdb::Params,
-    row: impl FnMut(&duckdb::Row<'_>) -> duckdb::Result<T>,
-) -> Result<Vec<T>, StoreError> {
-    let mut stmt = conn.prepare(sql).map_err(db(what))?;
-    let found = stmt.query_map(params, row).map_err(db(what))?;
-    found.collect::<Result<Vec<_>, _>>().map_err(db(what))
 }
