@@ -266,6 +266,8 @@ fn the_openapi_document_matches_the_routes() {
         "/v1/events:ndjson",
         "/v1/traces/{trace_id}",
         "/v1/jobs/{job_id}",
+        "/v1/summary",
+        "/v1/jobs",
         "/v1/retention:run",
         "/v1/stats",
         "/v1/openapi.json",

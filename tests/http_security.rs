@@ -139,7 +139,7 @@ fn a_rebound_dns_name_is_refused_and_only_allowed_hosts_pass() {
     let port = s.port().to_string();
     // A page at http://evil.example:PORT whose name now resolves to 127.0.0.1.
     let rebound = format!("Host: evil.example:{port}");
-    for path in ["/v1/events", "/v1/stats", "/v1/jobs/job-42", "/", "/metrics"] {
+    for path in ["/v1/events", "/v1/stats", "/v1/jobs/job-42", "/v1/summary", "/v1/jobs", "/", "/metrics"] {
         assert_eq!(refusal(s.get(path, &[rebound.as_str()])), refused(403, "HSK-403-HOST-NOT-ALLOWED"), "{path}");
     }
     let event = sample_lines()[0].clone();

@@ -38,7 +38,7 @@ impl Filler {
         Ok(())
     }
 
-    /// Records the events pushed so far.
+    /// Records the events pushed so far (so a seal after it holds them all).
     pub fn flush(&mut self) -> Result<(), BenchError> {
         self.record_batch()
     }

@@ -15,6 +15,7 @@ mod query;
 mod query_baselines;
 mod recovery;
 mod ship;
+mod summary;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -89,6 +90,21 @@ enum Command {
         /// while it records (0: once, after all of them); bounds the WAL on disk to N events.
         #[arg(long, default_value_t = 0)]
         compact_every: u64,
+    },
+    /// Measure GET /v1/summary (Recorder::summary): generate N events over D days into a fresh
+    /// --data-dir (compacted chunk by chunk, the newest --tail left in the WAL), then time
+    /// 24-hour windows and the whole range beside a count(*), a JSON-extraction scan and the
+    /// one-hour page of the same windows.
+    Summary {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// 24-hour windows timed.
+        #[arg(long, default_value_t = 30)]
+        reps: usize,
+        #[arg(long, default_value_t = 50_000)]
+        tail: u64,
     },
     /// Measure OTLP ingest: the same spans as OTLP/HTTP protobuf exports to POST /v1/traces
     /// and, mapped to FR-EVT events, as JSON arrays to POST /v1/events (sync durability, a
@@ -187,6 +203,9 @@ fn main() -> ExitCode {
             query::run(&data_dir, query::Load { events, days, compact_every }, reps, baselines)
         }
         Command::Ship { events, ship_to, reps } => ship::run(&data_dir, events, &ship_to, reps),
+        Command::Summary { events, days, reps, tail } => {
+            summary::run(&data_dir, &summary::SummaryArgs { events, days, reps, tail })
+        }
         Command::Recovery { mb } => recovery::run(&data_dir, mb),
         Command::Http { clients, seconds, batch } => {
             http::run(&data_dir, &http::HttpArgs { clients: &clients, seconds, batch })

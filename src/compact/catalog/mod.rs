@@ -466,9 +466,7 @@ impl Catalog {
         params: impl duckdb::Params,
         row: impl FnMut(&Row<'_>) -> duckdb::Result<T>,
     ) -> Result<Vec<T>, StoreError> {
-        let mut stmt = self.conn.prepare(sql).map_err(db(what))?;
-        let rows = stmt.query_map(params, row).map_err(db(what))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(db(what))
+        query_rows(&self.conn, what, sql, params, row)
     }
 
     /// Runs `statements` in one transaction: committed when they all succeed, else rolled back.
@@ -481,6 +479,19 @@ impl Catalog {
         let tx = self.conn.unchecked_transaction().map_err(db(what))?;
         statements(&tx).and_then(|()| tx.commit()).map_err(db(what))
     }
+}
+
+/// The rows of one statement on `conn`, mapped by `row`; `what` names it in the error.
+pub(crate) fn query_rows<T>(
+    conn: &Connection,
+    what: &str,
+    sql: &str,
+    params: impl duckdb::Params,
+    row: impl FnMut(&Row<'_>) -> duckdb::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare(sql).map_err(db(what))?;
+    let rows = stmt.query_map(params, row).map_err(db(what))?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(db(what))
 }
 
 /// Deletes the rows of a list of segments (the range bounding them, then the list) from

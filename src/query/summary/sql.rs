@@ -17,6 +17,7 @@ use super::{
     CapabilityDecisions, JobCounts, JobRow, JobState, JobsQuery, MAX_JOB_ROWS, MAX_LIST, ModelUsage, SummaryQuery,
     ToolUsage, dense_buckets,
 };
+use crate::compact::catalog::query_rows as rows;
 use crate::compact::error::{StoreError, db};
 use crate::compact::files::path_list;
 use crate::query::model::StoredEvent;
@@ -40,8 +41,9 @@ const EXTRACT: &str = "SELECT type, ts, job_id, model_id, capability_id, f[1]::B
     '$.token_usage.completion', '$.latency_ms', '$.tool_id', '$.ok', '$.timing.duration_ms', '$.decision', \
     '$.phase', '$.status', '$.job_kind', '$.duration_ms']) END AS f FROM rows)";
 
-/// One row per job of `summary_rows`, as [`JobRow`] (times in µs).
-const JOB_ROWS: &str = "SELECT job_id, job_kind, coalesce(fin_status, 'running') AS status, \
+/// One row per job of `summary_rows`, as [`JobRow`] (times in µs), computed once for both job
+/// lists.
+const JOBS_TABLE: &str = "CREATE OR REPLACE TEMP TABLE summary_jobs AS SELECT job_id, job_kind, coalesce(fin_status, 'running') AS status, \
     coalesce(started_ts, first_ts) AS started, finished_ts, \
     coalesce(fin_ms, (finished_ts - started_ts) // 1000) AS duration_ms, events, models FROM ( \
     SELECT job_id, arg_min(job_kind, ts) FILTER (WHERE job_kind IS NOT NULL) AS job_kind, \
@@ -78,33 +80,34 @@ fn load_rows(
     appender.flush().map_err(db("append tail rows"))?;
     drop(appender);
     let mut b = Params::default();
-    let parquet = if files.is_empty() {
-        "SELECT * FROM summary_tail WHERE false".to_string()
+    let (parquet, tail_rows) = if files.is_empty() {
+        (String::new(), "SELECT * FROM summary_tail".to_string())
     } else {
         let list = b.bind(path_list(files));
         let cond = where_clause(filter, &mut b);
-        format!("SELECT {PARQUET_COLUMNS} FROM read_parquet({list}, union_by_name = true) WHERE {cond}")
+        let scan = format!("FROM read_parquet({list}, union_by_name = true) WHERE {cond}");
+        // Only Parquet rows at or after the tail's first LSN can be in both; the LSN column
+        // alone is read for them (row-group statistics skip the rest). Not a shared CTE: that
+        // would materialize every payload read.
+        let tail_rows = match tail.iter().map(|e| e.lsn).min() {
+            Some(first) => {
+                let first = b.bind(first);
+                format!("SELECT * FROM summary_tail WHERE lsn NOT IN (SELECT lsn {scan} AND lsn >= {first})")
+            }
+            None => "SELECT * FROM summary_tail".to_string(),
+        };
+        (format!("SELECT {PARQUET_COLUMNS} {scan} UNION ALL "), tail_rows)
     };
-    // Only Parquet rows at or after the tail's first LSN can be in both (row-group statistics
-    // skip the rest).
-    let tail_rows = match tail.iter().map(|e| e.lsn).min() {
-        Some(first) if !files.is_empty() => {
-            let first = b.bind(first);
-            format!("SELECT * FROM summary_tail WHERE lsn NOT IN (SELECT lsn FROM pq WHERE lsn >= {first})")
-        }
-        _ => "SELECT * FROM summary_tail".to_string(),
-    };
-    let sql = format!(
-        "CREATE OR REPLACE TEMP TABLE summary_rows AS WITH pq AS MATERIALIZED ({parquet}), \
-         rows AS (SELECT * FROM pq UNION ALL {tail_rows}) {EXTRACT}"
-    );
+    let sql = format!("CREATE OR REPLACE TEMP TABLE summary_rows AS WITH rows AS ({parquet}{tail_rows}) {EXTRACT}");
     conn.execute(&sql, duckdb::params_from_iter(b.values())).map_err(db("read the summary's events"))?;
     Ok(())
 }
 
 /// Drops the temporary tables (they may hold millions of rows).
 fn drop_rows(conn: &Connection) {
-    if let Err(e) = conn.execute_batch("DROP TABLE IF EXISTS summary_rows; DROP TABLE IF EXISTS summary_tail") {
+    let tables =
+        "DROP TABLE IF EXISTS summary_jobs; DROP TABLE IF EXISTS summary_rows; DROP TABLE IF EXISTS summary_tail";
+    if let Err(e) = conn.execute_batch(tables) {
         tracing::warn!(error = %e, "dropping the summary's temporary tables failed");
     }
 }
@@ -117,7 +120,9 @@ fn with_rows<T>(
     filter: &crate::query::EventQuery,
     f: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    let result = load_rows(conn, files, tail, filter).and_then(|()| f(conn));
+    let result = load_rows(conn, files, tail, filter)
+        .and_then(|()| conn.execute_batch(JOBS_TABLE).map_err(db("aggregate jobs")))
+        .and_then(|()| f(conn));
     drop_rows(conn);
     result
 }
@@ -233,7 +238,7 @@ fn job_counts(conn: &Connection) -> Result<JobCounts, StoreError> {
 
 /// Up to `limit` jobs where `cond` holds, in `order` (both fixed SQL of this module).
 fn job_rows(conn: &Connection, cond: &str, order: &str, limit: usize) -> Result<Vec<JobRow>, StoreError> {
-    let sql = format!("SELECT * FROM ({JOB_ROWS}) WHERE {cond} ORDER BY {order} LIMIT $1");
+    let sql = format!("SELECT * FROM summary_jobs WHERE {cond} ORDER BY {order} LIMIT $1");
     rows(conn, "list jobs", &sql, [limit as u64], |r| {
         let status: String = r.get(2)?;
         let models: String = r.get(7)?;
@@ -250,17 +255,4 @@ fn job_rows(conn: &Connection, cond: &str, order: &str, limit: usize) -> Result<
             models: serde_json::from_str(&models).map_err(|e| conv(e.to_string()))?,
         })
     })
-}
-
-/// The rows of one statement, mapped by `row`.
-fn rows<T>(
-    conn: &Connection,
-    what: &str,
-    sql: &str,
-    params: impl duckdb::Params,
-    row: impl FnMut(&duckdb::Row<'_>) -> duckdb::Result<T>,
-) -> Result<Vec<T>, StoreError> {
-    let mut stmt = conn.prepare(sql).map_err(db(what))?;
-    let found = stmt.query_map(params, row).map_err(db(what))?;
-    found.collect::<Result<Vec<_>, _>>().map_err(db(what))
 }
