@@ -27,6 +27,7 @@ pub mod fsio;
 pub mod fuzzing;
 pub mod ingest;
 pub mod ndjson;
+#[cfg(feature = "store")]
 mod parallel;
 #[cfg(feature = "store")]
 pub mod otlp;
