@@ -75,10 +75,12 @@ pub fn recent_event_ids(
 }
 
 /// Calls `remember` with the ids of the newest `limit` events (or a few more) of the Parquet
-/// `files`, given oldest first (segment order), in file order. Only the newest files that hold
-/// `limit` events are read (their row counts come from the footers), and the ids are streamed
-/// a chunk at a time and parsed into 16-byte UUIDs as they come: neither DuckDB nor this side
-/// holds the ids as text, nor sorts them, whatever the number of events in the files.
+/// `files`, given oldest first (segment order), oldest first (by LSN: inside a row group the
+/// rows are ordered by type, not by arrival). Only the newest files that hold `limit` events
+/// are read (their row counts come from the footers), so what DuckDB sorts is bounded by the
+/// capacity plus one segment's events (and spills to disk past its memory limit); the ids are
+/// streamed a chunk at a time and parsed into 16-byte UUIDs as they come, never held as text
+/// on this side.
 pub fn newest_event_ids(
     conn: &Connection,
     files: &[String],
@@ -90,7 +92,7 @@ pub fn newest_event_ids(
         return Ok(());
     }
     let failed = db("read recent ids");
-    let mut stmt = conn.prepare("SELECT event_id FROM read_parquet(?)").map_err(db("read recent ids"))?;
+    let mut stmt = conn.prepare("SELECT event_id FROM read_parquet(?) ORDER BY lsn").map_err(db("read recent ids"))?;
     for batch in stmt.stream_arrow([path_list(&files)]).map_err(failed)? {
         let batch = batch.map_err(db("read recent ids"))?;
         let Some(ids) = batch.columns().first().and_then(|c| c.as_string_opt::<i32>()) else {
