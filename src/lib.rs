@@ -42,6 +42,8 @@ pub mod server;
 #[cfg(feature = "store")]
 pub mod ship;
 pub mod stats;
+#[cfg(feature = "store")]
+mod sync;
 pub mod stored;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -285,7 +285,12 @@ fn a_failed_compaction_step_is_reported_and_the_next_run_finishes_without_duplic
                     assert_eq!(e.code(), "HSK-500-IO", "{op:?} #{nth}: {e}");
                     fired += 1;
                 }
-                Ok(_) => assert!(nth > 1, "{op:?}: the first such call of a compaction run fails it"),
+                // The run's first open is the read-ahead hint for the segment it compacts next
+                // (`SegmentDir::prefetch`), which is best-effort: the open that reads it is next.
+                Ok(_) => assert!(
+                    nth > 1 || op == Op::Open,
+                    "{op:?}: the first such call of a compaction run fails it"
+                ),
             }
             fs.disarm();
             compactor.run_once().unwrap_or_else(|e| panic!("{op:?} #{nth}: the next run finishes: {e}"));

@@ -28,7 +28,7 @@ mod summary;
 mod tasks;
 
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use uuid::Uuid;
 
@@ -119,9 +119,7 @@ pub(crate) struct Inner {
 /// A trace's or job's events, whether they were truncated, and its retention gaps.
 type Linked = (Vec<crate::query::StoredEvent>, bool, Vec<crate::query::views::RetentionGap>);
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+pub(crate) use crate::sync::lock;
 
 impl Recorder {
     /// Opens (recovering) the data directory and starts compaction and retention.

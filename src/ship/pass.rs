@@ -36,7 +36,7 @@ pub(super) async fn on_catalog<T: Send + 'static>(
     work: impl FnOnce(&Catalog) -> Result<T, crate::compact::StoreError> + Send + 'static,
 ) -> Result<T, ShipError> {
     let catalog = catalog.clone();
-    let done = tokio::task::spawn_blocking(move || work(&crate::recorder::lock(&catalog))).await;
+    let done = tokio::task::spawn_blocking(move || work(&crate::sync::lock(&catalog))).await;
     Ok(done.map_err(|_| ShipError::Stopped)??)
 }
 

@@ -57,7 +57,7 @@ impl ShipBoard {
     /// Takes in the outcome of a pass: a pass with a failure (or none at all) sets the last
     /// error, a clean one clears it.
     pub fn record(&self, pass: &Result<PassReport, ShipError>) {
-        let mut state = crate::recorder::lock(&self.state);
+        let mut state = crate::sync::lock(&self.state);
         match pass {
             Ok(report) => {
                 state.1.shipped_files += report.shipped.len() as u64;
@@ -75,11 +75,11 @@ impl ShipBoard {
     }
 
     pub fn last_error(&self) -> Option<String> {
-        crate::recorder::lock(&self.state).0.clone()
+        crate::sync::lock(&self.state).0.clone()
     }
 
     pub fn counters(&self) -> ShipCounters {
-        crate::recorder::lock(&self.state).1
+        crate::sync::lock(&self.state).1
     }
 }
 
