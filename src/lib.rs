@@ -28,9 +28,9 @@ pub mod fuzzing;
 pub mod ingest;
 pub mod ndjson;
 #[cfg(feature = "store")]
-mod parallel;
-#[cfg(feature = "store")]
 pub mod otlp;
+#[cfg(feature = "store")]
+mod parallel;
 pub mod query;
 #[cfg(feature = "store")]
 pub mod recorder;
@@ -42,9 +42,9 @@ pub mod server;
 #[cfg(feature = "store")]
 pub mod ship;
 pub mod stats;
+pub mod stored;
 #[cfg(feature = "store")]
 mod sync;
-pub mod stored;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod testing;

@@ -120,7 +120,10 @@ fn files_are_time_sliced_zstd_row_groups_sorted_by_type_with_json_payload_and_bl
         let largest = one(format!("SELECT max(row_group_num_rows)::VARCHAR FROM parquet_metadata('{}')", f.display()));
         assert!(largest.parse::<u64>().unwrap() <= 8_192, "row groups of at most 8,192 rows: {largest}");
         // Row groups (8,192 rows) are time slices; inside one, rows go by type, then time.
-        let rows = format!("SELECT *, file_row_number // 8192 AS rg FROM read_parquet('{}', file_row_number = true)", f.display());
+        let rows = format!(
+            "SELECT *, file_row_number // 8192 AS rg FROM read_parquet('{}', file_row_number = true)",
+            f.display()
+        );
         let slices = one(format!(
             "SELECT bool_and(ok)::VARCHAR FROM (SELECT coalesce(lag(hi) OVER (ORDER BY rg) <= lo, true) AS ok \
              FROM (SELECT rg, min(timestamp) AS lo, max(timestamp) AS hi FROM ({rows}) GROUP BY rg))"

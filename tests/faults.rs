@@ -287,10 +287,7 @@ fn a_failed_compaction_step_is_reported_and_the_next_run_finishes_without_duplic
                 }
                 // The run's first open is the read-ahead hint for the segment it compacts next
                 // (`SegmentDir::prefetch`), which is best-effort: the open that reads it is next.
-                Ok(_) => assert!(
-                    nth > 1 || op == Op::Open,
-                    "{op:?}: the first such call of a compaction run fails it"
-                ),
+                Ok(_) => assert!(nth > 1 || op == Op::Open, "{op:?}: the first such call of a compaction run fails it"),
             }
             fs.disarm();
             compactor.run_once().unwrap_or_else(|e| panic!("{op:?} #{nth}: the next run finishes: {e}"));

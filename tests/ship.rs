@@ -398,3 +398,53 @@ fn retention_keeps_unshipped_files_and_remote_retention_deletes_expired_objects(
     let stats: Value = serde_json::from_slice(&common::flightrec(&dir, &["stats", "--json"]).stdout).unwrap();
     assert_eq!(stats["unshipped_files"], 0, "{stats}");
 }
+
+/// The keys of a `file://` bucket directory, relative to it.
+fn bucket_keys(bucket: &Path) -> BTreeSet<String> {
+    if !bucket.exists() {
+        return BTreeSet::new();
+    }
+    common::files_under(bucket).into_iter().map(|f| f.strip_prefix(bucket).unwrap().display().to_string()).collect()
+}
+
+#[test]
+fn compact_watch_ships_each_compaction_as_segments_are_sealed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, bucket) = (tmp.path().join("data"), tmp.path().join("bucket"));
+    let first = fresh_events(40);
+    common::record(&data, &first, 10);
+    let target = format!("file://{}", bucket.display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flightrec"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["compact", "--watch", "--ship-to", &target, "--host-id", "watcher"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let shipped_all = |events: usize| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let local = if data.join("events").exists() { local_keys(&data, "", "watcher") } else { BTreeSet::new() };
+            if !local.is_empty() && bucket_keys(&bucket) == local {
+                let count = common::parquet_query(&data, "SELECT count(*)::VARCHAR FROM EVENTS")[0][0].clone();
+                if count.as_deref() == Some(events.to_string().as_str()) {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "not shipped: local {local:?}, bucket {:?}", bucket_keys(&bucket));
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    shipped_all(first.len());
+    // Segments sealed while it watches are compacted and shipped too, without a restart.
+    let later = fresh_events(25);
+    common::record(&data, &later, 10);
+    shipped_all(first.len() + later.len());
+    let _ = child.kill();
+    let _ = child.wait();
+    for key in bucket_keys(&bucket) {
+        let local = data.join(key.strip_prefix("host=watcher/").unwrap());
+        assert_eq!(std::fs::read(bucket.join(&key)).unwrap(), std::fs::read(&local).unwrap(), "{key}: same bytes");
+    }
+}

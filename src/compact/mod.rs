@@ -177,11 +177,7 @@ impl Compactor {
     /// catalog transaction recorded (or each interrupted run finished) as soon as it
     /// committed, before the next segment is read: the recorder's query tail releases their
     /// records (and with them the segments' mappings) while a long run goes on.
-    pub fn run_releasing(
-        &mut self,
-        report: &mut CompactReport,
-        released: &mut Released<'_>,
-    ) -> Result<(), StoreError> {
+    pub fn run_releasing(&mut self, report: &mut CompactReport, released: &mut Released<'_>) -> Result<(), StoreError> {
         remove_tmp_files(&self.layout)?;
         let mut segments = self.layout.segments().list()?;
         let in_wal: Vec<u64> = segments.iter().map(|s| s.first_lsn).collect();

@@ -23,8 +23,8 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{
     ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, ArrowWriterOptions, compute_leaves,
 };
-use parquet::errors::ParquetError;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
@@ -139,7 +139,8 @@ impl SortedSegment {
         let mut next = writers.iter_mut();
         for (field, column) in group.schema().fields().iter().zip(group.columns()) {
             for leaf in compute_leaves(field, column)? {
-                let writer = next.next().ok_or_else(|| ParquetError::General("fewer column writers than leaves".into()))?;
+                let writer =
+                    next.next().ok_or_else(|| ParquetError::General("fewer column writers than leaves".into()))?;
                 writer.write(&leaf)?;
             }
         }
