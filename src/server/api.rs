@@ -1,7 +1,5 @@
 //! The `/v1` handlers.
 
-use std::time::Instant;
-
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -286,9 +284,7 @@ pub async fn get_events(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let q = parse_params(&params).map_err(bad_param)?;
-    let t = Instant::now();
-    let page = s.recorder.query(q).await?;
-    s.metrics.observe_query(t.elapsed());
+    let page = s.metrics.timed_query(s.recorder.query(q)).await?;
     Ok(Json(page).into_response())
 }
 
@@ -307,9 +303,7 @@ pub fn bad_param(b: BadParam) -> ApiError {
     ))]
 pub async fn get_trace(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     no_control_chars("trace_id", &id).map_err(bad_param)?;
-    let t = Instant::now();
-    let view = s.recorder.trace(&id).await?;
-    s.metrics.observe_query(t.elapsed());
+    let view = s.metrics.timed_query(s.recorder.trace(&id)).await?;
     found(view.events.is_empty() && view.retention_gaps.is_empty(), &format!("trace {id}"), view)
 }
 
@@ -323,9 +317,7 @@ pub async fn get_trace(State(s): State<AppState>, Path(id): Path<String>) -> Res
     ))]
 pub async fn get_job(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     no_control_chars("job_id", &id).map_err(bad_param)?;
-    let t = Instant::now();
-    let view = s.recorder.job(&id).await?;
-    s.metrics.observe_query(t.elapsed());
+    let view = s.metrics.timed_query(s.recorder.job(&id)).await?;
     found(view.events.is_empty() && view.retention_gaps.is_empty(), &format!("job {id}"), view)
 }
 

@@ -5,8 +5,6 @@
 //! rows are the newest 200 *matching* events, however old they are. docs/handshake.md holds
 //! the mapping of flightrec's types onto Handshake's `event_type` names.
 
-use std::time::Instant;
-
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::Serialize;
@@ -237,9 +235,7 @@ async fn list_events(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Json<Vec<FlightEvent>>, ApiError> {
     let q = parse_filters(&params).map_err(bad_param)?;
-    let t = Instant::now();
-    let page = s.recorder.query(q).await?;
-    s.metrics.observe_query(t.elapsed());
+    let page = s.metrics.timed_query(s.recorder.query(q)).await?;
     Ok(Json(page.events.into_iter().map(FlightEvent::from).collect()))
 }
 

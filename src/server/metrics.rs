@@ -2,7 +2,7 @@
 //! state, encoded by prometheus-client as OpenMetrics text. Every name is prefixed
 //! `flightrec_`; counters are registered without `_total`, which the encoder appends.
 
-use std::time::Duration;
+use std::time::Instant;
 
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
 use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
@@ -50,8 +50,13 @@ impl Metrics {
         self.rejected.inc_by(rejected);
     }
 
-    pub fn observe_query(&self, took: Duration) {
-        self.query_seconds.observe(took.as_secs_f64());
+    /// Runs a query and observes its duration when it succeeds (a refused or failed query is
+    /// not a query latency).
+    pub async fn timed_query<T, E>(&self, query: impl std::future::Future<Output = Result<T, E>>) -> Result<T, E> {
+        let started = Instant::now();
+        let answer = query.await?;
+        self.query_seconds.observe(started.elapsed().as_secs_f64());
+        Ok(answer)
     }
 
     /// The OpenMetrics text of the server's instruments, the recorder's, and `stats`.

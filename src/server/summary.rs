@@ -1,8 +1,6 @@
 //! `GET /v1/summary` and `GET /v1/jobs`: the overview of a time range and its jobs list, for
 //! the UI's first screen (contract: the `query::summary` types).
 
-use std::time::Instant;
-
 use axum::Json;
 use axum::extract::{Query, State};
 
@@ -28,9 +26,7 @@ pub async fn get_summary(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Json<Summary>, ApiError> {
     let q = summary_params(&params, crate::event::time::now_micros()).map_err(bad_param)?;
-    let t = Instant::now();
-    let summary = s.recorder.summary(q).await?;
-    s.metrics.observe_query(t.elapsed());
+    let summary = s.metrics.timed_query(s.recorder.summary(q)).await?;
     Ok(Json(summary))
 }
 
@@ -48,8 +44,6 @@ pub async fn get_jobs(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Json<JobList>, ApiError> {
     let q = jobs_params(&params, crate::event::time::now_micros()).map_err(bad_param)?;
-    let t = Instant::now();
-    let jobs = s.recorder.jobs(q).await?;
-    s.metrics.observe_query(t.elapsed());
+    let jobs = s.metrics.timed_query(s.recorder.jobs(q)).await?;
     Ok(Json(jobs))
 }
