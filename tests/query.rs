@@ -64,7 +64,8 @@ fn ingest(rt: &tokio::runtime::Runtime, recorder: &Recorder, lines: &[String], o
     }
 }
 
-/// 1,200 events over two hours: the first 800 compacted to Parquet, the rest in the WAL tail.
+/// 1,200 events over five days (so pages cross date partitions, which Parquet scans read a few
+/// days at a time): the first 800 compacted to Parquet, the rest in the WAL tail.
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
@@ -74,8 +75,8 @@ fn fixture() -> &'static Fixture {
         let _ = std::fs::remove_dir_all(&dir);
         let rt = tokio::runtime::Runtime::new().unwrap();
         let recorder = rt.block_on(Recorder::open(RecorderConfig::new(&dir))).unwrap();
-        let start = flightrec::event::time::truncate_micros(Utc::now() - Duration::hours(3));
-        let mut generator = Generator::new(42, start, 6_000_000);
+        let start = flightrec::event::time::truncate_micros(Utc::now() - Duration::hours(5 * 24 + 3));
+        let mut generator = Generator::new(42, start, 360_000_000);
         let lines: Vec<String> = (0..1_200).map(|_| generator.next_json()).collect();
         let mut ingested = Vec::new();
         ingest(&rt, &recorder, &lines[..800], &mut ingested);
@@ -110,7 +111,7 @@ fn filter_strategy() -> impl Strategy<Value = EventQuery> {
     (
         proptest::option::of(0..n),
         proptest::option::of(0..n),
-        proptest::option::of((0i64..200, 1i64..120)),
+        proptest::option::of((0i64..120, 1i64..72)),
         proptest::option::of(0..EventType::ALL.len()),
         proptest::option::of(0..3usize),
         proptest::option::of(0..n),
@@ -123,8 +124,8 @@ fn filter_strategy() -> impl Strategy<Value = EventQuery> {
                 job_id: job.and_then(|i| f.ingested[i].job_id.clone()),
                 trace_id: trace.map(|i| f.ingested[i].trace_id.clone()),
                 // Bounds with nanoseconds: the recorder truncates them to microseconds.
-                from: range.map(|(a, _)| f.start + Duration::minutes(a) + Duration::nanoseconds(999)),
-                to: Some(range.map_or(f.end, |(a, b)| (f.start + Duration::minutes(a + b)).min(f.end))),
+                from: range.map(|(a, _)| f.start + Duration::hours(a) + Duration::nanoseconds(999)),
+                to: Some(range.map_or(f.end, |(a, b)| (f.start + Duration::hours(a + b)).min(f.end))),
                 event_type: ty.map(|i| EventType::ALL[i]),
                 actor: actor.map(|i| [Actor::Human, Actor::Agent, Actor::System][i]),
                 text: text.map(|i| f.ingested[i].event_id[..8].to_string()),

@@ -1,6 +1,8 @@
-//! Reading events from Parquet files with DuckDB: one SQL query over the files the caller
-//! chose (the catalog or the date partitions prune them), with every filter pushed down.
+//! Reading events from Parquet files with DuckDB: SQL over the files the caller chose (the
+//! catalog or the date partitions prune them), with every filter pushed down, a few days of
+//! files at a time until the page is full.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, NaiveDate};
@@ -89,8 +91,8 @@ pub fn where_clause(q: &EventQuery, b: &mut Params) -> String {
     conds.extend(q.from.map(|f| format!("timestamp >= {}", ts(b, f))));
     conds.extend(q.to.map(|t| format!("timestamp < {}", ts(b, t))));
     if let Some(text) = &q.text {
-        let like = b.bind(format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
-        let any: Vec<String> = TEXT_COLUMNS.iter().map(|c| format!("{c} LIKE {like} ESCAPE '\\'")).collect();
+        let text = b.bind(text.clone());
+        let any: Vec<String> = TEXT_COLUMNS.iter().map(|c| format!("contains({c}, {text})")).collect();
         conds.push(format!("({})", any.join(" OR ")));
     }
     if let Some(c) = &q.cursor {
@@ -156,30 +158,106 @@ fn partition_date(file: &Path) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(dir.strip_prefix("date=")?, "%Y-%m-%d").ok()
 }
 
-/// The first `limit` events of the scan's files matching `q`, in (timestamp, event_id) order.
+/// The first `limit` events of the scan's files matching `q`, in (timestamp, event_id) order
+/// (descending when `q` asks). The files are read a few days at a time in page order (see
+/// [`day_chunks`]) until the page is full, so a page whose matches lie in the first days
+/// does not scan the whole range.
 pub fn query_files(
     conn: &Connection,
     scan: &ParquetScan,
     q: &EventQuery,
     limit: usize,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    if scan.files.is_empty() {
-        return Ok(Vec::new());
+    let mut events = Vec::new();
+    for files in day_chunks(&scan.files, q.descending) {
+        if events.len() >= limit {
+            break;
+        }
+        events.extend(query_chunk(conn, &files, scan.span, q, limit - events.len())?);
     }
+    Ok(events)
+}
+
+/// The files in groups of whole days in page order (oldest first, or newest first when
+/// `descending`): one day, then two, four, … so a full scan takes a handful of queries. Every
+/// event of a day's partition comes after (before, descending) every event of the days before
+/// it, so the groups can be read one after the other until a page is full. Files outside a
+/// date partition put everything in one group.
+fn day_chunks(files: &[String], descending: bool) -> Vec<Vec<String>> {
+    let mut days: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
+    for f in files {
+        let Some(day) = partition_date(Path::new(f)) else { return vec![files.to_vec()] };
+        days.entry(day).or_default().push(f.clone());
+    }
+    let mut ordered: Vec<Vec<String>> = days.into_values().collect();
+    if descending {
+        ordered.reverse();
+    }
+    let mut chunks = Vec::new();
+    let mut days = ordered.into_iter();
+    let mut size = 1;
+    loop {
+        let chunk: Vec<String> = days.by_ref().take(size).flatten().collect();
+        if chunk.is_empty() {
+            return chunks;
+        }
+        chunks.push(chunk);
+        size *= 2;
+    }
+}
+
+/// The first `limit` events of `files` matching `q` (and `span`), in page order. A `text`
+/// filter cannot prune row groups, so every row is tested: the matches are found reading only
+/// the id columns, then their whole rows are read by LSN (reading `payload` of every row
+/// tested is what made such a scan slow).
+fn query_chunk(
+    conn: &Connection,
+    files: &[String],
+    span: Option<Span>,
+    q: &EventQuery,
+    limit: usize,
+) -> Result<Vec<StoredEvent>, StoreError> {
     let mut b = Params::default();
-    let files = b.bind(path_list(&scan.files));
-    let filter = where_clause(q, &mut b);
-    let span = scan.span.map_or(String::new(), |s| {
+    let from = matching_rows(files, span, q, &mut b);
+    let order = if q.descending { "timestamp DESC, event_id DESC" } else { "timestamp, event_id" };
+    let limit = b.bind(limit as u64);
+    if q.text.is_none() {
+        return read_events(conn, &format!("{SELECT} {from} ORDER BY {order} LIMIT {limit}"), &b);
+    }
+    let lsns = matching_lsns(conn, &format!("SELECT lsn {from} ORDER BY {order} LIMIT {limit}"), &b)?;
+    let (Some(first), Some(last)) = (lsns.iter().min().copied(), lsns.iter().max().copied()) else {
+        return Ok(Vec::new());
+    };
+    let mut b = Params::default();
+    let files = b.bind(path_list(files));
+    let (first, last) = (b.bind(first), b.bind(last));
+    let list = b.bind(Value::List(lsns.into_iter().map(Value::UBigInt).collect()));
+    let sql = format!(
+        "{SELECT} FROM read_parquet({files}, union_by_name = true) \
+         WHERE lsn BETWEEN {first} AND {last} AND list_contains({list}, lsn) ORDER BY {order}"
+    );
+    read_events(conn, &sql, &b)
+}
+
+/// `FROM … WHERE …` of the rows of `files` matching `q` (and `span`), its values bound in `b`.
+fn matching_rows(files: &[String], span: Option<Span>, q: &EventQuery, b: &mut Params) -> String {
+    let files = b.bind(path_list(files));
+    let filter = where_clause(q, b);
+    let span = span.map_or(String::new(), |s| {
         let (first, last) = (b.bind(s.first), b.bind(s.last));
         format!(" AND timestamp BETWEEN make_timestamp({first})::TIMESTAMPTZ AND make_timestamp({last})::TIMESTAMPTZ")
     });
-    let limit = b.bind(limit as u64);
-    let order = if q.descending { "timestamp DESC, event_id DESC" } else { "timestamp, event_id" };
-    let sql = format!(
-        "{SELECT} FROM read_parquet({files}, union_by_name = true) WHERE {filter}{span} \
-         ORDER BY {order} LIMIT {limit}"
-    );
-    let mut stmt = conn.prepare(&sql).map_err(db("prepare event query"))?;
+    format!("FROM read_parquet({files}, union_by_name = true) WHERE {filter}{span}")
+}
+
+fn matching_lsns(conn: &Connection, sql: &str, b: &Params) -> Result<Vec<u64>, StoreError> {
+    let mut stmt = conn.prepare(sql).map_err(db("prepare event query"))?;
+    let rows = stmt.query_map(duckdb::params_from_iter(b.values()), |r| r.get(0)).map_err(db("run event query"))?;
+    rows.collect::<Result<Vec<u64>, _>>().map_err(db("read event query rows"))
+}
+
+fn read_events(conn: &Connection, sql: &str, b: &Params) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut stmt = conn.prepare(sql).map_err(db("prepare event query"))?;
     let rows = stmt.query_map(duckdb::params_from_iter(b.values()), row_to_event).map_err(db("run event query"))?;
     rows.collect::<Result<Vec<_>, _>>().map_err(db("read event query rows"))
 }
@@ -208,4 +286,42 @@ fn row_to_event(r: &duckdb::Row<'_>) -> duckdb::Result<StoredEvent> {
         lsn: r.get(14)?,
         redacted: r.get(15)?,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn file(day: u32, name: &str) -> String {
+        format!("/d/events/date=2026-11-{day:02}/{name}.parquet")
+    }
+
+    #[test]
+    fn files_are_read_one_day_then_two_then_four_in_page_order() {
+        let files: Vec<String> =
+            [(3, "c"), (1, "a"), (2, "b1"), (2, "b2"), (4, "d"), (5, "e"), (6, "f"), (7, "g"), (8, "h")]
+                .iter()
+                .map(|(d, n)| file(*d, n))
+                .collect();
+        let ascending = day_chunks(&files, false);
+        let want = vec![
+            vec![file(1, "a")],
+            vec![file(2, "b1"), file(2, "b2"), file(3, "c")],
+            vec![file(4, "d"), file(5, "e"), file(6, "f"), file(7, "g")],
+            vec![file(8, "h")],
+        ];
+        assert_eq!(ascending, want);
+        let descending = day_chunks(&files, true);
+        assert_eq!(descending[0], vec![file(8, "h")], "newest day first");
+        assert_eq!(descending[1], vec![file(7, "g"), file(6, "f")]);
+        assert_eq!(descending.concat().len(), files.len(), "every file once");
+    }
+
+    #[test]
+    fn a_file_outside_a_date_partition_puts_every_file_in_one_group() {
+        let files = vec![file(1, "a"), "/elsewhere/x.parquet".to_string(), file(2, "b")];
+        assert_eq!(day_chunks(&files, false), vec![files.clone()]);
+        assert!(day_chunks(&[], false).is_empty(), "no files, no query");
+    }
 }
