@@ -4,6 +4,7 @@
 //! feature for the recovery benchmark.
 
 mod backlog;
+mod curve;
 mod fill;
 mod group_commit_probe;
 mod http;
@@ -21,6 +22,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use flightrec::compact::duck::{DEFAULT_MEMORY_LIMIT, parse_memory_limit, set_memory_limit};
 use flightrec::datadir::DEFAULT_DATA_DIR;
 use flightrec::wal::{Durability, WalOptions};
 
@@ -31,6 +33,10 @@ struct Cli {
     /// Data directory to write (use a fresh one: the benchmarks fill it).
     #[arg(long, global = true, env = "FLIGHTREC_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
+
+    /// DuckDB's share of memory (catalog, compaction, queries), as `flightrec --memory-limit`.
+    #[arg(long, global = true, env = "FLIGHTREC_MEMORY_LIMIT", default_value = DEFAULT_MEMORY_LIMIT, value_parser = parse_memory_limit)]
+    memory_limit: u64,
 
     #[command(subcommand)]
     command: Command,
@@ -90,6 +96,34 @@ enum Command {
         /// while it records (0: once, after all of them); bounds the WAL on disk to N events.
         #[arg(long, default_value_t = 0)]
         compact_every: u64,
+    },
+    /// Measure the cost curve: for each size, a fresh data directory of N events over D days
+    /// (compacted every --compact-every events), then trace and job lookups, one-hour pages,
+    /// `text=` searches and stats on a quiet recorder, then the lookups while --writers record
+    /// (sync) beside the writers alone. Each size's directory is deleted once measured.
+    Curve {
+        /// Sizes in events, comma-separated.
+        #[arg(long, default_value = "1000000,10000000,50000000", value_delimiter = ',')]
+        sizes: Vec<u64>,
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Lookups of each kind on the quiet recorder.
+        #[arg(long, default_value_t = 100)]
+        reps: usize,
+        /// `text=` searches on the quiet recorder.
+        #[arg(long, default_value_t = 10)]
+        text_reps: usize,
+        #[arg(long, default_value_t = 2_000_000)]
+        compact_every: u64,
+        /// Writers recording during the loaded phase (0: skip it).
+        #[arg(long, default_value_t = 64)]
+        writers: usize,
+        /// Seconds of writers alone, then as long with the lookups.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Keep each size's data directory.
+        #[arg(long)]
+        keep: bool,
     },
     /// Measure GET /v1/summary (Recorder::summary): generate N events over D days into a fresh
     /// --data-dir (compacted chunk by chunk, the newest --tail left in the WAL), then time
@@ -197,10 +231,15 @@ fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    set_memory_limit(cli.memory_limit);
     let data_dir = cli.data_dir;
     let result = match cli.command {
         Command::Query { events, days, reps, baselines, compact_every } => {
             query::run(&data_dir, query::Load { events, days, compact_every }, reps, baselines)
+        }
+        Command::Curve { sizes, days, reps, text_reps, compact_every, writers, seconds, keep } => {
+            let args = curve::CurveArgs { sizes, days, reps, text_reps, compact_every, writers, seconds, keep };
+            curve::run(&data_dir, &args)
         }
         Command::Ship { events, ship_to, reps } => ship::run(&data_dir, events, &ship_to, reps),
         Command::Summary { events, days, reps, tail } => {

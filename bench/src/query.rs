@@ -44,8 +44,7 @@ pub fn run(data_dir: &Path, load: Load, reps: usize, baselines: bool) -> Result<
     let (ndjson_bytes, samples, report, secs) = {
         let _lock = flightrec::datadir::DirLock::compactor(data_dir)?;
         let mut compactor = Compactor::open(&flightrec::datadir::Layout::new(data_dir))?;
-        let mut compaction =
-            Compaction { compactor: Some(&mut compactor), every: compact_every, ..Compaction::default() };
+        let mut compaction = Compaction::new(&mut compactor, compact_every);
         let (bytes, samples) = generate(data_dir, events, start, step, ndjson_copy.as_deref(), &mut compaction)?;
         compaction.run()?;
         (bytes, samples, compaction.report, compaction.secs)
@@ -96,9 +95,19 @@ pub(crate) struct Compaction<'c> {
     secs: f64,
 }
 
-impl Compaction<'_> {
+impl<'c> Compaction<'c> {
+    /// Compacts with `compactor` after every `every` events generated (0: only when asked).
+    pub(crate) fn new(compactor: &'c mut Compactor, every: u64) -> Compaction<'c> {
+        Compaction { compactor: Some(compactor), every, ..Compaction::default() }
+    }
+
+    /// Events compacted and Parquet bytes written so far, and the seconds it took.
+    pub(crate) fn done(&self) -> (&CompactReport, f64) {
+        (&self.report, self.secs)
+    }
+
     /// Compacts the sealed segments, adding to the report and the time.
-    fn run(&mut self) -> Result<(), BenchError> {
+    pub(crate) fn run(&mut self) -> Result<(), BenchError> {
         let Some(compactor) = self.compactor.as_deref_mut() else { return Ok(()) };
         let t = Instant::now();
         let report = compactor.run_once()?;

@@ -54,6 +54,20 @@ fn query_prints_compaction_queries_baselines_and_rss() {
 }
 
 #[test]
+fn curve_times_every_question_quiet_and_under_writers_at_each_size() {
+    let args = "curve --sizes 2000,4000 --days 2 --reps 3 --text-reps 2 --compact-every 1500 --writers 4 --seconds 0.3";
+    let out = run(&args.split(' ').collect::<Vec<_>>());
+    assert!(out.contains("== 2000 events") && out.contains("== 4000 events"), "{out}");
+    assert!(out.contains("compaction: 4000 events"), "compacted as it went, then the rest: {out}");
+    for q in ["trace lookup", "job lookup", "one-hour page", "text= search, rare", "text= search, common", "stats"] {
+        assert_eq!(out.matches(&format!("quiet       {q}")).count(), 2, "{q} timed at each size: {out}");
+    }
+    assert_eq!(out.matches("4 writers   trace lookup").count(), 2, "{out}");
+    assert_eq!(out.matches("with lookups / alone =").count(), 2, "{out}");
+    assert!(!out.contains("(0 events returned in all)"), "the questions find events: {out}");
+}
+
+#[test]
 fn recovery_replays_what_it_wrote_and_prints_the_baseline() {
     let out = run(&["recovery", "--mb", "2"]);
     let wrote: u64 = out.split("wrote ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
