@@ -116,6 +116,8 @@ codes! {
     Overloaded = "HSK-503-OVERLOADED",
     /// No answer from the server (the remote recorder, the CLI's --url).
     Unreachable = "HSK-503-UNREACHABLE",
+    /// DuckDB needed more memory than `--memory-limit` gives it.
+    MemoryLimit = "HSK-503-MEMORY-LIMIT",
     /// The device is full.
     DiskFull = "HSK-507-DISK-FULL",
 }

@@ -37,6 +37,11 @@ pub fn memory_limit() -> u64 {
     }
 }
 
+/// The limit as a person reads it, e.g. `256 MiB`.
+pub fn memory_limit_text() -> String {
+    format!("{} MiB", memory_limit() >> 20)
+}
+
 /// An in-memory DuckDB database with the memory limit set.
 pub fn open_in_memory() -> Result<Connection, StoreError> {
     let conn = Connection::open_in_memory().map_err(db("open DuckDB"))?;
@@ -92,5 +97,22 @@ mod tests {
         let conn = open_in_memory().unwrap();
         let setting: String = conn.query_row("SELECT current_setting('memory_limit')", [], |r| r.get(0)).unwrap();
         assert_eq!(setting, "256.0 MiB", "the default");
+    }
+
+    #[test]
+    fn an_index_that_outgrows_the_limit_is_a_memory_limit_error_that_says_what_to_raise() {
+        let conn = open_in_memory().unwrap();
+        // The catalog's case: an in-memory ART index over random 16-byte keys.
+        conn.execute_batch("SET memory_limit = '16MiB'; CREATE TABLE t (k UUID PRIMARY KEY)").unwrap();
+        let err = conn
+            .execute_batch("INSERT INTO t SELECT gen_random_uuid() FROM range(1000000)")
+            .map_err(db("index the traces"))
+            .unwrap_err();
+        assert_eq!(err.code(), crate::error::Code::MemoryLimit, "{err}");
+        let text = err.to_string();
+        assert!(text.starts_with("HSK-503-MEMORY-LIMIT: index the traces: "), "{text}");
+        assert!(text.contains("--memory-limit") && text.contains("256 MiB"), "{text}");
+        let other = conn.execute_batch("SELECT * FROM no_such_table").map_err(db("read")).unwrap_err();
+        assert_eq!(other.code(), crate::error::Code::Db, "other failures stay HSK-500-DB");
     }
 }

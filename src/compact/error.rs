@@ -11,6 +11,15 @@ pub enum StoreError {
     #[error("{}: {context}: {source}", Code::Db)]
     Db { context: String, source: duckdb::Error },
 
+    #[error(
+        "{}: {context}: DuckDB needed more than its memory limit ({limit}); raise it with \
+         --memory-limit or FLIGHTREC_MEMORY_LIMIT (the catalog's trace and job index alone grows \
+         by about 50 bytes per trace and job of each segment kept, see BENCHMARKS.md \"Memory\"), \
+         or ask for a narrower range: {source}",
+        Code::MemoryLimit
+    )]
+    MemoryLimit { context: String, limit: String, source: duckdb::Error },
+
     #[error("{}: {op} {path}: {source}", Code::Io)]
     Io { op: &'static str, path: PathBuf, source: std::io::Error },
 
@@ -38,6 +47,7 @@ impl StoreError {
     pub fn code(&self) -> Code {
         match self {
             StoreError::Db { .. } => Code::Db,
+            StoreError::MemoryLimit { .. } => Code::MemoryLimit,
             StoreError::Io { .. } => Code::Io,
             StoreError::Arrow { .. } => Code::Arrow,
             StoreError::Parquet { .. } => Code::Parquet,
@@ -51,7 +61,16 @@ impl StoreError {
 /// Wraps a DuckDB error with what was being done.
 pub fn db(context: impl Into<String>) -> impl FnOnce(duckdb::Error) -> StoreError {
     let context = context.into();
-    move |source| StoreError::Db { context, source }
+    move |source| {
+        // DuckDB reports every allocation its limit refuses with this prefix; no error code
+        // of its C API tells it apart from other failures.
+        if source.to_string().contains("Out of Memory Error") {
+            let limit = crate::compact::duck::memory_limit_text();
+            StoreError::MemoryLimit { context, limit, source }
+        } else {
+            StoreError::Db { context, source }
+        }
+    }
 }
 
 /// Wraps an I/O error with the operation and path (a full disk becomes `HSK-507-DISK-FULL`).
