@@ -58,9 +58,27 @@ impl From<RecorderError> for ApiError {
     }
 }
 
+/// The `Retry-After` of every refusal that carries one, in seconds.
+pub const RETRY_AFTER_SECS: u64 = 1;
+
+/// Seconds a client should wait before retrying a refusal that passes by itself (a full
+/// ingest queue drains, the WAL writer retries a full disk every 500 ms); `None` for the
+/// others, which a retry alone does not fix.
+fn retry_after(code: Code) -> Option<u64> {
+    match code {
+        Code::QueueFull | Code::BufferFull | Code::DiskFull | Code::Overloaded => Some(RETRY_AFTER_SECS),
+        _ => None,
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status(), Json(self)).into_response()
+        let retry = retry_after(self.code);
+        let mut resp = (self.status(), Json(self)).into_response();
+        if let Some(secs) = retry {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+        }
+        resp
     }
 }
 
@@ -70,6 +88,18 @@ mod tests {
     use crate::datadir::DataDirError;
     use crate::event::InvalidEvent;
     use crate::wal::WalError;
+
+    #[test]
+    fn refusals_that_pass_by_themselves_say_when_to_retry_and_the_others_do_not() {
+        let retry = |e: RecorderError| {
+            let resp = ApiError::from(e).into_response();
+            resp.headers().get(axum::http::header::RETRY_AFTER).map(|v| v.to_str().unwrap_or_default().to_string())
+        };
+        assert_eq!(retry(WalError::QueueFull { capacity: 1 }.into()).as_deref(), Some("1"));
+        assert_eq!(retry(WalError::DiskFull { op: "create", path: "w".into() }.into()).as_deref(), Some("1"));
+        assert_eq!(retry(InvalidEvent::new("type", "unknown").into()), None);
+        assert_eq!(retry(WalError::Poisoned { cause: "fsync".into() }.into()), None, "poisoned needs a reopen");
+    }
 
     #[test]
     fn every_recorder_error_is_sent_with_the_status_of_its_code() {

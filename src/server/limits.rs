@@ -5,17 +5,15 @@
 //! `{code, message}`.
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::error::ApiError;
+use super::error::{ApiError, RETRY_AFTER_SECS};
 use crate::error::Code;
 
 /// Requests served at once, by default; more are answered 503 at once.
 pub const MAX_CONCURRENT_REQUESTS: usize = 64;
-/// Seconds a shed client is told to wait.
-const RETRY_AFTER_SECS: u64 = 1;
 /// Most bytes of a plain-text refusal quoted in its JSON message.
 const QUOTED_BODY: usize = 4096;
 
@@ -87,9 +85,7 @@ pub async fn limit_concurrency(State(gate): State<ConcurrencyGate>, req: Request
 
 fn overloaded() -> Response {
     let msg = format!("the server is serving as many requests as it takes at once; retry in {RETRY_AFTER_SECS} s");
-    let mut resp = ApiError::new(Code::Overloaded, msg).into_response();
-    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-    resp
+    ApiError::new(Code::Overloaded, msg).into_response()
 }
 
 /// The outermost middleware: an error response that is not JSON (axum's and tower-http's
