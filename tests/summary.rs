@@ -344,6 +344,14 @@ fn summary_and_jobs_match_a_hand_computed_summary_over_parquet_the_wal_tail_and_
         s.get(&format!("/v1/events?model_id={}&type=llm_inference&from={}&limit=1000", MODELS[0], query_time(from)));
     assert_eq!(page["events"].as_array().unwrap().len(), model, "{page}");
     assert!(page["events"].as_array().unwrap().iter().all(|e| e["model_id"] == MODELS[0]));
+
+    // The table a tool row links to: GET /v1/events filtered by the payload's tool_id.
+    let calls = events.iter().filter(|e| e["type"] == "tool_call" && e["payload"]["tool_id"] == TOOLS[0]).count();
+    let (_, page) =
+        s.get(&format!("/v1/events?tool_id={}&type=tool_call&from={}&limit=1000", TOOLS[0], query_time(from)));
+    assert!(calls > 0);
+    assert_eq!(page["events"].as_array().unwrap().len(), calls, "{page}");
+    assert!(page["events"].as_array().unwrap().iter().all(|e| e["payload"]["tool_id"] == TOOLS[0]));
 }
 
 fn want_model_calls(events: &[Value], model: &str) -> usize {

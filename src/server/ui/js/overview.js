@@ -195,7 +195,7 @@ function modelsCard(models) {
 
 function toolsCard(tools) {
   return card('Tools', 'overview-tools', ['Tool', 'Calls', 'Failed', '', 'p50', 'p95'], tools.map((t) => {
-    const changes = { type: 'tool_call', text: t.tool_id };
+    const changes = { type: 'tool_call', tool_id: t.tool_id };
     return linkRow('tool-row', { 'data-tool-id': t.tool_id }, changes, [
       h('td', { class: 'mono' }, filterLink(t.tool_id, changes, { title: `Show the tool_call events of ${t.tool_id}` })),
       h('td', { class: 'num' }, fmtNum(t.calls)),
