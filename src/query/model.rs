@@ -202,9 +202,7 @@ impl StoredEvent {
         if descending { self.key() < at } else { self.key() > at }
     }
 
-    /// Where the event happened, in Handshake's words: an edit's `editor_surface`, `terminal`
-    /// for a terminal command, [`SYSTEM_SURFACE`] for everything else (None: an edit whose
-    /// payload does not name one, which no stored edit is).
+    /// The payload's `tool_id` of a `tool_call` (None for every other type).
     pub fn tool_id(&self) -> Option<String> {
         if self.ty != "tool_call" {
             return None;
@@ -212,6 +210,9 @@ impl StoredEvent {
         serde_json::from_str::<ToolIdField>(self.payload.get()).ok().and_then(|p| p.tool_id)
     }
 
+    /// Where the event happened, in Handshake's words: an edit's `editor_surface`, `terminal`
+    /// for a terminal command, [`SYSTEM_SURFACE`] for everything else (None: an edit whose
+    /// payload does not name one, which no stored edit is).
     pub fn surface(&self) -> Option<String> {
         match self.ty.as_str() {
             "editor_edit" => {
