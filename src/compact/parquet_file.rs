@@ -4,7 +4,8 @@
 //! copied out of the batches and encoded on one of the cores, and appended in order, so only
 //! a few row groups of copies are in memory beside the batches. The columns are the ones DuckDB wrote before this
 //! writer (docs/format.md): strings, `timestamp` as UTC microseconds, `wsids` as a list,
-//! `payload` with the JSON logical type, `lsn` and `segment` as unsigned 64-bit integers.
+//! `payload` with the JSON logical type, `lsn` and `segment` as unsigned 64-bit integers;
+//! then the summary columns ([`super::summary_fields`]).
 //!
 //! The caller owns the file: it creates it (as a hidden `*.tmp`), hands it here, then fsyncs
 //! and renames it.
