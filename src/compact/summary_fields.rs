@@ -36,6 +36,9 @@ pub const NAMES: [&str; 10] = [
     "job_kind",
 ];
 
+/// The integer columns (the others are strings and a boolean).
+pub const INTEGER_COLUMNS: [&str; 4] = ["prompt_tokens", "completion_tokens", "latency_ms", "duration_ms"];
+
 #[derive(Deserialize)]
 struct Llm {
     #[serde(default)]

@@ -351,18 +351,26 @@ await check(page, 'a bar, a segment and a drag filter the table to their range',
   }, DRAG_WAIT_MS);
 });
 
+/**
+ * Clicks the overview row `rowTestId` whose `data-<attr>` is `id` and waits for the URL to
+ * carry `param=id` and the table to show only rows of `type` matching `pred`; returns them.
+ */
+async function clickOverviewRow(page, rowTestId, attr, param, id, type, pred) {
+  await page.click(`${tid(rowTestId)}[data-${attr}="${id}"] td.num`);
+  await until(`${param}=${id} in the URL`, async () => new URLSearchParams(new URL(page.url()).hash.slice(1)).get(param) === id);
+  await idle(page, 'events-view');
+  return until(`${type} rows of ${id} only`, async () => {
+    const rs = await rowsOf(page, 'event-table');
+    return rs.length > 0 && rs.every((r) => r.type === type && pred(r)) ? rs : false;
+  });
+}
+
 await check(page, 'a model row filters the table to that model\'s llm_inference events', async () => {
   await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
   const { summary } = await overviewSummary(page);
   const model = summary.models[summary.models.length - 1];
   assert(model, 'the summary lists no model');
-  await page.click(`${tid('model-row')}[data-model-id="${model.model_id}"] td.num`);
-  await until(`model_id=${model.model_id} in the URL`, async () => new URLSearchParams(new URL(page.url()).hash.slice(1)).get('model_id') === model.model_id);
-  await idle(page, 'events-view');
-  const rows = await until(`llm_inference rows of ${model.model_id} only`, async () => {
-    const rs = await rowsOf(page, 'event-table');
-    return rs.length > 0 && rs.every((r) => r.type === 'llm_inference' && r.summary.startsWith(`${model.model_id} ·`)) ? rs : false;
-  });
+  const rows = await clickOverviewRow(page, 'model-row', 'model-id', 'model_id', model.model_id, 'llm_inference', (r) => r.summary.startsWith(`${model.model_id} ·`));
   assert(rows.length === Math.min(model.calls, 100), `the table shows ${rows.length} rows of a model with ${model.calls} calls in the range`);
   assert((await page.inputValue(tid('filter-model'))) === model.model_id, 'the Model field does not show the model');
   assert((await page.inputValue(tid('filter-type'))) === 'llm_inference', 'the Type field does not show llm_inference');
@@ -373,13 +381,8 @@ await check(page, 'a tool row filters the table to that tool\'s tool_call events
   const { summary } = await overviewSummary(page);
   const tool = summary.tools.find((t) => t.calls > 0);
   assert(tool, 'the summary lists no tool with calls');
-  await page.click(`${tid('tool-row')}[data-tool-id="${tool.tool_id}"] td.num`);
-  await until(`tool_id=${tool.tool_id} in the URL`, async () => new URLSearchParams(new URL(page.url()).hash.slice(1)).get('tool_id') === tool.tool_id);
-  await idle(page, 'events-view');
-  const rows = await until(`tool_call rows of ${tool.tool_id} only`, async () => {
-    const rs = await rowsOf(page, 'event-table');
-    return rs.length > 0 && rs.every((r) => r.type === 'tool_call' && r.summary.split(' · ')[0].replace(/@.*$/, '') === tool.tool_id) ? rs : false;
-  });
+  const ofTool = (r) => r.summary.split(' · ')[0].replace(/@.*$/, '') === tool.tool_id;
+  const rows = await clickOverviewRow(page, 'tool-row', 'tool-id', 'tool_id', tool.tool_id, 'tool_call', ofTool);
   assert(rows.length >= Math.min(tool.calls, 100), `the table shows ${rows.length} rows of a tool with ${tool.calls} calls in the range`);
   assert((await page.inputValue(tid('filter-tool'))) === tool.tool_id, 'the Tool field does not show the tool');
   // The filter is cleared like any other: Reset shows every type again.
