@@ -96,6 +96,60 @@ fn every_field_of_every_event_type_round_trips_through_parquet() {
     );
 }
 
+/// What a summary column holds for an event of type `ty` with `payload`: the field at `path`
+/// for the types that have it, as DuckDB renders it as text, else NULL.
+fn want_field(ty: &str, payload: &serde_json::Value, column: &str) -> Option<String> {
+    let path: &[&str] = match (column, ty) {
+        ("prompt_tokens", "llm_inference") => &["token_usage", "prompt"],
+        ("completion_tokens", "llm_inference") => &["token_usage", "completion"],
+        ("latency_ms", "llm_inference") => &["latency_ms"],
+        ("tool_id", "tool_call") => &["tool_id"],
+        ("tool_ok", "tool_call") => &["ok"],
+        ("duration_ms", "tool_call") => &["timing", "duration_ms"],
+        ("duration_ms", "job_lifecycle") => &["duration_ms"],
+        ("decision", "capability_decision") => &["decision"],
+        ("job_phase", "job_lifecycle") => &["phase"],
+        ("job_status", "job_lifecycle") => &["status"],
+        ("job_kind", "job_lifecycle") => &["job_kind"],
+        _ => return None,
+    };
+    let v = path.iter().try_fold(payload, |v, k| v.get(k))?;
+    match v {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+#[test]
+fn the_summary_columns_hold_each_types_payload_fields_and_null_for_the_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut lines = sample_lines();
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-20T00:00:00Z").unwrap().to_utc();
+    let mut generator = flightrec::workload::Generator::new(3, start, 1_000_000);
+    lines.extend((0..1_000).map(|_| generator.next_json()));
+    // A finished job without a duration, a tool call without timing, a span with one.
+    lines.push(r#"{"type":"job_lifecycle","event_id":"0d6f4c1e-3a55-4c53-9c3e-5d7f2b9e8a11","timestamp":"2026-11-24T10:00:00Z","actor":"system","job_id":"j-1","payload":{"phase":"finished","status":"ok"}}"#.to_string());
+    lines.push(r#"{"type":"tool_call","event_id":"1d6f4c1e-3a55-4c53-9c3e-5d7f2b9e8a11","timestamp":"2026-11-24T10:00:01Z","actor":"agent","trace_id":"0b8e6c52-53a4-4c1e-8d63-2f0d9a7b5c11","payload":{"tool_call_id":"c","tool_id":"x.y","tool_version":"1","ok":true}}"#.to_string());
+    record(tmp.path(), &lines, 500);
+    compact(tmp.path());
+
+    let columns = flightrec::compact::summary_fields::NAMES;
+    let select: Vec<String> = columns.iter().map(|c| format!("{c}::VARCHAR")).collect();
+    let rows = parquet_query(tmp.path(), &format!("SELECT type, payload::VARCHAR, {} FROM EVENTS ORDER BY lsn", select.join(", ")));
+    assert_eq!(rows.len(), lines.len());
+    let mut set = vec![0; columns.len()];
+    for row in &rows {
+        let ty = row[0].as_deref().unwrap();
+        let payload: serde_json::Value = serde_json::from_str(row[1].as_deref().unwrap()).unwrap();
+        for (i, column) in columns.iter().enumerate() {
+            assert_eq!(row[i + 2], want_field(ty, &payload, column), "{column} of {ty} {payload}");
+            set[i] += usize::from(row[i + 2].is_some());
+        }
+    }
+    assert!(set.iter().all(|n| *n > 0), "every column is set for some event: {set:?}");
+}
+
 #[test]
 fn files_are_time_sliced_zstd_row_groups_sorted_by_type_with_json_payload_and_bloom_filters_by_date() {
     let tmp = tempfile::tempdir().unwrap();

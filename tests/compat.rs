@@ -1,8 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Format compatibility: a WAL segment and a Parquet file written by flightrec 0.1.0 (the
 //! first nine events of `tests/data/sample-events.ndjson`) must stay readable, so a change of
-//! the format cannot silently break old data; a file shipped to object storage has the same
-//! columns and reads through the fleet layout. See docs/format.md.
+//! the format cannot silently break old data; a new file has v0.1.0's columns followed by the
+//! summary columns, ships unchanged, and stock readers read old and new files together. See
+//! docs/format.md.
 
 mod common;
 
@@ -98,8 +99,17 @@ fn columns(conn: &duckdb::Connection, source: &str) -> Vec<(String, String)> {
     stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
 }
 
+/// v0.1.0's columns followed by the summary columns, with their types as DuckDB reads them.
+fn new_columns(conn: &duckdb::Connection) -> Vec<(String, String)> {
+    let mut want = columns(conn, &format!("read_parquet('{}')", Path::new(DIR).join("v0.1.0-events.parquet").display()));
+    let types = ["BIGINT", "BIGINT", "BIGINT", "VARCHAR", "BOOLEAN", "BIGINT", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR"];
+    let names = flightrec::compact::summary_fields::NAMES;
+    want.extend(names.iter().zip(types).map(|(n, t)| (n.to_string(), t.to_string())));
+    want
+}
+
 #[test]
-fn a_shipped_file_has_the_v0_1_0_columns_and_reads_through_the_fleet_layout() {
+fn a_shipped_file_has_the_v0_1_0_columns_then_the_summary_columns_and_reads_through_the_fleet_layout() {
     let tmp = tempfile::tempdir().unwrap();
     let (data, bucket) = (tmp.path().join("data"), tmp.path().join("bucket"));
     let lines: Vec<String> = common::sample_lines().into_iter().take(9).collect();
@@ -111,14 +121,60 @@ fn a_shipped_file_has_the_v0_1_0_columns_and_reads_through_the_fleet_layout() {
     assert!(ship.status.success(), "{ship:?}");
 
     let conn = duckdb::Connection::open_in_memory().unwrap();
-    let old = format!("read_parquet('{}')", Path::new(DIR).join("v0.1.0-events.parquet").display());
     let glob = bucket.join("fleet/host=*/events/*/*.parquet");
     let shipped = format!("read_parquet('{}', hive_partitioning = false)", glob.display());
-    assert_eq!(columns(&conn, &shipped), columns(&conn, &old), "a shipped file's schema differs from v0.1.0's");
+    assert_eq!(columns(&conn, &shipped), new_columns(&conn), "a shipped file's schema");
     // The fleet query of the README: hive partitions host and date beside the event columns.
     let fleet = format!("read_parquet('{}', hive_partitioning = true)", glob.display());
     let sql = format!("SELECT host, count(*), count(DISTINCT event_id), min(date::VARCHAR) FROM {fleet} GROUP BY host");
     let row: (String, i64, i64, String) =
         conn.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap();
     assert_eq!(row, ("compat-host".to_string(), 9, 9, "2026-11-25".to_string()));
+}
+
+/// The README's readers over a directory holding a v0.1.0 file (without the summary columns)
+/// and new files: counts, and the summary columns (NULL for the old rows).
+const MIXED_READERS: &str = r#"
+import sys, duckdb, pyarrow.dataset as ds, pyarrow.parquet as pq, polars as pl
+events, new = sys.argv[1], sys.argv[2]
+glob = events + "/**/*.parquet"
+d = duckdb.sql(f"SELECT count(*), count(prompt_tokens), sum(prompt_tokens) FROM read_parquet('{glob}', hive_partitioning = true, union_by_name = true)").fetchall()[0]
+t = ds.dataset(events, format="parquet", partitioning="hive", schema=pq.read_schema(new)).to_table()
+a = (t.num_rows, t.column("prompt_tokens").drop_null().__len__(), sum(x.as_py() for x in t.column("prompt_tokens").drop_null()))
+p = pl.scan_parquet(glob, hive_partitioning=True, missing_columns="insert", extra_columns="ignore").select(pl.len(), pl.col("type").count()).collect().row(0)
+print(f"duckdb={d[0]},{d[1]},{d[2]} pyarrow={a[0]},{a[1]},{a[2]} polars={p[0]},{p[1]}")
+"#;
+
+#[test]
+fn stock_readers_read_v0_1_0_and_new_files_together() {
+    let modules = std::process::Command::new("python3").args(["-c", "import duckdb, pyarrow, polars"]).status();
+    if !modules.is_ok_and(|s| s.success()) {
+        assert!(std::env::var_os("CI").is_none(), "CI must have python3 with duckdb, pyarrow and polars");
+        eprintln!("SKIPPED: python3 -m pip install duckdb pyarrow polars to run this test");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let lines: Vec<String> = common::sample_lines().into_iter().take(9).collect();
+    common::record(&data, &lines, 100);
+    let compact = common::flightrec(&data, &["compact"]);
+    assert!(compact.status.success(), "{compact:?}");
+    let events = data.join("events");
+    let new: Vec<_> = common::files_under(&events).into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")).collect();
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let file = format!("read_parquet('{}', hive_partitioning = false)", new[0].display());
+    assert_eq!(columns(&conn, &file), new_columns(&conn));
+    // Named to sort after the new files: a reader that took the first file's schema as the
+    // only one would refuse it.
+    let old = events.join("date=2026-11-25").join("seg-zzzz-v0.1.0.parquet");
+    std::fs::copy(Path::new(DIR).join("v0.1.0-events.parquet"), &old).unwrap();
+    let out = std::process::Command::new("python3")
+        .args(["-c", MIXED_READERS, &events.display().to_string(), &new[0].display().to_string()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    // The first nine events of the sample hold two llm_inference events (812 + 1530 prompt
+    // tokens); only the new copy has them as columns.
+    assert_eq!(text.trim(), "duckdb=18,2,2342 pyarrow=18,2,2342 polars=18,18", "{text}");
 }

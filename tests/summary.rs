@@ -2,8 +2,12 @@
 //! `GET /v1/summary` and `GET /v1/jobs` over a real recorder, HTTP server, DuckDB and file
 //! system, checked against a summary computed by hand from the generated workload: several
 //! models, tools with failures, capability allow/deny, jobs ok/failed/cancelled/running. Part
-//! of the workload is compacted to Parquet, the rest is still in the WAL tail, and retention
-//! has dropped an older segment, so the summary must join both sources and report the gap.
+//! of the workload is compacted to Parquet files of the format before the summary columns
+//! (their payloads are read as JSON), part to files with them, the rest is still in the WAL
+//! tail, and retention has dropped an older segment, so the summary must join all three as
+//! one row set and report the gap.
+
+mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -206,12 +210,15 @@ struct Server {
     agent: ureq::Agent,
     recorder: Recorder,
     rt: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Server {
     fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
+        Server::start_in(tempfile::tempdir().unwrap())
+    }
+
+    fn start_in(dir: tempfile::TempDir) -> Server {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let (base, recorder) = rt.block_on(async {
             let listener = server::bind("127.0.0.1:0".parse::<SocketAddr>().unwrap(), None).await.unwrap();
@@ -221,7 +228,13 @@ impl Server {
             (base, recorder)
         });
         let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        Server { base, agent, recorder, rt, _dir: dir }
+        Server { base, agent, recorder, rt, dir }
+    }
+
+    /// Shuts the recorder down and hands its data directory back.
+    fn stop(self) -> tempfile::TempDir {
+        self.rt.block_on(self.recorder.shutdown()).unwrap();
+        self.dir
     }
 
     fn get(&self, path: &str) -> (u16, Value) {
@@ -266,14 +279,23 @@ fn summary_and_jobs_match_a_hand_computed_summary_over_parquet_the_wal_tail_and_
     s.rt.block_on(s.recorder.compact_now()).unwrap();
     assert_eq!(s.rt.block_on(s.recorder.enforce_retention()).unwrap(), 3, "the old segment is dropped");
 
-    // The last six whole hours: about 60% compacted to Parquet, the rest left in the WAL tail.
+    // The last six whole hours: about 30% compacted to files of the format before the summary
+    // columns, 30% to files with them, the rest left in the WAL tail.
     let base = Utc::now().duration_trunc(Duration::hours(1)).unwrap() - Duration::hours(6);
     let events = workload(base);
-    let (compacted, tail) = events.split_at(events.len() * 3 / 5);
-    s.record(compacted);
+    let (older, rest) = events.split_at(events.len() * 3 / 10);
+    let (newer, tail) = rest.split_at(events.len() * 3 / 10);
+    s.record(older);
+    s.rt.block_on(s.recorder.seal()).unwrap();
+    s.rt.block_on(s.recorder.compact_now()).unwrap();
+    let dir = s.stop();
+    assert!(make_files_old_format(dir.path()) > 0);
+    let s = Server::start_in(dir);
+    s.record(newer);
     s.rt.block_on(s.recorder.seal()).unwrap();
     s.rt.block_on(s.recorder.compact_now()).unwrap();
     s.record(tail);
+    let compacted = &events[..older.len() + newer.len()];
     let (_, stats) = s.get("/v1/stats");
     assert_eq!(stats["wal_events"].as_u64(), Some(tail.len() as u64), "{stats}");
     assert_eq!(stats["compacted_events"].as_u64(), Some(compacted.len() as u64), "{stats}");
@@ -344,6 +366,40 @@ fn summary_and_jobs_match_a_hand_computed_summary_over_parquet_the_wal_tail_and_
         s.get(&format!("/v1/events?model_id={}&type=llm_inference&from={}&limit=1000", MODELS[0], query_time(from)));
     assert_eq!(page["events"].as_array().unwrap().len(), model, "{page}");
     assert!(page["events"].as_array().unwrap().iter().all(|e| e["model_id"] == MODELS[0]));
+
+    // The table a tool row links to: GET /v1/events filtered by the payload's tool_id.
+    let calls = events.iter().filter(|e| e["type"] == "tool_call" && e["payload"]["tool_id"] == TOOLS[0]).count();
+    let (_, page) =
+        s.get(&format!("/v1/events?tool_id={}&type=tool_call&from={}&limit=1000", TOOLS[0], query_time(from)));
+    assert!(calls > 0);
+    assert_eq!(page["events"].as_array().unwrap().len(), calls, "{page}");
+    assert!(page["events"].as_array().unwrap().iter().all(|e| e["payload"]["tool_id"] == TOOLS[0]));
+}
+
+/// Rewrites every Parquet file under `data` without the summary columns and marks every
+/// segment of the catalog as without them: what a data directory compacted before the columns
+/// existed holds (the catalog migration marks its segments so). Returns the files rewritten.
+fn make_files_old_format(data: &std::path::Path) -> usize {
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let columns = flightrec::compact::summary_fields::NAMES.join(", ");
+    let mut n = 0;
+    let files = common::files_under(&data.join("events"));
+    for path in files.iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")) {
+        let file = path.display().to_string();
+        let stripped = format!("{file}.old");
+        let sql = format!(
+            "COPY (SELECT * EXCLUDE ({columns}) FROM read_parquet('{file}')) TO '{stripped}' (FORMAT parquet)"
+        );
+        conn.execute_batch(&sql).unwrap();
+        std::fs::rename(&stripped, &file).unwrap();
+        let sql = format!("SELECT count(*) FROM parquet_schema('{file}') WHERE name = 'tool_id'");
+        assert_eq!(conn.query_row(&sql, [], |r| r.get::<_, i64>(0)).unwrap(), 0, "{file} still has tool_id");
+        n += 1;
+    }
+    conn.execute("ATTACH ? AS cat", [data.join("catalog.duckdb").display().to_string()]).unwrap();
+    let marked = conn.execute("UPDATE cat.segments SET summary_columns = false", []).unwrap();
+    assert!(marked > 0, "no segment in the catalog");
+    n
 }
 
 fn want_model_calls(events: &[Value], model: &str) -> usize {

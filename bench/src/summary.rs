@@ -3,7 +3,9 @@
 //! events are left in the WAL, as in a live recorder), then times `Recorder::summary` (what
 //! `GET /v1/summary` runs) for 24-hour windows and for the whole range. Beside it, in the same
 //! run on the same files: a plain `count(*)` of the window, the same scan extracting the
-//! payload fields the summary reads (what JSON extraction costs), and the one-hour page.
+//! payload fields the summary reads from the JSON payloads (what reading the files written
+//! before the summary columns costs), the same scan reading the typed summary columns, and
+//! the one-hour page.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -105,7 +107,8 @@ async fn measure(data_dir: &Path, args: &SummaryArgs, start: DateTime<Utc>) -> R
     config.retention = chrono::Duration::days(3650);
     let recorder = Recorder::open(config).await.map_err(|e| err("open recorder")(e.to_string()))?;
     let scans = Scans::open(data_dir)?;
-    let (mut day, mut count, mut extract, mut page) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut day, mut count, mut extract, mut typed, mut page) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut seen = 0u64;
     for i in 0..args.reps {
         let range = window(start, args.days, i);
@@ -114,6 +117,7 @@ async fn measure(data_dir: &Path, args: &SummaryArgs, start: DateTime<Utc>) -> R
         day.push(t.elapsed());
         count.push(scans.time(Scans::COUNT, range)?);
         extract.push(scans.time(Scans::EXTRACT, range)?);
+        typed.push(scans.time(Scans::TYPED, range)?);
         let q = EventQuery {
             from: Some(range.from),
             to: Some(range.from + chrono::Duration::hours(1)),
@@ -128,11 +132,14 @@ async fn measure(data_dir: &Path, args: &SummaryArgs, start: DateTime<Utc>) -> R
     let ours = report("summary, 24-hour window", day);
     let plain = report("  baseline: count(*) of the window", count);
     let json = report("  baseline: the window's payload fields (JSON)", extract);
+    let columns = report("  baseline: the window's summary columns", typed);
     let paged = report("  baseline: one-hour page of 100 events", page);
     println!(
-        "summary / count(*) = {:.1}x   summary / JSON extraction = {:.1}x   summary / page = {:.1}x",
+        "summary / count(*) = {:.1}x   summary / JSON extraction = {:.1}x   summary / columns = {:.1}x   \
+         summary / page = {:.1}x",
         ours / plain.max(1e-9),
         ours / json.max(1e-9),
+        ours / columns.max(1e-9),
         ours / paged.max(1e-9)
     );
     let whole = Range {
@@ -168,6 +175,9 @@ impl Scans {
         json_extract_string(payload, ['$.token_usage.prompt', '$.token_usage.completion', '$.latency_ms', '$.tool_id', \
         '$.ok', '$.timing.duration_ms', '$.decision', '$.phase', '$.status', '$.job_kind', '$.duration_ms']) END AS f \
         FROM read_parquet($1) WHERE timestamp >= make_timestamp($2)::TIMESTAMPTZ AND timestamp < make_timestamp($3)::TIMESTAMPTZ)";
+    const TYPED: &'static str = "SELECT (count(prompt_tokens) + count(completion_tokens) + count(latency_ms) + count(tool_id) \
+        + count(tool_ok) + count(duration_ms) + count(decision) + count(job_phase) + count(job_status) + count(job_kind))::BIGINT \
+        FROM read_parquet($1) WHERE timestamp >= make_timestamp($2)::TIMESTAMPTZ AND timestamp < make_timestamp($3)::TIMESTAMPTZ";
 
     fn open(data_dir: &Path) -> Result<Scans, BenchError> {
         let conn = duckdb::Connection::open_in_memory().map_err(|e| err("open DuckDB")(e.to_string()))?;

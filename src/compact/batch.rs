@@ -1,5 +1,6 @@
 //! Building the Arrow record batch of a segment's events, in the column layout of the
-//! Parquet files (see [`COLUMNS_SQL`]).
+//! Parquet files (see [`columns_sql`]): the envelope, `payload`, the WAL position, then the
+//! summary's typed payload fields ([`super::summary_fields`]).
 
 use std::sync::Arc;
 
@@ -10,15 +11,22 @@ use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use duckdb::arrow::error::ArrowError;
 use duckdb::arrow::record_batch::RecordBatch;
 
+use super::summary_fields::{self, SummaryColumns};
 use crate::stored::StoredEnvelope;
 
-/// The batch's columns as a DuckDB table (the `sql` command's view of the WAL tail), in batch
-/// order. `date` (the partition) is not written into the Parquet files: readers get it from
-/// the `date=YYYY-MM-DD` directory (hive layout).
-pub const COLUMNS_SQL: &str = "event_id VARCHAR, type VARCHAR, timestamp TIMESTAMPTZ, actor VARCHAR, \
+/// The envelope and WAL columns as a DuckDB column list, in batch order. `date` (the
+/// partition) is not written into the Parquet files: readers get it from the
+/// `date=YYYY-MM-DD` directory (hive layout).
+const ENVELOPE_COLUMNS_SQL: &str = "event_id VARCHAR, type VARCHAR, timestamp TIMESTAMPTZ, actor VARCHAR, \
     trace_id VARCHAR, job_id VARCHAR, model_id VARCHAR, model_session_id VARCHAR, wsids VARCHAR[], \
     activity_span_id VARCHAR, session_span_id VARCHAR, capability_id VARCHAR, policy_decision_id VARCHAR, \
     payload VARCHAR, lsn UBIGINT, segment UBIGINT, redacted BOOLEAN, date VARCHAR";
+
+/// The batch's columns as a DuckDB table (the `sql` command's view of the WAL tail), in batch
+/// order.
+pub fn columns_sql() -> String {
+    format!("{ENVELOPE_COLUMNS_SQL}, {}", summary_fields::COLUMNS_SQL)
+}
 
 /// Accumulates events column by column.
 pub struct BatchBuilder {
@@ -29,6 +37,7 @@ pub struct BatchBuilder {
     segment: UInt64Builder,
     redacted: BooleanBuilder,
     date: StringBuilder,
+    summary: SummaryColumns,
     /// The UTC day (days since the epoch) of the last event added and its `YYYY-MM-DD`:
     /// consecutive events share it, so it is formatted once per day, not per event.
     last_day: Option<(i64, String)>,
@@ -61,6 +70,7 @@ impl Default for BatchBuilder {
             segment: UInt64Builder::new(),
             redacted: BooleanBuilder::new(),
             date: StringBuilder::new(),
+            summary: SummaryColumns::default(),
             last_day: None,
             rows: 0,
         }
@@ -111,6 +121,7 @@ impl BatchBuilder {
         self.segment.append_value(segment);
         self.redacted.append_value(redacted);
         self.append_date(e);
+        self.summary.push(&e.ty, e.payload);
         self.rows += 1;
     }
 
@@ -132,7 +143,7 @@ impl BatchBuilder {
         let required = |name: &str| Field::new(name, DataType::Utf8, false);
         let ts_type = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
         let list_type = DataType::List(Arc::new(list_item()));
-        let fields = vec![
+        let mut fields = vec![
             required("event_id"),
             required("type"),
             Field::new("timestamp", ts_type, false),
@@ -154,7 +165,7 @@ impl BatchBuilder {
         ];
         let s = &mut self.strings;
         let mut string = |i: usize| -> ArrayRef { Arc::new(s[i].finish()) };
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             string(EVENT_ID),
             string(TYPE),
             Arc::new(self.timestamp.finish()),
@@ -174,6 +185,10 @@ impl BatchBuilder {
             Arc::new(self.redacted.finish()),
             Arc::new(self.date.finish()),
         ];
+        for (field, column) in self.summary.finish() {
+            fields.push(field);
+            columns.push(column);
+        }
         self.rows = 0;
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
     }

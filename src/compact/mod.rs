@@ -35,6 +35,7 @@ pub mod duck;
 pub mod error;
 pub mod files;
 pub mod parquet_file;
+pub mod summary_fields;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

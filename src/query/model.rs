@@ -21,6 +21,8 @@ pub struct EventQuery {
     pub model_session_id: Option<String>,
     /// The model of an `llm_inference` (the envelope's `model_id`).
     pub model_id: Option<String>,
+    /// The tool of a `tool_call` (its payload's `tool_id`).
+    pub tool_id: Option<String>,
     /// A workspace id the event's `wsids` holds.
     pub wsid: Option<String>,
     /// Inclusive lower bound on `timestamp`.
@@ -84,6 +86,12 @@ pub const SYSTEM_SURFACE: &str = "system";
 /// The surface of a stored row in DuckDB SQL, the same rule as [`StoredEvent::surface`].
 pub const SURFACE_SQL: &str = "CASE type WHEN 'editor_edit' THEN json_extract_string(payload, '$.editor_surface') \
     WHEN 'terminal_command' THEN 'terminal' ELSE 'system' END";
+
+/// The one payload field the `tool_id` filter reads.
+#[derive(Deserialize)]
+struct ToolIdField {
+    tool_id: Option<String>,
+}
 
 /// The one payload field the surface rule reads.
 #[derive(Deserialize)]
@@ -176,6 +184,7 @@ impl StoredEvent {
             && eq(&q.trace_id, Some(&self.trace_id))
             && eq(&q.model_session_id, self.model_session_id.as_deref())
             && eq(&q.model_id, self.model_id.as_deref())
+            && q.tool_id.as_ref().is_none_or(|t| self.tool_id().as_ref() == Some(t))
             && q.wsid.as_ref().is_none_or(|w| self.wsids.as_ref().is_some_and(|ws| ws.contains(w)))
             && q.from.is_none_or(|f| self.timestamp >= f)
             && q.to.is_none_or(|t| self.timestamp < t)
@@ -191,6 +200,14 @@ impl StoredEvent {
     fn after_cursor(&self, c: &Cursor, descending: bool) -> bool {
         let at = (c.micros, c.event_id.as_str());
         if descending { self.key() < at } else { self.key() > at }
+    }
+
+    /// The payload's `tool_id` of a `tool_call` (None for every other type).
+    pub fn tool_id(&self) -> Option<String> {
+        if self.ty != "tool_call" {
+            return None;
+        }
+        serde_json::from_str::<ToolIdField>(self.payload.get()).ok().and_then(|p| p.tool_id)
     }
 
     /// Where the event happened, in Handshake's words: an edit's `editor_surface`, `terminal`

@@ -64,6 +64,7 @@ impl utoipa::IntoParams for EventFilters {
             ("trace_id", text_schema()),
             ("model_session_id", text_schema()),
             ("model_id", text_schema()),
+            ("tool_id", text_schema()),
             ("wsid", text_schema()),
             ("from", time()),
             ("to", time()),
@@ -136,6 +137,7 @@ pub fn parse_params(pairs: &[(String, String)]) -> Result<EventQuery, BadParam> 
             "trace_id" => q.trace_id = Some(v),
             "model_session_id" => q.model_session_id = Some(v),
             "model_id" => q.model_id = Some(v),
+            "tool_id" => q.tool_id = Some(v),
             "wsid" => q.wsid = Some(v),
             "text" => q.text = Some(v),
             "from" => q.from = Some(time_param(key, value)?),
@@ -158,7 +160,7 @@ pub fn parse_params(pairs: &[(String, String)]) -> Result<EventQuery, BadParam> 
                 }
             }
             other => {
-                let known = "event_id, job_id, trace_id, model_session_id, model_id, wsid, from, to, type, actor, \
+                let known = "event_id, job_id, trace_id, model_session_id, model_id, tool_id, wsid, from, to, type, actor, \
                              text, limit, cursor, order";
                 return Err(unknown_param(other, known));
             }

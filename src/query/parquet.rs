@@ -49,7 +49,7 @@ const TEXT_COLUMNS: [&str; 9] = [
 ];
 
 /// The filters Handshake's routes add (event id, model session, workspace, a set of types,
-/// surface), and the model.
+/// surface), the model and the tool.
 fn handshake_conditions(q: &EventQuery, b: &mut Params, conds: &mut Vec<String>) {
     let exact = [("event_id", &q.event_id), ("model_session_id", &q.model_session_id), ("model_id", &q.model_id)];
     for (col, value) in exact {
@@ -70,6 +70,9 @@ fn handshake_conditions(q: &EventQuery, b: &mut Params, conds: &mut Vec<String>)
     }
     if let Some(s) = &q.surface {
         conds.push(format!("({SURFACE_SQL}) = {}", b.bind(s.clone())));
+    }
+    if let Some(t) = &q.tool_id {
+        conds.push(format!("type = 'tool_call' AND json_extract_string(payload, '$.tool_id') = {}", b.bind(t.clone())));
     }
 }
 

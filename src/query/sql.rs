@@ -12,7 +12,7 @@ use std::path::Path;
 
 use duckdb::Connection;
 
-use crate::compact::batch::{BatchBuilder, COLUMNS_SQL};
+use crate::compact::batch::{BatchBuilder, columns_sql};
 use crate::compact::error::{StoreError, db};
 use crate::compact::files::{parquet_files, path_list};
 use crate::datadir::Layout;
@@ -30,7 +30,7 @@ pub struct SqlResult {
 pub fn open_events_view(root: &Path) -> Result<Connection, StoreError> {
     let layout = Layout::new(root);
     let conn = crate::compact::duck::open_in_memory()?;
-    conn.execute_batch(&format!("CREATE TABLE wal_events ({COLUMNS_SQL})")).map_err(db("create WAL table"))?;
+    conn.execute_batch(&format!("CREATE TABLE wal_events ({})", columns_sql())).map_err(db("create WAL table"))?;
     let mut builder = BatchBuilder::default();
     inspect(&layout.wal_dir(), &mut |segment, rec| {
         if let Ok(e) = StoredEnvelope::parse(rec.json) {

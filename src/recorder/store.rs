@@ -1,6 +1,7 @@
 //! The recorder's read side over the catalog: which Parquet files a query must read (pruned by
 //! time range, trace and job index), and what retention dropped of a trace or job.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use chrono::DateTime;
@@ -11,6 +12,7 @@ use crate::compact::error::StoreError;
 use crate::compact::files;
 use crate::query::EventQuery;
 use crate::query::parquet::{ParquetScan, Span};
+use crate::query::summary::sql::SummaryFiles;
 use crate::query::views::RetentionGap;
 
 /// What a query must read of the Parquet files: absolute paths of the files that can hold
@@ -30,6 +32,18 @@ pub fn parquet_scan(catalog: &Catalog, root: &Path, q: &EventQuery) -> Result<Pa
         Some(found) => ParquetScan::new(found.files, found.span, q),
         None => ParquetScan::new(files_in_time_range(catalog, root, q)?, None, q),
     })
+}
+
+/// The files of [`parquet_scan`] for the summary, split by whether they hold the typed
+/// summary columns (the catalog's `summary_columns`).
+pub fn summary_files(catalog: &Catalog, root: &Path, q: &EventQuery) -> Result<SummaryFiles, StoreError> {
+    let files = parquet_scan(catalog, root, q)?.files;
+    let without: HashSet<String> = catalog
+        .files_without_summary_columns()?
+        .into_iter()
+        .map(|f| root.join(f).display().to_string())
+        .collect();
+    Ok(SummaryFiles::split(files, &without))
 }
 
 fn files_in_time_range(catalog: &Catalog, root: &Path, q: &EventQuery) -> Result<Vec<String>, StoreError> {

@@ -25,8 +25,8 @@ impl Inner {
         // The tail first: an event compacted meanwhile is then found in Parquet (see tail.rs).
         let tail = lock(&self.tail).snapshot().all_matching(&filter);
         let catalog = lock(&self.query_catalog);
-        let scan = store::parquet_scan(&catalog, &self.layout.root, &filter)?;
-        let mut out = summary::sql::summarize(catalog.parquet_connection(), &scan.files, &tail, q)?;
+        let files = store::summary_files(&catalog, &self.layout.root, &filter)?;
+        let mut out = summary::sql::summarize(catalog.parquet_connection(), &files, &tail, q)?;
         let id = match (&q.job_id, &q.trace_id) {
             (Some(job), _) => Some((IdIndex::Job, job.as_str())),
             (None, Some(trace)) => Some((IdIndex::Trace, trace.as_str())),
@@ -41,8 +41,8 @@ impl Inner {
         let filter = q.range.events(None, None);
         let tail = lock(&self.tail).snapshot().all_matching(&filter);
         let catalog = lock(&self.query_catalog);
-        let scan = store::parquet_scan(&catalog, &self.layout.root, &filter)?;
-        let jobs = summary::sql::list_jobs(catalog.parquet_connection(), &scan.files, &tail, q)?;
+        let files = store::summary_files(&catalog, &self.layout.root, &filter)?;
+        let jobs = summary::sql::list_jobs(catalog.parquet_connection(), &files, &tail, q)?;
         Ok(JobList { jobs })
     }
 }

@@ -19,6 +19,7 @@ fs.mkdirSync(shotDir, { recursive: true });
 
 const CHECK_TIMEOUT_MS = 60_000;
 const HARD_TIMEOUT_MS = 8 * 60_000;
+const DRAG_WAIT_MS = 40_000; // the drag's URL and redraw, on a loaded machine
 const LIVE_WAIT_MS = 7_000; // "new events within ~6 s" (2 s polling + request time)
 const TYPES = ['terminal_command', 'editor_edit', 'diagnostic', 'debug_bundle_export', 'llm_inference', 'tool_call', 'workflow_recovery', 'job_lifecycle', 'capability_decision', 'span', 'log'];
 
@@ -288,17 +289,27 @@ await check(page, 'the overview histogram has one bar per /v1/summary bucket', a
   await page.screenshot({ path: path.join(shotDir, 'overview.png') });
 });
 
-/** Back to the page of all time (no range in the URL) and its overview. */
-async function backToAllTime(page) {
+/**
+ * Back to the page of all time (no range in the URL); returns its overview once that shows
+ * all time again (not a late answer for the range just left): the `from` of `all`, its `to`
+ * or later (all time ends now).
+ */
+async function backToAllTime(page, all) {
   await page.goBack();
   await until('the URL without a range', async () => !new URLSearchParams(new URL(page.url()).hash.slice(1)).has('from'));
   await idle(page, 'events-view');
-  await overviewSummary(page);
+  const want = new URLSearchParams(all.query);
+  await until('the overview of all time again', async () => {
+    const q = new URLSearchParams((await page.getAttribute(tid('overview'), 'data-query')) || '');
+    return q.get('from') === want.get('from') && Date.parse(q.get('to')) >= Date.parse(want.get('to'));
+  });
+  return overviewSummary(page);
 }
 
 await check(page, 'a bar, a segment and a drag filter the table to their range', async () => {
   await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
-  const { summary } = await overviewSummary(page);
+  const all = await overviewSummary(page);
+  const { summary } = all;
   const limit = 100;
   let bars = await histogramBars(page);
   const inner = bars.slice(0, -1);
@@ -312,7 +323,7 @@ await check(page, 'a bar, a segment and a drag filter the table to their range',
   assert((await page.inputValue(tid('filter-from'))) === range.from, 'the From field does not show the bar\'s start');
   assert(!new URL(page.url()).hash.includes('type='), 'clicking above the segments filtered by a type');
   // One type's segment of a bar: that type only.
-  await backToAllTime(page);
+  await backToAllTime(page, all);
   bars = await histogramBars(page);
   const withSeg = bars.slice(0, -1).find((b) => b.segs.some((s) => s.height > 4 && s.type !== 'llm_inference'));
   assert(withSeg, 'no segment is tall enough to click');
@@ -320,38 +331,65 @@ await check(page, 'a bar, a segment and a drag filter the table to their range',
   await page.mouse.click(seg.x, seg.y);
   const segRows = await rowsIn(page, bucketRange(summary, withSeg.index), (r) => r.type === seg.type, ` of type ${seg.type}`);
   assert(segRows.length === Math.min(seg.count, limit), `the table shows ${segRows.length} rows for a ${seg.type} segment of ${seg.count}`);
-  // A drag across bars zooms to the range they cover.
-  await backToAllTime(page);
+  // A drag across bars zooms to the range they cover. On a loaded machine the URL and the
+  // redraw can take long: wait for them (well inside the check's bound), not a fixed time.
+  const again = await backToAllTime(page, all);
   bars = await histogramBars(page);
   const [a, b] = [bars[1], bars[Math.min(bars.length - 2, 4)]];
   await page.mouse.move(a.x, a.top + 5);
   await page.mouse.down();
   await page.mouse.move(b.x, b.top + 5, { steps: 6 });
   await page.mouse.up();
-  const zoomed = { from: bucketRange(summary, a.index).from, to: bucketRange(summary, b.index).to };
+  const zoomed = { from: bucketRange(again.summary, a.index).from, to: bucketRange(again.summary, b.index).to };
   await until('the URL to carry the dragged range', async () => {
     const p = new URLSearchParams(new URL(page.url()).hash.slice(1));
     return p.get('from') === zoomed.from && p.get('to') === zoomed.to;
-  });
-  const again = await overviewSummary(page);
-  assert(again.query.includes(`from=${encodeURIComponent(zoomed.from)}`), `the overview did not zoom to ${zoomed.from}: ${again.query}`);
+  }, DRAG_WAIT_MS);
+  await until('the overview to redraw for the dragged range', async () => {
+    const q = await page.getAttribute(tid('overview'), 'data-query');
+    return !(await page.$eval(tid('overview'), (el) => el.hasAttribute('aria-busy'))) && q.includes(`from=${encodeURIComponent(zoomed.from)}`);
+  }, DRAG_WAIT_MS);
 });
+
+/**
+ * Clicks the overview row `rowTestId` whose `data-<attr>` is `id` and waits for the URL to
+ * carry `param=id` and the table to show only rows of `type` matching `pred`; returns them.
+ */
+async function clickOverviewRow(page, rowTestId, attr, param, id, type, pred) {
+  await page.click(`${tid(rowTestId)}[data-${attr}="${id}"] td.num`);
+  await until(`${param}=${id} in the URL`, async () => new URLSearchParams(new URL(page.url()).hash.slice(1)).get(param) === id);
+  await idle(page, 'events-view');
+  return until(`${type} rows of ${id} only`, async () => {
+    const rs = await rowsOf(page, 'event-table');
+    return rs.length > 0 && rs.every((r) => r.type === type && pred(r)) ? rs : false;
+  });
+}
 
 await check(page, 'a model row filters the table to that model\'s llm_inference events', async () => {
   await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
   const { summary } = await overviewSummary(page);
   const model = summary.models[summary.models.length - 1];
   assert(model, 'the summary lists no model');
-  await page.click(`${tid('model-row')}[data-model-id="${model.model_id}"] td.num`);
-  await until(`model_id=${model.model_id} in the URL`, async () => new URLSearchParams(new URL(page.url()).hash.slice(1)).get('model_id') === model.model_id);
-  await idle(page, 'events-view');
-  const rows = await until(`llm_inference rows of ${model.model_id} only`, async () => {
-    const rs = await rowsOf(page, 'event-table');
-    return rs.length > 0 && rs.every((r) => r.type === 'llm_inference' && r.summary.startsWith(`${model.model_id} ·`)) ? rs : false;
-  });
+  const rows = await clickOverviewRow(page, 'model-row', 'model-id', 'model_id', model.model_id, 'llm_inference', (r) => r.summary.startsWith(`${model.model_id} ·`));
   assert(rows.length === Math.min(model.calls, 100), `the table shows ${rows.length} rows of a model with ${model.calls} calls in the range`);
   assert((await page.inputValue(tid('filter-model'))) === model.model_id, 'the Model field does not show the model');
   assert((await page.inputValue(tid('filter-type'))) === 'llm_inference', 'the Type field does not show llm_inference');
+});
+
+await check(page, 'a tool row filters the table to that tool\'s tool_call events', async () => {
+  await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
+  const { summary } = await overviewSummary(page);
+  const tool = summary.tools.find((t) => t.calls > 0);
+  assert(tool, 'the summary lists no tool with calls');
+  const ofTool = (r) => r.summary.split(' · ')[0].replace(/@.*$/, '') === tool.tool_id;
+  const rows = await clickOverviewRow(page, 'tool-row', 'tool-id', 'tool_id', tool.tool_id, 'tool_call', ofTool);
+  assert(rows.length >= Math.min(tool.calls, 100), `the table shows ${rows.length} rows of a tool with ${tool.calls} calls in the range`);
+  assert((await page.inputValue(tid('filter-tool'))) === tool.tool_id, 'the Tool field does not show the tool');
+  // The filter is cleared like any other: Reset shows every type again.
+  await page.click(tid('filter-reset'));
+  await until('tool_id= to leave the URL', async () => !new URLSearchParams(new URL(page.url()).hash.slice(1)).has('tool_id'));
+  await idle(page, 'events-view');
+  await until('rows of other types after Reset', async () => (await rowsOf(page, 'event-table')).some((r) => r.type !== 'tool_call'));
 });
 
 await check(page, 'the jobs list opens a job', async () => {

@@ -263,7 +263,7 @@ impl Catalog {
             delete_segment_rows(tx, &ids, true)?;
             let mut insert = tx.prepare(
                 "INSERT INTO cat.segments SELECT ?::UBIGINT, min(lsn), max(lsn), min(timestamp), \
-                 max(timestamp), count(*), ?::UBIGINT, ?::VARCHAR[], ?, now() FROM staging WHERE segment = ?",
+                 max(timestamp), count(*), ?::UBIGINT, ?::VARCHAR[], ?, now(), true FROM staging WHERE segment = ?",
             )?;
             for s in segments {
                 insert.execute(params![
@@ -342,6 +342,13 @@ impl Catalog {
                    ORDER BY segment";
         let params = params![SegmentState::Compacted.as_str(), from, to];
         self.rows("choose Parquet files", sql, params, |r| r.get(0))
+    }
+
+    /// Files of the compacted segments written before the summary's typed payload columns
+    /// (`summary_columns` false), in segment order: the summary reads their payloads as JSON.
+    pub fn files_without_summary_columns(&self) -> Result<Vec<String>, StoreError> {
+        let sql = "SELECT unnest(files) FROM cat.segments WHERE state = $1 AND NOT summary_columns ORDER BY segment";
+        self.rows("list files without summary columns", sql, [SegmentState::Compacted.as_str()], |r| r.get(0))
     }
 
     /// Files of the segments compacted at or after `since` (µs since the epoch), in segment

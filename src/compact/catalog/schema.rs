@@ -11,10 +11,10 @@ use duckdb::{Connection, params};
 use crate::compact::error::{StoreError, db};
 
 /// Schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The migration to version `i + 1` is `MIGRATIONS[i]`.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     r"
     CREATE TABLE cat.segments (
         segment UBIGINT PRIMARY KEY,      -- first LSN of the WAL segment
@@ -82,6 +82,12 @@ const MIGRATIONS: [&str; 3] = [
         remote_dropped_at TIMESTAMPTZ,    -- remote retention deleted the object
         PRIMARY KEY (file, target)
     );
+",
+    // Version 4: whether a segment's files hold the summary's typed payload columns
+    // (`compact::summary_fields`). Segments compacted before them are false: the summary reads
+    // their payloads as JSON.
+    r"
+    ALTER TABLE cat.segments ADD COLUMN summary_columns BOOLEAN DEFAULT false;
 ",
 ];
 

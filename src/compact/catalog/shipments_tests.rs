@@ -72,12 +72,13 @@ fn a_version_2_catalog_is_migrated_with_its_rows() {
     {
         let catalog = Catalog::open(&path).unwrap();
         record(&catalog, 1, &["events/date=2026-11-01/seg-1.parquet"], &[("t", None, 0, 1)]);
-        let v2 = "DROP TABLE cat.shipments; UPDATE cat.catalog_meta SET value = 2 WHERE key = 'schema_version'";
+        let v2 = "DROP TABLE cat.shipments; ALTER TABLE cat.segments DROP COLUMN summary_columns; \
+                  UPDATE cat.catalog_meta SET value = 2 WHERE key = 'schema_version'";
         catalog.conn.execute_batch(v2).unwrap();
     }
     let catalog = Catalog::open(&path).unwrap();
     let version = stored_strings(&catalog, "SELECT value::VARCHAR FROM cat.catalog_meta WHERE key = 'schema_version'");
     assert_eq!(version, [SCHEMA_VERSION.to_string()]);
-    assert_eq!(SCHEMA_VERSION, 3, "shipments came with version 3");
+    assert_eq!(SCHEMA_VERSION, 4, "shipments came with version 3, the summary columns with 4");
     assert_eq!(catalog.unshipped_files(URL).unwrap().len(), 1, "an existing file waits to be shipped");
 }

@@ -132,6 +132,25 @@ fn files_overlapping_prune_by_time_and_skip_dropping_segments() {
 }
 
 #[test]
+fn new_segments_have_the_summary_columns_and_those_of_a_version_3_catalog_do_not() {
+    let (dir, catalog) = open();
+    record(&catalog, 1, &["a.parquet", "b.parquet"], &[(TR, None, 0, 1)]);
+    assert!(catalog.files_without_summary_columns().unwrap().is_empty(), "a segment compacted now has them");
+    // Back to version 3 (the column dropped), then reopened: the migration marks the segment.
+    catalog
+        .conn
+        .execute_batch("ALTER TABLE cat.segments DROP COLUMN summary_columns; UPDATE cat.catalog_meta SET value = 3 WHERE key = 'schema_version'")
+        .unwrap();
+    drop(catalog);
+    let catalog = Catalog::open(&dir.path().join("catalog.duckdb")).unwrap();
+    assert_eq!(catalog.files_without_summary_columns().unwrap(), ["a.parquet", "b.parquet"]);
+    record(&catalog, 2, &["c.parquet"], &[(TR, None, 5, 2)]);
+    assert_eq!(catalog.files_without_summary_columns().unwrap(), ["a.parquet", "b.parquet"]);
+    catalog.mark_dropping(&[1]).unwrap();
+    assert!(catalog.files_without_summary_columns().unwrap().is_empty(), "a dropping segment is not read");
+}
+
+#[test]
 fn dropped_segments_move_to_the_retention_log_and_their_index_rows_stay_as_gaps() {
     let (_dir, catalog) = open();
     record(&catalog, 1, &["a.parquet"], &[(TR, Some("j"), 0, 1), (TR, Some("j"), 1, 2)]);

@@ -49,7 +49,7 @@ export async function api(path) {
 /** Query-string of GET /v1/events for the filters `f` (empty values are left out: the server rejects them). */
 export function apiParams(f, extra) {
   const p = new URLSearchParams();
-  for (const k of ['job_id', 'trace_id', 'model_id', 'type', 'actor', 'text']) if (f[k]) p.set(k, f[k].trim());
+  for (const k of ['job_id', 'trace_id', 'model_id', 'tool_id', 'type', 'actor', 'text']) if (f[k]) p.set(k, f[k].trim());
   const from = normTime(f.from);
   const to = normTime(f.to);
   if (from) p.set('from', from);

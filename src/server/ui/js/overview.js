@@ -25,6 +25,10 @@ const overviewKey = (f) => ['range', 'from', 'to', 'job_id', 'trace_id'].map((k)
 export async function loadOverview(force = false) {
   const key = overviewKey(state.filters);
   if (!force && shown.key === key) {
+    // A request still under way is for another range (Back before it answered): drop it, or
+    // its answer would replace the overview of the range in the URL.
+    overviewReq += 1;
+    overviewEl.removeAttribute('aria-busy');
     // Redrawn only when the table's type or model filter, which the charts mark, changed: a
     // redraw under the pointer would cut a drag short.
     if (shown.marks !== marksKey()) render();
@@ -195,7 +199,7 @@ function modelsCard(models) {
 
 function toolsCard(tools) {
   return card('Tools', 'overview-tools', ['Tool', 'Calls', 'Failed', '', 'p50', 'p95'], tools.map((t) => {
-    const changes = { type: 'tool_call', text: t.tool_id };
+    const changes = { type: 'tool_call', tool_id: t.tool_id };
     return linkRow('tool-row', { 'data-tool-id': t.tool_id }, changes, [
       h('td', { class: 'mono' }, filterLink(t.tool_id, changes, { title: `Show the tool_call events of ${t.tool_id}` })),
       h('td', { class: 'num' }, fmtNum(t.calls)),

@@ -32,7 +32,7 @@ function readForm() {
 }
 
 /** Filters the jobs list does not take: with one of them set, Apply shows the event table. */
-const EVENT_ONLY_KEYS = ['job_id', 'trace_id', 'model_id', 'type', 'actor', 'text'];
+const EVENT_ONLY_KEYS = ['job_id', 'trace_id', 'model_id', 'tool_id', 'type', 'actor', 'text'];
 
 /**
  * Opens the event table on its first page under the filters `f`, asking the server again (or
@@ -144,6 +144,7 @@ export function describeFilters(f) {
   const parts = [];
   if (f.job_id) parts.push(`job ${f.job_id}`);
   if (f.model_id) parts.push(`model ${f.model_id}`);
+  if (f.tool_id) parts.push(`tool ${f.tool_id}`);
   if (f.trace_id) parts.push(`trace ${short(f.trace_id, 13)}`);
   if (f.type) parts.push(f.type);
   if (f.actor) parts.push(`actor ${f.actor}`);

@@ -2,7 +2,7 @@
 // open view and event). `state` is the parsed hash; `navigate` changes the hash and runs the
 // router. Defaults (newest first, 100 rows, all time) are left out of the hash.
 
-export const FILTER_KEYS = ['job_id', 'trace_id', 'model_id', 'type', 'actor', 'text', 'range', 'from', 'to', 'limit', 'order'];
+export const FILTER_KEYS = ['job_id', 'trace_id', 'model_id', 'tool_id', 'type', 'actor', 'text', 'range', 'from', 'to', 'limit', 'order'];
 export const DEFAULT_LIMIT = '100';
 export const DEFAULT_ORDER = 'desc';
 /** Views that show one trace or job (they need an id), and those that stand alone. */
@@ -94,7 +94,7 @@ export function navigate(changes, { replace = false } = {}) {
 /** No filter but the page size and the order in use. */
 export function emptyFilters() {
   return {
-    job_id: '', trace_id: '', model_id: '', type: '', actor: '', text: '', range: 'all', from: '', to: '',
+    job_id: '', trace_id: '', model_id: '', tool_id: '', type: '', actor: '', text: '', range: 'all', from: '', to: '',
     limit: state.filters.limit || DEFAULT_LIMIT, order: state.filters.order || DEFAULT_ORDER,
   };
 }
