@@ -98,13 +98,8 @@ impl<'a> SortedSegment<'a> {
     /// The events at `rows` (positions in the file order) as a batch in that order (columns
     /// of [`BatchBuilder::finish`]), and how many of them did not decode after all.
     pub fn decode(&self, rows: Range<usize>) -> Result<(RecordBatch, u64), ArrowError> {
-        let records: Vec<&EventRecord<'a>> = self
-            .order
-            .get(rows)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|i| self.records.get(*i as usize))
-            .collect();
+        let records: Vec<&EventRecord<'a>> =
+            self.order.get(rows).unwrap_or_default().iter().filter_map(|i| self.records.get(*i as usize)).collect();
         let json_bytes = records.iter().map(|r| r.json.len()).sum();
         let mut builder = BatchBuilder::with_capacity(records.len(), json_bytes);
         let mut undecodable = 0u64;

@@ -72,8 +72,7 @@ pub fn write_date<W: Write + Send>(
 ) -> Result<W, ParquetError> {
     let schema = file_schema()?;
     let options = ArrowWriterOptions::new().with_properties(properties()).with_skip_arrow_metadata(true);
-    let writer =
-        ArrowWriter::try_new_with_options(BufWriter::with_capacity(1 << 20, file), schema.clone(), options)?;
+    let writer = ArrowWriter::try_new_with_options(BufWriter::with_capacity(1 << 20, file), schema.clone(), options)?;
     let (mut writer, factory) = writer.into_serialized_writer()?;
     let groups = segment.row_groups(date);
     let encode = |index: usize| encode_row_group(segment, &schema, &factory, index, groups[index].clone());
