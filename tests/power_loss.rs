@@ -101,7 +101,7 @@ struct Events<'r> {
 impl Events<'_> {
     /// One event's WAL payload and its id.
     fn prepare(&self, line: &str) -> (Vec<u8>, String) {
-        let p = prepare_json(&self.redactor, line.as_bytes()).unwrap();
+        let p = prepare_json(self.redactor, line.as_bytes()).unwrap();
         (p.payload, p.event_id.to_string())
     }
     fn next(&mut self) -> (Vec<u8>, String) {

@@ -32,6 +32,10 @@ struct Cli {
     #[arg(long, global = true, env = "FLIGHTREC_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
 
+    /// DuckDB's memory limit in every database the benchmark opens, as `flightrec --memory-limit`.
+    #[arg(long, global = true, env = "FLIGHTREC_MEMORY_LIMIT", default_value = flightrec::compact::duck::DEFAULT_MEMORY_LIMIT, value_parser = flightrec::compact::duck::parse_memory_limit)]
+    memory_limit: u64,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -194,6 +198,7 @@ impl BenchError {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    flightrec::compact::duck::set_memory_limit(cli.memory_limit);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
