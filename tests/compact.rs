@@ -136,7 +136,10 @@ fn the_summary_columns_hold_each_types_payload_fields_and_null_for_the_others() 
 
     let columns = flightrec::compact::summary_fields::NAMES;
     let select: Vec<String> = columns.iter().map(|c| format!("{c}::VARCHAR")).collect();
-    let rows = parquet_query(tmp.path(), &format!("SELECT type, payload::VARCHAR, {} FROM EVENTS ORDER BY lsn", select.join(", ")));
+    let rows = parquet_query(
+        tmp.path(),
+        &format!("SELECT type, payload::VARCHAR, {} FROM EVENTS ORDER BY lsn", select.join(", ")),
+    );
     assert_eq!(rows.len(), lines.len());
     let mut set = vec![0; columns.len()];
     for row in &rows {

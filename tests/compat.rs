@@ -101,8 +101,10 @@ fn columns(conn: &duckdb::Connection, source: &str) -> Vec<(String, String)> {
 
 /// v0.1.0's columns followed by the summary columns, with their types as DuckDB reads them.
 fn new_columns(conn: &duckdb::Connection) -> Vec<(String, String)> {
-    let mut want = columns(conn, &format!("read_parquet('{}')", Path::new(DIR).join("v0.1.0-events.parquet").display()));
-    let types = ["BIGINT", "BIGINT", "BIGINT", "VARCHAR", "BOOLEAN", "BIGINT", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR"];
+    let mut want =
+        columns(conn, &format!("read_parquet('{}')", Path::new(DIR).join("v0.1.0-events.parquet").display()));
+    let types =
+        ["BIGINT", "BIGINT", "BIGINT", "VARCHAR", "BOOLEAN", "BIGINT", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR"];
     let names = flightrec::compact::summary_fields::NAMES;
     want.extend(names.iter().zip(types).map(|(n, t)| (n.to_string(), t.to_string())));
     want
@@ -160,7 +162,8 @@ fn stock_readers_read_v0_1_0_and_new_files_together() {
     let compact = common::flightrec(&data, &["compact"]);
     assert!(compact.status.success(), "{compact:?}");
     let events = data.join("events");
-    let new: Vec<_> = common::files_under(&events).into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")).collect();
+    let new: Vec<_> =
+        common::files_under(&events).into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")).collect();
     let conn = duckdb::Connection::open_in_memory().unwrap();
     let file = format!("read_parquet('{}', hive_partitioning = false)", new[0].display());
     assert_eq!(columns(&conn, &file), new_columns(&conn));

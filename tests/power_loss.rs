@@ -12,7 +12,10 @@
 //!   also when `catalog.duckdb` (outside the seam) is deleted after the crash (one seed in 8).
 //!
 //! `FLIGHTREC_POWER_LOSS_SEEDS` (count) and `FLIGHTREC_POWER_LOSS_SEED_BASE` choose the
-//! seeds; a failing seed is printed with the line that replays it.
+//! seeds; a failing seed is printed with the line that replays it. Each seed runs in a
+//! directory under `/dev/shm` where it exists (the real disk's fsyncs of the DuckDB catalog
+//! decide nothing here and cost most of a seed otherwise); the redactor and the DuckDB
+//! database that reads the Parquet files are made once for all seeds.
 
 mod common;
 
@@ -22,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::parquet_query;
+use common::parquet_query_on;
 use flightrec::compact::Compactor;
 use flightrec::datadir::Layout;
 use flightrec::fsio::{SimFs, sim_below};
@@ -90,15 +93,15 @@ fn wal_options(fs: &Arc<SimFs>, lsn_floor: u64) -> WalOptions {
     }
 }
 
-struct Events {
-    redactor: Redactor,
+struct Events<'r> {
+    redactor: &'r Redactor,
     recent: Generator,
 }
 
-impl Events {
+impl Events<'_> {
     /// One event's WAL payload and its id.
     fn prepare(&self, line: &str) -> (Vec<u8>, String) {
-        let p = prepare_json(&self.redactor, line.as_bytes()).unwrap();
+        let p = prepare_json(self.redactor, line.as_bytes()).unwrap();
         (p.payload, p.event_id.to_string())
     }
     fn next(&mut self) -> (Vec<u8>, String) {
@@ -108,11 +111,12 @@ impl Events {
 }
 
 /// The run before the power loss; stops at the first failed call (the power is off).
-fn run_until_power_off(root: &Path, fs: &Arc<SimFs>, rng: &mut Rng, now: DateTime<Utc>, acks: &mut Acks) {
+fn run_until_power_off(seed: &Seed<'_>, fs: &Arc<SimFs>, rng: &mut Rng, acks: &mut Acks) {
+    let (root, now) = (seed.root, seed.now);
     let layout = Layout::new(root).with_fs(fs.clone());
     let Ok(mut compactor) = Compactor::open(&layout) else { return };
     let Ok((wal, _)) = Wal::open(&layout.wal_dir(), wal_options(fs, 0), WalHooks::default()) else { return };
-    let mut events = Events { redactor: Redactor::builtin(), recent: Generator::new(rng.below(1 << 30), now, 1_000) };
+    let mut events = Events { redactor: &seed.shared.redactor, recent: Generator::new(rng.below(1 << 30), now, 1_000) };
     let mut old = Generator::new(rng.below(1 << 30), now - chrono::Duration::days(10), 1_000);
     for _ in 0..OLD_EVENTS {
         let (payload, id) = events.prepare(&old.next_json());
@@ -170,7 +174,7 @@ fn step(
 
 /// Reopens on the durable state, seals and compacts everything, and returns how often each
 /// event id is stored (Parquet and WAL together, which must not overlap).
-fn reopen_and_count(root: &Path, fs: &Arc<SimFs>) -> BTreeMap<String, usize> {
+fn reopen_and_count(root: &Path, fs: &Arc<SimFs>, parquet: &duckdb::Connection) -> BTreeMap<String, usize> {
     let layout = Layout::new(root).with_fs(fs.clone());
     let mut compactor = Compactor::open(&layout).expect("the compactor reopens");
     let floor = compactor.catalog().highest_lsn().unwrap();
@@ -185,7 +189,7 @@ fn reopen_and_count(root: &Path, fs: &Arc<SimFs>) -> BTreeMap<String, usize> {
             flightrec::wal::scan_segment(&bytes, &mut |record| count(event_id_of(record.json).unwrap().to_string()));
     }
     if has_parquet(&layout.events_dir()) {
-        for row in parquet_query(root, "SELECT event_id FROM EVENTS") {
+        for row in parquet_query_on(parquet, root, "SELECT event_id FROM EVENTS") {
             count(row[0].clone().unwrap());
         }
     }
@@ -210,17 +214,43 @@ struct Checked {
     torn_writes: usize,
 }
 
+/// What every seed uses and none changes: built once, as each costs more than a seed's run.
+struct Shared {
+    redactor: Redactor,
+    /// Reads the Parquet files of every seed.
+    parquet: duckdb::Connection,
+}
+
+/// A seed's directory and clock, and the shared parts.
+struct Seed<'a> {
+    root: &'a Path,
+    now: DateTime<Utc>,
+    shared: &'a Shared,
+}
+
+/// A directory for one seed: in memory (tmpfs) where there is one, since the simulation, not
+/// the real disk, decides what survives, and the real fsyncs DuckDB makes of the catalog
+/// would otherwise take most of a seed's time.
+fn seed_dir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(dir) = tempfile::tempdir_in(shm)
+    {
+        return dir;
+    }
+    tempfile::tempdir().unwrap()
+}
+
 /// One seed: run, lose power, reopen, check.
-fn one_seed(seed: u64) -> Checked {
-    let tmp = tempfile::tempdir().unwrap();
+fn one_seed(seed: u64, shared: &Shared) -> Checked {
+    let tmp = seed_dir();
     let root = tmp.path();
     let fs = Arc::new(SimFs::new(root, seed).unwrap());
     let mut rng = Rng(seed);
     fs.set_torn_writes(rng.below(2) == 0);
     fs.fail_after(1 + rng.below(CRASH_WINDOW));
-    let now = Utc::now();
     let mut acks = Acks::default();
-    run_until_power_off(root, &fs, &mut rng, now, &mut acks);
+    run_until_power_off(&Seed { root, now: Utc::now(), shared }, &fs, &mut rng, &mut acks);
     let image = fs.crash().unwrap();
     if seed % CATALOG_LOST_EVERY == CATALOG_LOST_EVERY - 1 {
         // The catalog is outside the seam (docs/format.md): losing it must lose no event.
@@ -228,7 +258,7 @@ fn one_seed(seed: u64) -> Checked {
             let _ = std::fs::remove_file(root.join(name));
         }
     }
-    let seen = reopen_and_count(root, &fs);
+    let seen = reopen_and_count(root, &fs, &shared.parquet);
     let dups: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
     assert!(dups.is_empty(), "seed {seed}: events stored more than once: {dups:?}");
     let lost: Vec<_> = acks.durable.iter().filter(|id| !seen.contains_key(*id)).collect();
@@ -241,8 +271,9 @@ fn acknowledged_events_survive_a_power_loss_at_any_file_operation() {
     let seeds = env_u64("FLIGHTREC_POWER_LOSS_SEEDS", DEFAULT_SEEDS);
     let base = env_u64("FLIGHTREC_POWER_LOSS_SEED_BASE", 0);
     let mut total = Checked::default();
+    let shared = Shared { redactor: Redactor::builtin(), parquet: duckdb::Connection::open_in_memory().unwrap() };
     for seed in base..base + seeds {
-        let run = std::panic::catch_unwind(|| one_seed(seed));
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| one_seed(seed, &shared)));
         match run {
             Ok(c) => {
                 total.events += c.events;

@@ -387,9 +387,8 @@ fn make_files_old_format(data: &std::path::Path) -> usize {
     for path in files.iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")) {
         let file = path.display().to_string();
         let stripped = format!("{file}.old");
-        let sql = format!(
-            "COPY (SELECT * EXCLUDE ({columns}) FROM read_parquet('{file}')) TO '{stripped}' (FORMAT parquet)"
-        );
+        let sql =
+            format!("COPY (SELECT * EXCLUDE ({columns}) FROM read_parquet('{file}')) TO '{stripped}' (FORMAT parquet)");
         conn.execute_batch(&sql).unwrap();
         std::fs::rename(&stripped, &file).unwrap();
         let sql = format!("SELECT count(*) FROM parquet_schema('{file}') WHERE name = 'tool_id'");

@@ -228,6 +228,7 @@ impl BenchError {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    flightrec::compact::duck::set_memory_limit(cli.memory_limit);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();

@@ -11,6 +11,7 @@ use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use duckdb::arrow::error::ArrowError;
 use duckdb::arrow::record_batch::RecordBatch;
 
+use super::catalog::STAGING_COLUMNS;
 use super::summary_fields::{self, SummaryColumns};
 use crate::stored::StoredEnvelope;
 
@@ -137,32 +138,8 @@ impl BatchBuilder {
         }
     }
 
-    /// The batch of every event added, in staging-table column order.
+    /// The batch of every event added, in staging-table column order ([`segment_schema`]).
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        let text = |name: &str| Field::new(name, DataType::Utf8, true);
-        let required = |name: &str| Field::new(name, DataType::Utf8, false);
-        let ts_type = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
-        let list_type = DataType::List(Arc::new(list_item()));
-        let mut fields = vec![
-            required("event_id"),
-            required("type"),
-            Field::new("timestamp", ts_type, false),
-            required("actor"),
-            required("trace_id"),
-            text("job_id"),
-            text("model_id"),
-            text("model_session_id"),
-            Field::new("wsids", list_type, true),
-            text("activity_span_id"),
-            text("session_span_id"),
-            text("capability_id"),
-            text("policy_decision_id"),
-            text("payload"),
-            Field::new("lsn", DataType::UInt64, false),
-            Field::new("segment", DataType::UInt64, false),
-            Field::new("redacted", DataType::Boolean, false),
-            text("date"),
-        ];
         let s = &mut self.strings;
         let mut string = |i: usize| -> ArrayRef { Arc::new(s[i].finish()) };
         let mut columns: Vec<ArrayRef> = vec![
@@ -185,13 +162,50 @@ impl BatchBuilder {
             Arc::new(self.redacted.finish()),
             Arc::new(self.date.finish()),
         ];
-        for (field, column) in self.summary.finish() {
-            fields.push(field);
-            columns.push(column);
-        }
+        columns.extend(self.summary.finish());
         self.rows = 0;
-        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        RecordBatch::try_new(Arc::new(segment_schema()), columns)
     }
+}
+
+/// The [`STAGING_COLUMNS`] of a segment batch: what the catalog records of its events.
+pub fn staging_columns(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+    let schema = batch.schema();
+    let columns = STAGING_COLUMNS.map(|name| schema.index_of(name)).into_iter().collect::<Result<Vec<_>, _>>()?;
+    batch.project(&columns)
+}
+
+/// The columns of a segment batch, in staging-table column order.
+pub fn segment_schema() -> Schema {
+    let text = |name: &str| Field::new(name, DataType::Utf8, true);
+    let required = |name: &str| Field::new(name, DataType::Utf8, false);
+    let ts_type = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let list_type = DataType::List(Arc::new(list_item()));
+    Schema::new(
+        vec![
+            required("event_id"),
+            required("type"),
+            Field::new("timestamp", ts_type, false),
+            required("actor"),
+            required("trace_id"),
+            text("job_id"),
+            text("model_id"),
+            text("model_session_id"),
+            Field::new("wsids", list_type, true),
+            text("activity_span_id"),
+            text("session_span_id"),
+            text("capability_id"),
+            text("policy_decision_id"),
+            text("payload"),
+            Field::new("lsn", DataType::UInt64, false),
+            Field::new("segment", DataType::UInt64, false),
+            Field::new("redacted", DataType::Boolean, false),
+            text("date"),
+        ]
+        .into_iter()
+        .chain(summary_fields::fields())
+        .collect::<Vec<_>>(),
+    )
 }
 
 /// The element field of `wsids`, named as the Parquet spec (and DuckDB) name list elements.

@@ -1,9 +1,10 @@
 //! The compactor: sealed WAL segments become Parquet files and catalog rows.
 //!
-//! For each sealed segment: decode it (memory-mapped) into one Arrow batch, add the columns the
-//! catalog needs to DuckDB's `staging` table, write one Parquet file per UTC date to
-//! `events/date=YYYY-MM-DD/seg-<first LSN>.parquet` straight from the batch (arrow-rs, zstd,
-//! sorted by time, see [`parquet_file`]), each written as `.seg-<first LSN>.parquet.tmp`,
+//! For each sealed segment: verify it (memory-mapped) and sort its events by their keys, then
+//! write one Parquet file per UTC date to `events/date=YYYY-MM-DD/seg-<first LSN>.parquet`,
+//! decoding the events a row group at a time (arrow-rs, zstd, sorted by time, see
+//! [`parquet_file`]) and keeping the columns the catalog needs for DuckDB's `staging` table;
+//! each file written as `.seg-<first LSN>.parquet.tmp`,
 //! fsynced, renamed and its directory fsynced. Then record up to
 //! [`SEGMENTS_PER_TRANSACTION`] such segments, their traces and jobs, in the catalog in one
 //! transaction (its fixed cost would otherwise make small segments pile up); only then
@@ -44,15 +45,15 @@ use crate::datadir::Layout;
 use crate::failpoint;
 use crate::fsio::{FileWriter, create_dir_durable, remove_file_durable};
 use crate::wal::format::segment_file_name;
-use crate::wal::{Corruption, Unverified, scan_segment};
+use crate::wal::{Unverified, scan_segment};
 
 pub use catalog::Catalog;
-use catalog::{CompactedSegment, STAGING_COLUMNS};
-use decode::{DecodedSegment, decode_segment};
+use catalog::CompactedSegment;
+use decode::SortedSegment;
 use duckdb::arrow::record_batch::RecordBatch;
 pub use error::StoreError;
 use error::io;
-use parquet_file::SortedSegment;
+use parquet_file::Gathered;
 
 /// What one compaction pass did.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -103,13 +104,6 @@ pub struct Staged {
     pub last_lsn: Option<u64>,
     /// Why the segment must be kept rather than deleted once compacted (see the module doc).
     pub unverified: Option<Unverified>,
-}
-
-/// A segment as [`Compactor::scan_batch`] read it.
-enum Scanned {
-    /// Its header does not decode: nothing in it was read.
-    Unreadable(Corruption),
-    Staged(Staged, Vec<RecordBatch>),
 }
 
 /// A segment whose Parquet files are written and whose events are staged, waiting for the
@@ -274,16 +268,21 @@ impl Compactor {
         path: &Path,
         report: &mut CompactReport,
     ) -> Result<Option<Written>, StoreError> {
-        let (staged, batches) = match self.scan_batch(segment, path)? {
-            Scanned::Staged(staged, batches) => (staged, batches),
-            Scanned::Unreadable(header) => {
+        let bytes = self.layout.segments().map(path)?;
+        let sorted = match SortedSegment::new(&bytes, segment) {
+            Ok(sorted) => sorted,
+            Err(header) => {
+                drop(bytes);
                 self.retire_segment(segment, path, Some(Unverified::Unreadable(header)), report)?;
                 return Ok(None);
             }
         };
-        let index = index_columns(segment, &batches)?;
-        let (files, dirs) = self.write_parquet_files(segment, &batches)?;
-        drop(batches);
+        let mut gathered = Gathered::default();
+        let (files, dirs) = self.write_parquet_files(segment, &sorted, &mut gathered)?;
+        let staged = staged(&sorted, &gathered, bytes.len());
+        drop(sorted);
+        drop(bytes);
+        let index = gathered.index;
         failpoint::hit("compact:after_rename");
         let parquet_bytes = files.iter().map(|f| file_len(&self.layout.root.join(f))).sum::<u64>();
         Ok(Some(Written { segment, path: path.to_path_buf(), files, dirs, parquet_bytes, staged, index }))
@@ -336,29 +335,21 @@ impl Compactor {
         Ok(())
     }
 
-    /// Decodes a sealed segment into the catalog's `staging` table. None when its header is
-    /// unreadable.
+    /// Decodes a sealed segment into the catalog's `staging` table, a row group at a time.
+    /// None when its header is unreadable.
     pub fn stage(&mut self, segment: u64, path: &Path) -> Result<Option<Staged>, StoreError> {
-        Ok(match self.scan_batch(segment, path)? {
-            Scanned::Staged(staged, batches) => {
-                self.catalog.stage_all(index_columns(segment, &batches)?)?;
-                Some(staged)
-            }
-            Scanned::Unreadable(_) => None,
-        })
-    }
-
-    /// Decodes a sealed segment into its Arrow batches (the Parquet files' rows).
-    fn scan_batch(&mut self, segment: u64, path: &Path) -> Result<Scanned, StoreError> {
         let bytes = self.layout.segments().map(path)?;
-        let decoded = match decode_segment(&bytes, segment).map_err(arrow_error(segment))? {
-            Ok(decoded) => decoded,
-            Err(header) => return Ok(Scanned::Unreadable(header)),
-        };
-        let DecodedSegment { batches, scan, events, undecodable, last_lsn } = decoded;
-        let unverified = scan.unverified(events);
-        let staged = Staged { events, undecodable, wal_bytes: bytes.len() as u64, last_lsn, unverified };
-        Ok(Scanned::Staged(staged, batches))
+        let Ok(sorted) = SortedSegment::new(&bytes, segment) else { return Ok(None) };
+        let mut gathered = Gathered::default();
+        for rows in sorted.all_row_groups() {
+            let (batch, undecodable) = sorted.decode(rows).map_err(arrow_error(segment))?;
+            gathered.index.push(batch::staging_columns(&batch).map_err(arrow_error(segment))?);
+            gathered.events += batch.num_rows() as u64;
+            gathered.undecodable += undecodable;
+        }
+        let staged = staged(&sorted, &gathered, bytes.len());
+        self.catalog.stage_all(gathered.index)?;
+        Ok(Some(staged))
     }
 
     /// Writes one Parquet file per date of the segment's events; returns their relative paths
@@ -366,9 +357,9 @@ impl Compactor {
     fn write_parquet_files(
         &self,
         segment: u64,
-        batches: &[RecordBatch],
+        sorted: &SortedSegment<'_>,
+        gathered: &mut Gathered,
     ) -> Result<(Vec<String>, Vec<PathBuf>), StoreError> {
-        let sorted = SortedSegment::new(batches).map_err(|e| StoreError::Arrow { segment, reason: e.to_string() })?;
         let stem = segment_file_name(segment).replace(".wal", "");
         let (mut files, mut dirs) = (Vec::new(), Vec::new());
         for date in sorted.dates() {
@@ -385,8 +376,7 @@ impl Compactor {
             // they are being written, and the `*.parquet` glob does not match them.
             let tmp = dir.join(format!(".seg-{stem}.parquet.tmp"));
             let file = fs.create(&tmp).map_err(io("create Parquet file", &tmp))?;
-            let file = sorted
-                .write(date, FileWriter::new(fs, file))
+            let file = parquet_file::write_date(sorted, date, FileWriter::new(fs, file), gathered)
                 .map_err(|e| StoreError::Parquet { path: tmp.clone(), reason: e.to_string() })?
                 .into_file();
             fs.sync_all(&file).map_err(io("fsync Parquet file", &tmp))?;
@@ -399,14 +389,17 @@ impl Compactor {
     }
 }
 
-/// The batches' [`STAGING_COLUMNS`]: what the catalog records of the segment's events.
-fn index_columns(segment: u64, batches: &[RecordBatch]) -> Result<Vec<RecordBatch>, StoreError> {
-    let project = |batch: &RecordBatch| {
-        let schema = batch.schema();
-        let columns = STAGING_COLUMNS.map(|name| schema.index_of(name)).into_iter().collect::<Result<Vec<_>, _>>()?;
-        batch.project(&columns)
-    };
-    batches.iter().map(project).collect::<Result<_, _>>().map_err(arrow_error(segment))
+/// What a segment's events came to, once they were all decoded: what the catalog and the
+/// deletion of its WAL file go by.
+fn staged(sorted: &SortedSegment<'_>, gathered: &Gathered, wal_bytes: usize) -> Staged {
+    let events = gathered.events;
+    Staged {
+        events,
+        undecodable: sorted.undecodable + gathered.undecodable,
+        wal_bytes: wal_bytes as u64,
+        last_lsn: sorted.last_lsn,
+        unverified: sorted.scan.unverified(events),
+    }
 }
 
 fn arrow_error(segment: u64) -> impl Fn(duckdb::arrow::error::ArrowError) -> StoreError {

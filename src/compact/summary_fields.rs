@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use duckdb::arrow::array::{ArrayRef, BooleanBuilder, Int64Builder, StringBuilder};
-use duckdb::arrow::datatypes::Field;
+use duckdb::arrow::datatypes::{DataType, Field};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -111,30 +111,39 @@ impl<'a> SummaryFields<'a> {
     pub fn of(ty: &str, payload: &'a RawValue) -> SummaryFields<'a> {
         let json = payload.get();
         match ty {
-            "llm_inference" => serde_json::from_str::<Llm>(json).map_or_else(|_| Self::default(), |p| {
-                let tokens = p.token_usage;
-                SummaryFields {
-                    prompt_tokens: tokens.as_ref().and_then(|t| t.prompt),
-                    completion_tokens: tokens.as_ref().and_then(|t| t.completion),
-                    latency_ms: p.latency_ms,
+            "llm_inference" => serde_json::from_str::<Llm>(json).map_or_else(
+                |_| Self::default(),
+                |p| {
+                    let tokens = p.token_usage;
+                    SummaryFields {
+                        prompt_tokens: tokens.as_ref().and_then(|t| t.prompt),
+                        completion_tokens: tokens.as_ref().and_then(|t| t.completion),
+                        latency_ms: p.latency_ms,
+                        ..Self::default()
+                    }
+                },
+            ),
+            "tool_call" => serde_json::from_str::<Tool<'a>>(json).map_or_else(
+                |_| Self::default(),
+                |p| SummaryFields {
+                    tool_id: p.tool_id,
+                    tool_ok: p.ok,
+                    duration_ms: p.timing.and_then(|t| t.duration_ms),
                     ..Self::default()
-                }
-            }),
-            "tool_call" => serde_json::from_str::<Tool<'a>>(json).map_or_else(|_| Self::default(), |p| SummaryFields {
-                tool_id: p.tool_id,
-                tool_ok: p.ok,
-                duration_ms: p.timing.and_then(|t| t.duration_ms),
-                ..Self::default()
-            }),
+                },
+            ),
             "capability_decision" => serde_json::from_str::<Decision<'a>>(json)
                 .map_or_else(|_| Self::default(), |p| SummaryFields { decision: p.decision, ..Self::default() }),
-            "job_lifecycle" => serde_json::from_str::<Job<'a>>(json).map_or_else(|_| Self::default(), |p| SummaryFields {
-                job_phase: p.phase,
-                job_status: p.status,
-                job_kind: p.job_kind,
-                duration_ms: p.duration_ms,
-                ..Self::default()
-            }),
+            "job_lifecycle" => serde_json::from_str::<Job<'a>>(json).map_or_else(
+                |_| Self::default(),
+                |p| SummaryFields {
+                    job_phase: p.phase,
+                    job_status: p.status,
+                    job_kind: p.job_kind,
+                    duration_ms: p.duration_ms,
+                    ..Self::default()
+                },
+            ),
             _ => Self::default(),
         }
     }
@@ -176,10 +185,10 @@ impl SummaryColumns {
         s[KIND].append_option(f.job_kind.as_deref());
     }
 
-    /// The columns' fields and arrays, in [`NAMES`] order.
-    pub fn finish(&mut self) -> Vec<(Field, ArrayRef)> {
+    /// The columns' arrays, in [`NAMES`] order (their fields: [`fields`]).
+    pub fn finish(&mut self) -> [ArrayRef; 10] {
         let (i, s) = (&mut self.ints, &mut self.strings);
-        let arrays: [ArrayRef; 10] = [
+        [
             Arc::new(i[PROMPT].finish()),
             Arc::new(i[COMPLETION].finish()),
             Arc::new(i[LATENCY].finish()),
@@ -190,9 +199,26 @@ impl SummaryColumns {
             Arc::new(s[PHASE].finish()),
             Arc::new(s[STATUS].finish()),
             Arc::new(s[KIND].finish()),
-        ];
-        NAMES.iter().zip(arrays).map(|(name, a)| (Field::new(*name, a.data_type().clone(), true), a)).collect()
+        ]
     }
+}
+
+/// The columns' fields, in [`NAMES`] order: nullable, integers as Int64, `tool_ok` Boolean,
+/// the others strings.
+pub fn fields() -> Vec<Field> {
+    NAMES
+        .iter()
+        .map(|name| {
+            let ty = if INTEGER_COLUMNS.contains(name) {
+                DataType::Int64
+            } else if *name == "tool_ok" {
+                DataType::Boolean
+            } else {
+                DataType::Utf8
+            };
+            Field::new(*name, ty, true)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -207,7 +233,10 @@ mod tests {
 
     #[test]
     fn each_type_yields_its_fields_and_others_none() {
-        let llm = of("llm_inference", r#"{"token_usage":{"prompt":812,"completion":96,"total":908},"latency_ms":1432,"provider":"x"}"#);
+        let llm = of(
+            "llm_inference",
+            r#"{"token_usage":{"prompt":812,"completion":96,"total":908},"latency_ms":1432,"provider":"x"}"#,
+        );
         assert_eq!((llm.prompt_tokens, llm.completion_tokens, llm.latency_ms), (Some(812), Some(96), Some(1432)));
         assert_eq!(llm.tool_id, None);
         let tool = of(
@@ -215,7 +244,8 @@ mod tests {
             r#"{"tool_call_id":"c","tool_id":"fs.read","tool_version":"1","ok":false,"error":{"code":"E","kind":"k"},"timing":{"started_at":"x","duration_ms":7}}"#,
         );
         assert_eq!((tool.tool_id.as_deref(), tool.tool_ok, tool.duration_ms), (Some("fs.read"), Some(false), Some(7)));
-        let job = of("job_lifecycle", r#"{"phase":"finished","status":"failed","job_kind":"reindex","duration_ms":null}"#);
+        let job =
+            of("job_lifecycle", r#"{"phase":"finished","status":"failed","job_kind":"reindex","duration_ms":null}"#);
         assert_eq!(
             (job.job_phase.as_deref(), job.job_status.as_deref(), job.job_kind.as_deref(), job.duration_ms),
             (Some("finished"), Some("failed"), Some("reindex"), None)

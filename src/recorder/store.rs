@@ -38,11 +38,8 @@ pub fn parquet_scan(catalog: &Catalog, root: &Path, q: &EventQuery) -> Result<Pa
 /// summary columns (the catalog's `summary_columns`).
 pub fn summary_files(catalog: &Catalog, root: &Path, q: &EventQuery) -> Result<SummaryFiles, StoreError> {
     let files = parquet_scan(catalog, root, q)?.files;
-    let without: HashSet<String> = catalog
-        .files_without_summary_columns()?
-        .into_iter()
-        .map(|f| root.join(f).display().to_string())
-        .collect();
+    let without: HashSet<String> =
+        catalog.files_without_summary_columns()?.into_iter().map(|f| root.join(f).display().to_string()).collect();
     Ok(SummaryFiles::split(files, &without))
 }
 

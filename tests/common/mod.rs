@@ -38,8 +38,13 @@ pub fn record(data_dir: &Path, lines: &[String], per_segment: usize) {
 
 /// One DuckDB query over every Parquet file of a data directory.
 pub fn parquet_query(data_dir: &Path, select: &str) -> Vec<Vec<Option<String>>> {
+    parquet_query_on(&duckdb::Connection::open_in_memory().unwrap(), data_dir, select)
+}
+
+/// [`parquet_query`] on a connection the caller keeps (a DuckDB database costs milliseconds
+/// to start, which a test running many short cases pays once).
+pub fn parquet_query_on(conn: &duckdb::Connection, data_dir: &Path, select: &str) -> Vec<Vec<Option<String>>> {
     let glob = data_dir.join("events/**/*.parquet");
-    let conn = duckdb::Connection::open_in_memory().unwrap();
     let sql = select.replace("EVENTS", &format!("read_parquet('{}', hive_partitioning = true)", glob.display()));
     let mut stmt = conn.prepare(&sql).unwrap();
     let mut rows = stmt.query([]).unwrap();

@@ -287,13 +287,17 @@ struct Parts {
 type PartRow = (String, Option<String>, [Option<u64>; 14]);
 
 fn parts(src: &Source<'_>) -> Result<Parts, StoreError> {
-    let groups = src.rows("summarize models, tools and capabilities", |_| PARTS.to_string(), |r| {
-        let mut n = [None; 14];
-        for (i, v) in n.iter_mut().enumerate() {
-            *v = r.get(i + 2)?;
-        }
-        Ok::<PartRow, _>((r.get(0)?, r.get(1)?, n))
-    })?;
+    let groups = src.rows(
+        "summarize models, tools and capabilities",
+        |_| PARTS.to_string(),
+        |r| {
+            let mut n = [None; 14];
+            for (i, v) in n.iter_mut().enumerate() {
+                *v = r.get(i + 2)?;
+            }
+            Ok::<PartRow, _>((r.get(0)?, r.get(1)?, n))
+        },
+    )?;
     let mut out = Parts::default();
     for (ty, key, n) in groups {
         let count = |i: usize| n[i].unwrap_or(0);
