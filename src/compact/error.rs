@@ -11,14 +11,16 @@ pub enum StoreError {
     #[error("{}: {context}: {source}", Code::Db)]
     Db { context: String, source: duckdb::Error },
 
+    /// The limit is the one databases are opened with (one setting for the process).
     #[error(
-        "{}: {context}: DuckDB needed more than its memory limit ({limit}); raise it with \
+        "{}: {context}: DuckDB needed more than its memory limit ({}); raise it with \
          --memory-limit or FLIGHTREC_MEMORY_LIMIT (the catalog's trace and job index alone grows \
          by about 50 bytes per trace and job of each segment kept, see BENCHMARKS.md \"Memory\"), \
          or ask for a narrower range: {source}",
-        Code::MemoryLimit
+        Code::MemoryLimit,
+        crate::compact::duck::memory_limit_text()
     )]
-    MemoryLimit { context: String, limit: String, source: duckdb::Error },
+    MemoryLimit { context: String, source: duckdb::Error },
 
     #[error("{}: {op} {path}: {source}", Code::Io)]
     Io { op: &'static str, path: PathBuf, source: std::io::Error },
@@ -65,8 +67,7 @@ pub fn db(context: impl Into<String>) -> impl FnOnce(duckdb::Error) -> StoreErro
         // DuckDB reports every allocation its limit refuses with this prefix; no error code
         // of its C API tells it apart from other failures.
         if source.to_string().contains("Out of Memory Error") {
-            let limit = crate::compact::duck::memory_limit_text();
-            StoreError::MemoryLimit { context, limit, source }
+            StoreError::MemoryLimit { context, source }
         } else {
             StoreError::Db { context, source }
         }
