@@ -37,11 +37,6 @@ pub fn memory_limit() -> u64 {
     }
 }
 
-/// The limit as a person reads it, e.g. `256 MiB`.
-pub fn memory_limit_text() -> String {
-    format!("{} MiB", memory_limit() >> 20)
-}
-
 /// An in-memory DuckDB database with the memory limit set.
 pub fn open_in_memory() -> Result<Connection, StoreError> {
     let conn = Connection::open_in_memory().map_err(db("open DuckDB"))?;
@@ -111,7 +106,10 @@ mod tests {
         assert_eq!(err.code(), crate::error::Code::MemoryLimit, "{err}");
         let text = err.to_string();
         assert!(text.starts_with("HSK-503-MEMORY-LIMIT: index the traces: "), "{text}");
-        assert!(text.contains("--memory-limit") && text.contains("256 MiB"), "{text}");
+        assert!(
+            text.contains("--memory-limit") && text.contains("16.0 MiB used"),
+            "the limit and what to raise: {text}"
+        );
         let other = conn.execute_batch("SELECT * FROM no_such_table").map_err(db("read")).unwrap_err();
         assert_eq!(other.code(), crate::error::Code::Db, "other failures stay HSK-500-DB");
     }

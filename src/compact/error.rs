@@ -11,14 +11,13 @@ pub enum StoreError {
     #[error("{}: {context}: {source}", Code::Db)]
     Db { context: String, source: duckdb::Error },
 
-    /// The limit is the one databases are opened with (one setting for the process).
+    /// DuckDB's own message (the source) says how much of the limit was in use.
     #[error(
-        "{}: {context}: DuckDB needed more than its memory limit ({}); raise it with \
-         --memory-limit or FLIGHTREC_MEMORY_LIMIT (the catalog's trace and job index alone grows \
-         by about 50 bytes per trace and job of each segment kept, see BENCHMARKS.md \"Memory\"), \
-         or ask for a narrower range: {source}",
-        Code::MemoryLimit,
-        crate::compact::duck::memory_limit_text()
+        "{}: {context}: DuckDB needed more than its memory limit; raise it with --memory-limit \
+         or FLIGHTREC_MEMORY_LIMIT (the catalog's trace and job index alone grows by about 50 \
+         bytes per trace and job of each segment kept, see BENCHMARKS.md \"Memory\"), or ask \
+         for a narrower range: {source}",
+        Code::MemoryLimit
     )]
     MemoryLimit { context: String, source: duckdb::Error },
 
