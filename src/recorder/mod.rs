@@ -108,6 +108,9 @@ pub(crate) struct Inner {
     tail: Arc<Mutex<TailIndex>>,
     compactor: Mutex<Compactor>,
     query_catalog: Mutex<Catalog>,
+    /// The summary's and the jobs list's own connection: a summary of a long range takes
+    /// seconds, and event pages, traces and jobs must not wait behind it.
+    summary_catalog: Mutex<Catalog>,
     seal_notify: Arc<tokio::sync::Notify>,
     /// Ships compacted files when `config.ship` is set (its own catalog connection).
     shipper: Option<Arc<Shipper>>,
@@ -295,6 +298,7 @@ impl Inner {
         let layout = writer_lock.layout().clone().with_fs(config.wal.fs.clone());
         let compactor = Compactor::open(&layout)?;
         let query_catalog = compactor.catalog().reader()?;
+        let summary_catalog = compactor.catalog().reader()?;
         let mut dedup = Dedup::new(config.dedup_window, config.dedup_capacity);
         let now = chrono::Utc::now().timestamp_micros();
         store::recent_event_ids(&query_catalog, &layout.root, config.dedup_window, config.dedup_capacity, &mut |id| {
@@ -326,6 +330,7 @@ impl Inner {
             tail,
             compactor: Mutex::new(compactor),
             query_catalog: Mutex::new(query_catalog),
+            summary_catalog: Mutex::new(summary_catalog),
             seal_notify,
             shipper,
             tasks: tasks::Tasks::default(),
