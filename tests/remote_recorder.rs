@@ -161,7 +161,16 @@ async fn a_full_buffer_refuses_at_once_with_a_typed_error_and_drains_when_the_se
     assert_eq!((recorder.pending(), recorder.lost()), (0, 0));
     recorder.record_event(inference(Uuid::new_v4())).await.unwrap();
     recorder.shutdown().await.unwrap();
-    assert_eq!(stored_ids(&format!("http://{addr}")).len(), 51, "the buffered events and the one after");
+    // Sent with `async` durability: the server acknowledges on enqueue, so the last event
+    // becomes readable a moment after the acknowledgement.
+    let base = format!("http://{addr}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut stored = stored_ids(&base).len();
+    while stored < 51 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stored = stored_ids(&base).len();
+    }
+    assert_eq!(stored, 51, "the buffered events and the one after");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
