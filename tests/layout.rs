@@ -32,7 +32,8 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// Edges between sibling modules, by their parent: (parent, from, to).
 fn sibling_edges(root: &Path) -> BTreeMap<Vec<String>, BTreeSet<(String, String)>> {
     let path_re = regex::Regex::new(r"\b(crate|super)((?:::\w+)+)").unwrap();
-    let tests_re = regex::Regex::new(r"#\[cfg\(test\)\]\s*(?:#\[[^\]]*\]\s*)*mod tests").unwrap();
+    // An inline test module ends a file's code; `mod tests;` (a file of its own) does not.
+    let tests_re = regex::Regex::new(r"#\[cfg\(test\)\]\s*(?:#\[[^\]]*\]\s*)*mod tests\s*\{").unwrap();
     let mut files = Vec::new();
     rust_files(root, &mut files);
     let mut edges: BTreeMap<Vec<String>, BTreeSet<(String, String)>> = BTreeMap::new();

@@ -123,7 +123,7 @@ fn decoded_rows(data: &Path) -> Vec<String> {
     };
     rows_of(&format!("SELECT to_json(t)::VARCHAR FROM read_parquet('{}') t", glob.display()));
     conn.execute_batch(&format!("ATTACH '{}' AS cat (READ_ONLY)", data.join("catalog.duckdb").display())).unwrap();
-    for table in ["segments", "trace_index", "job_index", "retention_log"] {
+    for table in ["segments", "trace_index", "job_index", "id_filters", "retention_log"] {
         rows_of(&format!("SELECT to_json(t)::VARCHAR FROM cat.{table} t"));
     }
     texts

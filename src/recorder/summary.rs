@@ -33,7 +33,14 @@ impl Inner {
             (None, None) => None,
         };
         let (from, to) = (q.range.from.timestamp_micros(), q.range.to.timestamp_micros());
-        out.gaps = summary::gaps(catalog.dropped_between(from, to, id)?);
+        let dropped = catalog.dropped_between(from, to, id)?.into_iter().map(|d| summary::DroppedSpan {
+            first_lsn: d.first_lsn,
+            last_lsn: d.last_lsn,
+            min_micros: d.min_micros,
+            max_micros: d.max_micros,
+            events: d.events,
+        });
+        out.gaps = summary::gaps(dropped.collect());
         Ok(out)
     }
 

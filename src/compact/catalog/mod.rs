@@ -9,6 +9,8 @@
 //! DuckDB allows one read-write process or several read-only ones, never both, so analysts
 //! never open it: the Parquet files are their interface.
 
+mod filters;
+mod lookup;
 mod schema;
 mod shipments;
 #[cfg(test)]
@@ -16,6 +18,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::types::Value;
@@ -23,6 +26,8 @@ use duckdb::{Connection, Row, params};
 
 use super::error::{StoreError, db};
 use super::files::path_list;
+use filters::{BuiltFilters, IdFilters};
+pub use lookup::{DroppedSpanRow, IdIndex};
 use schema::unknown_string;
 pub use schema::{SCHEMA_VERSION, SegmentState, Source};
 pub use shipments::{RemoteObject, ShipCounts, Shipped, Unshipped};
@@ -105,51 +110,12 @@ pub struct CatalogStats {
     pub dropped_index_rows: u64,
 }
 
-/// One of the catalog's id indexes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IdIndex {
-    Trace,
-    Job,
-}
-
-impl IdIndex {
-    /// What a retention gap calls the id's events.
-    pub fn what(self) -> &'static str {
-        match self {
-            IdIndex::Trace => "trace",
-            IdIndex::Job => "job",
-        }
-    }
-
-    /// One id's index rows of dropped segments (the id is `$3`).
-    fn dropped_part_sql(self) -> &'static str {
-        match self {
-            IdIndex::Trace => "(SELECT * FROM cat.trace_index WHERE trace_id = $3 AND dropped)",
-            IdIndex::Job => "(SELECT * FROM cat.job_index WHERE job_id = $3 AND dropped)",
-        }
-    }
-
-    /// One id's rows with their segments' files (the index's table and column are fixed
-    /// identifiers, the id is the parameter).
-    fn lookup_sql(self) -> &'static str {
-        match self {
-            IdIndex::Trace => {
-                "SELECT i.segment, i.dropped, i.events, epoch_us(i.min_ts), epoch_us(i.max_ts), s.files \
-                 FROM cat.trace_index i LEFT JOIN cat.segments s ON s.segment = i.segment AND s.state = $2 \
-                 WHERE i.trace_id = $1::UUID ORDER BY i.segment"
-            }
-            IdIndex::Job => {
-                "SELECT i.segment, i.dropped, i.events, epoch_us(i.min_ts), epoch_us(i.max_ts), s.files \
-                 FROM cat.job_index i LEFT JOIN cat.segments s ON s.segment = i.segment AND s.state = $2 \
-                 WHERE i.job_id = $1 ORDER BY i.segment"
-            }
-        }
-    }
-}
-
 /// An in-memory DuckDB connection with `catalog.duckdb` attached as `cat`.
 pub struct Catalog {
     conn: Connection,
+    /// The id filters of every segment with index rows, shared by the connections cloned
+    /// from this one (the compactor's adds to them; the readers' lookups read them).
+    filters: Arc<RwLock<IdFilters>>,
 }
 
 impl Catalog {
@@ -159,7 +125,8 @@ impl Catalog {
         let attach = db(format!("open catalog {}", path.display()));
         conn.execute("ATTACH ? AS cat", [path.display().to_string()]).map_err(attach)?;
         schema::migrate(&conn, path)?;
-        Ok(Catalog { conn })
+        let filters = IdFilters::load(&conn).map_err(db(format!("read the id filters of {}", path.display())))?;
+        Ok(Catalog { conn, filters: Arc::new(RwLock::new(filters)) })
     }
 
     /// A second connection to the same catalog, for queries: it caches Parquet footers
@@ -167,7 +134,7 @@ impl Catalog {
     pub fn reader(&self) -> Result<Catalog, StoreError> {
         let conn = self.conn.try_clone().map_err(db("open query connection"))?;
         conn.execute_batch("SET parquet_metadata_cache = true").map_err(db("enable the Parquet metadata cache"))?;
-        Ok(Catalog { conn })
+        Ok(Catalog { conn, filters: Arc::clone(&self.filters) })
     }
 
     /// The connection, to read the Parquet files the catalog chose (its footer cache is
@@ -274,7 +241,7 @@ impl Catalog {
                     s.segment
                 ])?;
             }
-            index_staged(tx, false)
+            self.index_staged(tx, &ids, false)
         })
     }
 
@@ -329,7 +296,7 @@ impl Catalog {
                  max(timestamp), count(*), ?, ?::VARCHAR[], now(), ? FROM staging",
                 params![segment, first, last, Source::Wal.as_str(), path_list([file]), window_days],
             )?;
-            index_staged(tx, true)
+            self.index_staged(tx, &[segment], true)
         })
     }
 
@@ -359,34 +326,6 @@ impl Catalog {
         self.rows("list recent files", sql, [since], |r| r.get(0))
     }
 
-    /// The index rows of one trace or job id, in segment order. A trace id that is not a UUID
-    /// has none (the index stores UUIDs; it is looked up in its canonical form).
-    pub fn index_rows(&self, index: IdIndex, id: &str) -> Result<Vec<IndexRow>, StoreError> {
-        let canonical;
-        let id = match index {
-            IdIndex::Trace => match uuid::Uuid::parse_str(id) {
-                Ok(uuid) => {
-                    canonical = uuid.to_string();
-                    canonical.as_str()
-                }
-                Err(_) => return Ok(Vec::new()),
-            },
-            IdIndex::Job => id,
-        };
-        let what = format!("look up {} {id} in the catalog", index.what());
-        let row = |r: &Row<'_>| {
-            Ok(IndexRow {
-                segment: r.get(0)?,
-                dropped: r.get(1)?,
-                events: r.get(2)?,
-                min_ts_micros: r.get(3)?,
-                max_ts_micros: r.get(4)?,
-                files: text_list(r, 5)?,
-            })
-        };
-        self.rows(&what, index.lookup_sql(), params![id, SegmentState::Compacted.as_str()], row)
-    }
-
     /// Every segment retention dropped, in the order it dropped them.
     pub fn retention_log(&self) -> Result<Vec<DroppedRow>, StoreError> {
         let sql = "SELECT segment, first_lsn, last_lsn, events, source, files, window_days FROM cat.retention_log \
@@ -404,41 +343,6 @@ impl Catalog {
             })
         };
         self.rows("read the retention log", sql, params![], row)
-    }
-
-    /// The segments retention dropped whose events lay in `[from, to)` (µs since the epoch),
-    /// in LSN order; with `id`, only those that held events of that trace or job, with that
-    /// id's part of them (its events and their time span).
-    pub fn dropped_between(
-        &self,
-        from: i64,
-        to: i64,
-        id: Option<(IdIndex, &str)>,
-    ) -> Result<Vec<crate::query::summary::DroppedSpan>, StoreError> {
-        let mut values = vec![Value::BigInt(from), Value::BigInt(to)];
-        let part = match id {
-            Some((index, id)) => {
-                values.push(Value::Text(id.to_string()));
-                index.dropped_part_sql()
-            }
-            None => "cat.retention_log",
-        };
-        let sql = format!(
-            "SELECT coalesce(r.first_lsn, r.segment), coalesce(r.last_lsn, r.segment), epoch_us(i.min_ts), \
-             epoch_us(i.max_ts), i.events FROM cat.retention_log r JOIN {part} i ON i.segment = r.segment \
-             WHERE i.max_ts >= make_timestamp($1::BIGINT)::TIMESTAMPTZ \
-             AND i.min_ts < make_timestamp($2::BIGINT)::TIMESTAMPTZ ORDER BY 1"
-        );
-        let row = |r: &Row<'_>| {
-            Ok(crate::query::summary::DroppedSpan {
-                first_lsn: r.get(0)?,
-                last_lsn: r.get(1)?,
-                min_micros: r.get(2)?,
-                max_micros: r.get(3)?,
-                events: r.get(4)?,
-            })
-        };
-        self.rows("list retention gaps", &sql, duckdb::params_from_iter(values), row)
     }
 
     /// Totals of the compacted segments and of what retention dropped.
@@ -463,6 +367,29 @@ impl Catalog {
             })
         };
         self.conn.query_row(sql, [SegmentState::Compacted.as_str()], stats).map_err(db("read catalog totals"))
+    }
+
+    /// Inserts the trace and job index rows of the staged `segments`, and their id filters
+    /// (in the catalog, and in memory before the transaction commits: a lookup meanwhile may
+    /// read a segment that has no rows yet, never miss one that has). A trace id that is not a
+    /// UUID (FR-EVT requires one; an event cannot have another) is left out of the index rather
+    /// than stopping compaction.
+    fn index_staged(&self, tx: &Connection, segments: &[u64], dropped: bool) -> duckdb::Result<()> {
+        tx.execute(
+            "INSERT INTO cat.trace_index (trace_id, segment, min_ts, max_ts, events, dropped)
+             SELECT TRY_CAST(trace_id AS UUID) AS id, segment, min(timestamp), max(timestamp), count(*), ?::BOOLEAN
+             FROM staging GROUP BY segment, id HAVING id IS NOT NULL",
+            [dropped],
+        )?;
+        tx.execute(
+            "INSERT INTO cat.job_index (job_id, segment, min_ts, max_ts, events, dropped)
+             SELECT job_id, segment, min(timestamp), max(timestamp), count(*), ?::BOOLEAN FROM staging
+             WHERE job_id IS NOT NULL GROUP BY segment, job_id",
+            [dropped],
+        )?;
+        let built: BuiltFilters = filters::build_and_store(tx, Some(segments))?;
+        filters::write(&self.filters).add(built);
+        Ok(())
     }
 
     /// The rows of one query, mapped by `row`.
@@ -519,25 +446,6 @@ fn delete_segment_rows(tx: &Connection, segments: &[u64], listing: bool) -> duck
     for sql in statements {
         tx.execute(sql, params![first, last, ids.clone()])?;
     }
-    Ok(())
-}
-
-/// Inserts the trace and job index rows of the staged segments. A trace id that is not a UUID
-/// (FR-EVT requires one; an event cannot have another) is left out of the index rather than
-/// stopping compaction.
-fn index_staged(tx: &Connection, dropped: bool) -> duckdb::Result<()> {
-    tx.execute(
-        "INSERT INTO cat.trace_index (trace_id, segment, min_ts, max_ts, events, dropped)
-         SELECT TRY_CAST(trace_id AS UUID) AS id, segment, min(timestamp), max(timestamp), count(*), ?::BOOLEAN
-         FROM staging GROUP BY segment, id HAVING id IS NOT NULL",
-        [dropped],
-    )?;
-    tx.execute(
-        "INSERT INTO cat.job_index (job_id, segment, min_ts, max_ts, events, dropped)
-         SELECT job_id, segment, min(timestamp), max(timestamp), count(*), ?::BOOLEAN FROM staging
-         WHERE job_id IS NOT NULL GROUP BY segment, job_id",
-        [dropped],
-    )?;
     Ok(())
 }
 

@@ -11,10 +11,10 @@ use duckdb::{Connection, params};
 use crate::compact::error::{StoreError, db};
 
 /// Schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The migration to version `i + 1` is `MIGRATIONS[i]`.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     r"
     CREATE TABLE cat.segments (
         segment UBIGINT PRIMARY KEY,      -- first LSN of the WAL segment
@@ -89,7 +89,31 @@ const MIGRATIONS: [&str; 4] = [
     r"
     ALTER TABLE cat.segments ADD COLUMN summary_columns BOOLEAN DEFAULT false;
 ",
+    // Version 5: per-segment Bloom filters of the ids in the trace and job indexes
+    // (`catalog::filters`) instead of ART indexes over them, which DuckDB held in memory whole
+    // and which grew with the data until compaction ran out of memory. The filters of the
+    // existing index rows are built by [`after_migration`].
+    r"
+    DROP INDEX IF EXISTS cat.trace_index_id;
+    DROP INDEX IF EXISTS cat.job_index_id;
+    -- One row per segment with index rows and kind of id: Parquet's split-block Bloom filter
+    -- (Thrift header, then the bit set) of the ids of that segment's index rows.
+    CREATE OR REPLACE TABLE cat.id_filters (
+        segment UBIGINT NOT NULL,
+        kind VARCHAR NOT NULL,            -- 'trace' | 'job'
+        filter BLOB NOT NULL
+    );
+",
 ];
+
+/// What a migration does besides its SQL, in its transaction: version 5 builds the id filters
+/// of the index rows the catalog already holds.
+fn after_migration(tx: &Connection, to: i64) -> duckdb::Result<()> {
+    if to == 5 {
+        super::filters::build_and_store(tx, None)?;
+    }
+    Ok(())
+}
 
 /// Creates the tables of a new catalog, or migrates an older one, to [`SCHEMA_VERSION`].
 pub fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
@@ -108,6 +132,7 @@ pub fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
         let tx = conn.unchecked_transaction().map_err(db("begin a catalog migration"))?;
         let applied = tx
             .execute_batch(step)
+            .and_then(|()| after_migration(&tx, to))
             .and_then(|()| {
                 tx.execute("INSERT OR REPLACE INTO cat.catalog_meta VALUES (?, ?)", params![VERSION_KEY, to])
             })

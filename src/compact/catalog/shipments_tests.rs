@@ -79,6 +79,6 @@ fn a_version_2_catalog_is_migrated_with_its_rows() {
     let catalog = Catalog::open(&path).unwrap();
     let version = stored_strings(&catalog, "SELECT value::VARCHAR FROM cat.catalog_meta WHERE key = 'schema_version'");
     assert_eq!(version, [SCHEMA_VERSION.to_string()]);
-    assert_eq!(SCHEMA_VERSION, 4, "shipments came with version 3, the summary columns with 4");
+    assert_eq!(SCHEMA_VERSION, 5, "shipments came with version 3, the summary columns with 4, id filters with 5");
     assert_eq!(catalog.unshipped_files(URL).unwrap().len(), 1, "an existing file waits to be shipped");
 }

@@ -284,5 +284,75 @@ fn segments_staged_together_are_recorded_in_one_call_each_with_its_own_rows() {
     assert_eq!(catalog.index_rows(IdIndex::Trace, TR0).unwrap().len(), 1, "other segments' rows stay");
 }
 
+/// `n` trace ids of segment `s` (UUIDs, distinct across segments).
+fn trace_ids(s: u64, n: u64) -> Vec<String> {
+    (0..n).map(|i| format!("{s:08x}-0000-4000-8000-{i:012x}")).collect()
+}
+
+/// Records segments 1..=`segments`, each with its own 200 traces and its own job.
+fn record_many(catalog: &Catalog, segments: u64) {
+    for s in 1..=segments {
+        let ids = trace_ids(s, 200);
+        let job = format!("job-{s}");
+        let events: Vec<Ev<'_>> = ids.iter().map(|t| (t.as_str(), Some(job.as_str()), s as i64, s)).collect();
+        record(catalog, s, &["a.parquet"], &events);
+    }
+}
+
+/// The ART indexes DuckDB holds on the catalog's tables.
+fn indexes(catalog: &Catalog) -> Vec<String> {
+    stored_strings(catalog, "SELECT table_name || '.' || index_name FROM duckdb_indexes() WHERE database_name = 'cat'")
+}
+
+#[test]
+fn ids_are_found_through_their_segments_filters_and_the_indexes_hold_no_art() {
+    let (dir, catalog) = open();
+    let reader = catalog.reader().unwrap();
+    record_many(&catalog, 60);
+    assert_eq!(indexes(&catalog), Vec::<String>::new(), "an ART index is held in memory whole as it grows");
+    for s in [1, 30, 60] {
+        let rows = reader.index_rows(IdIndex::Trace, &trace_ids(s, 200)[199]).unwrap();
+        assert_eq!(rows.iter().map(|r| (r.segment, r.events)).collect::<Vec<_>>(), [(s, 1)], "segment {s}");
+        let job = reader.index_rows(IdIndex::Job, &format!("job-{s}")).unwrap();
+        assert_eq!(job.iter().map(|r| (r.segment, r.events)).collect::<Vec<_>>(), [(s, 200)]);
+    }
+    // An id no segment holds: the filters leave ~1 % of the segments to read, none with a row.
+    let absent = trace_ids(999, 1000);
+    let candidates: usize = absent.iter().map(|t| catalog.candidates(IdIndex::Trace, t).len()).sum();
+    assert!(candidates < 60 * 1000 / 20, "{candidates} candidate segments for 1,000 absent ids over 60 segments");
+    assert!(absent.iter().take(50).all(|t| reader.index_rows(IdIndex::Trace, t).unwrap().is_empty()));
+    assert!(catalog.candidates(IdIndex::Trace, "not-a-uuid").is_empty());
+    let bytes = catalog.id_filter_bytes();
+    assert!(bytes > 0 && bytes <= 60 * (200 + 1) * 4, "{bytes} bytes of filters for 12,060 ids");
+
+    drop((catalog, reader));
+    let catalog = Catalog::open(&dir.path().join("catalog.duckdb")).unwrap();
+    assert_eq!(catalog.index_rows(IdIndex::Trace, &trace_ids(42, 200)[7]).unwrap().len(), 1, "filters are stored");
+    assert_eq!(catalog.index_rows(IdIndex::Job, "job-42").unwrap().len(), 1);
+}
+
+#[test]
+fn a_version_4_catalog_gets_the_filters_of_its_index_rows_and_loses_its_art_indexes() {
+    let (dir, catalog) = open();
+    record_many(&catalog, 5);
+    // Back to version 4: ART indexes, no filters.
+    catalog
+        .conn
+        .execute_batch(
+            "DROP TABLE cat.id_filters; CREATE INDEX trace_index_id ON cat.trace_index (trace_id); \
+             CREATE INDEX job_index_id ON cat.job_index (job_id); \
+             UPDATE cat.catalog_meta SET value = 4 WHERE key = 'schema_version'",
+        )
+        .unwrap();
+    assert_eq!(indexes(&catalog).len(), 2);
+    drop(catalog);
+    let catalog = Catalog::open(&dir.path().join("catalog.duckdb")).unwrap();
+    assert_eq!(indexes(&catalog), Vec::<String>::new());
+    for s in 1..=5 {
+        assert_eq!(catalog.index_rows(IdIndex::Trace, &trace_ids(s, 200)[s as usize]).unwrap().len(), 1);
+        assert_eq!(catalog.index_rows(IdIndex::Job, &format!("job-{s}")).unwrap()[0].events, 200);
+    }
+}
+
 #[path = "shipments_tests.rs"]
 mod shipments;
