@@ -14,9 +14,7 @@ pub enum StoreError {
     /// DuckDB's own message (the source) says how much of the limit was in use.
     #[error(
         "{}: {context}: DuckDB needed more than its memory limit; raise it with --memory-limit \
-         or FLIGHTREC_MEMORY_LIMIT (the catalog's trace and job index alone grows by about 50 \
-         bytes per trace and job of each segment kept, see BENCHMARKS.md \"Memory\"), or ask \
-         for a narrower range: {source}",
+         or FLIGHTREC_MEMORY_LIMIT, or ask for a narrower range: {source}",
         Code::MemoryLimit
     )]
     MemoryLimit { context: String, source: duckdb::Error },

@@ -77,10 +77,10 @@ pub fn recent_event_ids(
 /// Calls `remember` with the ids of the newest `limit` events (or a few more) of the Parquet
 /// `files`, given oldest first (segment order), oldest first (by LSN: inside a row group the
 /// rows are ordered by type, not by arrival). Only the newest files that hold `limit` events
-/// are read (their row counts come from the footers), so what DuckDB sorts is bounded by the
-/// capacity plus one segment's events (and spills to disk past its memory limit); the ids are
-/// streamed a chunk at a time and parsed into 16-byte UUIDs as they come, never held as text
-/// on this side.
+/// are read (their row counts come from the footers), and they are sorted one segment (the
+/// files of one name) at a time, so what DuckDB sorts is bounded by one segment's events
+/// whatever the capacity; the ids are streamed a chunk at a time and parsed into 16-byte
+/// UUIDs as they come, never held as text on this side.
 pub fn newest_event_ids(
     conn: &Connection,
     files: &[String],
@@ -88,17 +88,15 @@ pub fn newest_event_ids(
     remember: &mut dyn FnMut(Uuid),
 ) -> Result<(), StoreError> {
     let files = newest_files(conn, files, limit)?;
-    if files.is_empty() {
-        return Ok(());
-    }
-    let failed = db("read recent ids");
     let mut stmt = conn.prepare("SELECT event_id FROM read_parquet(?) ORDER BY lsn").map_err(db("read recent ids"))?;
-    for batch in stmt.stream_arrow([path_list(&files)]).map_err(failed)? {
-        let batch = batch.map_err(db("read recent ids"))?;
-        let Some(ids) = batch.columns().first().and_then(|c| c.as_string_opt::<i32>()) else {
-            return Err(StoreError::Arrow { segment: 0, reason: "event_id is not a string column".into() });
-        };
-        ids.iter().flatten().filter_map(|id| Uuid::parse_str(id).ok()).for_each(&mut *remember);
+    for segment in files.chunk_by(|a, b| Path::new(a).file_name() == Path::new(b).file_name()) {
+        for batch in stmt.stream_arrow([path_list(segment)]).map_err(db("read recent ids"))? {
+            let batch = batch.map_err(db("read recent ids"))?;
+            let Some(ids) = batch.columns().first().and_then(|c| c.as_string_opt::<i32>()) else {
+                return Err(StoreError::Arrow { segment: 0, reason: "event_id is not a string column".into() });
+            };
+            ids.iter().flatten().filter_map(|id| Uuid::parse_str(id).ok()).for_each(&mut *remember);
+        }
     }
     Ok(())
 }

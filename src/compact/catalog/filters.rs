@@ -135,7 +135,10 @@ impl IdFilters {
 /// stores them in `cat.id_filters`, replacing theirs; runs inside the caller's transaction.
 pub fn build_and_store(tx: &Connection, segments: Option<&[u64]>) -> duckdb::Result<BuiltFilters> {
     if let Some(segments) = segments {
-        tx.execute("DELETE FROM cat.id_filters WHERE list_contains(?::UBIGINT[], segment)", [super::id_list(segments)])?;
+        tx.execute(
+            "DELETE FROM cat.id_filters WHERE list_contains(?::UBIGINT[], segment)",
+            [super::id_list(segments)],
+        )?;
     }
     let mut built = Vec::new();
     let mut insert = tx.prepare("INSERT INTO cat.id_filters VALUES (?, ?, ?)")?;
