@@ -7,6 +7,7 @@
 //! one key per event and the few row groups being encoded, whatever the segment's size.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::ops::Range;
 
 use chrono::DateTime;
@@ -15,7 +16,7 @@ use duckdb::arrow::record_batch::RecordBatch;
 
 use super::batch::BatchBuilder;
 use crate::stored::StoredEnvelope;
-use crate::wal::{Corruption, EventRecord, SegmentScan, scan_segment};
+use crate::wal::{Corruption, EventRecord, MappedSegment, SegmentScan, scan_segment};
 
 /// Rows per Parquet row group: files are sorted by time, so a trace, job or one-hour lookup
 /// decompresses only the row groups of its time span. 2,048 made lookups no faster but full
@@ -25,11 +26,12 @@ pub const ROW_GROUP_SIZE: usize = 8_192;
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// What orders an event in its file: by (timestamp, LSN) into row groups, then inside a row
-/// group by (type, timestamp, LSN).
-struct Key<'a> {
+/// group by (type, timestamp, LSN). The type is its rank among the segment's types, so that
+/// sorting reads no byte of the segment again (whose pages may be released by then).
+struct Key {
     micros: i64,
     lsn: u64,
-    ty: Cow<'a, str>,
+    ty: u32,
     record: u32,
 }
 
@@ -39,6 +41,9 @@ pub struct DateRows {
     /// Positions in the file order.
     rows: Range<usize>,
 }
+
+/// Bytes of a mapped segment verified between two releases of their pages.
+const RELEASE_STEP: usize = 4 << 20;
 
 /// A verified segment's events in file order, decoded a row group at a time.
 pub struct SortedSegment<'a> {
@@ -52,20 +57,58 @@ pub struct SortedSegment<'a> {
     pub undecodable: u64,
     /// LSN of the last valid event record.
     pub last_lsn: Option<u64>,
+    /// The mapping `records` point into, whose pages are released as row groups are decoded.
+    mapping: Option<&'a MappedSegment>,
 }
 
 impl<'a> SortedSegment<'a> {
     /// Verifies the segment `bytes` (whose first LSN is `segment`) and sorts its events; the
     /// error says its header is unreadable.
     pub fn new(bytes: &'a [u8], segment: u64) -> Result<SortedSegment<'a>, Corruption> {
+        SortedSegment::build(bytes, segment, None)
+    }
+
+    /// [`SortedSegment::new`] of a mapped segment whose pages leave the resident set as they
+    /// are verified, and then each row group's once it is decoded: compacting a segment keeps
+    /// the pages of the row groups in flight resident, not the whole mapping (a page that is
+    /// read again, e.g. one two row groups share, comes back from the page cache).
+    pub fn new_mapped(mapping: &'a MappedSegment, segment: u64) -> Result<SortedSegment<'a>, Corruption> {
+        SortedSegment::build(mapping, segment, Some(mapping))
+    }
+
+    fn build(
+        bytes: &'a [u8],
+        segment: u64,
+        mapping: Option<&'a MappedSegment>,
+    ) -> Result<SortedSegment<'a>, Corruption> {
         let mut records: Vec<EventRecord<'a>> = Vec::new();
-        let scan = scan_segment(bytes, &mut |rec| records.push(rec))?;
-        let last_lsn = records.last().map(|r| r.lsn);
-        let mut keys: Vec<Key<'a>> = Vec::with_capacity(records.len());
-        for (i, rec) in records.iter().enumerate() {
-            if let (Some(key), Ok(record)) = (sort_key(rec.json), u32::try_from(i)) {
-                keys.push(Key { micros: key.0, lsn: rec.lsn, ty: key.1, record });
+        let mut keys: Vec<Key> = Vec::new();
+        let mut types: HashMap<String, u32> = HashMap::new();
+        let (base, mut released) = (bytes.as_ptr() as usize, 0usize);
+        // One pass reads each page once: verified, keyed, then released.
+        let scan = scan_segment(bytes, &mut |rec| {
+            let at = (rec.json.as_ptr() as usize).saturating_sub(base);
+            if let Some(mapping) = mapping.filter(|_| at >= released + RELEASE_STEP) {
+                mapping.release(released..at);
+                released = at;
             }
+            if let (Some((micros, ty)), Ok(record)) = (sort_key(rec.json), u32::try_from(records.len())) {
+                let next = u32::try_from(types.len()).unwrap_or(u32::MAX);
+                let ty = match types.get(ty.as_ref()) {
+                    Some(id) => *id,
+                    None => *types.entry(ty.into_owned()).or_insert(next),
+                };
+                keys.push(Key { micros, lsn: rec.lsn, ty, record });
+            }
+            records.push(rec);
+        })?;
+        if let Some(mapping) = mapping {
+            mapping.release(released..mapping.len());
+        }
+        let last_lsn = records.last().map(|r| r.lsn);
+        let rank = type_ranks(types);
+        for key in &mut keys {
+            key.ty = rank.get(key.ty as usize).copied().unwrap_or(u32::MAX);
         }
         let undecodable = (records.len() - keys.len()) as u64;
         keys.sort_unstable_by_key(|k| (k.micros, k.lsn));
@@ -76,7 +119,7 @@ impl<'a> SortedSegment<'a> {
             }
         }
         let order = keys.into_iter().map(|k| k.record).collect();
-        Ok(SortedSegment { segment, records, order, dates, scan, undecodable, last_lsn })
+        Ok(SortedSegment { segment, records, order, dates, scan, undecodable, last_lsn, mapping })
     }
 
     /// The UTC dates of the events, in order, with their rows.
@@ -103,18 +146,42 @@ impl<'a> SortedSegment<'a> {
         let json_bytes = records.iter().map(|r| r.json.len()).sum();
         let mut builder = BatchBuilder::with_capacity(records.len(), json_bytes);
         let mut undecodable = 0u64;
-        for rec in records {
+        for rec in &records {
             match StoredEnvelope::parse(rec.json) {
                 Ok(e) => builder.push(&e, rec.lsn, self.segment, rec.redacted),
                 Err(_) => undecodable += 1,
             }
         }
+        if let Some(mapping) = self.mapping {
+            mapping.release(byte_span(mapping, &records));
+        }
         Ok((builder.finish()?, undecodable))
     }
 }
 
+/// The rank of each type id (ids by first appearance) in the types' string order.
+fn type_ranks(types: HashMap<String, u32>) -> Vec<u32> {
+    let mut by_name: Vec<(String, u32)> = types.into_iter().collect();
+    by_name.sort_unstable();
+    let mut rank = vec![0; by_name.len()];
+    for (r, (_, id)) in (0u32..).zip(by_name) {
+        if let Some(slot) = rank.get_mut(id as usize) {
+            *slot = r;
+        }
+    }
+    rank
+}
+
+/// The bytes of `mapping` the payloads of `records` span (empty when they are not in it).
+fn byte_span(mapping: &[u8], records: &[&EventRecord<'_>]) -> Range<usize> {
+    let base = mapping.as_ptr() as usize;
+    let start = records.iter().map(|r| (r.json.as_ptr() as usize).saturating_sub(base)).min();
+    let end = records.iter().map(|r| (r.json.as_ptr() as usize + r.json.len()).saturating_sub(base)).max();
+    start.unwrap_or(0)..end.unwrap_or(0).min(mapping.len())
+}
+
 /// The runs of one UTC date of keys sorted by time.
-fn date_runs(keys: &[Key<'_>]) -> Vec<DateRows> {
+fn date_runs(keys: &[Key]) -> Vec<DateRows> {
     let mut runs: Vec<(i64, Range<usize>)> = Vec::new();
     for (pos, key) in keys.iter().enumerate() {
         let day = key.micros.div_euclid(MICROS_PER_DAY);
@@ -238,6 +305,49 @@ mod tests {
         }
         seen.sort_unstable();
         assert_eq!(seen, (1..=n).filter(|l| *l != 7).collect::<Vec<_>>());
+    }
+
+    /// Resident kB of the mapping that holds `ptr` (/proc/self/smaps).
+    fn resident_kib(ptr: *const u8) -> u64 {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let mut inside = false;
+        for line in smaps.lines() {
+            if let Some((range, _)) = line.split_once(' ')
+                && let Some((start, end)) = range.split_once('-')
+                && let (Ok(start), Ok(end)) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16))
+            {
+                inside = (start..end).contains(&(ptr as usize));
+            } else if inside && let Some(kib) = line.strip_prefix("Rss:") {
+                return kib.trim().trim_end_matches("kB").trim().parse().unwrap();
+            }
+        }
+        unreachable!("no mapping holds the pointer")
+    }
+
+    #[test]
+    fn a_mapped_segment_leaves_the_resident_set_as_it_is_verified_and_decoded_and_decodes_the_same() {
+        let n = 8 * ROW_GROUP_SIZE as u64;
+        let jsons: Vec<String> = (1..=n).map(|lsn| event(lsn, "a", lsn / 4)).collect();
+        let bytes = segment(&jsons);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("00000000000000000001.wal");
+        std::fs::write(&path, &bytes).unwrap();
+        let mapping = crate::wal::SegmentDir::new(crate::fsio::real(), dir.path()).map(&path).unwrap();
+        assert!(mapping.len() > 2 * RELEASE_STEP, "{} bytes", mapping.len());
+
+        let kept = SortedSegment::new(&mapping, 1).unwrap();
+        let all_kib = resident_kib(mapping.as_ptr());
+        assert!(all_kib * 1024 >= mapping.len() as u64 - 4096, "verifying reads every page: {all_kib} kB");
+        let released = SortedSegment::new_mapped(&mapping, 1).unwrap();
+        let after_verify = resident_kib(mapping.as_ptr());
+        assert!(after_verify * 1024 <= RELEASE_STEP as u64 / 4, "{after_verify} kB resident after verifying");
+        for group in released.all_row_groups() {
+            // The group read without releasing first: decoding it again releases its pages.
+            let (theirs, _) = kept.decode(group.clone()).unwrap();
+            let (ours, _) = released.decode(group).unwrap();
+            assert!(resident_kib(mapping.as_ptr()) * 1024 <= RELEASE_STEP as u64 / 4, "released after each group");
+            assert_eq!(ours, theirs, "the same rows whether released or not");
+        }
     }
 
     #[test]

@@ -269,7 +269,7 @@ impl Compactor {
         report: &mut CompactReport,
     ) -> Result<Option<Written>, StoreError> {
         let bytes = self.layout.segments().map(path)?;
-        let sorted = match SortedSegment::new(&bytes, segment) {
+        let sorted = match SortedSegment::new_mapped(&bytes, segment) {
             Ok(sorted) => sorted,
             Err(header) => {
                 drop(bytes);
@@ -339,7 +339,7 @@ impl Compactor {
     /// None when its header is unreadable.
     pub fn stage(&mut self, segment: u64, path: &Path) -> Result<Option<Staged>, StoreError> {
         let bytes = self.layout.segments().map(path)?;
-        let Ok(sorted) = SortedSegment::new(&bytes, segment) else { return Ok(None) };
+        let Ok(sorted) = SortedSegment::new_mapped(&bytes, segment) else { return Ok(None) };
         let mut gathered = Gathered::default();
         for rows in sorted.all_row_groups() {
             let (batch, undecodable) = sorted.decode(rows).map_err(arrow_error(segment))?;

@@ -36,6 +36,24 @@ pub struct SegmentFile {
 #[derive(Debug, Clone)]
 pub struct MappedSegment(Arc<memmap2::Mmap>);
 
+impl MappedSegment {
+    /// Drops this process's mapped pages of `range` (bytes of the segment): they leave its
+    /// resident set, and a later read faults them in again from the page cache (or the disk).
+    /// A hint: failures are ignored.
+    pub fn release(&self, range: std::ops::Range<usize>) {
+        let len = range.end.min(self.0.len()).saturating_sub(range.start);
+        if len == 0 {
+            return;
+        }
+        // SAFETY: the mapping is a shared, read-only mapping of a sealed segment, which is never
+        // written, cut or extended again (see `SegmentDir::map`). MADV_DONTNEED on it only drops
+        // page table entries; the next read of those bytes faults in the same file contents,
+        // so every slice into the mapping keeps reading what it read before.
+        #[allow(unsafe_code)]
+        let _ = unsafe { self.0.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, range.start, len) };
+    }
+}
+
 impl std::ops::Deref for MappedSegment {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
