@@ -221,6 +221,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     cli::init_tracing();
+    flightrec::heap::return_large_blocks();
     flightrec::compact::duck::set_memory_limit(cli.memory_limit);
     let data_dir = cli.data_dir;
     let result = match cli.command {

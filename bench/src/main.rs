@@ -228,7 +228,8 @@ impl BenchError {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    flightrec::compact::duck::set_memory_limit(cli.memory_limit);
+    // As the flightrec binary does: the memory figures are of the same process setup.
+    flightrec::heap::return_large_blocks();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
