@@ -24,4 +24,3 @@ pub fn return_large_blocks() {
         let _ = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD) };
     }
 }
-

@@ -71,7 +71,10 @@ impl IdIndex {
             IdIndex::Trace => ("cat.trace_index", "trace_id::VARCHAR"),
             IdIndex::Job => ("cat.job_index", "job_id"),
         };
-        let filter = if only { "WHERE list_contains($1::UBIGINT[], segment)" } else { "" };
+        // The range bounds let DuckDB skip the row groups of other segments (rows are appended
+        // in segment order); the list alone is not pushed into the scan of a GROUP BY.
+        let filter =
+            if only { "WHERE segment BETWEEN $2 AND $3 AND list_contains($1::UBIGINT[], segment)" } else { "" };
         format!("SELECT segment, list(DISTINCT {id}) FROM {table} {filter} GROUP BY segment")
     }
 }
@@ -134,18 +137,20 @@ impl IdFilters {
 /// Builds the filters of `segments`' index rows (None: of every segment with index rows) and
 /// stores them in `cat.id_filters`, replacing theirs; runs inside the caller's transaction.
 pub fn build_and_store(tx: &Connection, segments: Option<&[u64]>) -> duckdb::Result<BuiltFilters> {
-    if let Some(segments) = segments {
+    let bounds = segments.and_then(|s| Some((s, *s.iter().min()?, *s.iter().max()?)));
+    if let Some((segments, first, last)) = bounds {
         tx.execute(
-            "DELETE FROM cat.id_filters WHERE list_contains(?::UBIGINT[], segment)",
-            [super::id_list(segments)],
+            "DELETE FROM cat.id_filters WHERE segment BETWEEN $2 AND $3 AND list_contains($1::UBIGINT[], segment)",
+            params![super::id_list(segments), first, last],
         )?;
     }
     let mut built = Vec::new();
     let mut insert = tx.prepare("INSERT INTO cat.id_filters VALUES (?, ?, ?)")?;
     for index in [IdIndex::Trace, IdIndex::Job] {
         let mut stmt = tx.prepare(&index.ids_sql(segments.is_some()))?;
-        let mut rows = match segments {
-            Some(segments) => stmt.query([super::id_list(segments)])?,
+        let mut rows = match bounds {
+            Some((segments, first, last)) => stmt.query(params![super::id_list(segments), first, last])?,
+            None if segments.is_some() => continue,
             None => stmt.query([])?,
         };
         while let Some(row) = rows.next()? {

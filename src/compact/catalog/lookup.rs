@@ -40,11 +40,12 @@ impl IdIndex {
     fn dropped_part_sql(self) -> &'static str {
         match self {
             IdIndex::Trace => {
-                "(SELECT * FROM cat.trace_index WHERE list_contains($4::UBIGINT[], segment) \
+                "(SELECT * FROM cat.trace_index WHERE segment BETWEEN $5 AND $6 AND list_contains($4::UBIGINT[], segment) \
                  AND trace_id = $3::UUID AND dropped)"
             }
             IdIndex::Job => {
-                "(SELECT * FROM cat.job_index WHERE list_contains($4::UBIGINT[], segment) AND job_id = $3 AND dropped)"
+                "(SELECT * FROM cat.job_index WHERE segment BETWEEN $5 AND $6 AND list_contains($4::UBIGINT[], segment) \
+                 AND job_id = $3 AND dropped)"
             }
         }
     }
@@ -56,15 +57,23 @@ impl IdIndex {
             IdIndex::Trace => {
                 "SELECT i.segment, i.dropped, i.events, epoch_us(i.min_ts), epoch_us(i.max_ts), s.files \
                  FROM cat.trace_index i LEFT JOIN cat.segments s ON s.segment = i.segment AND s.state = $2 \
-                 WHERE list_contains($3::UBIGINT[], i.segment) AND i.trace_id = $1::UUID ORDER BY i.segment"
+                 WHERE i.segment BETWEEN $4 AND $5 AND list_contains($3::UBIGINT[], i.segment) \
+                 AND i.trace_id = $1::UUID ORDER BY i.segment"
             }
             IdIndex::Job => {
                 "SELECT i.segment, i.dropped, i.events, epoch_us(i.min_ts), epoch_us(i.max_ts), s.files \
                  FROM cat.job_index i LEFT JOIN cat.segments s ON s.segment = i.segment AND s.state = $2 \
-                 WHERE list_contains($3::UBIGINT[], i.segment) AND i.job_id = $1 ORDER BY i.segment"
+                 WHERE i.segment BETWEEN $4 AND $5 AND list_contains($3::UBIGINT[], i.segment) \
+                 AND i.job_id = $1 ORDER BY i.segment"
             }
         }
     }
+}
+
+/// The first and last of candidate segments, in LSN order (the range bounds let DuckDB skip
+/// the row groups of other segments: index rows are appended in segment order).
+fn span(candidates: &[u64]) -> (u64, u64) {
+    (candidates.first().copied().unwrap_or(0), candidates.last().copied().unwrap_or(0))
 }
 
 impl Catalog {
@@ -98,7 +107,8 @@ impl Catalog {
             })
         };
         let id = index.canonical_id(id).unwrap_or_default();
-        let params = duckdb::params![id, SegmentState::Compacted.as_str(), id_list(&candidates)];
+        let (first, last) = span(&candidates);
+        let params = duckdb::params![id, SegmentState::Compacted.as_str(), id_list(&candidates), first, last];
         self.rows(&what, index.lookup_sql(), params, row)
     }
 
@@ -118,7 +128,9 @@ impl Catalog {
                 if candidates.is_empty() {
                     return Ok(Vec::new());
                 }
-                values.extend([Value::Text(index.canonical_id(id).unwrap_or_default()), id_list(&candidates)]);
+                let (first, last) = span(&candidates);
+                let id = Value::Text(index.canonical_id(id).unwrap_or_default());
+                values.extend([id, id_list(&candidates), Value::UBigInt(first), Value::UBigInt(last)]);
                 index.dropped_part_sql()
             }
             None => "cat.retention_log",
