@@ -38,14 +38,6 @@ pub struct IdFilters {
 pub struct BuiltFilters(Vec<(IdIndex, u64, Sbbf)>);
 
 impl IdIndex {
-    /// The `cat.id_filters.kind` of the index's filters.
-    fn kind(self) -> &'static str {
-        match self {
-            IdIndex::Trace => "trace",
-            IdIndex::Job => "job",
-        }
-    }
-
     /// The id as the index stores it: a trace id in its canonical UUID form (None: not a
     /// UUID, so in no index row), a job id as it is.
     pub(super) fn canonical_id(self, id: &str) -> Option<String> {
@@ -87,7 +79,7 @@ impl IdFilters {
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             let kind: String = row.get(0)?;
-            let index = [IdIndex::Trace, IdIndex::Job].into_iter().find(|i| i.kind() == kind);
+            let index = [IdIndex::Trace, IdIndex::Job].into_iter().find(|i| i.what() == kind);
             let index = index.ok_or_else(|| {
                 let reason = format!("unknown id filter kind `{kind}` in the catalog");
                 duckdb::Error::FromSqlConversionFailure(0, duckdb::types::Type::Text, reason.into())
@@ -158,7 +150,7 @@ pub fn build_and_store(tx: &Connection, segments: Option<&[u64]>) -> duckdb::Res
             let filter = filter_of(index, &super::text_list(row, 1)?.unwrap_or_default());
             let mut bytes = Vec::with_capacity(filter.num_blocks() * 32 + 16);
             filter.write(&mut bytes).map_err(|e| duckdb::Error::ToSqlConversionFailure(Box::new(e)))?;
-            insert.execute(params![segment, index.kind(), Value::Blob(bytes)])?;
+            insert.execute(params![segment, index.what(), Value::Blob(bytes)])?;
             built.push((index, segment, filter));
         }
     }

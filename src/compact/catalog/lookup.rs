@@ -27,7 +27,8 @@ pub enum IdIndex {
 }
 
 impl IdIndex {
-    /// What a retention gap calls the id's events.
+    /// What a retention gap calls the id's events, and the `cat.id_filters.kind` of the
+    /// index's filters.
     pub fn what(self) -> &'static str {
         match self {
             IdIndex::Trace => "trace",
