@@ -15,14 +15,18 @@
 //!   of the id's bytes): trace ids hashed as their 16 UUID bytes, job ids as their UTF-8 bytes.
 //!   Stored as `Sbbf::write` writes them (Thrift header, then the bit set).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{PoisonError, RwLock};
 
+use duckdb::arrow::array::{Array, AsArray};
+use duckdb::arrow::datatypes::UInt64Type;
+use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::types::Value;
 use duckdb::{Connection, params};
 use parquet::bloom_filter::Sbbf;
 
 use super::IdIndex;
+use crate::compact::error::StoreError;
 
 /// False-positive probability each filter is sized for.
 const TARGET_FPP: f64 = 0.01;
@@ -56,18 +60,12 @@ impl IdIndex {
         }
     }
 
-    /// Each segment's distinct ids of the index, as text (the filter keys' source); with
-    /// `only`, of the segments in the list `$1` only.
-    fn ids_sql(self, only: bool) -> String {
-        let (table, id) = match self {
-            IdIndex::Trace => ("cat.trace_index", "trace_id::VARCHAR"),
-            IdIndex::Job => ("cat.job_index", "job_id"),
-        };
-        // The range bounds let DuckDB skip the row groups of other segments (rows are appended
-        // in segment order); the list alone is not pushed into the scan of a GROUP BY.
-        let filter =
-            if only { "WHERE segment BETWEEN $2 AND $3 AND list_contains($1::UBIGINT[], segment)" } else { "" };
-        format!("SELECT segment, list(DISTINCT {id}) FROM {table} {filter} GROUP BY segment")
+    /// Each segment's distinct ids of the index, as text (the filter keys' source).
+    fn ids_sql(self) -> &'static str {
+        match self {
+            IdIndex::Trace => "SELECT segment, list(DISTINCT trace_id::VARCHAR) FROM cat.trace_index GROUP BY segment",
+            IdIndex::Job => "SELECT segment, list(DISTINCT job_id) FROM cat.job_index GROUP BY segment",
+        }
     }
 }
 
@@ -126,44 +124,110 @@ impl IdFilters {
     }
 }
 
-/// Builds the filters of `segments`' index rows (None: of every segment with index rows) and
-/// stores them in `cat.id_filters`, replacing theirs; runs inside the caller's transaction.
-pub fn build_and_store(tx: &Connection, segments: Option<&[u64]>) -> duckdb::Result<BuiltFilters> {
-    let bounds = segments.and_then(|s| Some((s, *s.iter().min()?, *s.iter().max()?)));
-    if let Some((segments, first, last)) = bounds {
+/// The distinct ids of the staged rows, by segment, gathered from the Arrow batches as they
+/// are staged: a transaction builds its filters from them, with no read-back through SQL.
+#[derive(Default)]
+pub struct StagedIds {
+    trace: BTreeMap<u64, HashSet<[u8; 16]>>,
+    job: BTreeMap<u64, HashSet<String>>,
+}
+
+impl StagedIds {
+    /// Adds the ids of a batch of staging columns (`trace_id`, `job_id`, `segment`). A trace
+    /// id that is not a UUID is left out, as the index's `TRY_CAST` leaves it out.
+    pub fn add(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
+        let segments = batch.column_by_name("segment").and_then(|c| c.as_primitive_opt::<UInt64Type>());
+        let not_staging = |segment: u64, what: &str| StoreError::Arrow {
+            segment,
+            reason: format!("the staging column `{what}` is missing or of another type"),
+        };
+        let segments = segments.ok_or_else(|| not_staging(0, "segment"))?;
+        let first = segments.iter().flatten().next().unwrap_or(0);
+        let text = |name: &str| batch.column_by_name(name).and_then(|c| c.as_string_opt::<i32>());
+        let traces = text("trace_id").ok_or_else(|| not_staging(first, "trace_id"))?;
+        let jobs = text("job_id").ok_or_else(|| not_staging(first, "job_id"))?;
+        for row in 0..batch.num_rows() {
+            let segment = segments.value(row);
+            if let Some(Ok(id)) = traces.is_valid(row).then(|| uuid::Uuid::parse_str(traces.value(row))) {
+                self.trace.entry(segment).or_default().insert(*id.as_bytes());
+            }
+            if jobs.is_valid(row) {
+                let ids = self.job.entry(segment).or_default();
+                if !ids.contains(jobs.value(row)) {
+                    ids.insert(jobs.value(row).to_owned());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The filters of `segments`' staged ids (none for a segment without ids of a kind, as it
+    /// has no index rows of that kind).
+    pub fn build(&self, segments: &[u64]) -> BuiltFilters {
+        let mut built = Vec::new();
+        for &segment in segments {
+            if let Some(ids) = self.trace.get(&segment) {
+                built.push((IdIndex::Trace, segment, filter_of(ids.len(), ids.iter().map(|id| id.as_slice()))));
+            }
+            if let Some(ids) = self.job.get(&segment) {
+                built.push((IdIndex::Job, segment, filter_of(ids.len(), ids.iter().map(|id| id.as_bytes()))));
+            }
+        }
+        BuiltFilters(built)
+    }
+}
+
+/// Builds the filters of every segment's index rows (a catalog migrated to filters) and
+/// stores them; runs inside the caller's transaction.
+pub fn build_from_index_rows(tx: &Connection) -> duckdb::Result<BuiltFilters> {
+    let mut built = Vec::new();
+    for index in [IdIndex::Trace, IdIndex::Job] {
+        let mut stmt = tx.prepare(index.ids_sql())?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let ids = super::text_list(row, 1)?.unwrap_or_default();
+            let keys: Vec<Vec<u8>> = ids.iter().filter_map(|id| index.filter_key(id)).collect();
+            built.push((index, row.get(0)?, filter_of(keys.len(), keys.iter().map(Vec::as_slice))));
+        }
+    }
+    let built = BuiltFilters(built);
+    store(tx, &built, &[])?;
+    Ok(built)
+}
+
+/// Stores `built` in `cat.id_filters` in one statement, replacing the filters of `segments`
+/// (a segment without ids of a kind loses its filter of that kind, as its rows are gone).
+pub fn store(tx: &Connection, built: &BuiltFilters, segments: &[u64]) -> duckdb::Result<()> {
+    if let (Some(first), Some(last)) = (segments.iter().min(), segments.iter().max()) {
         tx.execute(
             "DELETE FROM cat.id_filters WHERE segment BETWEEN $2 AND $3 AND list_contains($1::UBIGINT[], segment)",
             params![super::id_list(segments), first, last],
         )?;
     }
-    let mut built = Vec::new();
-    let mut insert = tx.prepare("INSERT INTO cat.id_filters VALUES (?, ?, ?)")?;
-    for index in [IdIndex::Trace, IdIndex::Job] {
-        let mut stmt = tx.prepare(&index.ids_sql(segments.is_some()))?;
-        let mut rows = match bounds {
-            Some((segments, first, last)) => stmt.query(params![super::id_list(segments), first, last])?,
-            None if segments.is_some() => continue,
-            None => stmt.query([])?,
-        };
-        while let Some(row) = rows.next()? {
-            let segment: u64 = row.get(0)?;
-            let filter = filter_of(index, &super::text_list(row, 1)?.unwrap_or_default());
-            let mut bytes = Vec::with_capacity(filter.num_blocks() * 32 + 16);
-            filter.write(&mut bytes).map_err(|e| duckdb::Error::ToSqlConversionFailure(Box::new(e)))?;
-            insert.execute(params![segment, index.what(), Value::Blob(bytes)])?;
-            built.push((index, segment, filter));
-        }
+    if built.0.is_empty() {
+        return Ok(());
     }
-    Ok(BuiltFilters(built))
+    let (mut kinds, mut ids, mut blobs) = (Vec::new(), Vec::new(), Vec::new());
+    for (index, segment, filter) in &built.0 {
+        let mut bytes = Vec::with_capacity(filter.num_blocks() * 32 + 16);
+        filter.write(&mut bytes).map_err(|e| duckdb::Error::ToSqlConversionFailure(Box::new(e)))?;
+        ids.push(Value::UBigInt(*segment));
+        kinds.push(Value::Text(index.what().to_string()));
+        blobs.push(Value::Blob(bytes));
+    }
+    tx.execute(
+        "INSERT INTO cat.id_filters SELECT unnest($1::UBIGINT[]), unnest($2::VARCHAR[]), unnest($3::BLOB[])",
+        params![Value::List(ids), Value::List(kinds), Value::List(blobs)],
+    )?;
+    Ok(())
 }
 
-/// A filter of `ids`, sized for [`TARGET_FPP`] (ids that are not a key are left out: see
-/// [`IdIndex::filter_key`]).
-fn filter_of(index: IdIndex, ids: &[String]) -> Sbbf {
-    let ndv = u64::try_from(ids.len()).unwrap_or(u64::MAX).max(1);
+/// A filter of `ndv` distinct keys, sized for [`TARGET_FPP`].
+fn filter_of<'a>(ndv: usize, keys: impl Iterator<Item = &'a [u8]>) -> Sbbf {
+    let ndv = u64::try_from(ndv).unwrap_or(u64::MAX).max(1);
     let mut filter = Sbbf::new_with_ndv_fpp(ndv, TARGET_FPP).unwrap_or_else(|_| Sbbf::new_with_num_of_bytes(32));
-    for key in ids.iter().filter_map(|id| index.filter_key(id)) {
-        filter.insert(key.as_slice());
+    for key in keys {
+        filter.insert(key);
     }
     filter.fold_to_target_fpp(TARGET_FPP);
     filter

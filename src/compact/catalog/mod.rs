@@ -16,6 +16,7 @@ mod shipments;
 #[cfg(test)]
 mod tests;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
@@ -26,7 +27,7 @@ use duckdb::{Connection, Row, params};
 
 use super::error::{StoreError, db};
 use super::files::path_list;
-use filters::{BuiltFilters, IdFilters};
+use filters::{IdFilters, StagedIds};
 pub use lookup::{DroppedSpanRow, IdIndex};
 use schema::unknown_string;
 pub use schema::{SCHEMA_VERSION, SegmentState, Source};
@@ -116,6 +117,8 @@ pub struct Catalog {
     /// The id filters of every segment with index rows, shared by the connections cloned
     /// from this one (the compactor's adds to them; the readers' lookups read them).
     filters: Arc<RwLock<IdFilters>>,
+    /// The ids of the rows in `staging`, which the next transaction builds filters of.
+    staged_ids: RefCell<StagedIds>,
 }
 
 impl Catalog {
@@ -126,7 +129,7 @@ impl Catalog {
         conn.execute("ATTACH ? AS cat", [path.display().to_string()]).map_err(attach)?;
         schema::migrate(&conn, path)?;
         let filters = IdFilters::load(&conn).map_err(db(format!("read the id filters of {}", path.display())))?;
-        Ok(Catalog { conn, filters: Arc::new(RwLock::new(filters)) })
+        Ok(Catalog { conn, filters: Arc::new(RwLock::new(filters)), staged_ids: RefCell::default() })
     }
 
     /// A second connection to the same catalog, for queries: it caches Parquet footers
@@ -134,7 +137,7 @@ impl Catalog {
     pub fn reader(&self) -> Result<Catalog, StoreError> {
         let conn = self.conn.try_clone().map_err(db("open query connection"))?;
         conn.execute_batch("SET parquet_metadata_cache = true").map_err(db("enable the Parquet metadata cache"))?;
-        Ok(Catalog { conn, filters: Arc::clone(&self.filters) })
+        Ok(Catalog { conn, filters: Arc::clone(&self.filters), staged_ids: RefCell::default() })
     }
 
     /// The connection, to read the Parquet files the catalog chose (its footer cache is
@@ -200,9 +203,12 @@ impl Catalog {
     pub fn stage_all(&self, index_columns: Vec<RecordBatch>) -> Result<(), StoreError> {
         self.conn.execute_batch(STAGING_SQL).map_err(db("create staging table"))?;
         let mut appender = self.conn.appender("staging").map_err(db("open appender"))?;
+        let mut ids = StagedIds::default();
         for batch in index_columns {
+            ids.add(&batch)?;
             appender.append_record_batch(batch).map_err(db("append events"))?;
         }
+        self.staged_ids.replace(ids);
         appender.flush().map_err(db("flush appender"))
     }
 
@@ -387,7 +393,8 @@ impl Catalog {
              WHERE job_id IS NOT NULL GROUP BY segment, job_id",
             [dropped],
         )?;
-        let built: BuiltFilters = filters::build_and_store(tx, Some(segments))?;
+        let built = self.staged_ids.borrow().build(segments);
+        filters::store(tx, &built, segments)?;
         filters::write(&self.filters).add(built);
         Ok(())
     }

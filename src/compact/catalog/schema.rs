@@ -110,7 +110,7 @@ const MIGRATIONS: [&str; 5] = [
 /// of the index rows the catalog already holds.
 fn after_migration(tx: &Connection, to: i64) -> duckdb::Result<()> {
     if to == 5 {
-        super::filters::build_and_store(tx, None)?;
+        super::filters::build_from_index_rows(tx)?;
     }
     Ok(())
 }
