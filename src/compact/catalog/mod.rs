@@ -128,7 +128,20 @@ impl Catalog {
         let attach = db(format!("open catalog {}", path.display()));
         conn.execute("ATTACH ? AS cat", [path.display().to_string()]).map_err(attach)?;
         schema::migrate(&conn, path)?;
-        let filters = IdFilters::load(&conn).map_err(db(format!("read the id filters of {}", path.display())))?;
+        let filters = match IdFilters::load(&conn) {
+            Ok(filters) => filters,
+            Err(unreadable) => {
+                // The filters are derived data: the index rows they were built of rebuild them.
+                tracing::warn!(catalog = %path.display(), %unreadable, "id filters unreadable: rebuilding them");
+                let tx = conn.unchecked_transaction().map_err(db("rebuild the id filters"))?;
+                tx.execute("DELETE FROM cat.id_filters", []).map_err(db("rebuild the id filters"))?;
+                let built = filters::build_from_index_rows(&tx).map_err(db("rebuild the id filters"))?;
+                tx.commit().map_err(db("rebuild the id filters"))?;
+                let mut filters = IdFilters::default();
+                filters.add(built);
+                filters
+            }
+        };
         Ok(Catalog { conn, filters: Arc::new(RwLock::new(filters)), staged_ids: RefCell::default() })
     }
 

@@ -386,5 +386,19 @@ fn the_filters_built_from_staged_batches_are_those_of_the_index_rows() {
     assert_eq!(stored_filters(&catalog), written, "the same ids, the same sizes, the same bits");
 }
 
+#[test]
+fn unreadable_id_filters_are_rebuilt_from_the_index_rows_at_open() {
+    let (dir, catalog) = open();
+    record_many(&catalog, 4);
+    let written = stored_filters(&catalog);
+    catalog.conn.execute_batch("UPDATE cat.id_filters SET filter = '\\x00\\x01'::BLOB WHERE segment = 2").unwrap();
+    catalog.conn.execute_batch("UPDATE cat.id_filters SET kind = 'span' WHERE segment = 3 AND kind = 'job'").unwrap();
+    drop(catalog);
+    let catalog = Catalog::open(&dir.path().join("catalog.duckdb")).unwrap();
+    assert_eq!(stored_filters(&catalog), written);
+    assert_eq!(catalog.index_rows(IdIndex::Trace, &trace_ids(2, 200)[9]).unwrap().len(), 1);
+    assert_eq!(catalog.index_rows(IdIndex::Job, "job-3").unwrap().len(), 1);
+}
+
 #[path = "shipments_tests.rs"]
 mod shipments;
