@@ -203,3 +203,35 @@ async fn enospc_creating_a_segment_is_waited_out_but_enospc_writing_records_pois
     drop(recorder);
     assert_stored_once(tmp.path(), &acked);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_cut_by_a_full_disk_says_which_events_it_stored_and_a_retry_stores_each_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fs = Arc::new(FaultyFs::new());
+    let recorder = Recorder::open(faulty_config(tmp.path(), &fs)).await.unwrap();
+    let mut generator = Generator::new(7, chrono::Utc::now(), 1_000);
+    let lines: Vec<String> = (0..200).map(|_| generator.next_json()).collect();
+    let slices: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
+    // The batch fills the open 16 KiB segment, which is sealed; the next one cannot be created.
+    for nth in 1..=10_000 {
+        fs.arm(Op::Preallocate, nth, Fault::Errno(libc::ENOSPC));
+    }
+    let first = recorder.record_json_batch(&slices, Some(Durability::Sync)).await;
+    let stored = first.iter().take_while(|r| r.as_ref().is_ok_and(|r| !r.duplicate)).count();
+    assert!(stored > 0 && stored < 200, "the batch straddles the segment: {stored} of 200 stored");
+    for r in &first[stored..] {
+        let e = r.as_ref().expect_err("after the cut every event failed");
+        assert_eq!(e.code(), "HSK-507-DISK-FULL", "{e}");
+    }
+
+    fs.disarm();
+    let retry = recorder.record_json_batch(&slices, Some(Durability::Sync)).await;
+    let duplicates: Vec<bool> = retry.iter().map(|r| r.as_ref().unwrap().duplicate).collect();
+    assert_eq!(duplicates, (0..200).map(|i| i < stored).collect::<Vec<_>>(), "the stored ones are duplicates now");
+    let ids: Vec<String> = retry.iter().map(|r| r.as_ref().unwrap().event_id.to_string()).collect();
+    recorder.seal().await.unwrap();
+    recorder.compact_now().await.unwrap();
+    recorder.shutdown().await.unwrap();
+    drop(recorder);
+    assert_stored_once(tmp.path(), &ids);
+}

@@ -241,8 +241,10 @@ impl Intake {
             }
         }
         if let Err(e) = self.append_claimed(ids, payloads, durability).await {
-            for i in appended {
-                results[i] = Some(Err(RecorderError::Wal(e.duplicate())));
+            // The first ones of a partly written batch are stored (their results stay Ok).
+            let written = usize::try_from(e.records_written()).unwrap_or(usize::MAX);
+            for i in appended.into_iter().skip(written) {
+                results[i] = Some(Err(RecorderError::Wal(e.cause().duplicate())));
             }
         }
         for rx in waits {
@@ -266,10 +268,14 @@ impl Intake {
         let durability = durability.unwrap_or(inner.durability);
         let task = tokio::spawn(async move {
             let result = inner.wal.append_batch(payloads, durability).await.map(|_| ());
+            let stored = match &result {
+                Ok(()) => ids.len(),
+                Err(e) => usize::try_from(e.records_written()).unwrap_or(usize::MAX),
+            };
             let mut dedup = lock(&inner.dedup);
             let now = now_micros();
-            for id in ids {
-                dedup.finish(id, result.is_ok(), now);
+            for (i, id) in ids.into_iter().enumerate() {
+                dedup.finish(id, i < stored, now);
             }
             result
         });

@@ -46,6 +46,12 @@ pub enum WalError {
 
     #[error("{}: event is {size} bytes; the limit is {max}", Code::EventTooLarge)]
     TooLarge { size: usize, max: usize },
+
+    /// A batch failed part-way through with `cause` after its first records were written and
+    /// made durable (a full disk while creating the segment after the one they sealed): those
+    /// records are stored, the rest are not.
+    #[error("{cause} (the batch's first records, LSNs {first}..={last}, were stored before it)")]
+    PartlyWritten { first: u64, last: u64, cause: Box<WalError> },
 }
 
 impl WalError {
@@ -59,6 +65,24 @@ impl WalError {
             WalError::QueueFull { .. } => Code::QueueFull,
             WalError::Closed => Code::Closed,
             WalError::TooLarge { .. } => Code::EventTooLarge,
+            WalError::PartlyWritten { cause, .. } => cause.code(),
+        }
+    }
+
+    /// How many of a batch's records were stored before it failed (0 unless
+    /// [`WalError::PartlyWritten`]): its first ones, in order.
+    pub fn records_written(&self) -> u64 {
+        match self {
+            WalError::PartlyWritten { first, last, .. } => (last + 1).saturating_sub(*first),
+            _ => 0,
+        }
+    }
+
+    /// What made the request fail: the cause of a [`WalError::PartlyWritten`], else itself.
+    pub fn cause(&self) -> &WalError {
+        match self {
+            WalError::PartlyWritten { cause, .. } => cause,
+            other => other,
         }
     }
 
@@ -77,6 +101,9 @@ impl WalError {
             WalError::QueueFull { capacity } => WalError::QueueFull { capacity: *capacity },
             WalError::Closed => WalError::Closed,
             WalError::TooLarge { size, max } => WalError::TooLarge { size: *size, max: *max },
+            WalError::PartlyWritten { first, last, cause } => {
+                WalError::PartlyWritten { first: *first, last: *last, cause: Box::new(cause.duplicate()) }
+            }
         }
     }
 }

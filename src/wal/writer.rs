@@ -14,7 +14,8 @@
 //! segment. It comes right after the previous segment was sealed and fsynced, so nothing
 //! written is at risk: the writer answers appends with `HSK-507-DISK-FULL` and tries to create
 //! the segment again on every append and every idle tick, resuming by itself once space is
-//! free. (A batch that straddles the two segments keeps the part written before the failure.)
+//! free. A batch that straddles the two segments keeps the part written before the failure, and
+//! its answer says so ([`WalError::PartlyWritten`]) so that only the rest is retried.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -306,7 +307,8 @@ impl Writer {
                     if let Some(ack) = ack {
                         let _ = ack.send(Err(e.duplicate()));
                     }
-                    return Err(e);
+                    // The rest of the group gets the cause: none of its records were written.
+                    return Err(e.cause().duplicate());
                 }
             },
             Request::Flush { ack } => {
@@ -336,7 +338,17 @@ impl Writer {
         let appended = self.next_lsn - first;
         self.counters.appended.fetch_add(appended, Ordering::Relaxed);
         self.counters.next_lsn.store(self.next_lsn, Ordering::Relaxed);
-        result.map(|()| LsnRange { first, last: self.next_lsn.saturating_sub(1) })
+        let written = LsnRange { first, last: self.next_lsn.saturating_sub(1) };
+        match result {
+            Ok(()) => Ok(written),
+            // The batch's records so far were sealed and fsynced before the next segment could
+            // not be created: they are stored, and the caller must know which, or a retry of
+            // the whole batch would store them twice.
+            Err(cause) if appended > 0 && self.awaiting_space => {
+                Err(WalError::PartlyWritten { first, last: written.last, cause: Box::new(cause) })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn append_one(&mut self, payload: Vec<u8>) -> Result<(), WalError> {
