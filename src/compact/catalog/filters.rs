@@ -15,18 +15,14 @@
 //!   of the id's bytes): trace ids hashed as their 16 UUID bytes, job ids as their UTF-8 bytes.
 //!   Stored as `Sbbf::write` writes them (Thrift header, then the bit set).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::{PoisonError, RwLock};
 
-use duckdb::arrow::array::{Array, AsArray};
-use duckdb::arrow::datatypes::UInt64Type;
-use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::types::Value;
 use duckdb::{Connection, params};
 use parquet::bloom_filter::Sbbf;
 
 use super::IdIndex;
-use crate::compact::error::StoreError;
 
 /// False-positive probability each filter is sized for.
 const TARGET_FPP: f64 = 0.01;
@@ -40,6 +36,12 @@ pub struct IdFilters {
 
 /// Filters built for some segments, to store and then to add to [`IdFilters`].
 pub struct BuiltFilters(Vec<(IdIndex, u64, Sbbf)>);
+
+impl BuiltFilters {
+    pub fn new(filters: Vec<(IdIndex, u64, Sbbf)>) -> BuiltFilters {
+        BuiltFilters(filters)
+    }
+}
 
 impl IdIndex {
     /// The id as the index stores it: a trace id in its canonical UUID form (None: not a
@@ -124,59 +126,6 @@ impl IdFilters {
     }
 }
 
-/// The distinct ids of the staged rows, by segment, gathered from the Arrow batches as they
-/// are staged: a transaction builds its filters from them, with no read-back through SQL.
-#[derive(Default)]
-pub struct StagedIds {
-    trace: BTreeMap<u64, HashSet<[u8; 16]>>,
-    job: BTreeMap<u64, HashSet<String>>,
-}
-
-impl StagedIds {
-    /// Adds the ids of a batch of staging columns (`trace_id`, `job_id`, `segment`). A trace
-    /// id that is not a UUID is left out, as the index's `TRY_CAST` leaves it out.
-    pub fn add(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
-        let segments = batch.column_by_name("segment").and_then(|c| c.as_primitive_opt::<UInt64Type>());
-        let not_staging = |segment: u64, what: &str| StoreError::Arrow {
-            segment,
-            reason: format!("the staging column `{what}` is missing or of another type"),
-        };
-        let segments = segments.ok_or_else(|| not_staging(0, "segment"))?;
-        let first = segments.iter().flatten().next().unwrap_or(0);
-        let text = |name: &str| batch.column_by_name(name).and_then(|c| c.as_string_opt::<i32>());
-        let traces = text("trace_id").ok_or_else(|| not_staging(first, "trace_id"))?;
-        let jobs = text("job_id").ok_or_else(|| not_staging(first, "job_id"))?;
-        for row in 0..batch.num_rows() {
-            let segment = segments.value(row);
-            if let Some(Ok(id)) = traces.is_valid(row).then(|| uuid::Uuid::parse_str(traces.value(row))) {
-                self.trace.entry(segment).or_default().insert(*id.as_bytes());
-            }
-            if jobs.is_valid(row) {
-                let ids = self.job.entry(segment).or_default();
-                if !ids.contains(jobs.value(row)) {
-                    ids.insert(jobs.value(row).to_owned());
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The filters of `segments`' staged ids (none for a segment without ids of a kind, as it
-    /// has no index rows of that kind).
-    pub fn build(&self, segments: &[u64]) -> BuiltFilters {
-        let mut built = Vec::new();
-        for &segment in segments {
-            if let Some(ids) = self.trace.get(&segment) {
-                built.push((IdIndex::Trace, segment, filter_of(ids.len(), ids.iter().map(|id| id.as_slice()))));
-            }
-            if let Some(ids) = self.job.get(&segment) {
-                built.push((IdIndex::Job, segment, filter_of(ids.len(), ids.iter().map(|id| id.as_bytes()))));
-            }
-        }
-        BuiltFilters(built)
-    }
-}
-
 /// Builds the filters of every segment's index rows (a catalog migrated to filters) and
 /// stores them; runs inside the caller's transaction.
 pub fn build_from_index_rows(tx: &Connection) -> duckdb::Result<BuiltFilters> {
@@ -223,7 +172,7 @@ pub fn store(tx: &Connection, built: &BuiltFilters, segments: &[u64]) -> duckdb:
 }
 
 /// A filter of `ndv` distinct keys, sized for [`TARGET_FPP`].
-fn filter_of<'a>(ndv: usize, keys: impl Iterator<Item = &'a [u8]>) -> Sbbf {
+pub fn filter_of<'a>(ndv: usize, keys: impl Iterator<Item = &'a [u8]>) -> Sbbf {
     let ndv = u64::try_from(ndv).unwrap_or(u64::MAX).max(1);
     let mut filter = Sbbf::new_with_ndv_fpp(ndv, TARGET_FPP).unwrap_or_else(|_| Sbbf::new_with_num_of_bytes(32));
     for key in keys {

@@ -13,6 +13,7 @@ mod filters;
 mod lookup;
 mod schema;
 mod shipments;
+mod staged;
 #[cfg(test)]
 mod tests;
 
@@ -27,17 +28,20 @@ use duckdb::{Connection, Row, params};
 
 use super::error::{StoreError, db};
 use super::files::path_list;
-use filters::{IdFilters, StagedIds};
+use filters::IdFilters;
+use staged::Staged;
 pub use lookup::{DroppedSpanRow, IdIndex};
 use schema::unknown_string;
 pub use schema::{SCHEMA_VERSION, SegmentState, Source};
 pub use shipments::{RemoteObject, ShipCounts, Shipped, Unshipped};
 
-/// The `staging` table of the catalog's connection (in memory, not in the catalog file): what
-/// the catalog needs of the events of the segments being recorded, in the order of
-/// [`STAGING_COLUMNS`].
-const STAGING_SQL: &str = "CREATE OR REPLACE TABLE staging \
-     (trace_id VARCHAR, job_id VARCHAR, timestamp TIMESTAMPTZ, lsn UBIGINT, segment UBIGINT)";
+/// The tables of the catalog's connection (in memory, not in the catalog file) that hold the
+/// index rows of the staged segments ([`staged::index_schema`]) until a transaction copies
+/// them into `cat.trace_index` and `cat.job_index`.
+const STAGED_INDEX_SQL: &str = "CREATE OR REPLACE TABLE staged_traces \
+     (id VARCHAR, segment UBIGINT, min_ts TIMESTAMPTZ, max_ts TIMESTAMPTZ, events UBIGINT); \
+     CREATE OR REPLACE TABLE staged_jobs \
+     (id VARCHAR, segment UBIGINT, min_ts TIMESTAMPTZ, max_ts TIMESTAMPTZ, events UBIGINT);";
 /// The columns of a segment's batch that [`Catalog::stage`] takes.
 pub const STAGING_COLUMNS: [&str; 5] = ["trace_id", "job_id", "timestamp", "lsn", "segment"];
 
@@ -117,8 +121,8 @@ pub struct Catalog {
     /// The id filters of every segment with index rows, shared by the connections cloned
     /// from this one (the compactor's adds to them; the readers' lookups read them).
     filters: Arc<RwLock<IdFilters>>,
-    /// The ids of the rows in `staging`, which the next transaction builds filters of.
-    staged_ids: RefCell<StagedIds>,
+    /// What the next transaction records of the staged segments.
+    staged: RefCell<Staged>,
 }
 
 impl Catalog {
@@ -142,7 +146,7 @@ impl Catalog {
                 filters
             }
         };
-        Ok(Catalog { conn, filters: Arc::new(RwLock::new(filters)), staged_ids: RefCell::default() })
+        Ok(Catalog { conn, filters: Arc::new(RwLock::new(filters)), staged: RefCell::default() })
     }
 
     /// A second connection to the same catalog, for queries: it caches Parquet footers
@@ -150,7 +154,7 @@ impl Catalog {
     pub fn reader(&self) -> Result<Catalog, StoreError> {
         let conn = self.conn.try_clone().map_err(db("open query connection"))?;
         conn.execute_batch("SET parquet_metadata_cache = true").map_err(db("enable the Parquet metadata cache"))?;
-        Ok(Catalog { conn, filters: Arc::clone(&self.filters), staged_ids: RefCell::default() })
+        Ok(Catalog { conn, filters: Arc::clone(&self.filters), staged: RefCell::default() })
     }
 
     /// The connection, to read the Parquet files the catalog chose (its footer cache is
@@ -207,31 +211,41 @@ impl Catalog {
             .map_err(db("read the highest LSN of the catalog"))
     }
 
-    /// Replaces the `staging` table with one segment's [`STAGING_COLUMNS`].
+    /// Stages one segment's [`STAGING_COLUMNS`], replacing what was staged.
     pub fn stage(&self, index_columns: RecordBatch) -> Result<(), StoreError> {
         self.stage_all(vec![index_columns])
     }
 
-    /// Replaces the `staging` table with several segments' [`STAGING_COLUMNS`] (one appender).
+    /// Stages several segments' [`STAGING_COLUMNS`], replacing what was staged: aggregated
+    /// here (see [`staged`]), their index rows appended to the staged index tables.
     pub fn stage_all(&self, index_columns: Vec<RecordBatch>) -> Result<(), StoreError> {
-        self.conn.execute_batch(STAGING_SQL).map_err(db("create staging table"))?;
-        let mut appender = self.conn.appender("staging").map_err(db("open appender"))?;
-        let mut ids = StagedIds::default();
-        for batch in index_columns {
-            ids.add(&batch)?;
-            appender.append_record_batch(batch).map_err(db("append events"))?;
+        let mut staged = Staged::default();
+        for batch in &index_columns {
+            staged.add(batch)?;
         }
-        self.staged_ids.replace(ids);
-        appender.flush().map_err(db("flush appender"))
+        drop(index_columns);
+        self.conn.execute_batch(STAGED_INDEX_SQL).map_err(db("create the staged index tables"))?;
+        for (index, table) in [(IdIndex::Trace, "staged_traces"), (IdIndex::Job, "staged_jobs")] {
+            let rows = staged.index_rows(index).map_err(|e| StoreError::Arrow {
+                segment: staged.all().map_or(0, |s| s.first_lsn),
+                reason: format!("the staged {} index rows: {e}", index.what()),
+            })?;
+            let mut appender = self.conn.appender(table).map_err(db("open appender"))?;
+            appender.append_record_batch(rows).map_err(db("append index rows"))?;
+            appender.flush().map_err(db("flush appender"))?;
+        }
+        self.staged.replace(staged);
+        Ok(())
     }
 
     /// The newest timestamp and the LSN range of the staged events.
     pub fn staged_bounds(&self) -> Result<StagedBounds, StoreError> {
-        self.conn
-            .query_row("SELECT epoch_us(max(timestamp)), min(lsn), max(lsn) FROM staging", [], |r| {
-                Ok(StagedBounds { newest_micros: r.get(0)?, first_lsn: r.get(1)?, last_lsn: r.get(2)? })
-            })
-            .map_err(db("read staged segment"))
+        let all = self.staged.borrow().all();
+        Ok(StagedBounds {
+            newest_micros: all.map(|s| s.max_ts),
+            first_lsn: all.map(|s| s.first_lsn),
+            last_lsn: all.map(|s| s.last_lsn),
+        })
     }
 
     /// Records the staged segment as compacted into `files` (`bytes` of Parquet), with its
@@ -248,18 +262,26 @@ impl Catalog {
         self.transaction(&format!("record segments {first}..={last} in the catalog"), |tx| {
             delete_segment_rows(tx, &ids, true)?;
             let mut insert = tx.prepare(
-                "INSERT INTO cat.segments SELECT ?::UBIGINT, min(lsn), max(lsn), min(timestamp), \
-                 max(timestamp), count(*), ?::UBIGINT, ?::VARCHAR[], ?, now(), true FROM staging WHERE segment = ?",
+                "INSERT INTO cat.segments VALUES (?::UBIGINT, ?::UBIGINT, ?::UBIGINT, \
+                 make_timestamp(?::BIGINT)::TIMESTAMPTZ, make_timestamp(?::BIGINT)::TIMESTAMPTZ, ?::UBIGINT, \
+                 ?::UBIGINT, ?::VARCHAR[], ?, now(), true)",
             )?;
+            let staged = self.staged.borrow();
             for s in segments {
+                let span = staged.segment(s.segment);
                 insert.execute(params![
                     s.segment,
+                    span.map(|e| e.first_lsn),
+                    span.map(|e| e.last_lsn),
+                    span.map(|e| e.min_ts),
+                    span.map(|e| e.max_ts),
+                    span.map_or(0, |e| e.events),
                     s.bytes,
                     path_list(s.files),
                     SegmentState::Compacted.as_str(),
-                    s.segment
                 ])?;
             }
+            drop(staged);
             self.index_staged(tx, &ids, false)
         })
     }
@@ -310,10 +332,22 @@ impl Catalog {
                 params![segment, Source::Wal.as_str()],
             )?;
             delete_segment_rows(tx, &[segment], false)?;
+            let all = self.staged.borrow().all();
             tx.execute(
-                "INSERT INTO cat.retention_log SELECT ?::UBIGINT, ?::UBIGINT, ?::UBIGINT, min(timestamp), \
-                 max(timestamp), count(*), ?, ?::VARCHAR[], now(), ? FROM staging",
-                params![segment, first, last, Source::Wal.as_str(), path_list([file]), window_days],
+                "INSERT INTO cat.retention_log VALUES (?::UBIGINT, ?::UBIGINT, ?::UBIGINT, \
+                 make_timestamp(?::BIGINT)::TIMESTAMPTZ, make_timestamp(?::BIGINT)::TIMESTAMPTZ, ?::UBIGINT, \
+                 ?, ?::VARCHAR[], now(), ?)",
+                params![
+                    segment,
+                    first,
+                    last,
+                    all.map(|s| s.min_ts),
+                    all.map(|s| s.max_ts),
+                    all.map_or(0, |s| s.events),
+                    Source::Wal.as_str(),
+                    path_list([file]),
+                    window_days
+                ],
             )?;
             self.index_staged(tx, &[segment], true)
         })
@@ -394,19 +428,17 @@ impl Catalog {
     /// UUID (FR-EVT requires one; an event cannot have another) is left out of the index rather
     /// than stopping compaction.
     fn index_staged(&self, tx: &Connection, segments: &[u64], dropped: bool) -> duckdb::Result<()> {
-        tx.execute(
-            "INSERT INTO cat.trace_index (trace_id, segment, min_ts, max_ts, events, dropped)
-             SELECT TRY_CAST(trace_id AS UUID) AS id, segment, min(timestamp), max(timestamp), count(*), ?::BOOLEAN
-             FROM staging GROUP BY segment, id HAVING id IS NOT NULL",
-            [dropped],
-        )?;
-        tx.execute(
-            "INSERT INTO cat.job_index (job_id, segment, min_ts, max_ts, events, dropped)
-             SELECT job_id, segment, min(timestamp), max(timestamp), count(*), ?::BOOLEAN FROM staging
-             WHERE job_id IS NOT NULL GROUP BY segment, job_id",
-            [dropped],
-        )?;
-        let built = self.staged_ids.borrow().build(segments);
+        for (table, source, id) in [("trace_index", "staged_traces", "trace_id"), ("job_index", "staged_jobs", "job_id")] {
+            tx.execute(
+                &format!(
+                    "INSERT INTO cat.{table} ({id}, segment, min_ts, max_ts, events, dropped) \
+                     SELECT id, segment, min_ts, max_ts, events, ?::BOOLEAN FROM {source} \
+                     WHERE list_contains(?::UBIGINT[], segment)"
+                ),
+                params![dropped, id_list(segments)],
+            )?;
+        }
+        let built = self.staged.borrow().filters(segments);
         filters::store(tx, &built, segments)?;
         filters::write(&self.filters).add(built);
         Ok(())
