@@ -3,7 +3,7 @@
 //! For each sealed segment: verify it (memory-mapped) and sort its events by their keys, then
 //! write one Parquet file per UTC date to `events/date=YYYY-MM-DD/seg-<first LSN>.parquet`,
 //! decoding the events a row group at a time (arrow-rs, zstd, sorted by time, see
-//! [`parquet_file`]) and keeping the columns the catalog needs for DuckDB's `staging` table;
+//! [`parquet_file`]) and keeping the columns the catalog aggregates into its rows;
 //! each file written as `.seg-<first LSN>.parquet.tmp`,
 //! fsynced, renamed and its directory fsynced. Then record up to
 //! [`SEGMENTS_PER_TRANSACTION`] such segments, their traces and jobs, in the catalog in one
@@ -87,8 +87,8 @@ pub struct Quarantined {
 /// The most segments one catalog transaction records (see the module doc).
 pub const SEGMENTS_PER_TRANSACTION: usize = 64;
 
-/// A transaction also closes once its segments hold this many events, which bounds the
-/// `staging` table (large segments get a transaction each, as their cost is in the data).
+/// A transaction also closes once its segments hold this many events, which bounds what is
+/// staged for it (large segments get a transaction each, as their cost is in the data).
 const EVENTS_PER_TRANSACTION: u64 = 200_000;
 
 /// Suffix of segments the compactor moves to the quarantine.
@@ -335,7 +335,7 @@ impl Compactor {
         Ok(())
     }
 
-    /// Decodes a sealed segment into the catalog's `staging` table, a row group at a time.
+    /// Decodes a sealed segment and stages its catalog rows, a row group at a time.
     /// None when its header is unreadable.
     pub fn stage(&mut self, segment: u64, path: &Path) -> Result<Option<Staged>, StoreError> {
         let bytes = self.layout.segments().map(path)?;
