@@ -14,8 +14,9 @@ use duckdb::Connection;
 
 use super::error::{StoreError, db};
 
-/// DuckDB's share of memory unless configured: compaction needs some of it for the
-/// staged index rows (one per trace and per job of a transaction) and their inserts, queries of a page a few MB plus cached Parquet pages.
+/// DuckDB's share of memory unless configured: compaction needs some of it for the staged
+/// index rows (one per trace and per job of a transaction) and their inserts, queries of a
+/// page a few MB plus cached Parquet pages.
 pub const DEFAULT_MEMORY_LIMIT: &str = "256MiB";
 
 /// The smallest limit accepted: below it DuckDB cannot hold one Parquet row group per thread.

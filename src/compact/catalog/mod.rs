@@ -29,11 +29,11 @@ use duckdb::{Connection, Row, params};
 use super::error::{StoreError, db};
 use super::files::path_list;
 use filters::IdFilters;
-use staged::Staged;
 pub use lookup::{DroppedSpanRow, IdIndex};
 use schema::unknown_string;
 pub use schema::{SCHEMA_VERSION, SegmentState, Source};
 pub use shipments::{RemoteObject, ShipCounts, Shipped, Unshipped};
+use staged::Staged;
 
 /// The tables of the catalog's connection (in memory, not in the catalog file) that hold the
 /// index rows of the staged segments ([`staged::index_schema`]) until a transaction copies
@@ -428,7 +428,9 @@ impl Catalog {
     /// UUID (FR-EVT requires one; an event cannot have another) is left out of the index rather
     /// than stopping compaction.
     fn index_staged(&self, tx: &Connection, segments: &[u64], dropped: bool) -> duckdb::Result<()> {
-        for (table, source, id) in [("trace_index", "staged_traces", "trace_id"), ("job_index", "staged_jobs", "job_id")] {
+        for (table, source, id) in
+            [("trace_index", "staged_traces", "trace_id"), ("job_index", "staged_jobs", "job_id")]
+        {
             tx.execute(
                 &format!(
                     "INSERT INTO cat.{table} ({id}, segment, min_ts, max_ts, events, dropped) \

@@ -14,9 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use duckdb::arrow::array::{
-    Array, ArrayRef, AsArray, StringBuilder, TimestampMicrosecondBuilder, UInt64Builder,
-};
+use duckdb::arrow::array::{Array, ArrayRef, AsArray, StringBuilder, TimestampMicrosecondBuilder, UInt64Builder};
 use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit, TimestampMicrosecondType, UInt64Type};
 use duckdb::arrow::error::ArrowError;
 use duckdb::arrow::record_batch::RecordBatch;
@@ -91,7 +89,9 @@ impl<'a> Columns<'a> {
             timestamps: column("timestamp")
                 .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
                 .ok_or_else(|| not_staging(first, "timestamp"))?,
-            lsns: column("lsn").and_then(|c| c.as_primitive_opt::<UInt64Type>()).ok_or_else(|| not_staging(first, "lsn"))?,
+            lsns: column("lsn")
+                .and_then(|c| c.as_primitive_opt::<UInt64Type>())
+                .ok_or_else(|| not_staging(first, "lsn"))?,
             segments,
         })
     }
