@@ -86,6 +86,14 @@ impl WalError {
         }
     }
 
+    /// [`WalError::cause`], taken by value.
+    pub fn into_cause(self) -> WalError {
+        match self {
+            WalError::PartlyWritten { cause, .. } => *cause,
+            other => other,
+        }
+    }
+
     /// A copy of this error for the second and later waiters of a failed group
     /// (`std::io::Error` is not `Clone`).
     pub fn duplicate(&self) -> WalError {

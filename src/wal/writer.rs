@@ -308,7 +308,7 @@ impl Writer {
                         let _ = ack.send(Err(e.duplicate()));
                     }
                     // The rest of the group gets the cause: none of its records were written.
-                    return Err(e.cause().duplicate());
+                    return Err(e.into_cause());
                 }
             },
             Request::Flush { ack } => {
