@@ -126,9 +126,11 @@ impl IdFilters {
     }
 }
 
-/// Builds the filters of every segment's index rows (a catalog migrated to filters) and
-/// stores them; runs inside the caller's transaction.
+/// Builds the filters of every segment's index rows and stores them in place of every stored
+/// filter (a catalog migrated to filters, or one whose filters are unreadable); runs inside
+/// the caller's transaction.
 pub fn build_from_index_rows(tx: &Connection) -> duckdb::Result<BuiltFilters> {
+    tx.execute("DELETE FROM cat.id_filters", [])?;
     let mut built = Vec::new();
     for index in [IdIndex::Trace, IdIndex::Job] {
         let mut stmt = tx.prepare(index.ids_sql())?;

@@ -138,7 +138,6 @@ impl Catalog {
                 // The filters are derived data: the index rows they were built of rebuild them.
                 tracing::warn!(catalog = %path.display(), %unreadable, "id filters unreadable: rebuilding them");
                 let tx = conn.unchecked_transaction().map_err(db("rebuild the id filters"))?;
-                tx.execute("DELETE FROM cat.id_filters", []).map_err(db("rebuild the id filters"))?;
                 let built = filters::build_from_index_rows(&tx).map_err(db("rebuild the id filters"))?;
                 tx.commit().map_err(db("rebuild the id filters"))?;
                 let mut filters = IdFilters::default();

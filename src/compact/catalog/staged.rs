@@ -14,7 +14,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use duckdb::arrow::array::{Array, ArrayRef, AsArray, StringBuilder, TimestampMicrosecondBuilder, UInt64Builder};
+use duckdb::arrow::array::{
+    Array, ArrayRef, AsArray, StringArray, StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
+    UInt64Array, UInt64Builder,
+};
 use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit, TimestampMicrosecondType, UInt64Type};
 use duckdb::arrow::error::ArrowError;
 use duckdb::arrow::record_batch::RecordBatch;
@@ -34,16 +37,9 @@ pub struct Span {
 }
 
 impl Span {
+    /// The span of one event.
     fn of(lsn: u64, ts: i64) -> Span {
         Span { first_lsn: lsn, last_lsn: lsn, min_ts: ts, max_ts: ts, events: 1 }
-    }
-
-    fn add(&mut self, lsn: u64, ts: i64) {
-        self.first_lsn = self.first_lsn.min(lsn);
-        self.last_lsn = self.last_lsn.max(lsn);
-        self.min_ts = self.min_ts.min(ts);
-        self.max_ts = self.max_ts.max(ts);
-        self.events += 1;
     }
 
     fn merge(&mut self, other: &Span) {
@@ -65,11 +61,11 @@ pub struct Staged {
 
 /// The staging columns of one batch, typed.
 struct Columns<'a> {
-    traces: &'a duckdb::arrow::array::StringArray,
-    jobs: &'a duckdb::arrow::array::StringArray,
-    timestamps: &'a duckdb::arrow::array::TimestampMicrosecondArray,
-    lsns: &'a duckdb::arrow::array::UInt64Array,
-    segments: &'a duckdb::arrow::array::UInt64Array,
+    traces: &'a StringArray,
+    jobs: &'a StringArray,
+    timestamps: &'a TimestampMicrosecondArray,
+    lsns: &'a UInt64Array,
+    segments: &'a UInt64Array,
 }
 
 impl<'a> Columns<'a> {
@@ -102,18 +98,18 @@ impl Staged {
     pub fn add(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
         let c = Columns::of(batch)?;
         for row in 0..batch.num_rows() {
-            let (segment, lsn, ts) = (c.segments.value(row), c.lsns.value(row), c.timestamps.value(row));
-            self.segments.entry(segment).and_modify(|s| s.add(lsn, ts)).or_insert_with(|| Span::of(lsn, ts));
+            let (segment, event) = (c.segments.value(row), Span::of(c.lsns.value(row), c.timestamps.value(row)));
+            self.segments.entry(segment).and_modify(|s| s.merge(&event)).or_insert(event);
             if let Some(Ok(id)) = c.traces.is_valid(row).then(|| uuid::Uuid::parse_str(c.traces.value(row))) {
                 let traces = self.traces.entry(segment).or_default();
-                traces.entry(*id.as_bytes()).and_modify(|s| s.add(lsn, ts)).or_insert_with(|| Span::of(lsn, ts));
+                traces.entry(*id.as_bytes()).and_modify(|s| s.merge(&event)).or_insert(event);
             }
             if c.jobs.is_valid(row) {
                 let jobs = self.jobs.entry(segment).or_default();
                 match jobs.get_mut(c.jobs.value(row)) {
-                    Some(span) => span.add(lsn, ts),
+                    Some(span) => span.merge(&event),
                     None => {
-                        jobs.insert(c.jobs.value(row).to_owned(), Span::of(lsn, ts));
+                        jobs.insert(c.jobs.value(row).to_owned(), event);
                     }
                 }
             }
