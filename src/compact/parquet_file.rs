@@ -26,7 +26,7 @@ use parquet::arrow::arrow_writer::{
 };
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::errors::ParquetError;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use super::batch::{segment_schema, staging_columns};
@@ -131,6 +131,9 @@ fn encode_row_group(
 ///   without a dictionary: their values rarely repeat within a row group (a dictionary page
 ///   as large as the values, then indexes), and bit-packed deltas of small numbers take about
 ///   two thirds of what dictionary-encoded, zstd-compressed values do;
+/// - no min/max statistics for `event_id` and `payload`: random ids and JSON text give
+///   ranges no query can skip a row group by, and comparing every value for them cost the
+///   encoder more than the zstd of some columns;
 /// - bloom filters on `trace_id` and `job_id`, so a reader that filters on one without the
 ///   catalog (an analyst's `WHERE trace_id = ...` over the glob) skips the row groups that
 ///   cannot hold it, as it did with the files DuckDB wrote.
@@ -149,6 +152,9 @@ fn properties() -> WriterProperties {
         props = props.set_column_encoding(ColumnPath::from(rising), Encoding::DELTA_BINARY_PACKED);
     }
     props = props.set_column_encoding(ColumnPath::from("event_id"), Encoding::DELTA_LENGTH_BYTE_ARRAY);
+    for unordered in ["event_id", "payload"] {
+        props = props.set_column_statistics_enabled(ColumnPath::from(unordered), EnabledStatistics::None);
+    }
     for count in summary_fields::INTEGER_COLUMNS {
         props = props
             .set_column_dictionary_enabled(ColumnPath::from(count), false)
