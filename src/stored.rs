@@ -41,15 +41,166 @@ pub struct StoredEnvelope<'a> {
 }
 
 impl<'a> StoredEnvelope<'a> {
-    /// Reads the envelope of a stored event's JSON.
+    /// Reads the envelope of a stored event's JSON: canonical JSON (`Event::to_json`, what
+    /// the WAL holds) field by field in its fixed order, anything else (an escaped string, a
+    /// reordered or hand-written record) with serde. Both read the payload as JSON, so a
+    /// record either decodes the same both ways or not at all.
     pub fn parse(json: &'a [u8]) -> Result<StoredEnvelope<'a>, serde_json::Error> {
-        serde_json::from_slice(json)
+        match canonical_envelope(json) {
+            Some(envelope) => Ok(envelope),
+            None => serde_json::from_slice(json),
+        }
     }
 
     /// The UTC date of the event, `YYYY-MM-DD`: its partition.
     pub fn date(&self) -> String {
         self.timestamp.format("%Y-%m-%d").to_string()
     }
+}
+
+/// [`StoredEnvelope::parse`] of canonical JSON: `type`, `event_id`, `timestamp`, `actor`,
+/// `trace_id`, the optional fields present in FR-EVT.md order, then `payload` last, no
+/// whitespace, no escaped envelope string. None for anything else.
+fn canonical_envelope(json: &[u8]) -> Option<StoredEnvelope<'_>> {
+    let mut r = Canonical { rest: json };
+    let ty = r.field(b"{\"type\":")?;
+    let event_id = r.field(b",\"event_id\":")?;
+    let timestamp = r.field(b",\"timestamp\":")?;
+    let timestamp = DateTime::from_timestamp_micros(canonical_micros(timestamp.as_bytes())?)?;
+    let actor = r.field(b",\"actor\":")?;
+    let trace_id = r.field(b",\"trace_id\":")?;
+    let mut optional = Optional::default();
+    while !r.rest.starts_with(b",\"payload\":") {
+        r.optional_field(&mut optional)?;
+    }
+    let payload = r.rest.strip_prefix(b",\"payload\":")?.strip_suffix(b"}")?;
+    // The payload is read as JSON here as serde would: the only pass over its bytes.
+    let payload: &RawValue = serde_json::from_slice(payload).ok()?;
+    Some(StoredEnvelope {
+        ty: Cow::Borrowed(ty),
+        event_id: Cow::Borrowed(event_id),
+        timestamp,
+        actor: Cow::Borrowed(actor),
+        trace_id: Cow::Borrowed(trace_id),
+        job_id: optional.strings[0].map(Cow::Borrowed),
+        model_id: optional.strings[1].map(Cow::Borrowed),
+        model_session_id: optional.strings[2].map(Cow::Borrowed),
+        wsids: optional.wsids.map(|ids| ids.into_iter().map(Cow::Borrowed).collect()),
+        activity_span_id: optional.strings[3].map(Cow::Borrowed),
+        session_span_id: optional.strings[4].map(Cow::Borrowed),
+        capability_id: optional.strings[5].map(Cow::Borrowed),
+        policy_decision_id: optional.strings[6].map(Cow::Borrowed),
+        payload,
+    })
+}
+
+/// The optional envelope fields in canonical (FR-EVT.md) order.
+const OPTIONAL_ORDER: [&str; 8] = [
+    "job_id",
+    "model_id",
+    "model_session_id",
+    "wsids",
+    "activity_span_id",
+    "session_span_id",
+    "capability_id",
+    "policy_decision_id",
+];
+
+/// Where each of [`OPTIONAL_ORDER`] goes in [`Optional::strings`] (None: `wsids`).
+const OPTIONAL_STRINGS: [Option<usize>; 8] = [Some(0), Some(1), Some(2), None, Some(3), Some(4), Some(5), Some(6)];
+
+/// The optional envelope fields read so far.
+#[derive(Default)]
+struct Optional<'a> {
+    strings: [Option<&'a str>; 7],
+    wsids: Option<Vec<&'a str>>,
+    /// The rank in [`OPTIONAL_ORDER`] the next field may have at least.
+    next: usize,
+}
+
+/// The unread rest of a canonical envelope.
+struct Canonical<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Canonical<'a> {
+    /// The string after `key`, which must come next.
+    fn field(&mut self, key: &[u8]) -> Option<&'a str> {
+        self.rest = self.rest.strip_prefix(key)?;
+        self.string()
+    }
+
+    /// The optional field that comes next, into `seen`; None when it is not one, comes out of
+    /// the canonical order, or is not a string (a list for `wsids`).
+    fn optional_field(&mut self, seen: &mut Optional<'a>) -> Option<()> {
+        let rest = self.rest.strip_prefix(b",\"")?;
+        let end = rest.iter().position(|b| *b == b'"')?;
+        let (key, rest) = rest.split_at(end);
+        self.rest = rest.strip_prefix(b"\":")?;
+        let rank = OPTIONAL_ORDER.iter().position(|k| k.as_bytes() == key)?;
+        if seen.next > rank {
+            return None;
+        }
+        seen.next = rank + 1;
+        match OPTIONAL_STRINGS.get(rank) {
+            Some(Some(slot)) => *seen.strings.get_mut(*slot)? = Some(self.string()?),
+            _ => seen.wsids = Some(self.list()?),
+        }
+        Some(())
+    }
+
+    /// A list of strings.
+    fn list(&mut self) -> Option<Vec<&'a str>> {
+        self.rest = self.rest.strip_prefix(b"[")?;
+        let mut items = Vec::new();
+        if let Some(rest) = self.rest.strip_prefix(b"]") {
+            self.rest = rest;
+            return Some(items);
+        }
+        loop {
+            items.push(self.string()?);
+            let (first, rest) = self.rest.split_first()?;
+            self.rest = rest;
+            match first {
+                b',' => {}
+                b']' => return Some(items),
+                _ => return None,
+            }
+        }
+    }
+
+    /// A string with no escape in it (serde_json escapes quotes, backslashes and control
+    /// characters, so any of those sends the record to serde).
+    fn string(&mut self) -> Option<&'a str> {
+        let rest = self.rest.strip_prefix(b"\"")?;
+        let end = rest.iter().position(|b| matches!(b, b'"' | b'\\' | 0..=0x1f))?;
+        let (text, after) = rest.split_at(end);
+        self.rest = after.strip_prefix(b"\"")?;
+        std::str::from_utf8(text).ok()
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, the canonical form of a timestamp, as UTC microseconds,
+/// read without the general RFC 3339 parser (which costs more than the rest of an envelope);
+/// None for any other form.
+pub fn canonical_micros(text: &[u8]) -> Option<i64> {
+    let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1, b'T', h0, h1, b':', i0, i1, b':', s0, s1, b'.', rest @ ..] = text
+    else {
+        return None;
+    };
+    let [f0, f1, f2, f3, f4, f5, b'Z'] = rest else { return None };
+    let num = |digits: &[u8]| -> Option<u32> {
+        digits.iter().try_fold(0u32, |n, d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')))
+    };
+    let year = i32::try_from(num(&[*y0, *y1, *y2, *y3])?).ok()?;
+    let date = chrono::NaiveDate::from_ymd_opt(year, num(&[*m0, *m1])?, num(&[*d0, *d1])?)?;
+    let time = chrono::NaiveTime::from_hms_micro_opt(
+        num(&[*h0, *h1])?,
+        num(&[*i0, *i1])?,
+        num(&[*s0, *s1])?,
+        num(&[*f0, *f1, *f2, *f3, *f4, *f5])?,
+    )?;
+    Some(date.and_time(time).and_utc().timestamp_micros())
 }
 
 /// The `event_id` of a stored event's JSON, without decoding the rest of it.
@@ -92,5 +243,74 @@ mod event_id_tests {
         }
         assert_eq!(event_id_of(br#"{"type":"tool_call","event_id":"not-a-uuid"}"#), None);
         assert_eq!(event_id_of(b"not json"), None);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod envelope_tests {
+    use super::*;
+
+    /// The envelope as serde's derive reads it, and as `parse` does, side by side.
+    fn both(json: &str) -> (String, String, bool) {
+        let serde = serde_json::from_str::<StoredEnvelope<'_>>(json).map(|e| format!("{e:?}")).map_err(|_| ());
+        let parsed = StoredEnvelope::parse(json.as_bytes()).map(|e| format!("{e:?}")).map_err(|_| ());
+        (format!("{serde:?}"), format!("{parsed:?}"), canonical_envelope(json.as_bytes()).is_some())
+    }
+
+    #[test]
+    fn the_canonical_reader_and_serde_read_every_envelope_alike() {
+        let mut g = crate::workload::Generator::new(3, chrono::Utc::now(), 100);
+        let redactor = crate::redact::Redactor::builtin();
+        let mut canonical = 0;
+        for _ in 0..500 {
+            let prepared = crate::ingest::prepare_json(&redactor, g.next_json().as_bytes()).unwrap();
+            let (_, json) = crate::wal::format::split_event_payload(&prepared.payload).unwrap();
+            let (serde, parsed, fast) = both(std::str::from_utf8(json).unwrap());
+            assert_eq!(parsed, serde);
+            canonical += usize::from(fast);
+        }
+        assert_eq!(canonical, 500, "stored events take the canonical path");
+        let head = r#"{"type":"tool_call","event_id":"92f310e2-b0ab-417c-bf90-45b04b7b8dd5","timestamp":"2026-11-30T01:02:03.221000Z","actor":"agent","trace_id":"t""#;
+        let cases = [
+            // (JSON, whether the canonical reader takes it)
+            (
+                format!(
+                    r#"{head},"job_id":"j","model_id":"m","model_session_id":"s","wsids":["a","b"],"activity_span_id":"x","session_span_id":"y","capability_id":"c","policy_decision_id":"p","payload":{{"a":[1,{{"b":"\""}}]}}}}"#
+                ),
+                true,
+            ),
+            (format!(r#"{head},"wsids":[],"payload":{{}}}}"#), true),
+            (format!(r#"{head},"wsids":["é"],"payload":{{}}}}"#), true),
+            // An escaped envelope string, an out-of-order, repeated or unknown field, a
+            // null, a non-canonical timestamp: serde reads them (or refuses them).
+            (format!(r#"{head},"job_id":"a"b","payload":{{}}}}"#), false),
+            (format!(r#"{head},"model_id":"m","job_id":"j","payload":{{}}}}"#), false),
+            (format!(r#"{head},"job_id":"j","job_id":"k","payload":{{}}}}"#), false),
+            (format!(r#"{head},"extra":"e","payload":{{}}}}"#), false),
+            (format!(r#"{head},"job_id":null,"payload":{{}}}}"#), false),
+            (head.replace(".221000Z", "+00:00") + r#","payload":{}}"#, false),
+            (format!(r#"{head},"payload":{{}},"job_id":"late"}}"#), false),
+            // A payload that is not JSON, or a record cut short: neither reads it.
+            (format!(r#"{head},"payload":{{"a":}}}}"#), false),
+            (format!(r#"{head},"payload":{{"a":1}}"#), false),
+            (format!(r#"{head},"wsids":["a",],"payload":{{}}}}"#), false),
+        ];
+        for (json, fast) in cases {
+            let (serde, parsed, took) = both(&json);
+            assert_eq!(parsed, serde, "{json}");
+            assert_eq!(took, fast, "{json}");
+        }
+    }
+
+    #[test]
+    fn the_canonical_timestamp_reads_as_the_envelope_parse_reads_it() {
+        for text in ["2026-11-30T01:02:03.221000Z", "1970-01-01T00:00:00.000001Z", "2024-02-29T23:59:59.999999Z"] {
+            let general = text.parse::<DateTime<chrono::FixedOffset>>().unwrap().timestamp_micros();
+            assert_eq!(canonical_micros(text.as_bytes()), Some(general), "{text}");
+        }
+        for other in ["2026-11-30T01:02:03Z", "2026-11-30T01:02:03.221000+00:00", "2026-13-30T01:02:03.221000Z"] {
+            assert_eq!(canonical_micros(other.as_bytes()), None, "{other}");
+        }
     }
 }

@@ -2,7 +2,9 @@
 //! - `prepare`: parse + validate + redact + encode one event, vs `serde_json::from_slice`
 //!   into an untyped value (the least any JSON ingest must do), and with the redactor's
 //!   plain pass (no literal prefilter);
-//! - `scan`: CRC-verified decoding of a WAL segment, vs a bare CRC32 over the same bytes.
+//! - `scan`: CRC-verified decoding of a WAL segment, vs a bare CRC32 over the same bytes;
+//! - `envelope`: reading a stored event's envelope as the compactor does (canonical JSON,
+//!   field by field), vs serde's derived decode of the same struct and an untyped value.
 //!
 //! The durable, concurrent ingest figures come from `flightrec-bench ingest` (see
 //! BENCHMARKS.md); they need real fsyncs, which criterion's loop is not made for.
@@ -10,6 +12,7 @@
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use flightrec::ingest::prepare_json;
 use flightrec::redact::Redactor;
+use flightrec::stored::StoredEnvelope;
 use flightrec::wal::{event_payload, format, scan_segment};
 use flightrec::workload::Generator;
 
@@ -54,5 +57,27 @@ fn scan(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, prepare, scan);
+fn envelope(c: &mut Criterion) {
+    let redactor = Redactor::builtin();
+    // What the WAL holds: the canonical JSON of prepared events.
+    let stored: Vec<Vec<u8>> = events(1_000)
+        .iter()
+        .filter_map(|l| prepare_json(&redactor, l.as_bytes()).ok())
+        .filter_map(|p| format::split_event_payload(&p.payload).map(|(_, json)| json.to_vec()))
+        .collect();
+    let mut group = c.benchmark_group("envelope");
+    group.throughput(Throughput::Elements(stored.len() as u64));
+    group.bench_function("flightrec_stored_envelope", |b| {
+        b.iter(|| stored.iter().filter(|j| StoredEnvelope::parse(j).is_ok()).count())
+    });
+    group.bench_function("baseline_serde_derive_envelope", |b| {
+        b.iter(|| stored.iter().filter(|j| serde_json::from_slice::<StoredEnvelope<'_>>(j).is_ok()).count())
+    });
+    group.bench_function("baseline_serde_json_value", |b| {
+        b.iter(|| stored.iter().filter(|j| serde_json::from_slice::<serde_json::Value>(j).is_ok()).count())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, prepare, scan, envelope);
 criterion_main!(benches);
