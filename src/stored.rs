@@ -37,7 +37,33 @@ pub struct StoredEnvelope<'a> {
     #[serde(default, borrow)]
     pub policy_decision_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub payload: &'a RawValue,
+    pub payload: Payload<'a>,
+}
+
+/// A stored event's payload: JSON text, checked to be JSON when its envelope was read.
+#[derive(Debug, Clone, Copy)]
+pub struct Payload<'a>(&'a str);
+
+impl<'a> Payload<'a> {
+    /// The payload's JSON text.
+    pub fn get(&self) -> &'a str {
+        self.0
+    }
+
+    /// An owned copy of the payload, for serializing it as JSON again.
+    ///
+    /// # Errors
+    /// None in practice: the text was checked when it was read (`RawValue` has no unchecked
+    /// constructor, so it is checked again).
+    pub fn to_raw(&self) -> Result<Box<RawValue>, serde_json::Error> {
+        RawValue::from_string(self.0.to_owned())
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Payload<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <&'de RawValue>::deserialize(d).map(|raw| Payload(raw.get()))
+    }
 }
 
 impl<'a> StoredEnvelope<'a> {
@@ -46,10 +72,32 @@ impl<'a> StoredEnvelope<'a> {
     /// reordered or hand-written record) with serde. Both read the payload as JSON, so a
     /// record either decodes the same both ways or not at all.
     pub fn parse(json: &'a [u8]) -> Result<StoredEnvelope<'a>, serde_json::Error> {
-        match canonical_envelope(json) {
+        match canonical_envelope(json).filter(|e| is_json(e.payload.0)) {
             Some(envelope) => Ok(envelope),
             None => serde_json::from_slice(json),
         }
+    }
+
+    /// [`StoredEnvelope::parse`] for a reader that parses the payload itself, so that its
+    /// bytes are read once: `read` gets the type and the payload's text and returns what it
+    /// read, and must return Some only when it parsed the whole text as JSON (as
+    /// `serde_json::from_str` does); when it returns None the payload is checked here.
+    pub fn parse_with<T>(
+        json: &'a [u8],
+        read: impl Fn(&str, &'a str) -> Option<T>,
+    ) -> Result<(StoredEnvelope<'a>, Option<T>), serde_json::Error> {
+        if let Some(envelope) = canonical_envelope(json) {
+            let payload = envelope.payload.0;
+            if let Some(fields) = read(&envelope.ty, payload) {
+                return Ok((envelope, Some(fields)));
+            }
+            if is_json(payload) {
+                return Ok((envelope, None));
+            }
+        }
+        let envelope: StoredEnvelope<'a> = serde_json::from_slice(json)?;
+        let fields = read(&envelope.ty, envelope.payload.0);
+        Ok((envelope, fields))
     }
 
     /// The UTC date of the event, `YYYY-MM-DD`: its partition.
@@ -58,9 +106,10 @@ impl<'a> StoredEnvelope<'a> {
     }
 }
 
-/// [`StoredEnvelope::parse`] of canonical JSON: `type`, `event_id`, `timestamp`, `actor`,
-/// `trace_id`, the optional fields present in FR-EVT.md order, then `payload` last, no
-/// whitespace, no escaped envelope string. None for anything else.
+/// The envelope of canonical JSON: `type`, `event_id`, `timestamp`, `actor`, `trace_id`, the
+/// optional fields present in FR-EVT.md order, then `payload` last, no whitespace, no escaped
+/// envelope string. None for anything else. The payload is not checked yet: the callers
+/// check it (or have it parsed) before they hand the envelope out.
 fn canonical_envelope(json: &[u8]) -> Option<StoredEnvelope<'_>> {
     let mut r = Canonical { rest: json };
     let ty = r.field(b"{\"type\":")?;
@@ -74,8 +123,7 @@ fn canonical_envelope(json: &[u8]) -> Option<StoredEnvelope<'_>> {
         r.optional_field(&mut optional)?;
     }
     let payload = r.rest.strip_prefix(b",\"payload\":")?.strip_suffix(b"}")?;
-    // The payload is read as JSON here as serde would: the only pass over its bytes.
-    let payload: &RawValue = serde_json::from_slice(payload).ok()?;
+    let payload = Payload(std::str::from_utf8(payload).ok()?);
     Some(StoredEnvelope {
         ty: Cow::Borrowed(ty),
         event_id: Cow::Borrowed(event_id),
@@ -116,6 +164,11 @@ struct Optional<'a> {
     wsids: Option<Vec<&'a str>>,
     /// The rank in [`OPTIONAL_ORDER`] the next field may have at least.
     next: usize,
+}
+
+/// Whether `text` is one JSON value, as serde reads a payload.
+fn is_json(text: &str) -> bool {
+    serde_json::from_str::<&RawValue>(text).is_ok()
 }
 
 /// The unread rest of a canonical envelope.
@@ -251,11 +304,19 @@ mod event_id_tests {
 mod envelope_tests {
     use super::*;
 
-    /// The envelope as serde's derive reads it, and as `parse` does, side by side.
+    /// The envelope as serde's derive reads it, and as `parse` does, side by side; and whether
+    /// the canonical reader took it.
     fn both(json: &str) -> (String, String, bool) {
         let serde = serde_json::from_str::<StoredEnvelope<'_>>(json).map(|e| format!("{e:?}")).map_err(|_| ());
         let parsed = StoredEnvelope::parse(json.as_bytes()).map(|e| format!("{e:?}")).map_err(|_| ());
-        (format!("{serde:?}"), format!("{parsed:?}"), canonical_envelope(json.as_bytes()).is_some())
+        // `parse_with` reads the same, whether its reader parses the payload or leaves it.
+        let ignored = |_: &str, text: &str| serde_json::from_str::<serde::de::IgnoredAny>(text).ok().map(|_| ());
+        for read in [&ignored as &dyn Fn(&str, &str) -> Option<()>, &|_: &str, _: &str| None] {
+            let with = StoredEnvelope::parse_with(json.as_bytes(), read).map(|(e, _)| format!("{e:?}")).map_err(|_| ());
+            assert_eq!(with, parsed, "{json}");
+        }
+        let fast = canonical_envelope(json.as_bytes()).is_some_and(|e| is_json(e.payload.get()));
+        (format!("{serde:?}"), format!("{parsed:?}"), fast)
     }
 
     #[test]

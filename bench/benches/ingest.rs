@@ -3,13 +3,16 @@
 //!   into an untyped value (the least any JSON ingest must do), and with the redactor's
 //!   plain pass (no literal prefilter);
 //! - `scan`: CRC-verified decoding of a WAL segment, vs a bare CRC32 over the same bytes;
-//! - `envelope`: reading a stored event's envelope as the compactor does (canonical JSON,
-//!   field by field), vs serde's derived decode of the same struct and an untyped value.
+//! - `envelope`: reading a stored event's envelope (canonical JSON, field by field), vs
+//!   serde's derived decode of the same struct and an untyped value; and what the compactor
+//!   reads of an event (envelope and summary fields, the payload parsed once) vs the envelope
+//!   read and then the payload parsed again for the fields.
 //!
 //! The durable, concurrent ingest figures come from `flightrec-bench ingest` (see
 //! BENCHMARKS.md); they need real fsyncs, which criterion's loop is not made for.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use flightrec::compact::summary_fields::SummaryFields;
 use flightrec::ingest::prepare_json;
 use flightrec::redact::Redactor;
 use flightrec::stored::StoredEnvelope;
@@ -75,6 +78,25 @@ fn envelope(c: &mut Criterion) {
     });
     group.bench_function("baseline_serde_json_value", |b| {
         b.iter(|| stored.iter().filter(|j| serde_json::from_slice::<serde_json::Value>(j).is_ok()).count())
+    });
+    // What the compactor reads of each event: the envelope and the summary fields, the payload
+    // read once, against reading it to check it and then again for the fields.
+    group.bench_function("flightrec_envelope_and_summary_fields", |b| {
+        b.iter(|| {
+            stored
+                .iter()
+                .filter_map(|j| StoredEnvelope::parse_with(j, SummaryFields::read).ok()?.1?.duration_ms)
+                .count()
+        })
+    });
+    group.bench_function("baseline_envelope_then_summary_fields", |b| {
+        b.iter(|| {
+            let fields = |j: &Vec<u8>| {
+                let e = StoredEnvelope::parse(j).ok()?;
+                SummaryFields::read(&e.ty, e.payload.get())?.duration_ms
+            };
+            stored.iter().filter_map(fields).count()
+        })
     });
     group.finish();
 }

@@ -12,7 +12,7 @@ use duckdb::arrow::error::ArrowError;
 use duckdb::arrow::record_batch::RecordBatch;
 
 use super::catalog::STAGING_COLUMNS;
-use super::summary_fields::{self, SummaryColumns};
+use super::summary_fields::{self, SummaryColumns, SummaryFields};
 use crate::stored::StoredEnvelope;
 
 /// The envelope and WAL columns as a DuckDB column list, in batch order. `date` (the
@@ -95,6 +95,18 @@ impl BatchBuilder {
 
     /// Adds one event.
     pub fn push(&mut self, e: &StoredEnvelope<'_>, lsn: u64, segment: u64, redacted: bool) {
+        self.push_with_summary(e, &SummaryFields::of(&e.ty, e.payload.get()), lsn, segment, redacted);
+    }
+
+    /// [`BatchBuilder::push`] of an event whose summary fields were read already.
+    pub fn push_with_summary(
+        &mut self,
+        e: &StoredEnvelope<'_>,
+        summary: &SummaryFields<'_>,
+        lsn: u64,
+        segment: u64,
+        redacted: bool,
+    ) {
         let s = &mut self.strings;
         s[EVENT_ID].append_value(&e.event_id);
         s[TYPE].append_value(&e.ty);
@@ -122,7 +134,7 @@ impl BatchBuilder {
         self.segment.append_value(segment);
         self.redacted.append_value(redacted);
         self.append_date(e);
-        self.summary.push(&e.ty, e.payload);
+        self.summary.push(summary);
         self.rows += 1;
     }
 

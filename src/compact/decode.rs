@@ -15,6 +15,7 @@ use duckdb::arrow::error::ArrowError;
 use duckdb::arrow::record_batch::RecordBatch;
 
 use super::batch::BatchBuilder;
+use super::summary_fields::SummaryFields;
 use crate::stored::{StoredEnvelope, canonical_micros};
 use crate::wal::{Corruption, EventRecord, MappedSegment, SegmentScan, scan_segment};
 
@@ -147,8 +148,11 @@ impl<'a> SortedSegment<'a> {
         let mut builder = BatchBuilder::with_capacity(records.len(), json_bytes);
         let mut undecodable = 0u64;
         for rec in &records {
-            match StoredEnvelope::parse(rec.json) {
-                Ok(e) => builder.push(&e, rec.lsn, self.segment, rec.redacted),
+            // The summary fields are read in the one pass over the payload that checks it.
+            match StoredEnvelope::parse_with(rec.json, SummaryFields::read) {
+                Ok((e, fields)) => {
+                    builder.push_with_summary(&e, &fields.unwrap_or_default(), rec.lsn, self.segment, rec.redacted)
+                }
                 Err(_) => undecodable += 1,
             }
         }
@@ -326,6 +330,20 @@ mod tests {
             assert!(resident_kib(mapping.as_ptr()) * 1024 <= RELEASE_STEP as u64 / 4, "released after each group");
             assert_eq!(ours, theirs, "the same rows whether released or not");
         }
+    }
+
+    #[test]
+    fn a_payload_is_kept_when_its_summary_fields_are_mistyped_and_counted_when_it_is_not_json() {
+        let with_payload = |i: u64, payload: &str| event(i, "tool_call", 1).replace(r#"{"n":"#, payload);
+        let kept = with_payload(1, r#"{"tool_id":5,"n":"#);
+        let broken = with_payload(2, r#"{"tool_id":,"n":"#);
+        let summed = with_payload(3, r#"{"tool_id":"fs.read","n":"#);
+        let bytes = segment(&[kept, broken, summed]);
+        let sorted = SortedSegment::new(&bytes, 1).unwrap();
+        let (batch, bad) = sorted.decode(sorted.all_row_groups()[0].clone()).unwrap();
+        assert_eq!((sorted.undecodable, bad, lsns(&batch)), (0, 1, vec![1, 3]));
+        let tools: Vec<Option<&str>> = batch.column_by_name("tool_id").unwrap().as_string::<i32>().iter().collect();
+        assert_eq!(tools, vec![None, Some("fs.read")]);
     }
 
     #[test]

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use duckdb::arrow::array::{ArrayRef, BooleanBuilder, Int64Builder, StringBuilder};
 use duckdb::arrow::datatypes::{DataType, Field};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 /// The columns, in file order, as a DuckDB column list (appended to the batch's columns).
 pub const COLUMNS_SQL: &str = "prompt_tokens BIGINT, completion_tokens BIGINT, latency_ms BIGINT, tool_id VARCHAR, \
@@ -105,46 +104,44 @@ pub struct SummaryFields<'a> {
 }
 
 impl<'a> SummaryFields<'a> {
-    /// The fields of an event of type `ty` with `payload`. A payload whose fields do not have
-    /// the types FR-EVT gives them (stored events passed validation, so none should) yields
-    /// no fields rather than an error: the event itself is kept whole in `payload`.
-    pub fn of(ty: &str, payload: &'a RawValue) -> SummaryFields<'a> {
-        let json = payload.get();
+    /// The fields of an event of type `ty` with the payload `json`. A payload whose fields do
+    /// not have the types FR-EVT gives them (stored events passed validation, so none should)
+    /// yields no fields rather than an error: the event itself is kept whole in `payload`.
+    pub fn of(ty: &str, json: &'a str) -> SummaryFields<'a> {
+        SummaryFields::read(ty, json).unwrap_or_default()
+    }
+
+    /// [`SummaryFields::of`], None for a type without summary fields or a payload that did
+    /// not parse; Some only when all of `json` was parsed as JSON (the contract of
+    /// `StoredEnvelope::parse_with`, which then need not read the payload again).
+    pub fn read(ty: &str, json: &'a str) -> Option<SummaryFields<'a>> {
         match ty {
-            "llm_inference" => serde_json::from_str::<Llm>(json).map_or_else(
-                |_| Self::default(),
-                |p| {
-                    let tokens = p.token_usage;
-                    SummaryFields {
-                        prompt_tokens: tokens.as_ref().and_then(|t| t.prompt),
-                        completion_tokens: tokens.as_ref().and_then(|t| t.completion),
-                        latency_ms: p.latency_ms,
-                        ..Self::default()
-                    }
-                },
-            ),
-            "tool_call" => serde_json::from_str::<Tool<'a>>(json).map_or_else(
-                |_| Self::default(),
-                |p| SummaryFields {
-                    tool_id: p.tool_id,
-                    tool_ok: p.ok,
-                    duration_ms: p.timing.and_then(|t| t.duration_ms),
+            "llm_inference" => serde_json::from_str::<Llm>(json).ok().map(|p| {
+                let tokens = p.token_usage;
+                SummaryFields {
+                    prompt_tokens: tokens.as_ref().and_then(|t| t.prompt),
+                    completion_tokens: tokens.as_ref().and_then(|t| t.completion),
+                    latency_ms: p.latency_ms,
                     ..Self::default()
-                },
-            ),
+                }
+            }),
+            "tool_call" => serde_json::from_str::<Tool<'a>>(json).ok().map(|p| SummaryFields {
+                tool_id: p.tool_id,
+                tool_ok: p.ok,
+                duration_ms: p.timing.and_then(|t| t.duration_ms),
+                ..Self::default()
+            }),
             "capability_decision" => serde_json::from_str::<Decision<'a>>(json)
-                .map_or_else(|_| Self::default(), |p| SummaryFields { decision: p.decision, ..Self::default() }),
-            "job_lifecycle" => serde_json::from_str::<Job<'a>>(json).map_or_else(
-                |_| Self::default(),
-                |p| SummaryFields {
-                    job_phase: p.phase,
-                    job_status: p.status,
-                    job_kind: p.job_kind,
-                    duration_ms: p.duration_ms,
-                    ..Self::default()
-                },
-            ),
-            _ => Self::default(),
+                .ok()
+                .map(|p| SummaryFields { decision: p.decision, ..Self::default() }),
+            "job_lifecycle" => serde_json::from_str::<Job<'a>>(json).ok().map(|p| SummaryFields {
+                job_phase: p.phase,
+                job_status: p.status,
+                job_kind: p.job_kind,
+                duration_ms: p.duration_ms,
+                ..Self::default()
+            }),
+            _ => None,
         }
     }
 }
@@ -169,9 +166,8 @@ const STATUS: usize = 3;
 const KIND: usize = 4;
 
 impl SummaryColumns {
-    /// Adds the fields of one event of type `ty`.
-    pub fn push(&mut self, ty: &str, payload: &RawValue) {
-        let f = SummaryFields::of(ty, payload);
+    /// Adds the fields of one event.
+    pub fn push(&mut self, f: &SummaryFields<'_>) {
         let (i, s) = (&mut self.ints, &mut self.strings);
         i[PROMPT].append_option(f.prompt_tokens);
         i[COMPLETION].append_option(f.completion_tokens);
@@ -227,8 +223,7 @@ mod tests {
     use super::*;
 
     fn of<'a>(ty: &str, json: &'a str) -> SummaryFields<'a> {
-        let raw: &RawValue = serde_json::from_str(json).unwrap();
-        SummaryFields::of(ty, raw)
+        SummaryFields::of(ty, json)
     }
 
     #[test]

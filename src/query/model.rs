@@ -149,9 +149,13 @@ pub struct StoredEvent {
 
 impl StoredEvent {
     /// Builds the owned form of a WAL record's envelope.
-    pub fn from_envelope(e: &StoredEnvelope<'_>, lsn: u64, redacted: bool) -> StoredEvent {
+    ///
+    /// # Errors
+    /// When the payload is not JSON, which a read envelope's never is (see
+    /// [`crate::stored::Payload::to_raw`]).
+    pub fn from_envelope(e: &StoredEnvelope<'_>, lsn: u64, redacted: bool) -> Result<StoredEvent, serde_json::Error> {
         let own = |s: &Option<std::borrow::Cow<'_, str>>| s.as_deref().map(String::from);
-        StoredEvent {
+        Ok(StoredEvent {
             ty: e.ty.to_string(),
             event_id: e.event_id.to_string(),
             timestamp: e.timestamp,
@@ -165,10 +169,10 @@ impl StoredEvent {
             session_span_id: own(&e.session_span_id),
             capability_id: own(&e.capability_id),
             policy_decision_id: own(&e.policy_decision_id),
-            payload: e.payload.to_owned(),
+            payload: e.payload.to_raw()?,
             lsn,
             redacted,
-        }
+        })
     }
 
     /// The sort key of every query: time, then event_id.

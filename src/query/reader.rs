@@ -28,11 +28,11 @@ pub fn query_dir(root: &Path, q: &EventQuery) -> Result<EventPage, StoreError> {
 fn wal_events(layout: &Layout, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
     let mut out = Vec::new();
     inspect(&layout.wal_dir(), &mut |_, rec| {
-        if let Ok(e) = StoredEnvelope::parse(rec.json) {
-            let e = StoredEvent::from_envelope(&e, rec.lsn, rec.redacted);
-            if e.matches(q) {
-                out.push(e);
-            }
+        let event = StoredEnvelope::parse(rec.json).and_then(|e| StoredEvent::from_envelope(&e, rec.lsn, rec.redacted));
+        if let Ok(e) = event
+            && e.matches(q)
+        {
+            out.push(e);
         }
     })?;
     Ok(out)

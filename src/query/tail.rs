@@ -45,8 +45,8 @@ impl Raw {
                 (*redacted, segment.get(*start..*start + *len).unwrap_or_default())
             }
         };
-        match StoredEnvelope::parse(json) {
-            Ok(e) => Some(Arc::new(StoredEvent::from_envelope(&e, lsn, redacted))),
+        match StoredEnvelope::parse(json).and_then(|e| StoredEvent::from_envelope(&e, lsn, redacted)) {
+            Ok(e) => Some(Arc::new(e)),
             Err(e) => {
                 tracing::warn!(lsn, error = %e, "WAL record does not decode; left out of queries");
                 None
