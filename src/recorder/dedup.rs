@@ -56,11 +56,7 @@ impl Dedup {
     /// was already seen within the window.
     pub fn insert(&mut self, id: Uuid, now_micros: i64) -> bool {
         self.expire(now_micros);
-        if self.seen.contains(id) {
-            return false;
-        }
-        self.seen.push(id, now_micros);
-        true
+        self.seen.insert(id, now_micros)
     }
 
     /// Claims `id` for an append: new (now pending), a duplicate, or in flight elsewhere.

@@ -1,6 +1,8 @@
 //! The de-duplication memory's storage: a fixed-capacity FIFO ring of 16-byte event ids with
 //! the time each was seen, and an open-addressing hash table of ring slot numbers (4 bytes) to
-//! find an id.
+//! find an id. The bits of a bucket the slot numbers do not need hold a few bits of the id's
+//! hash, so that a probe reads the ring (a cache miss, in a ring of millions of ids) only for
+//! the ids whose bits match.
 //!
 //! Its memory is bounded by the capacity, whatever the data: at most [`BYTES_PER_ID`] bytes per
 //! id of capacity (see [`IdRing::budget_bytes`]). The ring grows up to the capacity and then
@@ -44,6 +46,8 @@ pub struct IdRing {
     /// none); its length is a power of two (or 0).
     table: Vec<u32>,
     hasher: RandomState,
+    /// How the table's buckets hold a slot number and hash bits.
+    packing: Packing,
     /// Ids pushed since the start; the remembered ones are pushes `head..pushed`.
     pushed: u64,
     head: u64,
@@ -57,6 +61,7 @@ impl IdRing {
             slots: Vec::new(),
             table: Vec::new(),
             hasher: RandomState::new(),
+            packing: Packing::new(capacity.clamp(1, MAX_CAPACITY)),
             pushed: 0,
             head: 0,
             capacity: capacity.clamp(1, MAX_CAPACITY),
@@ -79,16 +84,28 @@ impl IdRing {
     }
 
     pub fn contains(&self, id: Uuid) -> bool {
-        self.find(words(id)).is_some()
+        let key = words(id);
+        self.find(key, self.hash(key)).is_some()
     }
 
-    /// Remembers `id` (the caller checked it is not remembered yet) as seen at
-    /// `seen_micros`, forgetting the oldest when the ring is full.
-    pub fn push(&mut self, id: Uuid, seen_micros: i64) {
+    /// Remembers `id` as seen at `seen_micros` unless it is remembered already (false then),
+    /// forgetting the oldest when the ring is full; the id is hashed once.
+    pub fn insert(&mut self, id: Uuid, seen_micros: i64) -> bool {
+        let key = words(id);
+        let hash = self.hash(key);
+        if self.find(key, hash).is_some() {
+            return false;
+        }
+        self.push_hashed(key, hash, seen_micros);
+        true
+    }
+
+    /// Remembers the id `key`, whose hash is `hash`, as the newest.
+    fn push_hashed(&mut self, key: [u64; 2], hash: u64, seen_micros: i64) {
         if self.len() == self.capacity {
             self.pop_oldest();
         }
-        let slot = Slot { id: words(id), seen_micros };
+        let slot = Slot { id: key, seen_micros };
         let n = self.slot_number(self.pushed);
         if n as usize == self.slots.len() {
             self.grow_slots();
@@ -98,7 +115,7 @@ impl IdRing {
         }
         self.pushed += 1;
         self.grow_table();
-        self.place(n);
+        self.place(n, hash);
     }
 
     /// When the oldest remembered id was seen.
@@ -113,34 +130,41 @@ impl IdRing {
         }
         let n = self.slot_number(self.head);
         self.head += 1;
-        if let Some(bucket) = self.find(self.slot(n).id) {
+        let key = self.slot(n).id;
+        if let Some(bucket) = self.find(key, self.hash(key)) {
             self.unplace(bucket);
         }
     }
 
-    /// The bucket holding the slot number of `key`.
-    fn find(&self, key: [u64; 2]) -> Option<usize> {
+    /// The bucket holding the slot number of `key`, whose hash is `hash`.
+    fn find(&self, key: [u64; 2], hash: u64) -> Option<usize> {
         if self.table.is_empty() {
             return None;
         }
-        let mask = self.table.len() - 1;
-        let mut b = self.home(key);
+        let (mask, bits) = (self.table.len() - 1, self.packing.hash_bits(hash));
+        let mut b = self.home(hash);
         loop {
             match self.table.get(b).copied() {
                 Some(FREE) | None => return None,
-                Some(n) if self.slot(n).id == key => return Some(b),
+                Some(entry)
+                    if self.packing.hash_bits_of(entry) == bits && self.slot(self.packing.slot(entry)).id == key =>
+                {
+                    return Some(b);
+                }
                 Some(_) => b = (b + 1) & mask,
             }
         }
     }
 
-    /// Puts slot number `n` in the first free bucket from its id's home bucket.
-    fn place(&mut self, n: u32) {
+    /// Puts slot number `n`, whose id's hash is `hash`, in the first free bucket from the
+    /// id's home bucket.
+    fn place(&mut self, n: u32, hash: u64) {
         let mask = self.table.len().wrapping_sub(1);
-        let mut b = self.home(self.slot(n).id);
+        let entry = self.packing.entry(n, hash);
+        let mut b = self.home(hash);
         while let Some(bucket) = self.table.get_mut(b) {
             if *bucket == FREE {
-                *bucket = n;
+                *bucket = entry;
                 return;
             }
             b = (b + 1) & mask;
@@ -155,24 +179,24 @@ impl IdRing {
         self.set(hole, FREE);
         loop {
             b = (b + 1) & mask;
-            let n = self.table.get(b).copied().unwrap_or(FREE);
-            if n == FREE {
+            let entry = self.table.get(b).copied().unwrap_or(FREE);
+            if entry == FREE {
                 return;
             }
             // The entry at `b` may fill the hole unless its home lies cyclically in (hole, b].
-            let home = self.home(self.slot(n).id);
+            let home = self.home(self.hash(self.slot(self.packing.slot(entry)).id));
             let stays = if hole <= b { hole < home && home <= b } else { hole < home || home <= b };
             if !stays {
-                self.set(hole, n);
+                self.set(hole, entry);
                 self.set(b, FREE);
                 hole = b;
             }
         }
     }
 
-    fn set(&mut self, bucket: usize, n: u32) {
+    fn set(&mut self, bucket: usize, entry: u32) {
         if let Some(b) = self.table.get_mut(bucket) {
-            *b = n;
+            *b = entry;
         }
     }
 
@@ -184,7 +208,8 @@ impl IdRing {
         let size = (self.table.len() * 2).max(8);
         self.table = vec![FREE; size];
         for push in self.head..self.pushed.saturating_sub(1) {
-            self.place(self.slot_number(push));
+            let n = self.slot_number(push);
+            self.place(n, self.hash(self.slot(n).id));
         }
     }
 
@@ -196,8 +221,13 @@ impl IdRing {
         }
     }
 
-    fn home(&self, key: [u64; 2]) -> usize {
-        (self.hasher.hash_one(key) as usize) & self.table.len().wrapping_sub(1)
+    fn hash(&self, key: [u64; 2]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The home bucket of a hash: its low bits.
+    fn home(&self, hash: u64) -> usize {
+        (hash as usize) & self.table.len().wrapping_sub(1)
     }
 
     fn slot_number(&self, push: u64) -> u32 {
@@ -206,6 +236,39 @@ impl IdRing {
 
     fn slot(&self, n: u32) -> Slot {
         self.slots.get(n as usize).copied().unwrap_or(Slot { id: [0; 2], seen_micros: 0 })
+    }
+}
+
+/// A bucket's 32 bits: a slot number in the low `slot_bits`, the top bits of the id's hash in
+/// the rest (none when the capacity needs all 32). A slot number is below the capacity, which
+/// is below `1 << slot_bits`, so its bits are never all ones and no entry is [`FREE`].
+#[derive(Debug, Clone, Copy)]
+struct Packing {
+    slot_bits: u32,
+}
+
+impl Packing {
+    fn new(capacity: usize) -> Packing {
+        let capacity = u32::try_from(capacity).unwrap_or(u32::MAX);
+        Packing { slot_bits: u32::BITS - capacity.leading_zeros() }
+    }
+
+    fn entry(self, n: u32, hash: u64) -> u32 {
+        n | self.hash_bits(hash).checked_shl(self.slot_bits).unwrap_or(0)
+    }
+
+    fn slot(self, entry: u32) -> u32 {
+        entry & 1u32.checked_shl(self.slot_bits).map_or(u32::MAX, |one| one - 1)
+    }
+
+    /// The hash bits a bucket keeps of `hash` (its top bits: the home bucket uses the low ones).
+    fn hash_bits(self, hash: u64) -> u32 {
+        let kept = u32::BITS - self.slot_bits;
+        hash.checked_shr(u64::BITS - kept).map_or(0, |bits| bits as u32)
+    }
+
+    fn hash_bits_of(self, entry: u32) -> u32 {
+        entry.checked_shr(self.slot_bits).unwrap_or(0)
     }
 }
 
@@ -299,7 +362,8 @@ mod tests {
         let mut ring = IdRing::new(1_000);
         let ids: Vec<Uuid> = (0..5_000).map(|_| Uuid::new_v4()).collect();
         for (i, id) in ids.iter().enumerate() {
-            ring.push(*id, i as i64);
+            assert!(ring.insert(*id, i as i64));
+            assert!(!ring.insert(*id, i as i64), "remembered already");
             if i % 3 == 0 {
                 ring.pop_oldest();
             }
@@ -310,5 +374,38 @@ mod tests {
         assert!(kept.iter().all(|id| ring.contains(*id)), "the newest ids are all found");
         assert!(gone.iter().all(|id| !ring.contains(*id)), "the older ones are all forgotten");
         assert_eq!(ring.oldest_seen(), Some((ids.len() - remembered) as i64));
+    }
+
+    #[test]
+    fn a_bucket_keeps_its_slot_number_whole_and_is_never_free() {
+        for capacity in [1, 2, 1_000, 2_000_000, 1 << 21, (1 << 21) + 1, MAX_CAPACITY] {
+            let packing = Packing::new(capacity);
+            for n in [0, capacity / 2, capacity - 1].map(|n| n as u32) {
+                for hash in [0, u64::MAX, 0x8000_0000_0000_0000, 0x0123_4567_89ab_cdef] {
+                    let entry = packing.entry(n, hash);
+                    assert_ne!(entry, FREE, "capacity {capacity}, slot {n}, hash {hash:x}");
+                    assert_eq!(packing.slot(entry), n, "capacity {capacity}, hash {hash:x}");
+                    assert_eq!(packing.hash_bits_of(entry), packing.hash_bits(hash));
+                }
+            }
+        }
+        assert_eq!(Packing::new(2_000_000).hash_bits(u64::MAX), (1 << 11) - 1, "11 bits kept at the default");
+        assert_eq!(Packing::new(MAX_CAPACITY).hash_bits(u64::MAX), 0, "none when slots need all 32");
+    }
+
+    #[test]
+    fn ids_whose_hash_bits_collide_are_told_apart_by_their_slots() {
+        // One hash bit kept (half of all probes match on the bits alone), then none.
+        for capacity in [1 << 30, MAX_CAPACITY] {
+            let mut ring = IdRing::new(capacity);
+            let ids: Vec<Uuid> = (0..20_000).map(|_| Uuid::new_v4()).collect();
+            for (i, id) in ids.iter().enumerate() {
+                assert!(ring.insert(*id, i as i64));
+            }
+            assert!(ids.iter().all(|id| ring.contains(*id)));
+            assert!(ids.iter().all(|id| !ring.insert(*id, 0)), "each is remembered already");
+            assert!((0..20_000).all(|_| !ring.contains(Uuid::new_v4())));
+        }
+        assert_eq!(Packing::new(1 << 30).hash_bits(u64::MAX), 1);
     }
 }
