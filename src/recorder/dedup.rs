@@ -101,6 +101,12 @@ impl Dedup {
         self.seen.heap_bytes()
     }
 
+    /// Makes room at once for `ids` more remembered ids, up to the capacity (see
+    /// [`IdRing::reserve`]): replay knows roughly how many it is about to insert.
+    pub fn reserve(&mut self, ids: usize) {
+        self.seen.reserve(self.seen.len().saturating_add(ids));
+    }
+
     /// The most heap bytes `capacity` remembered ids take.
     pub fn budget_bytes(capacity: usize) -> usize {
         IdRing::budget_bytes(capacity)

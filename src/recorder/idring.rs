@@ -200,14 +200,35 @@ impl IdRing {
         }
     }
 
+    /// Sizes the table at once for `ids` remembered ids (at most the capacity), so that
+    /// filling the ring up to them does not double the table step by step, placing every id
+    /// again each time. The table stays within the capacity's budget.
+    pub fn reserve(&mut self, ids: usize) {
+        let ids = ids.min(self.capacity);
+        let mut size = self.table.len().max(8);
+        while ids * 4 > size * 3 {
+            size *= 2;
+        }
+        if size > self.table.len() {
+            self.rebuild(size, self.pushed);
+        }
+    }
+
     /// Doubles the table when the next id would fill it beyond 3/4 (8 buckets at first).
     fn grow_table(&mut self) {
         if self.len() * 4 <= self.table.len() * 3 {
             return;
         }
-        let size = (self.table.len() * 2).max(8);
+        // The newest push is placed by the caller.
+        self.rebuild((self.table.len() * 2).max(8), self.pushed.saturating_sub(1));
+    }
+
+    /// A table of `size` buckets holding the pushes from the oldest remembered to `end`.
+    fn rebuild(&mut self, size: usize, end: u64) {
+        // The ids are placed again from the ring, so the old table goes first.
+        self.table = Vec::new();
         self.table = vec![FREE; size];
-        for push in self.head..self.pushed.saturating_sub(1) {
+        for push in self.head..end {
             let n = self.slot_number(push);
             self.place(n, self.hash(self.slot(n).id));
         }
@@ -407,5 +428,21 @@ mod tests {
             assert!((0..20_000).all(|_| !ring.contains(Uuid::new_v4())));
         }
         assert_eq!(Packing::new(1 << 30).hash_bits(u64::MAX), 1);
+    }
+
+    #[test]
+    fn a_reserved_table_holds_its_ids_without_growing_and_never_beyond_the_capacity() {
+        let mut ring = IdRing::new(100_000);
+        let early: Vec<Uuid> = (0..10).map(|_| Uuid::new_v4()).collect();
+        early.iter().for_each(|id| assert!(ring.insert(*id, 0)));
+        ring.reserve(30_000);
+        let size = ring.table.len();
+        assert_eq!(size, 65_536, "the smallest power of two at most 3/4 full with 30,000 ids");
+        let ids: Vec<Uuid> = (0..30_000 - 10).map(|_| Uuid::new_v4()).collect();
+        ids.iter().for_each(|id| assert!(ring.insert(*id, 1)));
+        assert_eq!(ring.table.len(), size, "filling it up to the reserve did not grow it");
+        assert!(early.iter().chain(&ids).all(|id| ring.contains(*id)), "ids placed before the reserve too");
+        ring.reserve(usize::MAX);
+        assert_eq!(ring.table.len(), 262_144, "the capacity's own size: 100,000 ids at most 3/4 full");
     }
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::dedup::Dedup;
 use crate::query::tail::TailIndex;
-use crate::wal::{Wal, WalError, WalHooks, WalOptions, WalReport};
+use crate::wal::{SegmentDir, Wal, WalError, WalHooks, WalOptions, WalReport};
 
 /// Event ids handed to the de-duplication thread at a time, and batches in flight.
 const ID_BATCH: usize = 4_096;
@@ -26,6 +26,7 @@ pub fn open_wal(
     dedup: &mut Dedup,
     now_micros: i64,
 ) -> Result<(Wal, WalReport), WalError> {
+    dedup.reserve(sealed_records_at_most(wal_dir));
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Vec<Uuid>>(ID_BATCHES_IN_FLIGHT);
         let remember = move |dedup: &mut Dedup, ids: Vec<Uuid>| {
@@ -54,6 +55,18 @@ pub fn open_wal(
         }
         opened
     })
+}
+
+/// No WAL record of an event is smaller: framing, and canonical JSON with two UUIDs and a
+/// timestamp.
+const SMALLEST_RECORD_BYTES: u64 = 160;
+
+/// At most how many event records the sealed segments of `wal_dir` hold, from their sizes
+/// (the newest segment is preallocated, so its size says nothing; its ids are few).
+fn sealed_records_at_most(wal_dir: &Path) -> usize {
+    let sealed = SegmentDir::real(wal_dir).list_sealed().unwrap_or_default();
+    let bytes: u64 = sealed.iter().filter_map(|s| std::fs::metadata(&s.path).ok()).map(|m| m.len()).sum();
+    usize::try_from(bytes / SMALLEST_RECORD_BYTES).unwrap_or(usize::MAX)
 }
 
 #[cfg(test)]
