@@ -101,6 +101,12 @@ impl Dedup {
         self.seen.heap_bytes()
     }
 
+    /// [`Dedup::insert`] of a batch of `ids` seen at `now` (replay); how many were new.
+    pub fn insert_all(&mut self, ids: &[Uuid], now_micros: i64) -> usize {
+        self.expire(now_micros);
+        self.seen.insert_all(ids, now_micros)
+    }
+
     /// Makes room at once for `ids` more remembered ids, up to the capacity (see
     /// [`IdRing::reserve`]): replay knows roughly how many it is about to insert.
     pub fn reserve(&mut self, ids: usize) {

@@ -30,9 +30,7 @@ pub fn open_wal(
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Vec<Uuid>>(ID_BATCHES_IN_FLIGHT);
         let remember = move |dedup: &mut Dedup, ids: Vec<Uuid>| {
-            for id in ids {
-                dedup.insert(id, now_micros);
-            }
+            dedup.insert_all(&ids, now_micros);
         };
         let remembering = std::thread::Builder::new()
             .name("flightrec-replay-ids".into())
