@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::event::OPTIONAL_FIELDS;
+
 /// The envelope of a stored event, borrowing from the record where it can.
 #[derive(Debug, Deserialize)]
 pub struct StoredEnvelope<'a> {
@@ -142,19 +144,7 @@ fn canonical_envelope(json: &[u8]) -> Option<StoredEnvelope<'_>> {
     })
 }
 
-/// The optional envelope fields in canonical (FR-EVT.md) order.
-const OPTIONAL_ORDER: [&str; 8] = [
-    "job_id",
-    "model_id",
-    "model_session_id",
-    "wsids",
-    "activity_span_id",
-    "session_span_id",
-    "capability_id",
-    "policy_decision_id",
-];
-
-/// Where each of [`OPTIONAL_ORDER`] goes in [`Optional::strings`] (None: `wsids`).
+/// Where each of [`OPTIONAL_FIELDS`] goes in [`Optional::strings`] (None: `wsids`).
 const OPTIONAL_STRINGS: [Option<usize>; 8] = [Some(0), Some(1), Some(2), None, Some(3), Some(4), Some(5), Some(6)];
 
 /// The optional envelope fields read so far.
@@ -162,7 +152,7 @@ const OPTIONAL_STRINGS: [Option<usize>; 8] = [Some(0), Some(1), Some(2), None, S
 struct Optional<'a> {
     strings: [Option<&'a str>; 7],
     wsids: Option<Vec<&'a str>>,
-    /// The rank in [`OPTIONAL_ORDER`] the next field may have at least.
+    /// The rank in [`OPTIONAL_FIELDS`] the next field may have at least.
     next: usize,
 }
 
@@ -190,7 +180,7 @@ impl<'a> Canonical<'a> {
         let end = rest.iter().position(|b| *b == b'"')?;
         let (key, rest) = rest.split_at(end);
         self.rest = rest.strip_prefix(b"\":")?;
-        let rank = OPTIONAL_ORDER.iter().position(|k| k.as_bytes() == key)?;
+        let rank = OPTIONAL_FIELDS.iter().position(|k| k.as_bytes() == key)?;
         if seen.next > rank {
             return None;
         }

@@ -195,6 +195,19 @@ impl Event {
     }
 }
 
+/// The optional envelope fields, in the canonical (FR-EVT.md) order [`Event::to_json`] writes
+/// the present ones in, after `trace_id` and before `payload`.
+pub const OPTIONAL_FIELDS: [&str; 8] = [
+    "job_id",
+    "model_id",
+    "model_session_id",
+    "wsids",
+    "activity_span_id",
+    "session_span_id",
+    "capability_id",
+    "policy_decision_id",
+];
+
 impl Serialize for Event {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("Event", 14)?;
@@ -203,14 +216,16 @@ impl Serialize for Event {
         st.serialize_field("timestamp", &time::format_rfc3339(&self.timestamp))?;
         st.serialize_field("actor", &self.actor)?;
         st.serialize_field("trace_id", &self.trace_id)?;
-        opt_field(&mut st, "job_id", self.job_id.as_ref())?;
-        opt_field(&mut st, "model_id", self.model_id.as_ref())?;
-        opt_field(&mut st, "model_session_id", self.model_session_id.as_ref())?;
-        opt_field(&mut st, "wsids", self.wsids.as_ref())?;
-        opt_field(&mut st, "activity_span_id", self.activity_span_id.as_ref())?;
-        opt_field(&mut st, "session_span_id", self.session_span_id.as_ref())?;
-        opt_field(&mut st, "capability_id", self.capability_id.as_ref())?;
-        opt_field(&mut st, "policy_decision_id", self.policy_decision_id.as_ref())?;
+        let [job, model, model_session, wsids, activity_span, session_span, capability, policy_decision] =
+            OPTIONAL_FIELDS;
+        opt_field(&mut st, job, self.job_id.as_ref())?;
+        opt_field(&mut st, model, self.model_id.as_ref())?;
+        opt_field(&mut st, model_session, self.model_session_id.as_ref())?;
+        opt_field(&mut st, wsids, self.wsids.as_ref())?;
+        opt_field(&mut st, activity_span, self.activity_span_id.as_ref())?;
+        opt_field(&mut st, session_span, self.session_span_id.as_ref())?;
+        opt_field(&mut st, capability, self.capability_id.as_ref())?;
+        opt_field(&mut st, policy_decision, self.policy_decision_id.as_ref())?;
         st.serialize_field("payload", &self.body)?;
         st.end()
     }

@@ -30,7 +30,7 @@ mod validate;
 mod workspace;
 
 pub use check::Range;
-pub use envelope::{Event, EventBody};
+pub use envelope::{Event, EventBody, OPTIONAL_FIELDS};
 pub use error::{InvalidEvent, MAX_REASON, UnknownName};
 pub use model::{Idempotency, LlmInference, SideEffect, Timing, TokenUsage, ToolCall, ToolError, Transport};
 pub(crate) use names::string_enum;
