@@ -43,28 +43,46 @@ pub struct StoredEnvelope<'a> {
 }
 
 /// A stored event's payload: JSON text, checked to be JSON when its envelope was read.
-#[derive(Debug, Clone, Copy)]
-pub struct Payload<'a>(&'a str);
+#[derive(Clone, Copy)]
+pub enum Payload<'a> {
+    /// Checked by serde_json as one raw value.
+    Raw(&'a RawValue),
+    /// Parsed whole by the reader handed to [`StoredEnvelope::parse_with`].
+    Read(&'a str),
+}
 
 impl<'a> Payload<'a> {
     /// The payload's JSON text.
     pub fn get(&self) -> &'a str {
-        self.0
+        match self {
+            Payload::Raw(raw) => raw.get(),
+            Payload::Read(text) => text,
+        }
     }
 
     /// An owned copy of the payload, for serializing it as JSON again.
     ///
     /// # Errors
-    /// None in practice: the text was checked when it was read (`RawValue` has no unchecked
-    /// constructor, so it is checked again).
+    /// None in practice: a payload is JSON once read. A `Read` one is checked again here, as
+    /// `RawValue` has no unchecked constructor; a `Raw` one is copied.
     pub fn to_raw(&self) -> Result<Box<RawValue>, serde_json::Error> {
-        RawValue::from_string(self.0.to_owned())
+        match self {
+            Payload::Raw(raw) => Ok((*raw).to_owned()),
+            Payload::Read(text) => RawValue::from_string((*text).to_owned()),
+        }
+    }
+}
+
+/// The text alone: how the payload was checked is not part of what it is.
+impl std::fmt::Debug for Payload<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Payload").field(&self.get()).finish()
     }
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Payload<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        <&'de RawValue>::deserialize(d).map(|raw| Payload(raw.get()))
+        <&'de RawValue>::deserialize(d).map(Payload::Raw)
     }
 }
 
@@ -74,10 +92,7 @@ impl<'a> StoredEnvelope<'a> {
     /// reordered or hand-written record) with serde. Both read the payload as JSON, so a
     /// record either decodes the same both ways or not at all.
     pub fn parse(json: &'a [u8]) -> Result<StoredEnvelope<'a>, serde_json::Error> {
-        match canonical_envelope(json).filter(|e| is_json(e.payload.0)) {
-            Some(envelope) => Ok(envelope),
-            None => serde_json::from_slice(json),
-        }
+        StoredEnvelope::parse_with(json, |_, _| None::<()>).map(|(envelope, _)| envelope)
     }
 
     /// [`StoredEnvelope::parse`] for a reader that parses the payload itself, so that its
@@ -88,17 +103,18 @@ impl<'a> StoredEnvelope<'a> {
         json: &'a [u8],
         read: impl Fn(&str, &'a str) -> Option<T>,
     ) -> Result<(StoredEnvelope<'a>, Option<T>), serde_json::Error> {
-        if let Some(envelope) = canonical_envelope(json) {
-            let payload = envelope.payload.0;
+        if let Some((mut envelope, payload)) = canonical_envelope(json) {
             if let Some(fields) = read(&envelope.ty, payload) {
+                envelope.payload = Payload::Read(payload);
                 return Ok((envelope, Some(fields)));
             }
-            if is_json(payload) {
+            if let Ok(raw) = serde_json::from_str::<&RawValue>(payload) {
+                envelope.payload = Payload::Raw(raw);
                 return Ok((envelope, None));
             }
         }
         let envelope: StoredEnvelope<'a> = serde_json::from_slice(json)?;
-        let fields = read(&envelope.ty, envelope.payload.0);
+        let fields = read(&envelope.ty, envelope.payload.get());
         Ok((envelope, fields))
     }
 
@@ -110,9 +126,10 @@ impl<'a> StoredEnvelope<'a> {
 
 /// The envelope of canonical JSON: `type`, `event_id`, `timestamp`, `actor`, `trace_id`, the
 /// optional fields present in FR-EVT.md order, then `payload` last, no whitespace, no escaped
-/// envelope string. None for anything else. The payload is not checked yet: the callers
-/// check it (or have it parsed) before they hand the envelope out.
-fn canonical_envelope(json: &[u8]) -> Option<StoredEnvelope<'_>> {
+/// envelope string; with the payload's text, which is not checked yet: the envelope's
+/// payload is a placeholder until the caller has checked (or parsed) it. None for anything
+/// else.
+fn canonical_envelope(json: &[u8]) -> Option<(StoredEnvelope<'_>, &str)> {
     let mut r = Canonical { rest: json };
     let ty = r.field(b"{\"type\":")?;
     let event_id = r.field(b",\"event_id\":")?;
@@ -125,8 +142,8 @@ fn canonical_envelope(json: &[u8]) -> Option<StoredEnvelope<'_>> {
         r.optional_field(&mut optional)?;
     }
     let payload = r.rest.strip_prefix(b",\"payload\":")?.strip_suffix(b"}")?;
-    let payload = Payload(std::str::from_utf8(payload).ok()?);
-    Some(StoredEnvelope {
+    let payload = std::str::from_utf8(payload).ok()?;
+    let envelope = StoredEnvelope {
         ty: Cow::Borrowed(ty),
         event_id: Cow::Borrowed(event_id),
         timestamp,
@@ -140,8 +157,9 @@ fn canonical_envelope(json: &[u8]) -> Option<StoredEnvelope<'_>> {
         session_span_id: optional.strings[4].map(Cow::Borrowed),
         capability_id: optional.strings[5].map(Cow::Borrowed),
         policy_decision_id: optional.strings[6].map(Cow::Borrowed),
-        payload,
-    })
+        payload: Payload::Read(""),
+    };
+    Some((envelope, payload))
 }
 
 /// Where each of [`OPTIONAL_FIELDS`] goes in [`Optional::strings`] (None: `wsids`).
@@ -154,11 +172,6 @@ struct Optional<'a> {
     wsids: Option<Vec<&'a str>>,
     /// The rank in [`OPTIONAL_FIELDS`] the next field may have at least.
     next: usize,
-}
-
-/// Whether `text` is one JSON value, as serde reads a payload.
-fn is_json(text: &str) -> bool {
-    serde_json::from_str::<&RawValue>(text).is_ok()
 }
 
 /// The unread rest of a canonical envelope.
@@ -305,7 +318,8 @@ mod envelope_tests {
             let with = StoredEnvelope::parse_with(json.as_bytes(), read).map(|(e, _)| format!("{e:?}")).map_err(|_| ());
             assert_eq!(with, parsed, "{json}");
         }
-        let fast = canonical_envelope(json.as_bytes()).is_some_and(|e| is_json(e.payload.get()));
+        let fast = canonical_envelope(json.as_bytes())
+            .is_some_and(|(_, payload)| serde_json::from_str::<&RawValue>(payload).is_ok());
         (format!("{serde:?}"), format!("{parsed:?}"), fast)
     }
 
