@@ -93,13 +93,9 @@ impl BatchBuilder {
         self.rows
     }
 
-    /// Adds one event.
-    pub fn push(&mut self, e: &StoredEnvelope<'_>, lsn: u64, segment: u64, redacted: bool) {
-        self.push_with_summary(e, &SummaryFields::of(&e.ty, e.payload.get()), lsn, segment, redacted);
-    }
-
-    /// [`BatchBuilder::push`] of an event whose summary fields were read already.
-    pub fn push_with_summary(
+    /// Adds one event, with the summary fields read from its payload
+    /// ([`StoredEnvelope::parse_with`] with [`SummaryFields::read`]).
+    pub fn push(
         &mut self,
         e: &StoredEnvelope<'_>,
         summary: &SummaryFields<'_>,

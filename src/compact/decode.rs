@@ -150,9 +150,7 @@ impl<'a> SortedSegment<'a> {
         for rec in &records {
             // The summary fields are read in the one pass over the payload that checks it.
             match StoredEnvelope::parse_with(rec.json, SummaryFields::read) {
-                Ok((e, fields)) => {
-                    builder.push_with_summary(&e, &fields.unwrap_or_default(), rec.lsn, self.segment, rec.redacted)
-                }
+                Ok((e, fields)) => builder.push(&e, &fields.unwrap_or_default(), rec.lsn, self.segment, rec.redacted),
                 Err(_) => undecodable += 1,
             }
         }

@@ -104,16 +104,13 @@ pub struct SummaryFields<'a> {
 }
 
 impl<'a> SummaryFields<'a> {
-    /// The fields of an event of type `ty` with the payload `json`. A payload whose fields do
-    /// not have the types FR-EVT gives them (stored events passed validation, so none should)
-    /// yields no fields rather than an error: the event itself is kept whole in `payload`.
-    pub fn of(ty: &str, json: &'a str) -> SummaryFields<'a> {
-        SummaryFields::read(ty, json).unwrap_or_default()
-    }
-
-    /// [`SummaryFields::of`], None for a type without summary fields or a payload that did
-    /// not parse; Some only when all of `json` was parsed as JSON (the contract of
-    /// `StoredEnvelope::parse_with`, which then need not read the payload again).
+    /// The fields of an event of type `ty` with the payload `json`; None for a type without
+    /// summary fields or a payload that did not parse, which the caller stores with no fields
+    /// (`unwrap_or_default`). A payload whose fields do not have the types FR-EVT gives them
+    /// (stored events passed validation, so none should) yields no fields rather than an
+    /// error: the event itself is kept whole in `payload`. Some only when all of `json` was
+    /// parsed as JSON (the contract of `StoredEnvelope::parse_with`, which then need not read
+    /// the payload again).
     pub fn read(ty: &str, json: &'a str) -> Option<SummaryFields<'a>> {
         match ty {
             "llm_inference" => serde_json::from_str::<Llm>(json).ok().map(|p| {
@@ -223,7 +220,7 @@ mod tests {
     use super::*;
 
     fn of<'a>(ty: &str, json: &'a str) -> SummaryFields<'a> {
-        SummaryFields::of(ty, json)
+        SummaryFields::read(ty, json).unwrap_or_default()
     }
 
     #[test]

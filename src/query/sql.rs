@@ -15,6 +15,7 @@ use duckdb::Connection;
 use crate::compact::batch::{BatchBuilder, columns_sql};
 use crate::compact::error::{StoreError, db};
 use crate::compact::files::{parquet_files, path_list};
+use crate::compact::summary_fields::SummaryFields;
 use crate::datadir::Layout;
 use crate::stored::StoredEnvelope;
 use crate::wal::inspect;
@@ -33,8 +34,8 @@ pub fn open_events_view(root: &Path) -> Result<Connection, StoreError> {
     conn.execute_batch(&format!("CREATE TABLE wal_events ({})", columns_sql())).map_err(db("create WAL table"))?;
     let mut builder = BatchBuilder::default();
     inspect(&layout.wal_dir(), &mut |segment, rec| {
-        if let Ok(e) = StoredEnvelope::parse(rec.json) {
-            builder.push(&e, rec.lsn, segment, rec.redacted);
+        if let Ok((e, fields)) = StoredEnvelope::parse_with(rec.json, SummaryFields::read) {
+            builder.push(&e, &fields.unwrap_or_default(), rec.lsn, segment, rec.redacted);
         }
     })?;
     let batch = builder.finish().map_err(|e| StoreError::Arrow { segment: 0, reason: e.to_string() })?;
