@@ -213,7 +213,7 @@ impl Serialize for Event {
         let mut st = s.serialize_struct("Event", 14)?;
         st.serialize_field("type", &self.event_type())?;
         st.serialize_field("event_id", &self.event_id)?;
-        st.serialize_field("timestamp", &time::format_rfc3339(&self.timestamp))?;
+        time::with_rfc3339(&self.timestamp, |text| st.serialize_field("timestamp", text))?;
         st.serialize_field("actor", &self.actor)?;
         st.serialize_field("trace_id", &self.trace_id)?;
         let [job, model, model_session, wsids, activity_span, session_span, capability, policy_decision] =
