@@ -25,6 +25,7 @@ mod obj;
 mod otel;
 mod parse;
 mod runtime;
+mod single_pass;
 pub mod time;
 mod validate;
 mod workspace;

@@ -13,12 +13,14 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde::de::DeserializeSeed;
 use serde_json::error::Category;
 use serde_json::value::RawValue;
 use serde_path_to_error::Segment;
 use uuid::Uuid;
 
 use super::obj::Obj;
+use super::single_pass::{BodySeed, TypedEnvelope, read_typed_envelope};
 use super::{Actor, Event, EventBody, EventType, InvalidEvent};
 
 /// A parsed, valid event.
@@ -85,20 +87,10 @@ pub(crate) struct RawEnvelope<'a> {
 /// # Errors
 /// [`InvalidEvent`] naming the bad field by its JSON path and saying what is wrong.
 pub fn parse_event(json: &[u8]) -> Result<ParsedEvent, InvalidEvent> {
-    let raw: RawEnvelope<'_> = read(json, "")?;
-    let payload = raw.payload.get();
-    let body = match raw.ty {
-        EventType::TerminalCommand => EventBody::TerminalCommand(read_str(payload, "payload")?),
-        EventType::EditorEdit => EventBody::EditorEdit(read_str(payload, "payload")?),
-        EventType::Diagnostic => EventBody::Diagnostic(read_str(payload, "payload")?),
-        EventType::DebugBundleExport => EventBody::DebugBundleExport(read_str(payload, "payload")?),
-        EventType::LlmInference => EventBody::LlmInference(read_str(payload, "payload")?),
-        EventType::ToolCall => EventBody::ToolCall(read_str(payload, "payload")?),
-        EventType::WorkflowRecovery => EventBody::WorkflowRecovery(read_str(payload, "payload")?),
-        EventType::JobLifecycle => EventBody::JobLifecycle(read_str(payload, "payload")?),
-        EventType::CapabilityDecision => EventBody::CapabilityDecision(read_str(payload, "payload")?),
-        EventType::Span => EventBody::Span(read_str(payload, "payload")?),
-        EventType::Log => EventBody::Log(read_str(payload, "payload")?),
+    // One pass when the shape is right; the reference reader names what is wrong otherwise.
+    let raw = match read_typed_envelope(json) {
+        Some(envelope) => envelope,
+        None => read_reference(json)?,
     };
     let (trace_id, trace_id_assigned) = match raw.trace_id {
         Some(id) => (id, false),
@@ -120,10 +112,50 @@ pub fn parse_event(json: &[u8]) -> Result<ParsedEvent, InvalidEvent> {
         session_span_id: raw.session_span_id,
         capability_id: raw.capability_id,
         policy_decision_id: raw.policy_decision_id,
-        body,
+        body: raw.body,
     };
     event.validate()?;
     Ok(ParsedEvent { event, trace_id_assigned })
+}
+
+/// The reference reader: the envelope with the payload as raw text, then the payload as the
+/// struct of its type; each error names its field.
+pub(super) fn read_reference(json: &[u8]) -> Result<TypedEnvelope, InvalidEvent> {
+    let raw: RawEnvelope<'_> = read(json, "")?;
+    let body = read_body(raw.ty, raw.payload.get())?;
+    Ok(TypedEnvelope {
+        ty: raw.ty,
+        event_id: raw.event_id,
+        timestamp: raw.timestamp,
+        actor: raw.actor,
+        trace_id: raw.trace_id,
+        job_id: raw.job_id,
+        model_id: raw.model_id,
+        model_session_id: raw.model_session_id,
+        wsids: raw.wsids,
+        activity_span_id: raw.activity_span_id,
+        session_span_id: raw.session_span_id,
+        capability_id: raw.capability_id,
+        policy_decision_id: raw.policy_decision_id,
+        body,
+    })
+}
+
+/// Reads a payload as the struct of `ty`; errors name the path under `payload`.
+fn read_body(ty: EventType, text: &str) -> Result<EventBody, InvalidEvent> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let first = match BodySeed(ty).deserialize(&mut de).and_then(|b| de.end().map(|()| b)) {
+        Ok(body) => return Ok(body),
+        Err(e) => e,
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let mut track = serde_path_to_error::Track::new();
+    let again = BodySeed(ty).deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track));
+    Err(match again {
+        Err(e) => describe("payload", track.path().iter(), &e),
+        // The value itself was fine: `first` is about what follows it (trailing characters).
+        Ok(_) => describe("payload", [].iter(), &first),
+    })
 }
 
 /// Reads one JSON object as `T`; errors name the path, starting with `prefix`.
