@@ -8,11 +8,14 @@
 //!   reads of an event (envelope and summary fields, the payload parsed once) vs the envelope
 //!   read and then the payload parsed again for the fields.
 //!
+//! - `write`: the canonical JSON of parsed events, vs `serde_json::to_writer` of the same.
+//!
 //! The durable, concurrent ingest figures come from `flightrec-bench ingest` (see
 //! BENCHMARKS.md); they need real fsyncs, which criterion's loop is not made for.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use flightrec::compact::summary_fields::SummaryFields;
+use flightrec::event::{Event, parse_event};
 use flightrec::ingest::prepare_json;
 use flightrec::redact::Redactor;
 use flightrec::stored::StoredEnvelope;
@@ -101,5 +104,27 @@ fn envelope(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, prepare, scan, envelope);
+/// Writing the canonical JSON of parsed events: flightrec's writer against serde_json's.
+fn write(c: &mut Criterion) {
+    let parsed: Vec<Event> =
+        events(1_000).iter().filter_map(|l| parse_event(l.as_bytes()).ok()).map(|p| p.event).collect();
+    let mut out = Vec::with_capacity(1 << 20);
+    let mut group = c.benchmark_group("write");
+    group.throughput(Throughput::Elements(parsed.len() as u64));
+    group.bench_function("flightrec_write_json", |b| {
+        b.iter(|| {
+            out.clear();
+            parsed.iter().filter(|e| e.write_json(&mut out).is_ok()).count()
+        })
+    });
+    group.bench_function("baseline_serde_json_to_writer", |b| {
+        b.iter(|| {
+            out.clear();
+            parsed.iter().filter(|e| serde_json::to_writer(&mut out, e).is_ok()).count()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, prepare, scan, envelope, write);
 criterion_main!(benches);

@@ -11,6 +11,7 @@ use serde::{Serialize, Serializer};
 use uuid::Uuid;
 
 use super::check::{StrVisitor, visit_list, visit_opt};
+use super::json_writer::JsonWriteError;
 use super::{
     Actor, CapabilityDecision, DebugBundleExport, Diagnostic, EditorEdit, EventType, JobLifecycle, LlmInference,
     OtelLog, OtelSpan, TerminalCommand, ToolCall, WorkflowRecovery, time,
@@ -152,8 +153,8 @@ impl Event {
     /// passed on rather than hidden behind a panic or an empty buffer.
     ///
     /// # Errors
-    /// Only if `serde_json` itself fails, which these types never make it do.
-    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+    /// Only if the JSON writer itself fails, which these types never make it do.
+    pub fn to_json(&self) -> Result<Vec<u8>, JsonWriteError> {
         let mut out = Vec::with_capacity(512);
         self.write_json(&mut out)?;
         Ok(out)
@@ -163,8 +164,8 @@ impl Event {
     ///
     /// # Errors
     /// As for [`Event::to_json`].
-    pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-        serde_json::to_writer(out, self)
+    pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), JsonWriteError> {
+        super::json_writer::write_json(out, self)
     }
 
     /// Calls `f` on every free-text string of the event: the optional string fields of the

@@ -19,6 +19,7 @@
 mod check;
 mod envelope;
 mod error;
+mod json_writer;
 mod model;
 mod names;
 mod obj;
@@ -33,6 +34,7 @@ mod workspace;
 pub use check::Range;
 pub use envelope::{Event, EventBody, OPTIONAL_FIELDS};
 pub use error::{InvalidEvent, MAX_REASON, UnknownName};
+pub use json_writer::{JsonWriteError, write_json, write_str};
 pub use model::{Idempotency, LlmInference, SideEffect, Timing, TokenUsage, ToolCall, ToolError, Transport};
 pub(crate) use names::string_enum;
 pub use names::{Actor, EventType};

@@ -59,6 +59,8 @@ pub fn with_rfc3339<R>(t: &DateTime<Utc>, f: impl FnOnce(&str) -> R) -> R {
 /// `YYYY-MM-DDThh:mm:ss.ffffffZ`, or `None` when `t` needs another width (a year outside
 /// 0..=9999) or a leap second (chrono's `:60`).
 fn fixed_width(t: &DateTime<Utc>) -> Option<[u8; 27]> {
+    // The naive value once: each field read from a `DateTime` adds the (zero) offset again.
+    let t = t.naive_utc();
     let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
     let nanos = t.nanosecond();
     if nanos >= 1_000_000_000 {
