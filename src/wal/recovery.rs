@@ -17,8 +17,8 @@ use super::segments::{MappedSegment, SegmentDir};
 use crate::fsio::{Fs, create_dir_durable, remove_file_durable, write_file_durable};
 
 /// Called for every valid event record recovery replays, in LSN order, with the mapping of the
-/// sealed segment it lies in (None for the newest segment, which is read into a buffer as long
-/// as its preallocated file: nobody should keep references into that).
+/// sealed segment it lies in (None for the newest segment, mapped for the scan alone and
+/// reopened for appends afterwards: nobody may keep references into that).
 pub type Replay<'r> = dyn FnMut(Option<&MappedSegment>, EventRecord<'_>) + 'r;
 
 /// Recovers a WAL directory for writing and returns the active segment to append to,
@@ -40,7 +40,7 @@ pub fn recover(
     let n = segments.len();
     for (i, seg) in segments.iter().enumerate() {
         let (path, newest) = (&seg.path, i + 1 == n);
-        let bytes = dir.read(path, !newest)?;
+        let bytes = if newest { dir.map_newest_in_recovery(path)? } else { dir.read(path, true)? };
         let scanned = scan_segment(&bytes, &mut |rec| replay(bytes.mapping(), rec));
         let seg_report = segment_report(path, seg.first_lsn, bytes.len() as u64, scanned.clone());
         for d in seg_report.damage.iter().chain(seg_report.torn_tail.iter()) {
