@@ -92,27 +92,19 @@ pub fn parse_event(json: &[u8]) -> Result<ParsedEvent, InvalidEvent> {
         Some(envelope) => envelope,
         None => read_reference(json)?,
     };
-    let (trace_id, trace_id_assigned) = match raw.trace_id {
-        Some(id) => (id, false),
-        None if raw.ty.requires_trace_id() => {
-            return Err(InvalidEvent::new("trace_id", format!("required for {} events", raw.ty)));
+    let TypedEnvelope { mut event, trace_id } = raw;
+    let trace_id_assigned = match trace_id {
+        Some(id) => {
+            event.trace_id = id;
+            false
         }
-        None => (Uuid::new_v4(), true),
-    };
-    let event = Event {
-        event_id: raw.event_id,
-        timestamp: raw.timestamp,
-        actor: raw.actor,
-        trace_id,
-        job_id: raw.job_id,
-        model_id: raw.model_id,
-        model_session_id: raw.model_session_id,
-        wsids: raw.wsids,
-        activity_span_id: raw.activity_span_id,
-        session_span_id: raw.session_span_id,
-        capability_id: raw.capability_id,
-        policy_decision_id: raw.policy_decision_id,
-        body: raw.body,
+        None if event.event_type().requires_trace_id() => {
+            return Err(InvalidEvent::new("trace_id", format!("required for {} events", event.event_type())));
+        }
+        None => {
+            event.trace_id = Uuid::new_v4();
+            true
+        }
     };
     event.validate()?;
     Ok(ParsedEvent { event, trace_id_assigned })
@@ -123,12 +115,11 @@ pub fn parse_event(json: &[u8]) -> Result<ParsedEvent, InvalidEvent> {
 pub(super) fn read_reference(json: &[u8]) -> Result<TypedEnvelope, InvalidEvent> {
     let raw: RawEnvelope<'_> = read(json, "")?;
     let body = read_body(raw.ty, raw.payload.get())?;
-    Ok(TypedEnvelope {
-        ty: raw.ty,
+    let event = Event {
         event_id: raw.event_id,
         timestamp: raw.timestamp,
         actor: raw.actor,
-        trace_id: raw.trace_id,
+        trace_id: Uuid::nil(),
         job_id: raw.job_id,
         model_id: raw.model_id,
         model_session_id: raw.model_session_id,
@@ -138,7 +129,8 @@ pub(super) fn read_reference(json: &[u8]) -> Result<TypedEnvelope, InvalidEvent>
         capability_id: raw.capability_id,
         policy_decision_id: raw.policy_decision_id,
         body,
-    })
+    };
+    Ok(TypedEnvelope { event, trace_id: raw.trace_id })
 }
 
 /// Reads a payload as the struct of `ty`; errors name the path under `payload`.

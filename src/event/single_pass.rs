@@ -19,25 +19,15 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::obj::object;
-use super::{Actor, EventBody, EventType};
+use super::{Actor, Event, EventBody, EventType};
 
-/// An envelope whose payload is read into its type; `trace_id` is still as sent.
+/// An event as read, before `trace_id` is settled: `event.trace_id` is the nil UUID until
+/// [`parse_event`](super::parse_event) sets the one sent or assigns one.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct TypedEnvelope {
-    pub ty: EventType,
-    pub event_id: Uuid,
-    pub timestamp: DateTime<Utc>,
-    pub actor: Actor,
+    pub event: Event,
+    /// The `trace_id` as sent.
     pub trace_id: Option<Uuid>,
-    pub job_id: Option<String>,
-    pub model_id: Option<String>,
-    pub model_session_id: Option<String>,
-    pub wsids: Option<Vec<String>>,
-    pub activity_span_id: Option<String>,
-    pub session_span_id: Option<String>,
-    pub capability_id: Option<String>,
-    pub policy_decision_id: Option<String>,
-    pub body: EventBody,
 }
 
 /// Reads one event in one pass, or `None` when it is not a valid shape (or not UTF-8).
@@ -190,12 +180,11 @@ impl Slots<'_> {
             (None, Some(raw)) => read_raw_body(ty, raw)?,
             (None, None) => return Err(E::missing_field("payload")),
         };
-        Ok(TypedEnvelope {
-            ty,
+        let event = Event {
             event_id: self.event_id.ok_or_else(|| E::missing_field("event_id"))?,
             timestamp: self.timestamp.ok_or_else(|| E::missing_field("timestamp"))?.0,
             actor: self.actor.ok_or_else(|| E::missing_field("actor"))?,
-            trace_id: self.trace_id.flatten(),
+            trace_id: Uuid::nil(),
             job_id: self.job_id.flatten(),
             model_id: self.model_id.flatten(),
             model_session_id: self.model_session_id.flatten(),
@@ -205,7 +194,8 @@ impl Slots<'_> {
             capability_id: self.capability_id.flatten(),
             policy_decision_id: self.policy_decision_id.flatten(),
             body,
-        })
+        };
+        Ok(TypedEnvelope { event, trace_id: self.trace_id.flatten() })
     }
 }
 
