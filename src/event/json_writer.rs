@@ -147,6 +147,22 @@ fn write_escape(out: &mut Vec<u8>, b: u8) {
     out.extend_from_slice(&[b'\\', short]);
 }
 
+/// The `serialize_<integer>` methods of a serializer, each `$body` with the serializer as
+/// `$w` and the integer as `$v`.
+macro_rules! integers {
+    (|$w:ident, $v:ident| $body:expr) => {
+        integers!(@each |$w, $v| $body; serialize_i8: i8, serialize_i16: i16, serialize_i32: i32,
+            serialize_i64: i64, serialize_i128: i128, serialize_u8: u8, serialize_u16: u16,
+            serialize_u32: u32, serialize_u64: u64, serialize_u128: u128);
+    };
+    (@each |$w:ident, $v:ident| $body:expr; $($method:ident: $ty:ty),*) => {$(
+        fn $method(self, $v: $ty) -> Result<(), JsonWriteError> {
+            let $w = self;
+            $body
+        }
+    )*};
+}
+
 struct Writer<'a> {
     out: &'a mut Vec<u8>,
 }
@@ -211,46 +227,10 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
         self.out.extend_from_slice(if v { b"true" } else { b"false" });
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> Result<(), JsonWriteError> {
-        self.int(v);
+    integers!(|w, v| {
+        w.int(v);
         Ok(())
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), JsonWriteError> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), JsonWriteError> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), JsonWriteError> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_i128(self, v: i128) -> Result<(), JsonWriteError> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), JsonWriteError> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), JsonWriteError> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), JsonWriteError> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), JsonWriteError> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u128(self, v: u128) -> Result<(), JsonWriteError> {
-        self.int(v);
-        Ok(())
-    }
+    });
     fn serialize_f32(self, v: f32) -> Result<(), JsonWriteError> {
         self.float(v)
     }
@@ -358,38 +338,26 @@ impl ser::SerializeSeq for Compound<'_, '_> {
     }
 }
 
-impl ser::SerializeTuple for Compound<'_, '_> {
-    type Ok = ();
-    type Error = JsonWriteError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), JsonWriteError> {
-        ser::SerializeSeq::serialize_element(self, value)
-    }
-    fn end(self) -> Result<(), JsonWriteError> {
-        ser::SerializeSeq::end(self)
-    }
+/// The tuple kinds are written as lists: each delegates to [`ser::SerializeSeq`].
+macro_rules! as_seq {
+    ($($tr:ident :: $method:ident),*) => {$(
+        impl ser::$tr for Compound<'_, '_> {
+            type Ok = ();
+            type Error = JsonWriteError;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), JsonWriteError> {
+                ser::SerializeSeq::serialize_element(self, value)
+            }
+            fn end(self) -> Result<(), JsonWriteError> {
+                ser::SerializeSeq::end(self)
+            }
+        }
+    )*};
 }
-
-impl ser::SerializeTupleStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = JsonWriteError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), JsonWriteError> {
-        ser::SerializeSeq::serialize_element(self, value)
-    }
-    fn end(self) -> Result<(), JsonWriteError> {
-        ser::SerializeSeq::end(self)
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_, '_> {
-    type Ok = ();
-    type Error = JsonWriteError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), JsonWriteError> {
-        ser::SerializeSeq::serialize_element(self, value)
-    }
-    fn end(self) -> Result<(), JsonWriteError> {
-        ser::SerializeSeq::end(self)
-    }
-}
+as_seq!(
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
 impl ser::SerializeMap for Compound<'_, '_> {
     type Ok = ();
@@ -470,30 +438,7 @@ impl ser::Serializer for KeyWriter<'_> {
     fn serialize_bool(self, v: bool) -> Result<(), JsonWriteError> {
         self.quoted(if v { "true" } else { "false" })
     }
-    fn serialize_i8(self, v: i8) -> Result<(), JsonWriteError> {
-        self.quoted(itoa::Buffer::new().format(v))
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), JsonWriteError> {
-        self.quoted(itoa::Buffer::new().format(v))
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), JsonWriteError> {
-        self.quoted(itoa::Buffer::new().format(v))
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), JsonWriteError> {
-        self.quoted(itoa::Buffer::new().format(v))
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), JsonWriteError> {
-        self.quoted(itoa::Buffer::new().format(v))
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), JsonWriteError> {
-        self.quoted(itoa::Buffer::new().format(v))
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), JsonWriteError> {
-        self.quoted(itoa::Buffer::new().format(v))
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), JsonWriteError> {
-        self.quoted(itoa::Buffer::new().format(v))
-    }
+    integers!(|w, v| w.quoted(itoa::Buffer::new().format(v)));
     fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<(), JsonWriteError> {
         self.quoted(variant)
     }
