@@ -4,7 +4,8 @@
 //! When `type` comes before `payload` (canonical JSON, and what clients send), the payload is
 //! read straight into the struct of its type; otherwise it is kept as raw text and read once
 //! the type is known. This path only says yes or no: on any failure the caller parses again
-//! the reference way ([`RawEnvelope`](super::parse::RawEnvelope)), which names the bad field.
+//! the reference way (the derived `RawEnvelope` of `parse.rs`), which names the bad
+//! field.
 //!
 //! Invariant: what this path accepts, the reference path accepts, with an equal result. It
 //! asks for the same things: a JSON object, no unknown field, no field twice, every required
@@ -205,98 +206,4 @@ fn read_raw_body<E: de::Error>(ty: EventType, raw: &RawValue) -> Result<EventBod
     let body = BodySeed(ty).deserialize(&mut de).map_err(E::custom)?;
     de.end().map_err(E::custom)?;
     Ok(body)
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::panic)]
-mod tests {
-    use super::read_typed_envelope;
-    use crate::event::parse::read_reference;
-
-    /// Checks the invariant on one input: what the one pass accepts, the reference accepts
-    /// with an equal result; and it accepts everything the reference does.
-    fn agree(json: &str) -> bool {
-        let fast = read_typed_envelope(json.as_bytes());
-        let reference = read_reference(json.as_bytes());
-        match (&fast, &reference) {
-            (Some(f), Ok(r)) => assert_eq!(f, r, "{json}"),
-            (None, Err(_)) => {}
-            _ => panic!("the one pass says {:?}, the reference {:?}: {json}", fast.is_some(), reference.is_ok()),
-        }
-        fast.is_some()
-    }
-
-    /// The same object with its keys sorted: `payload` then comes before `type`.
-    fn sorted_keys(json: &str) -> String {
-        let v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).unwrap();
-        let sorted: std::collections::BTreeMap<_, _> = v.into_iter().collect();
-        serde_json::to_string(&sorted).unwrap()
-    }
-
-    /// Odd variants of a valid event: each breaks one rule, or none in an unusual way.
-    fn variants(json: &str) -> Vec<String> {
-        let body = json.strip_prefix('{').unwrap();
-        let sorted = sorted_keys(json);
-        let sorted_body = sorted.strip_prefix('{').unwrap();
-        vec![
-            sorted.clone(),
-            format!("{{\"extra\":1,{body}"),
-            format!("{{\"type\":\"log\",{body}"),
-            format!("{{\"job_id\":null,{body}"),
-            format!("{{\"job_id\":null,{sorted_body}"),
-            format!("{{\"trace_id\":null,{body}"),
-            format!("{{\"payload\":{{}},{body}"),
-            format!("{{\"payload\":{{}},{sorted_body}"),
-            format!("{json} x"),
-            format!("{json}  "),
-            json.replacen("\"type\"", "\"typ\\u0065\"", 1),
-            json.replacen("\"payload\":{", "\"payload\":{\"zz\":1,", 1),
-            sorted.replacen("\"payload\":{", "\"payload\":{\"zz\":1,", 1),
-            json.replacen("\"payload\":{", "\"payload\":[{", 1).replacen("}}", "}]}", 1),
-            json.replacen("\"actor\":\"", "\"actor\":\"x", 1),
-            json.replacen("\"event_id\":\"", "\"event_id\":\"0", 1),
-            json.replacen("\"timestamp\":\"", "\"timestamp\":\"1", 1),
-            json.replacen("\"event_id\"", "\"eventid\"", 1),
-            sorted.replacen("\"type\":\"", "\"type\":\"x", 1),
-            json.replacen("\"payload\":", "\"payload\":null,\"p\":", 1),
-        ]
-    }
-
-    #[test]
-    fn the_one_pass_accepts_what_the_reference_accepts_and_reads_it_alike() {
-        let mut g = crate::workload::Generator::new(11, chrono::Utc::now(), 1_000);
-        let (mut accepted, mut refused) = (0, 0);
-        for _ in 0..400 {
-            let json = g.next_json();
-            assert!(agree(&json), "a generated event is read in one pass: {json}");
-            for v in variants(&json) {
-                if agree(&v) { accepted += 1 } else { refused += 1 }
-            }
-        }
-        let samples = include_str!("../../tests/data/sample-events.ndjson");
-        for line in samples.lines().filter(|l| !l.trim().is_empty()) {
-            agree(line);
-            for v in variants(line) {
-                agree(&v);
-            }
-        }
-        // Both kinds occur, so neither side of the invariant is checked vacuously.
-        assert!(accepted > 1_000 && refused > 4_000, "accepted {accepted}, refused {refused}");
-    }
-
-    #[test]
-    fn the_fuzz_regressions_agree() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/fuzz/event_parse");
-        let mut n = 0;
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-            let fast = read_typed_envelope(&bytes);
-            let reference = read_reference(&bytes);
-            if let Some(f) = fast {
-                assert_eq!(Ok(f), reference);
-            }
-            n += 1;
-        }
-        assert!(n > 0);
-    }
 }
