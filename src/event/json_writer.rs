@@ -3,7 +3,7 @@
 //! It writes what `serde_json::to_writer` writes, byte for byte (the tests compare them), but
 //! looks for the bytes a string must escape eight at a time: strings are most of an event, and
 //! serde_json's escaper, one table lookup per byte, was the largest single cost of preparing
-//! one (14 % of the samples).
+//! one (BENCHMARKS.md, "prepare, fifth session").
 //!
 //! Invariants: the output is always valid JSON; strings escape exactly `"`, `\` and the
 //! control characters below U+0020 (the short forms `\b \t \n \f \r`, else `\u00XX` with

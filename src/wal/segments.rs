@@ -175,9 +175,9 @@ impl SegmentDir {
     }
 
     /// The newest segment for recovery's scan: mapped, where [`SegmentDir::read`] copies it.
-    /// The file is preallocated, mostly zeros, and the scan stops at the first zero header
-    /// after its check that the rest is zero; copying all of it into fresh memory was a third
-    /// of replay's time. Read when it cannot be mapped (an empty file).
+    /// The file is preallocated, mostly zeros, and a copy would fault in and clear that much
+    /// fresh memory at every open (BENCHMARKS.md, "Recovery"). Read when it cannot be mapped
+    /// (an empty file).
     pub fn map_newest_in_recovery(&self, path: &Path) -> Result<SegmentBytes, WalError> {
         let file = self.fs.open_read(path).map_err(io_err("open segment", path))?;
         // SAFETY: only recovery calls this, while the data directory's lock keeps every other
