@@ -20,7 +20,7 @@ use serde_path_to_error::Segment;
 use uuid::Uuid;
 
 use super::obj::Obj;
-use super::single_pass::{BodySeed, TypedEnvelope, read_typed_envelope};
+use super::single_pass::{BodySeed, TypedEnvelope, read_body_text, read_typed_envelope};
 use super::{Actor, Event, EventBody, EventType, InvalidEvent};
 
 /// A parsed, valid event.
@@ -135,8 +135,7 @@ pub(super) fn read_reference(json: &[u8]) -> Result<TypedEnvelope, InvalidEvent>
 
 /// Reads a payload as the struct of `ty`; errors name the path under `payload`.
 fn read_body(ty: EventType, text: &str) -> Result<EventBody, InvalidEvent> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let first = match BodySeed(ty).deserialize(&mut de).and_then(|b| de.end().map(|()| b)) {
+    let first = match read_body_text(ty, text) {
         Ok(body) => return Ok(body),
         Err(e) => e,
     };

@@ -13,13 +13,13 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::obj::object;
+use super::time::Timestamp;
 use super::{Actor, Event, EventBody, EventType};
 
 /// An event as read, before `trace_id` is settled: `event.trace_id` is the nil UUID until
@@ -106,15 +106,6 @@ struct Slots<'de> {
     raw_payload: Seen<&'de RawValue>,
 }
 
-/// A timestamp read as the envelope's `timestamp` is.
-struct Timestamp(DateTime<Utc>);
-
-impl<'de> Deserialize<'de> for Timestamp {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        super::time::deserialize(d).map(Timestamp)
-    }
-}
-
 /// Stores the next value in `slot`, refusing a key given twice.
 fn put<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
     map: &mut A,
@@ -178,7 +169,7 @@ impl Slots<'_> {
         let ty = self.ty.ok_or_else(|| E::missing_field("type"))?;
         let body = match (self.body, self.raw_payload) {
             (Some(body), _) => body,
-            (None, Some(raw)) => read_raw_body(ty, raw)?,
+            (None, Some(raw)) => read_body_text(ty, raw.get()).map_err(E::custom)?,
             (None, None) => return Err(E::missing_field("payload")),
         };
         let event = Event {
@@ -200,10 +191,11 @@ impl Slots<'_> {
     }
 }
 
-/// A payload that came before `type`, read now that the type is known.
-fn read_raw_body<E: de::Error>(ty: EventType, raw: &RawValue) -> Result<EventBody, E> {
-    let mut de = serde_json::Deserializer::from_str(raw.get());
-    let body = BodySeed(ty).deserialize(&mut de).map_err(E::custom)?;
-    de.end().map_err(E::custom)?;
+/// Reads `text`, all of it, as a payload of type `ty`: for a payload that came before `type`,
+/// and for the reference reader's first try.
+pub(super) fn read_body_text(ty: EventType, text: &str) -> Result<EventBody, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let body = BodySeed(ty).deserialize(&mut de)?;
+    de.end()?;
     Ok(body)
 }

@@ -130,15 +130,17 @@ pub mod option {
     /// # Errors
     /// When the value is neither null nor an RFC 3339 string with an offset.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-        Ok(Option::<Wrapped>::deserialize(d)?.map(|w| w.0))
+        Ok(Option::<super::Timestamp>::deserialize(d)?.map(|w| w.0))
     }
+}
 
-    struct Wrapped(DateTime<Utc>);
+/// A timestamp read as [`deserialize`] reads it, as a type of its own: for an `Option` of one
+/// and for hand-written visitors, which need a `Deserialize` type rather than a function.
+pub(crate) struct Timestamp(pub DateTime<Utc>);
 
-    impl<'de> Deserialize<'de> for Wrapped {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            super::deserialize(d).map(Wrapped)
-        }
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize(d).map(Timestamp)
     }
 }
 
