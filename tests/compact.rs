@@ -231,7 +231,6 @@ fn count_and_distinct(data_dir: &Path) -> (u64, u64) {
 
 #[test]
 fn a_crash_at_each_compaction_step_is_finished_on_restart() {
-    let n = sample_lines().len() as u64;
     for step in ["compact:before_rename", "compact:after_rename", "compact:after_catalog"] {
         let tmp = tempfile::tempdir().unwrap();
         record(tmp.path(), &sample_lines(), 6);
@@ -242,23 +241,71 @@ fn a_crash_at_each_compaction_step_is_finished_on_restart() {
             .env("FLIGHTREC_FAILPOINT", step)
             .output()
             .unwrap();
-        assert_eq!(crashed.status.code(), None, "{step}: the child must die by SIGABRT");
-        assert!(String::from_utf8_lossy(&crashed.stderr).contains(&format!("failpoint {step}")));
-        let wal_files = std::fs::read_dir(tmp.path().join("wal")).unwrap().count();
-        assert!(wal_files > 1, "{step}: the crashed segment is still in the WAL");
-
-        let out = flightrec(tmp.path(), &["compact"]);
-        assert_eq!(out.status.code(), Some(0), "{step}: {}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(count_and_distinct(tmp.path()), (n, n), "{step}: every event exactly once");
-        let tmp_files = walk(&tmp.path().join("events")).into_iter().filter(|p| p.ends_with(".tmp")).count();
-        assert_eq!(tmp_files, 0, "{step}: no temporary file is left");
-        let wal_left: Vec<_> = std::fs::read_dir(tmp.path().join("wal")).unwrap().map(|e| e.unwrap().path()).collect();
-        assert_eq!(wal_left.len(), 1, "{step}: compacted WAL segments are deleted: {wal_left:?}");
-        let stats = flightrec(tmp.path(), &["stats", "--json"]);
-        let v: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
-        assert_eq!(v["events"], n, "{step}");
-        assert_eq!(v["compacted_events"], n, "{step}");
+        assert_crashed_and_finished_on_restart(tmp.path(), step, &crashed);
     }
+}
+
+/// The data directory the child of the test below compacts (set only in that child).
+const CRASH_CHILD_DIR: &str = "FLIGHTREC_TEST_CRASH_CHILD_DIR";
+
+/// The child process of the test below: compacts the directory it is given with one segment
+/// per catalog transaction, so each transaction runs while the next segment is written,
+/// until the armed failpoint aborts it. Run alone (without the variable) it does nothing.
+#[test]
+fn crash_child_compacting_one_segment_per_transaction() {
+    let Ok(dir) = std::env::var(CRASH_CHILD_DIR) else { return };
+    let mut c = Compactor::open(&Layout::new(Path::new(&dir))).unwrap();
+    c.set_segments_per_transaction(1);
+    let report = c.run_once();
+    panic!("the failpoint did not fire: {report:?}");
+}
+
+#[test]
+fn a_crash_while_a_transaction_overlaps_writing_the_next_segment_is_finished_on_restart() {
+    let steps = [
+        "compact:after_catalog@1",
+        "compact:before_rename@2",
+        "compact:after_rename@2",
+        "compact:after_catalog@2",
+        "compact:before_rename@3",
+    ];
+    for step in steps {
+        let tmp = tempfile::tempdir().unwrap();
+        record(tmp.path(), &sample_lines(), 6);
+        let sealed = common::segments(&tmp.path().join("wal")).len() - 1;
+        assert!(sealed >= 3, "{sealed} sealed segments");
+        let crashed = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "crash_child_compacting_one_segment_per_transaction", "--nocapture", "--test-threads=1"])
+            .env(CRASH_CHILD_DIR, tmp.path())
+            .env("FLIGHTREC_FAILPOINT", step)
+            .output()
+            .unwrap();
+        let name = step.split_once('@').unwrap().0;
+        assert_crashed_and_finished_on_restart(tmp.path(), name, &crashed);
+    }
+}
+
+/// `crashed` died at failpoint `step` with compacted work left, and `flightrec compact` then
+/// finishes it: every event once, no temporary file, only the newest WAL segment left.
+fn assert_crashed_and_finished_on_restart(data_dir: &Path, step: &str, crashed: &std::process::Output) {
+    let n = sample_lines().len() as u64;
+    let stderr = String::from_utf8_lossy(&crashed.stderr);
+    assert_eq!(crashed.status.code(), None, "{step}: the child must die by SIGABRT: {stderr}");
+    assert!(stderr.contains(&format!("failpoint {step}")), "{step}: {stderr}");
+    let wal_files = std::fs::read_dir(data_dir.join("wal")).unwrap().count();
+    assert!(wal_files > 1, "{step}: the crashed segment is still in the WAL");
+
+    let out = flightrec(data_dir, &["compact"]);
+    assert_eq!(out.status.code(), Some(0), "{step}: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(count_and_distinct(data_dir), (n, n), "{step}: every event exactly once");
+    let tmp_files = walk(&data_dir.join("events")).into_iter().filter(|p| p.ends_with(".tmp")).count();
+    assert_eq!(tmp_files, 0, "{step}: no temporary file is left");
+    let wal_left: Vec<_> = std::fs::read_dir(data_dir.join("wal")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(wal_left.len(), 1, "{step}: compacted WAL segments are deleted: {wal_left:?}");
+    let stats = flightrec(data_dir, &["stats", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(v["events"], n, "{step}");
+    assert_eq!(v["compacted_events"], n, "{step}");
 }
 
 fn walk(dir: &Path) -> Vec<String> {
@@ -395,6 +442,8 @@ fn each_transaction_releases_its_segments_ranges_before_the_run_reads_the_next()
     let mut report = flightrec::compact::CompactReport::default();
     let wal = tmp.path().join("wal");
     c.run_releasing(&mut report, &mut |ranges| {
+        let thread = std::thread::current();
+        assert_eq!(thread.name(), Some("compact-record"), "recorded while the run went on writing");
         for range in ranges {
             released.push((*range, common::segments(&wal).len()));
         }

@@ -272,31 +272,46 @@ fn parquet_counts(dir: &Path) -> (String, String) {
 #[test]
 fn a_failed_compaction_step_is_reported_and_the_next_run_finishes_without_duplicates() {
     let mut fired = 0;
-    for op in [Op::Fsync, Op::Rename, Op::DirFsync, Op::Remove, Op::CreateDir, Op::Open, Op::ReadDir] {
-        for nth in [1, 2, 4] {
-            let tmp = tempfile::tempdir().unwrap();
-            let events = sealed_segments(tmp.path(), 0);
-            let fs = Arc::new(FaultyFs::new());
-            let layout = Layout::new(tmp.path()).with_fs(fs.clone());
-            let mut compactor = Compactor::open(&layout).unwrap();
-            fs.arm(op, nth, Fault::Errno(libc::EIO));
-            match compactor.run_once() {
-                Err(e) => {
-                    assert_eq!(e.code(), "HSK-500-IO", "{op:?} #{nth}: {e}");
-                    fired += 1;
-                }
-                // The run's first open is the read-ahead hint for the segment it compacts next
-                // (`SegmentDir::prefetch`), which is best-effort: the open that reads it is next.
-                Ok(_) => assert!(nth > 1 || op == Op::Open, "{op:?}: the first such call of a compaction run fails it"),
+    // One transaction for all segments, then one per segment (each recorded on the catalog
+    // thread while the next segment is written).
+    for per_transaction in [64, 1] {
+        for op in [Op::Fsync, Op::Rename, Op::DirFsync, Op::Remove, Op::CreateDir, Op::Open, Op::ReadDir] {
+            for nth in [1, 2, 4] {
+                fired += fail_a_compaction_step(per_transaction, op, nth);
             }
-            fs.disarm();
-            compactor.run_once().unwrap_or_else(|e| panic!("{op:?} #{nth}: the next run finishes: {e}"));
-            let n = events.to_string();
-            assert_eq!(parquet_counts(tmp.path()), (n.clone(), n), "{op:?} #{nth}: every event once");
-            assert_eq!(segments(&tmp.path().join("wal")).len(), 1, "{op:?} #{nth}: only the writer's segment is left");
         }
     }
-    eprintln!("{fired} of 21 armed compaction faults fired; every run after one finished");
+    eprintln!("{fired} of 42 armed compaction faults fired; every run after one finished");
+}
+
+/// Compacts three sealed segments with the `nth` call of `op` failing; 1 when it fired.
+fn fail_a_compaction_step(per_transaction: usize, op: Op, nth: u64) -> usize {
+    let tmp = tempfile::tempdir().unwrap();
+    let events = sealed_segments(tmp.path(), 0);
+    let fs = Arc::new(FaultyFs::new());
+    let layout = Layout::new(tmp.path()).with_fs(fs.clone());
+    let mut compactor = Compactor::open(&layout).unwrap();
+    compactor.set_segments_per_transaction(per_transaction);
+    fs.arm(op, nth, Fault::Errno(libc::EIO));
+    let what = format!("{op:?} #{nth}, {per_transaction} segments per transaction");
+    let fired = match compactor.run_once() {
+        Err(e) => {
+            assert_eq!(e.code(), "HSK-500-IO", "{what}: {e}");
+            1
+        }
+        // The run's first open is the read-ahead hint for the segment it compacts next
+        // (`SegmentDir::prefetch`), which is best-effort: the open that reads it is next.
+        Ok(_) => {
+            assert!(nth > 1 || op == Op::Open, "{what}: the first such call of a compaction run fails it");
+            0
+        }
+    };
+    fs.disarm();
+    compactor.run_once().unwrap_or_else(|e| panic!("{what}: the next run finishes: {e}"));
+    let n = events.to_string();
+    assert_eq!(parquet_counts(tmp.path()), (n.clone(), n), "{what}: every event once");
+    assert_eq!(segments(&tmp.path().join("wal")).len(), 1, "{what}: only the writer's segment is left");
+    fired
 }
 
 #[test]

@@ -17,7 +17,7 @@ use duckdb::arrow::record_batch::RecordBatch;
 use super::batch::BatchBuilder;
 use super::summary_fields::SummaryFields;
 use crate::stored::{StoredEnvelope, canonical_micros};
-use crate::wal::{Corruption, EventRecord, MappedSegment, SegmentScan, scan_segment};
+use crate::wal::{Corruption, MappedSegment, SegmentScan, scan_segment};
 
 /// Rows per Parquet row group: files are sorted by time, so a trace, job or one-hour lookup
 /// decompresses only the row groups of its time span. 2,048 made lookups no faster but full
@@ -49,7 +49,8 @@ const RELEASE_STEP: usize = 4 << 20;
 /// A verified segment's events in file order, decoded a row group at a time.
 pub struct SortedSegment<'a> {
     segment: u64,
-    records: Vec<EventRecord<'a>>,
+    bytes: SegmentText<'a>,
+    records: Vec<RecordAt>,
     /// Indexes into `records` of the events with a key, in file order.
     order: Vec<u32>,
     dates: Vec<DateRows>,
@@ -58,36 +59,63 @@ pub struct SortedSegment<'a> {
     pub undecodable: u64,
     /// LSN of the last valid event record.
     pub last_lsn: Option<u64>,
-    /// The mapping `records` point into, whose pages are released as row groups are decoded.
-    mapping: Option<&'a MappedSegment>,
+}
+
+/// The bytes a sorted segment's records are in: borrowed, or a mapping it holds, whose pages
+/// are released as row groups are decoded (so a sorted segment can be handed to another
+/// thread with its mapping).
+enum SegmentText<'a> {
+    Borrowed(&'a [u8]),
+    Mapped(MappedSegment),
+}
+
+impl SegmentText<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            SegmentText::Borrowed(bytes) => bytes,
+            SegmentText::Mapped(mapping) => mapping,
+        }
+    }
+
+    fn mapping(&self) -> Option<&MappedSegment> {
+        match self {
+            SegmentText::Borrowed(_) => None,
+            SegmentText::Mapped(mapping) => Some(mapping),
+        }
+    }
+}
+
+/// A verified event record: where its JSON is in the segment.
+struct RecordAt {
+    json: Range<usize>,
+    lsn: u64,
+    redacted: bool,
 }
 
 impl<'a> SortedSegment<'a> {
     /// Verifies the segment `bytes` (whose first LSN is `segment`) and sorts its events; the
     /// error says its header is unreadable.
     pub fn new(bytes: &'a [u8], segment: u64) -> Result<SortedSegment<'a>, Corruption> {
-        SortedSegment::build(bytes, segment, None)
+        SortedSegment::build(SegmentText::Borrowed(bytes), segment)
     }
 
-    /// [`SortedSegment::new`] of a mapped segment whose pages leave the resident set as they
-    /// are verified, and then each row group's once it is decoded: compacting a segment keeps
-    /// the pages of the row groups in flight resident, not the whole mapping (a page that is
-    /// read again, e.g. one two row groups share, comes back from the page cache).
-    pub fn new_mapped(mapping: &'a MappedSegment, segment: u64) -> Result<SortedSegment<'a>, Corruption> {
-        SortedSegment::build(mapping, segment, Some(mapping))
+    /// [`SortedSegment::new`] of a mapped segment, which it keeps: its pages leave the
+    /// resident set as they are verified, and then each row group's once it is decoded:
+    /// compacting a segment keeps the pages of the row groups in flight resident, not the
+    /// whole mapping (a page that is read again, e.g. one two row groups share, comes back
+    /// from the page cache).
+    pub fn new_mapped(mapping: MappedSegment, segment: u64) -> Result<SortedSegment<'static>, Corruption> {
+        SortedSegment::build(SegmentText::Mapped(mapping), segment)
     }
 
-    fn build(
-        bytes: &'a [u8],
-        segment: u64,
-        mapping: Option<&'a MappedSegment>,
-    ) -> Result<SortedSegment<'a>, Corruption> {
-        let mut records: Vec<EventRecord<'a>> = Vec::new();
+    fn build(bytes: SegmentText<'a>, segment: u64) -> Result<SortedSegment<'a>, Corruption> {
+        let mut records: Vec<RecordAt> = Vec::new();
         let mut keys: Vec<Key> = Vec::new();
         let mut types: HashMap<String, u32> = HashMap::new();
-        let (base, mut released) = (bytes.as_ptr() as usize, 0usize);
+        let (text, mapping) = (bytes.bytes(), bytes.mapping());
+        let (base, mut released) = (text.as_ptr() as usize, 0usize);
         // One pass reads each page once: verified, keyed, then released.
-        let scan = scan_segment(bytes, &mut |rec| {
+        let scan = scan_segment(text, &mut |rec| {
             let at = (rec.json.as_ptr() as usize).saturating_sub(base);
             if let Some(mapping) = mapping.filter(|_| at >= released + RELEASE_STEP) {
                 mapping.release(released..at);
@@ -101,7 +129,7 @@ impl<'a> SortedSegment<'a> {
                 };
                 keys.push(Key { micros, lsn: rec.lsn, ty, record });
             }
-            records.push(rec);
+            records.push(RecordAt { json: at..at + rec.json.len(), lsn: rec.lsn, redacted: rec.redacted });
         })?;
         if let Some(mapping) = mapping {
             mapping.release(released..mapping.len());
@@ -120,7 +148,7 @@ impl<'a> SortedSegment<'a> {
             }
         }
         let order = keys.into_iter().map(|k| k.record).collect();
-        Ok(SortedSegment { segment, records, order, dates, scan, undecodable, last_lsn, mapping })
+        Ok(SortedSegment { segment, bytes, records, order, dates, scan, undecodable, last_lsn })
     }
 
     /// The UTC dates of the events, in order, with their rows.
@@ -142,22 +170,29 @@ impl<'a> SortedSegment<'a> {
     /// The events at `rows` (positions in the file order) as a batch in that order (columns
     /// of [`BatchBuilder::finish`]), and how many of them did not decode after all.
     pub fn decode(&self, rows: Range<usize>) -> Result<(RecordBatch, u64), ArrowError> {
-        let records: Vec<&EventRecord<'a>> =
+        let records: Vec<&RecordAt> =
             self.order.get(rows).unwrap_or_default().iter().filter_map(|i| self.records.get(*i as usize)).collect();
         let json_bytes = records.iter().map(|r| r.json.len()).sum();
         let mut builder = BatchBuilder::with_capacity(records.len(), json_bytes);
         let mut undecodable = 0u64;
+        let text = self.bytes.bytes();
         for rec in &records {
+            let json = text.get(rec.json.clone()).unwrap_or_default();
             // The summary fields are read in the one pass over the payload that checks it.
-            match StoredEnvelope::parse_with(rec.json, SummaryFields::read) {
+            match StoredEnvelope::parse_with(json, SummaryFields::read) {
                 Ok((e, fields)) => builder.push(&e, &fields.unwrap_or_default(), rec.lsn, self.segment, rec.redacted),
                 Err(_) => undecodable += 1,
             }
         }
-        if let Some(mapping) = self.mapping {
-            mapping.release(byte_span(mapping, &records));
+        if let Some(mapping) = self.bytes.mapping() {
+            mapping.release(byte_span(&records));
         }
         Ok((builder.finish()?, undecodable))
+    }
+
+    /// The size of the segment's bytes.
+    pub fn wal_bytes(&self) -> usize {
+        self.bytes.bytes().len()
     }
 }
 
@@ -174,12 +209,11 @@ fn type_ranks(types: HashMap<String, u32>) -> Vec<u32> {
     rank
 }
 
-/// The bytes of `mapping` the payloads of `records` span (empty when they are not in it).
-fn byte_span(mapping: &[u8], records: &[&EventRecord<'_>]) -> Range<usize> {
-    let base = mapping.as_ptr() as usize;
-    let start = records.iter().map(|r| (r.json.as_ptr() as usize).saturating_sub(base)).min();
-    let end = records.iter().map(|r| (r.json.as_ptr() as usize + r.json.len()).saturating_sub(base)).max();
-    start.unwrap_or(0)..end.unwrap_or(0).min(mapping.len())
+/// The bytes the JSON of `records` spans (empty when there are none).
+fn byte_span(records: &[&RecordAt]) -> Range<usize> {
+    let start = records.iter().map(|r| r.json.start).min();
+    let end = records.iter().map(|r| r.json.end).max();
+    start.unwrap_or(0)..end.unwrap_or(0)
 }
 
 /// The runs of one UTC date of keys sorted by time.
@@ -318,7 +352,7 @@ mod tests {
         let kept = SortedSegment::new(&mapping, 1).unwrap();
         let all_kib = resident_kib(mapping.as_ptr());
         assert!(all_kib * 1024 >= mapping.len() as u64 - 4096, "verifying reads every page: {all_kib} kB");
-        let released = SortedSegment::new_mapped(&mapping, 1).unwrap();
+        let released = SortedSegment::new_mapped(mapping.clone(), 1).unwrap();
         let after_verify = resident_kib(mapping.as_ptr());
         assert!(after_verify * 1024 <= RELEASE_STEP as u64 / 4, "{after_verify} kB resident after verifying");
         for group in released.all_row_groups() {

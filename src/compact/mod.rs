@@ -8,7 +8,9 @@
 //! fsynced, renamed and its directory fsynced. Then record up to
 //! [`SEGMENTS_PER_TRANSACTION`] such segments, their traces and jobs, in the catalog in one
 //! transaction (its fixed cost would otherwise make small segments pile up); only then
-//! delete their WAL segments.
+//! delete their WAL segments. A run does these steps on both cores ([`pipeline`]): the next
+//! segment is verified and sorted, and the last transaction recorded, while a segment is
+//! written; the steps of each segment keep their order.
 //!
 //! Why a crash at any step is safe (`docs`: the same argument, longer):
 //! - before the rename: only `*.tmp` files exist; they are deleted on the next run and the
@@ -36,21 +38,18 @@ pub mod duck;
 pub mod error;
 pub mod files;
 pub mod parquet_file;
+mod pipeline;
+mod steps;
 pub mod summary_fields;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::Path;
 
 use crate::datadir::Layout;
-use crate::failpoint;
-use crate::fsio::{FileWriter, create_dir_durable, remove_file_durable};
-use crate::wal::format::segment_file_name;
-use crate::wal::{Unverified, scan_segment};
+use crate::fsio::{create_dir_durable, remove_file_durable};
+use crate::wal::Unverified;
 
 pub use catalog::Catalog;
-use catalog::CompactedSegment;
-use decode::SortedSegment;
-use duckdb::arrow::record_batch::RecordBatch;
 pub use error::StoreError;
 use error::io;
 use parquet_file::Gathered;
@@ -73,8 +72,24 @@ pub struct CompactReport {
     pub quarantined: Vec<Quarantined>,
 }
 
-/// What a run calls with the LSN ranges (first, last) each catalog transaction recorded.
-pub type Released<'a> = dyn FnMut(&[(u64, u64)]) + 'a;
+/// What a run calls with the LSN ranges (first, last) each catalog transaction recorded, on
+/// the thread that recorded them (the run's catalog thread, see [`pipeline`]).
+pub type Released<'a> = dyn FnMut(&[(u64, u64)]) + Send + 'a;
+
+impl CompactReport {
+    /// Adds what another part of the run did.
+    fn absorb(&mut self, other: CompactReport) {
+        self.segments += other.segments;
+        self.events += other.events;
+        self.parquet_files.extend(other.parquet_files);
+        self.parquet_bytes += other.parquet_bytes;
+        self.wal_bytes += other.wal_bytes;
+        self.finished_interrupted += other.finished_interrupted;
+        self.undecodable_records += other.undecodable_records;
+        self.ranges.extend(other.ranges);
+        self.quarantined.extend(other.quarantined);
+    }
+}
 
 /// A WAL segment the compactor kept in the quarantine, and why.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -104,20 +119,6 @@ pub struct Staged {
     pub last_lsn: Option<u64>,
     /// Why the segment must be kept rather than deleted once compacted (see the module doc).
     pub unverified: Option<Unverified>,
-}
-
-/// A segment whose Parquet files are written and whose events are staged, waiting for the
-/// catalog transaction that records it.
-struct Written {
-    segment: u64,
-    path: PathBuf,
-    files: Vec<String>,
-    /// Directories the files were renamed into, not fsynced yet.
-    dirs: Vec<PathBuf>,
-    parquet_bytes: u64,
-    staged: Staged,
-    /// The [`STAGING_COLUMNS`] of its events.
-    index: Vec<RecordBatch>,
 }
 
 /// Compacts sealed segments; holds the catalog.
@@ -174,172 +175,35 @@ impl Compactor {
     /// records (and with them the segments' mappings) while a long run goes on.
     pub fn run_releasing(&mut self, report: &mut CompactReport, released: &mut Released<'_>) -> Result<(), StoreError> {
         remove_tmp_files(&self.layout)?;
-        let mut segments = self.layout.segments().list()?;
+        let segments = self.layout.segments().list()?;
         let in_wal: Vec<u64> = segments.iter().map(|s| s.first_lsn).collect();
         let done: BTreeMap<u64, u64> = self.catalog.listed_events(&in_wal)?;
         // Each segment ends where the next begins; the newest (the writer's) is not compacted.
-        let next_firsts: Vec<u64> = segments.iter().skip(1).map(|s| s.first_lsn).collect();
-        segments.pop();
-        let mut pending = Vec::new();
-        let paths: Vec<PathBuf> = segments.iter().map(|s| s.path.clone()).collect();
-        for (i, (segment, next_first)) in segments.into_iter().zip(next_firsts).enumerate() {
-            let (first_lsn, path) = (segment.first_lsn, segment.path);
-            // The next segment is read from the disk while this one is decoded and written.
-            if i == 0 {
-                self.layout.segments().prefetch(&path);
-            }
-            if let Some(next) = paths.get(i + 1) {
-                self.layout.segments().prefetch(next);
-            }
-            if let Some(events) = done.get(&first_lsn) {
-                self.finish_interrupted(first_lsn, &path, *events, next_first, report)?;
-                released(&[(first_lsn, next_first.saturating_sub(1))]);
-                continue;
-            }
-            match self.write_segment(first_lsn, &path, report) {
-                Ok(Some(written)) => pending.push(written),
-                Ok(None) => {}
-                Err(e) => {
-                    // The segments written before this one are finished, so the report
-                    // says what they did; this one is compacted again by the next run.
-                    self.record_written(std::mem::take(&mut pending), report, released)?;
-                    return Err(e);
-                }
-            }
-            let events: u64 = pending.iter().map(|w| w.staged.events).sum();
-            if pending.len() >= self.segments_per_transaction || events >= EVENTS_PER_TRANSACTION {
-                self.record_written(std::mem::take(&mut pending), report, released)?;
-            }
-        }
-        self.record_written(pending, report, released)
-    }
-
-    /// A segment the catalog lists already (a run stopped before deleting it): deleted when
-    /// it holds exactly the events the catalog counts, else quarantined.
-    fn finish_interrupted(
-        &mut self,
-        segment: u64,
-        path: &Path,
-        cataloged: u64,
-        next_first: u64,
-        report: &mut CompactReport,
-    ) -> Result<(), StoreError> {
-        let bytes = self.layout.segments().map(path)?;
-        let unverified = match scan_segment(&bytes, &mut |_| {}) {
-            Ok(scan) => scan.unverified(cataloged),
-            Err(header) => Some(Unverified::Unreadable(header)),
-        };
-        drop(bytes);
-        report.ranges.push((segment, next_first.saturating_sub(1)));
-        report.finished_interrupted += 1;
-        self.retire_segment(segment, path, unverified, report)
-    }
-
-    /// Deletes a compacted WAL segment, or moves it to the quarantine when it is unverified.
-    fn retire_segment(
-        &self,
-        segment: u64,
-        path: &Path,
-        unverified: Option<Unverified>,
-        report: &mut CompactReport,
-    ) -> Result<(), StoreError> {
-        let segments = self.layout.segments();
-        let Some(reason) = unverified else {
-            return Ok(segments.delete(path)?);
-        };
-        let file = segments.quarantine(path, QUARANTINED_SUFFIX)?;
-        tracing::warn!(segment = %path.display(), %reason, quarantine = %file, "WAL segment kept in the quarantine");
-        report.quarantined.push(Quarantined { segment, file, reason: reason.to_string() });
-        Ok(())
-    }
-
-    /// Compacts one sealed segment in a transaction of its own (see the module doc for the
-    /// steps and crash points).
-    pub fn compact_segment(&mut self, segment: u64, path: &Path, report: &mut CompactReport) -> Result<(), StoreError> {
-        let written = self.write_segment(segment, path, report)?;
-        self.record_written(written.into_iter().collect(), report, &mut |_| {})
-    }
-
-    /// Decodes a segment and writes its Parquet files (their directories not fsynced yet).
-    /// None when its header is unreadable: it is quarantined at once.
-    fn write_segment(
-        &mut self,
-        segment: u64,
-        path: &Path,
-        report: &mut CompactReport,
-    ) -> Result<Option<Written>, StoreError> {
-        let bytes = self.layout.segments().map(path)?;
-        let sorted = match SortedSegment::new_mapped(&bytes, segment) {
-            Ok(sorted) => sorted,
-            Err(header) => {
-                drop(bytes);
-                self.retire_segment(segment, path, Some(Unverified::Unreadable(header)), report)?;
-                return Ok(None);
-            }
-        };
-        let mut gathered = Gathered::default();
-        let (files, dirs) = self.write_parquet_files(segment, &sorted, &mut gathered)?;
-        let staged = staged(&sorted, &gathered, bytes.len());
-        drop(sorted);
-        drop(bytes);
-        let index = gathered.index;
-        failpoint::hit("compact:after_rename");
-        let parquet_bytes = files.iter().map(|f| file_len(&self.layout.root.join(f))).sum::<u64>();
-        Ok(Some(Written { segment, path: path.to_path_buf(), files, dirs, parquet_bytes, staged, index }))
-    }
-
-    /// Makes the renames of written segments durable (one fsync per partition directory),
-    /// records them in one catalog transaction, then deletes their WAL files (one fsync of
-    /// `wal/`) or quarantines the unverified ones.
-    fn record_written(
-        &mut self,
-        mut written: Vec<Written>,
-        report: &mut CompactReport,
-        released: &mut Released<'_>,
-    ) -> Result<(), StoreError> {
-        if written.is_empty() {
-            return Ok(());
-        }
-        let dirs: BTreeSet<&PathBuf> = written.iter().flat_map(|w| &w.dirs).collect();
-        for dir in dirs {
-            self.layout.fs.sync_dir(dir).map_err(io("fsync partition directory", dir))?;
-        }
-        self.catalog.stage_all(written.iter().flat_map(|w| w.index.iter().cloned()).collect())?;
-        let rows: Vec<CompactedSegment<'_>> = written
+        let planned = segments
             .iter()
-            .map(|w| CompactedSegment { segment: w.segment, files: &w.files, bytes: w.parquet_bytes })
+            .zip(segments.iter().skip(1))
+            .map(|(s, next)| pipeline::Planned {
+                first_lsn: s.first_lsn,
+                path: s.path.clone(),
+                next_first: next.first_lsn,
+                cataloged: done.get(&s.first_lsn).copied(),
+            })
             .collect();
-        self.catalog.record_segments(&rows)?;
-        failpoint::hit("compact:after_catalog");
-        // The catalog lists them all now: their events leave the tail even if a delete fails.
-        let ranges: Vec<(u64, u64)> =
-            written.iter().map(|w| (w.segment, w.staged.last_lsn.unwrap_or(w.segment))).collect();
-        released(&ranges);
-        report.ranges.extend(ranges);
-        let verified: Vec<PathBuf> =
-            written.iter().filter(|w| w.staged.unverified.is_none()).map(|w| w.path.clone()).collect();
-        self.layout.segments().delete_all(&verified)?;
-        for w in &mut written {
-            if let Some(reason) = w.staged.unverified.take() {
-                self.retire_segment(w.segment, &w.path, Some(reason), report)?;
-            }
-        }
-        for w in written {
-            report.segments += 1;
-            report.events += w.staged.events;
-            report.parquet_bytes += w.parquet_bytes;
-            report.wal_bytes += w.staged.wal_bytes;
-            report.undecodable_records += w.staged.undecodable;
-            report.parquet_files.extend(w.files);
-        }
-        Ok(())
+        let per_transaction = self.segments_per_transaction;
+        pipeline::run(&self.layout, &mut self.catalog, per_transaction, planned, report, released)
+    }
+
+    /// Compacts one sealed segment in a transaction of its own, on this thread (see the
+    /// module doc for the steps and crash points).
+    pub fn compact_segment(&mut self, segment: u64, path: &Path, report: &mut CompactReport) -> Result<(), StoreError> {
+        let written = steps::write_segment(&self.layout, segment, path, report)?;
+        steps::record_written(&self.layout, &mut self.catalog, written.into_iter().collect(), report, &mut |_| {})
     }
 
     /// Decodes a sealed segment and stages its catalog rows, a row group at a time.
     /// None when its header is unreadable.
     pub fn stage(&mut self, segment: u64, path: &Path) -> Result<Option<Staged>, StoreError> {
-        let bytes = self.layout.segments().map(path)?;
-        let Ok(sorted) = SortedSegment::new_mapped(&bytes, segment) else { return Ok(None) };
+        let Ok(sorted) = steps::read_sorted(&self.layout, segment, path)? else { return Ok(None) };
         let mut gathered = Gathered::default();
         for rows in sorted.all_row_groups() {
             let (batch, undecodable) = sorted.decode(rows).map_err(arrow_error(segment))?;
@@ -347,67 +211,14 @@ impl Compactor {
             gathered.events += batch.num_rows() as u64;
             gathered.undecodable += undecodable;
         }
-        let staged = staged(&sorted, &gathered, bytes.len());
+        let staged = steps::staged(&sorted, &gathered);
         self.catalog.stage_all(gathered.index)?;
         Ok(Some(staged))
-    }
-
-    /// Writes one Parquet file per date of the segment's events; returns their relative paths
-    /// and the directories whose entries (the renames) are still to be fsynced.
-    fn write_parquet_files(
-        &self,
-        segment: u64,
-        sorted: &SortedSegment<'_>,
-        gathered: &mut Gathered,
-    ) -> Result<(Vec<String>, Vec<PathBuf>), StoreError> {
-        let stem = segment_file_name(segment).replace(".wal", "");
-        let (mut files, mut dirs) = (Vec::new(), Vec::new());
-        for date in sorted.dates() {
-            let rel = format!("events/date={}/seg-{stem}.parquet", date.date);
-            let target = self.layout.root.join(&rel);
-            let dir = target.parent().map(Path::to_path_buf).unwrap_or_default();
-            let fs = self.layout.fs.as_ref();
-            if !dir.exists() {
-                fs.create_dir_all(&dir).map_err(io("create partition directory", &dir))?;
-                let events = self.layout.events_dir();
-                fs.sync_dir(&events).map_err(io("fsync events directory", &events))?;
-            }
-            // A leading dot: Parquet readers (pyarrow, Spark, Trino) skip such files while
-            // they are being written, and the `*.parquet` glob does not match them.
-            let tmp = dir.join(format!(".seg-{stem}.parquet.tmp"));
-            let file = fs.create(&tmp).map_err(io("create Parquet file", &tmp))?;
-            let file = parquet_file::write_date(sorted, date, FileWriter::new(fs, file), gathered)
-                .map_err(|e| StoreError::Parquet { path: tmp.clone(), reason: e.to_string() })?
-                .into_file();
-            fs.sync_all(&file).map_err(io("fsync Parquet file", &tmp))?;
-            failpoint::hit("compact:before_rename");
-            fs.rename(&tmp, &target).map_err(io("rename Parquet file", &target))?;
-            files.push(rel);
-            dirs.push(dir);
-        }
-        Ok((files, dirs))
-    }
-}
-
-/// What a segment's events came to, once they were all decoded: what the catalog and the
-/// deletion of its WAL file go by.
-fn staged(sorted: &SortedSegment<'_>, gathered: &Gathered, wal_bytes: usize) -> Staged {
-    let events = gathered.events;
-    Staged {
-        events,
-        undecodable: sorted.undecodable + gathered.undecodable,
-        wal_bytes: wal_bytes as u64,
-        last_lsn: sorted.last_lsn,
-        unverified: sorted.scan.unverified(events),
     }
 }
 
 fn arrow_error(segment: u64) -> impl Fn(duckdb::arrow::error::ArrowError) -> StoreError {
     move |e| StoreError::Arrow { segment, reason: e.to_string() }
-}
-
-fn file_len(path: &Path) -> u64 {
-    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
 /// Deletes `*.tmp` files left under `events/` by an interrupted run.
