@@ -20,10 +20,9 @@ use super::error::{StoreError, io};
 use super::steps::{self, Written};
 use super::{CompactReport, EVENTS_PER_TRANSACTION, Released};
 use crate::datadir::Layout;
-use crate::wal::{Corruption, Unverified};
+use crate::wal::Corruption;
 
 /// A sealed segment the run is to compact (or finish).
-#[derive(Clone)]
 pub(super) struct Planned {
     pub(super) first_lsn: u64,
     pub(super) path: PathBuf,
@@ -85,15 +84,16 @@ fn read_ahead(layout: &Layout, planned: Vec<Planned>, tx: &SyncSender<Read>) {
     if let Some(first) = planned.first() {
         segments.prefetch(&first.path);
     }
-    for (i, segment) in planned.iter().enumerate() {
+    let mut planned = planned.into_iter().peekable();
+    while let Some(segment) = planned.next() {
         // The next segment is read from the disk while this one is verified and written.
-        if let Some(next) = planned.get(i + 1) {
+        if let Some(next) = planned.peek() {
             segments.prefetch(&next.path);
         }
         let read = match segment.cataloged {
-            Some(_) => Read::Interrupted(segment.clone()),
+            Some(_) => Read::Interrupted(segment),
             None => match steps::read_sorted(layout, segment.first_lsn, &segment.path) {
-                Ok(sorted) => Read::Sorted(segment.clone(), Box::new(sorted)),
+                Ok(sorted) => Read::Sorted(segment, Box::new(sorted)),
                 Err(e) => Read::Failed(e),
             },
         };
@@ -119,15 +119,10 @@ fn write_all<'scope, 'env: 'scope>(
         let step = match read {
             Read::Failed(e) => Err(e),
             Read::Interrupted(segment) => recording.finish_interrupted(layout, segment, report),
-            Read::Sorted(segment, sorted) => match *sorted {
-                Ok(sorted) => {
-                    steps::write_sorted(layout, segment.first_lsn, &segment.path, sorted).map(|w| pending.push(w))
-                }
-                Err(header) => {
-                    let unreadable = Some(Unverified::Unreadable(header));
-                    steps::retire_segment(layout, segment.first_lsn, &segment.path, unreadable, report)
-                }
-            },
+            Read::Sorted(segment, sorted) => {
+                steps::write_or_quarantine(layout, segment.first_lsn, &segment.path, *sorted, report)
+                    .map(|written| pending.extend(written))
+            }
         };
         if let Err(e) = step {
             return (pending, Err(e));

@@ -53,7 +53,20 @@ pub(super) fn write_segment(
     path: &Path,
     report: &mut CompactReport,
 ) -> Result<Option<Written>, StoreError> {
-    match read_sorted(layout, segment, path)? {
+    let read = read_sorted(layout, segment, path)?;
+    write_or_quarantine(layout, segment, path, read, report)
+}
+
+/// Writes the Parquet files of a segment [`read_sorted`] read (their directories not fsynced
+/// yet). None when its header was unreadable: it is quarantined at once.
+pub(super) fn write_or_quarantine(
+    layout: &Layout,
+    segment: u64,
+    path: &Path,
+    read: Result<SortedSegment<'_>, Corruption>,
+    report: &mut CompactReport,
+) -> Result<Option<Written>, StoreError> {
+    match read {
         Ok(sorted) => write_sorted(layout, segment, path, sorted).map(Some),
         Err(header) => {
             retire_segment(layout, segment, path, Some(Unverified::Unreadable(header)), report)?;
@@ -62,13 +75,8 @@ pub(super) fn write_segment(
     }
 }
 
-/// Writes the Parquet files of a read segment (their directories not fsynced yet).
-pub(super) fn write_sorted(
-    layout: &Layout,
-    segment: u64,
-    path: &Path,
-    sorted: SortedSegment<'_>,
-) -> Result<Written, StoreError> {
+/// Writes the Parquet files of a verified and sorted segment.
+fn write_sorted(layout: &Layout, segment: u64, path: &Path, sorted: SortedSegment<'_>) -> Result<Written, StoreError> {
     let mut gathered = Gathered::default();
     let (files, dirs) = write_parquet_files(layout, segment, &sorted, &mut gathered)?;
     let staged = staged(&sorted, &gathered);
@@ -149,7 +157,7 @@ pub(super) fn finish_interrupted(
 }
 
 /// Deletes a compacted WAL segment, or moves it to the quarantine when it is unverified.
-pub(super) fn retire_segment(
+fn retire_segment(
     layout: &Layout,
     segment: u64,
     path: &Path,

@@ -186,6 +186,21 @@ impl Writer<'_> {
     }
 }
 
+/// Opens a list (`open` `[`) or map (`{`), inside `{"variant":` for an enum variant's
+/// content; `close` is what ends it.
+fn open_compound<'w, 'a>(
+    w: &'w mut Writer<'a>,
+    variant: Option<&str>,
+    open: u8,
+    close: &'static [u8],
+) -> Compound<'w, 'a> {
+    if let Some(variant) = variant {
+        w.open_variant(variant);
+    }
+    w.out.push(open);
+    Compound { w, first: true, close }
+}
+
 /// A list or map being written: whether a comma goes before the next item.
 struct Compound<'w, 'a> {
     w: &'w mut Writer<'a>,
@@ -285,8 +300,7 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
         Ok(())
     }
     fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'w, 'a>, JsonWriteError> {
-        self.out.push(b'[');
-        Ok(Compound { w: self, first: true, close: b"]" })
+        Ok(open_compound(self, None, b'[', b"]"))
     }
     fn serialize_tuple(self, len: usize) -> Result<Compound<'w, 'a>, JsonWriteError> {
         self.serialize_seq(Some(len))
@@ -301,13 +315,10 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'w, 'a>, JsonWriteError> {
-        self.open_variant(variant);
-        self.out.push(b'[');
-        Ok(Compound { w: self, first: true, close: b"]}" })
+        Ok(open_compound(self, Some(variant), b'[', b"]}"))
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'w, 'a>, JsonWriteError> {
-        self.out.push(b'{');
-        Ok(Compound { w: self, first: true, close: b"}" })
+        Ok(open_compound(self, None, b'{', b"}"))
     }
     fn serialize_struct(self, _: &'static str, len: usize) -> Result<Compound<'w, 'a>, JsonWriteError> {
         self.serialize_map(Some(len))
@@ -319,9 +330,7 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'w, 'a>, JsonWriteError> {
-        self.open_variant(variant);
-        self.out.push(b'{');
-        Ok(Compound { w: self, first: true, close: b"}}" })
+        Ok(open_compound(self, Some(variant), b'{', b"}}"))
     }
 }
 

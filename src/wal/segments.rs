@@ -181,9 +181,10 @@ impl SegmentDir {
     pub fn map_newest_in_recovery(&self, path: &Path) -> Result<SegmentBytes, WalError> {
         let file = self.fs.open_read(path).map_err(io_err("open segment", path))?;
         // SAFETY: only recovery (and the recovery benchmark's baseline, after it) calls this,
-        // while the data directory's lock keeps every other writer out; nothing appends to, cuts or extends the segment until recovery has
-        // dropped the mapping (it is reopened for appends after the scan), and the records
-        // replayed from it are copied, never kept as references into the mapping.
+        // while the data directory's lock keeps every other writer out; nothing appends to,
+        // cuts or extends the segment until recovery has dropped the mapping (it is reopened
+        // for appends after the scan), and the records replayed from it are copied, never
+        // kept as references into the mapping.
         #[allow(unsafe_code)]
         let mapped = unsafe { memmap2::Mmap::map(&file) };
         match mapped {
