@@ -118,6 +118,14 @@ impl<'a> StoredEnvelope<'a> {
         Ok((envelope, fields))
     }
 
+    /// The envelope of canonical JSON (what the WAL holds) without reading its payload, for
+    /// an index that needs only the envelope's fields and decodes whole what it then returns;
+    /// None for anything else (read that with [`StoredEnvelope::parse`]). Its `payload` is
+    /// empty and unchecked.
+    pub fn envelope_only(json: &'a [u8]) -> Option<StoredEnvelope<'a>> {
+        canonical_envelope(json).map(|(envelope, _)| envelope)
+    }
+
     /// The UTC date of the event, `YYYY-MM-DD`: its partition.
     pub fn date(&self) -> String {
         self.timestamp.format("%Y-%m-%d").to_string()

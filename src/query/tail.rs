@@ -9,23 +9,38 @@
 //! never missed and never shown twice.
 //!
 //! The writer's hook takes the same lock as queries, so a query holds it only to take a
-//! [`TailSnapshot`] (one reference per record); it filters and decodes after releasing it.
-//! Each record is decoded once, by whichever query needs it first, and then shared.
+//! [`TailSnapshot`]: the records handed over since the last one become a shared chunk, and the
+//! snapshot is one reference per chunk, whatever the tail holds. It filters and decodes after
+//! releasing the lock.
+//!
+//! A query does not decode the whole tail. Each chunk keeps [`Keys`] per record (its
+//! timestamp and hashes of its event, trace and job ids), read from the canonical envelope
+//! without its payload by the first query that scans the chunk; a query decodes only the
+//! records whose keys its bounds and ids admit, and then applies its whole filter. So a trace
+//! or job lookup, a page of another hour and `stats` cost a scan of the keys, not a decode of
+//! everything written since the last compaction. Each record is decoded once, by whichever
+//! query needs it first, and then shared.
 
 use std::collections::BinaryHeap;
-use std::sync::{Arc, Mutex};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::model::{EventQuery, StoredEvent};
 use crate::stored::StoredEnvelope;
 use crate::wal::format::split_event_payload;
 use crate::wal::{EventRecord, MappedSegment};
 
+/// A chunk that holds fewer records than this takes in the next snapshot's records instead of
+/// a new chunk being started, so that frequent snapshots of a slow tail do not pile up chunks.
+const SMALL_CHUNK: usize = 4096;
+
 /// Uncompacted events by LSN.
 #[derive(Debug, Default)]
 pub struct TailIndex {
     /// Records handed over since the last snapshot, not yet shared with queries.
     incoming: Vec<(u64, Raw)>,
-    records: Vec<Arc<TailRecord>>,
+    /// Records shared with queries, in LSN order.
+    chunks: Vec<Arc<Chunk>>,
 }
 
 /// A record's bytes before decoding.
@@ -38,13 +53,16 @@ enum Raw {
 }
 
 impl Raw {
+    /// The redacted flag and the JSON.
+    fn json(&self) -> Option<(bool, &[u8])> {
+        match self {
+            Raw::Payload(payload) => split_event_payload(payload),
+            Raw::InPlace { redacted, segment, start, len } => Some((*redacted, segment.get(*start..*start + *len)?)),
+        }
+    }
+
     fn decode(&self, lsn: u64) -> Option<Arc<StoredEvent>> {
-        let (redacted, json) = match self {
-            Raw::Payload(payload) => split_event_payload(payload)?,
-            Raw::InPlace { redacted, segment, start, len } => {
-                (*redacted, segment.get(*start..*start + *len).unwrap_or_default())
-            }
-        };
+        let (redacted, json) = self.json()?;
         match StoredEnvelope::parse(json).and_then(|e| StoredEvent::from_envelope(&e, lsn, redacted)) {
             Ok(e) => Some(Arc::new(e)),
             Err(e) => {
@@ -52,6 +70,86 @@ impl Raw {
                 None
             }
         }
+    }
+
+    /// The keys of a canonical envelope, its payload unread; None for any other record.
+    fn keys(&self) -> Option<Keys> {
+        let envelope = StoredEnvelope::envelope_only(self.json()?.1)?;
+        Some(Keys {
+            micros: envelope.timestamp.timestamp_micros(),
+            event: id_hash(&envelope.event_id),
+            trace: id_hash(&envelope.trace_id),
+            job: envelope.job_id.as_deref().map_or(NO_JOB, id_hash),
+        })
+    }
+}
+
+/// What a query checks before decoding a record: its timestamp (UTC microseconds) and hashes
+/// of its ids. Equal hashes only make a record a candidate; its decoded event decides.
+#[derive(Debug, Clone, Copy)]
+struct Keys {
+    micros: i64,
+    event: u64,
+    trace: u64,
+    job: u64,
+}
+
+/// The `job` of an event without a job id.
+const NO_JOB: u64 = 0;
+
+impl Keys {
+    fn of(e: &StoredEvent) -> Keys {
+        Keys {
+            micros: e.timestamp.timestamp_micros(),
+            event: id_hash(&e.event_id),
+            trace: id_hash(&e.trace_id),
+            job: e.job_id.as_deref().map_or(NO_JOB, id_hash),
+        }
+    }
+}
+
+fn id_hash(id: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
+}
+
+/// The part of a query that [`Keys`] can answer: every event the query matches passes it.
+#[derive(Debug, Clone, Copy)]
+struct Prefilter {
+    event: Option<u64>,
+    trace: Option<u64>,
+    job: Option<u64>,
+    /// Inclusive bounds on the timestamp, in microseconds.
+    from: i64,
+    to: i64,
+}
+
+impl Prefilter {
+    fn of(q: &EventQuery) -> Prefilter {
+        let hash = |id: &Option<String>| id.as_deref().map(id_hash);
+        let mut from = q.from.map_or(i64::MIN, |t| t.timestamp_micros());
+        // Before `to`: before its microsecond, or within it when `to` falls inside one.
+        let before = |t: chrono::DateTime<chrono::Utc>| {
+            let micros = t.timestamp_micros();
+            if t.timestamp_subsec_nanos().is_multiple_of(1_000) { micros.saturating_sub(1) } else { micros }
+        };
+        let mut to = q.to.map_or(i64::MAX, before);
+        if let Some(c) = &q.cursor {
+            if q.descending {
+                to = to.min(c.micros);
+            } else {
+                from = from.max(c.micros);
+            }
+        }
+        Prefilter { event: hash(&q.event_id), trace: hash(&q.trace_id), job: hash(&q.job_id), from, to }
+    }
+
+    fn admits(&self, k: &Keys) -> bool {
+        self.event.is_none_or(|h| h == k.event)
+            && self.trace.is_none_or(|h| h == k.trace)
+            && self.job.is_none_or(|h| h == k.job)
+            && (self.from..=self.to).contains(&k.micros)
     }
 }
 
@@ -82,9 +180,60 @@ impl TailRecord {
         }
     }
 
+    /// Its keys: read from the envelope alone while it is raw and canonical, else from its
+    /// decoded event; None when it does not decode.
+    fn keys(&self) -> Option<Keys> {
+        let raw_keys = match &*self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
+            State::Raw(raw) => raw.keys(),
+            State::Decoded(event) => return event.as_deref().map(Keys::of),
+        };
+        raw_keys.or_else(|| self.event().as_deref().map(Keys::of))
+    }
+
     #[cfg(test)]
     fn is_decoded(&self) -> bool {
         matches!(*self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner), State::Decoded(_))
+    }
+}
+
+/// Records first shared by one snapshot (or a few, see [`SMALL_CHUNK`]), with their keys.
+#[derive(Debug, Default)]
+struct Chunk {
+    records: Vec<Arc<TailRecord>>,
+    /// The keys of the first records, carried over from the chunk this one extends.
+    known: Vec<Option<Keys>>,
+    /// The keys of every record, read by the first query that scans the chunk.
+    keys: OnceLock<Vec<Option<Keys>>>,
+}
+
+impl Chunk {
+    fn keys(&self) -> &[Option<Keys>] {
+        self.keys.get_or_init(|| {
+            let mut keys = self.known.clone();
+            keys.extend(self.records.iter().skip(keys.len()).map(|r| r.keys()));
+            keys
+        })
+    }
+
+    /// This chunk's records followed by `more`, keeping the keys already read.
+    fn extended(&self, more: impl Iterator<Item = Arc<TailRecord>>) -> Chunk {
+        let known = self.keys.get().cloned().unwrap_or_else(|| self.known.clone());
+        Chunk { records: self.records.iter().cloned().chain(more).collect(), known, keys: OnceLock::new() }
+    }
+
+    /// This chunk without the records `keep` rejects; None when none is left.
+    fn retained(chunk: Arc<Chunk>, keep: impl Fn(u64) -> bool) -> Option<Arc<Chunk>> {
+        let kept = chunk.records.iter().filter(|r| keep(r.lsn)).count();
+        if kept == chunk.records.len() {
+            return Some(chunk);
+        }
+        if kept == 0 {
+            return None;
+        }
+        let keys = chunk.keys.get().unwrap_or(&chunk.known);
+        let records = chunk.records.iter().filter(|r| keep(r.lsn)).cloned().collect();
+        let known = chunk.records.iter().zip(keys).filter(|(r, _)| keep(r.lsn)).map(|(_, k)| *k).collect();
+        Some(Arc::new(Chunk { records, known, keys: OnceLock::new() }))
     }
 }
 
@@ -119,14 +268,13 @@ impl TailIndex {
             after == 0 || sorted.get(after - 1).is_none_or(|(_, last)| lsn > *last)
         };
         self.incoming.retain(|(lsn, _)| keep(*lsn));
-        self.records.retain(|r| keep(r.lsn));
         shrink_when_sparse(&mut self.incoming);
-        shrink_when_sparse(&mut self.records);
+        self.chunks = std::mem::take(&mut self.chunks).into_iter().filter_map(|c| Chunk::retained(c, keep)).collect();
     }
 
     /// Records in the tail (decodable or not).
     pub fn len(&self) -> usize {
-        self.incoming.len() + self.records.len()
+        self.incoming.len() + self.chunks.iter().map(|c| c.records.len()).sum::<usize>()
     }
 
     #[cfg_attr(not(feature = "internals"), expect(dead_code, reason = "the pair of len() for the internals API"))]
@@ -134,21 +282,31 @@ impl TailIndex {
         self.len() == 0
     }
 
-    /// Every record now, cheaply (one reference each, nothing decoded): take it under the lock,
-    /// read it after releasing the lock.
+    /// Every record now, cheaply (one reference per chunk, nothing decoded): take it under the
+    /// lock, read it after releasing the lock.
     pub fn snapshot(&mut self) -> TailSnapshot {
-        let incoming = std::mem::take(&mut self.incoming);
-        self.records.extend(
-            incoming.into_iter().map(|(lsn, raw)| Arc::new(TailRecord { lsn, state: Mutex::new(State::Raw(raw)) })),
-        );
-        TailSnapshot { records: self.records.clone() }
+        if !self.incoming.is_empty() {
+            let new = self
+                .incoming
+                .drain(..)
+                .map(|(lsn, raw)| Arc::new(TailRecord { lsn, state: Mutex::new(State::Raw(raw)) }));
+            let chunk = match self.chunks.pop() {
+                Some(last) if last.records.len() < SMALL_CHUNK => last.extended(new),
+                last => {
+                    self.chunks.extend(last);
+                    Chunk { records: new.collect(), ..Chunk::default() }
+                }
+            };
+            self.chunks.push(Arc::new(chunk));
+        }
+        TailSnapshot { chunks: self.chunks.clone() }
     }
 }
 
 /// The tail's records at one moment, read without the tail's lock.
 #[derive(Debug)]
 pub struct TailSnapshot {
-    records: Vec<Arc<TailRecord>>,
+    chunks: Vec<Arc<Chunk>>,
 }
 
 /// A match ordered by the page order of its query, the last in page order first out of the
@@ -172,41 +330,75 @@ impl Ord for ByKey<'_> {
     }
 }
 
+/// Adds the matches of `q` among `records` to `best`, which keeps the first `limit` in page
+/// order.
+fn keep_best<'q>(best: &mut BinaryHeap<ByKey<'q>>, q: &'q EventQuery, limit: usize, records: &[(i64, &TailRecord)]) {
+    for event in records.iter().filter_map(|(_, r)| r.event()).filter(|e| e.matches(q)) {
+        let event = ByKey(event, q);
+        if best.len() < limit {
+            best.push(event);
+        } else if best.peek().is_some_and(|worst| event < *worst) {
+            best.pop();
+            best.push(event);
+        }
+    }
+}
+
 impl TailSnapshot {
-    fn events(&self) -> impl Iterator<Item = Arc<StoredEvent>> + '_ {
-        self.records.iter().filter_map(|r| r.event())
+    /// The records (and their timestamps) whose keys `filter` admits: a superset of a
+    /// query's matches.
+    fn admitted(&self, filter: Prefilter) -> impl Iterator<Item = (i64, &TailRecord)> {
+        self.chunks.iter().flat_map(move |chunk| {
+            let keyed = chunk.records.iter().zip(chunk.keys());
+            keyed.filter_map(move |(r, k)| k.filter(|k| filter.admits(k)).map(|k| (k.micros, &**r)))
+        })
     }
 
     /// The first `limit` events matching `q` (cursor included) in its page order (timestamp,
-    /// event_id, ascending or descending): no more than `limit` are kept while scanning.
+    /// event_id, ascending or descending): no more than `limit` are kept while scanning. When
+    /// many more records are admitted than the page needs (the newest page of a busy tail),
+    /// the nearest of them by timestamp are decoded first, and the rest only if those do not
+    /// fill the page with events that come before all of the rest.
     pub fn matching(&self, q: &EventQuery, limit: usize) -> Vec<Arc<StoredEvent>> {
+        let mut admitted: Vec<(i64, &TailRecord)> = self.admitted(Prefilter::of(q)).collect();
+        // Page order of timestamps: `!` reverses the order of i64 without overflow.
+        let rank = |micros: i64| if q.descending { !micros } else { micros };
         let mut best: BinaryHeap<ByKey<'_>> = BinaryHeap::with_capacity(limit.saturating_add(1).min(1 << 16));
-        for event in self.events().filter(|e| e.matches(q)) {
-            let event = ByKey(event, q);
-            if best.len() < limit {
-                best.push(event);
-            } else if best.peek().is_some_and(|worst| event < *worst) {
-                best.pop();
-                best.push(event);
-            }
+        let near = limit.saturating_mul(4);
+        let mut rest: &[(i64, &TailRecord)] = &admitted;
+        if admitted.len() > near {
+            admitted.select_nth_unstable_by_key(near, |(micros, _)| rank(*micros));
+            let (first, after) = admitted.split_at(near);
+            keep_best(&mut best, q, limit, first);
+            let pivot = after.first().map_or(i64::MAX, |(micros, _)| rank(*micros));
+            let full =
+                best.len() == limit && best.peek().is_some_and(|w| rank(w.0.timestamp.timestamp_micros()) < pivot);
+            rest = if full { &[] } else { after };
         }
+        keep_best(&mut best, q, limit, rest);
         best.into_sorted_vec().into_iter().map(|e| e.0).collect()
     }
 
     /// Every event matching `q`, unsorted (for aggregates, which need no page order).
     pub fn all_matching(&self, q: &EventQuery) -> Vec<Arc<StoredEvent>> {
-        self.events().filter(|e| e.matches(q)).collect()
+        self.admitted(Prefilter::of(q)).filter_map(|(_, r)| r.event()).filter(|e| e.matches(q)).collect()
     }
 
-    /// The number of decodable events, and their oldest and newest timestamps (microseconds).
+    /// The number of records whose envelope reads, and their oldest and newest timestamps
+    /// (microseconds), from the keys alone.
     pub fn summary(&self) -> (usize, Option<(i64, i64)>) {
         let mut n = 0;
         let mut range: Option<(i64, i64)> = None;
-        for t in self.events().map(|e| e.timestamp.timestamp_micros()) {
+        for t in self.chunks.iter().flat_map(|c| c.keys()).flatten().map(|k| k.micros) {
             n += 1;
             range = Some(range.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))));
         }
         (n, range)
+    }
+
+    #[cfg(test)]
+    fn records(&self) -> impl Iterator<Item = &Arc<TailRecord>> {
+        self.chunks.iter().flat_map(|c| c.records.iter())
     }
 }
 
@@ -228,6 +420,7 @@ fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::query::Cursor;
     use crate::wal::{Wal, WalHooks, WalOptions};
 
     #[test]
@@ -266,13 +459,14 @@ mod tests {
         tail.lock().unwrap().push_payloads((1..).zip(payloads).collect());
 
         let snapshot = tail.lock().unwrap().snapshot();
-        assert!(snapshot.records.iter().all(|r| !r.is_decoded()), "taking a snapshot decodes nothing");
+        assert!(snapshot.records().all(|r| !r.is_decoded()), "taking a snapshot decodes nothing");
         let _writer = tail.try_lock().expect("reading the snapshot does not hold the tail's lock");
         let page = snapshot.matching(&EventQuery::default(), 11);
         assert_eq!(page.len(), 11, "no more than the limit is kept");
+        let decoded = snapshot.records().filter(|r| r.is_decoded()).count();
+        assert_eq!(decoded, 44, "only the 44 oldest by their keys are decoded for a page of 11");
         let mut keys: Vec<(i64, String)> = snapshot
-            .records
-            .iter()
+            .records()
             .map(|r| r.event().unwrap())
             .map(|e| (e.timestamp.timestamp_micros(), e.event_id.clone()))
             .collect();
@@ -281,6 +475,146 @@ mod tests {
         let got: Vec<String> = page.iter().map(|e| e.event_id.clone()).collect();
         assert_eq!(got, want, "the page is the first 11 in (timestamp, event_id) order");
         assert!(page.iter().all(|e| e.lsn > 280), "they are the highest LSNs here");
-        assert!(snapshot.records.iter().all(|r| r.is_decoded()), "each record is decoded once and kept");
+        let again = snapshot.matching(&EventQuery::default(), 11);
+        assert!(page.iter().zip(&again).all(|(a, b)| Arc::ptr_eq(a, b)), "each record is decoded once and kept");
+    }
+
+    /// `n` prepared WAL payloads of generated events, `step` µs apart, the first at LSN 1.
+    fn payloads(seed: u64, n: usize, step: i64) -> Vec<(u64, Vec<u8>)> {
+        let redactor = crate::redact::Redactor::builtin();
+        let mut generator =
+            crate::workload::Generator::new(seed, chrono::Utc::now() - chrono::Duration::hours(2), step);
+        let prepared =
+            (0..n).map(|_| crate::ingest::prepare_json(&redactor, generator.next_json().as_bytes()).unwrap());
+        (1..).zip(prepared.map(|p| p.payload)).collect()
+    }
+
+    fn snapshot_of(records: &[(u64, Vec<u8>)]) -> TailSnapshot {
+        let mut tail = TailIndex::default();
+        tail.push_payloads(records.to_vec());
+        tail.snapshot()
+    }
+
+    /// What `q` must return: every record decoded, filtered and sorted without the keys.
+    fn brute_force(all: &[Arc<StoredEvent>], q: &EventQuery, limit: usize) -> Vec<u64> {
+        let mut want: Vec<StoredEvent> = all.iter().filter(|e| e.matches(q)).map(|e| (**e).clone()).collect();
+        q.sort(&mut want);
+        want.iter().take(limit).map(|e| e.lsn).collect()
+    }
+
+    fn lsns(events: &[Arc<StoredEvent>]) -> Vec<u64> {
+        events.iter().map(|e| e.lsn).collect()
+    }
+
+    #[test]
+    fn a_lookup_decodes_only_the_records_its_keys_admit() {
+        let records = payloads(7, 600, 1_000);
+        let all = snapshot_of(&records).matching(&EventQuery::default(), usize::MAX);
+        let probe = &all[300];
+        let questions = [
+            EventQuery { trace_id: Some(probe.trace_id.clone()), ..Default::default() },
+            EventQuery { job_id: probe.job_id.clone(), ..Default::default() },
+            EventQuery { event_id: Some(probe.event_id.clone()), ..Default::default() },
+            EventQuery { from: Some(all[100].timestamp), to: Some(all[200].timestamp), ..Default::default() },
+        ];
+        for q in questions {
+            let snapshot = snapshot_of(&records);
+            let got = snapshot.matching(&q, usize::MAX);
+            assert_eq!(lsns(&got), brute_force(&all, &q, usize::MAX), "{q:?}");
+            assert!(!got.is_empty(), "{q:?}");
+            let decoded = snapshot.records().filter(|r| r.is_decoded()).count();
+            assert_eq!(decoded, got.len(), "only the matches are decoded for {q:?}");
+        }
+        let snapshot = snapshot_of(&records);
+        let first = all[0].timestamp.timestamp_micros();
+        let last = all[599].timestamp.timestamp_micros();
+        assert_eq!(snapshot.summary(), (600, Some((first, last))));
+        assert!(snapshot.records().all(|r| !r.is_decoded()), "stats decode nothing");
+    }
+
+    #[test]
+    fn the_keys_never_leave_out_a_match() {
+        let records = payloads(11, 400, 700);
+        let all = snapshot_of(&records).matching(&EventQuery::default(), usize::MAX);
+        let half = chrono::Duration::nanoseconds(500);
+        let mut questions = Vec::new();
+        for (k, m) in [(0, 399), (17, 18), (50, 250), (399, 399)] {
+            for descending in [false, true] {
+                let (a, b) = (&all[k], &all[m]);
+                questions.push(EventQuery {
+                    from: Some(a.timestamp),
+                    to: Some(b.timestamp),
+                    descending,
+                    ..Default::default()
+                });
+                // Bounds inside a microsecond: `b` is before `to`, `a` not after `from`.
+                questions.push(EventQuery {
+                    from: Some(a.timestamp + half),
+                    to: Some(b.timestamp + half),
+                    descending,
+                    ..Default::default()
+                });
+                questions.push(EventQuery { cursor: Some(Cursor::after(a)), descending, ..Default::default() });
+                questions.push(EventQuery {
+                    trace_id: Some(b.trace_id.clone()),
+                    cursor: Some(Cursor::after(a)),
+                    descending,
+                    ..Default::default()
+                });
+                questions.push(EventQuery {
+                    job_id: a.job_id.clone(),
+                    to: Some(b.timestamp),
+                    descending,
+                    ..Default::default()
+                });
+                // A filter the keys cannot answer: the nearest records may hold too few matches.
+                let rare = Some(crate::event::EventType::EditorEdit);
+                questions.push(EventQuery {
+                    event_type: rare,
+                    from: Some(a.timestamp),
+                    descending,
+                    ..Default::default()
+                });
+            }
+        }
+        for q in questions {
+            for limit in [1, 5, usize::MAX] {
+                let got = snapshot_of(&records).matching(&q, limit);
+                assert_eq!(lsns(&got), brute_force(&all, &q, limit), "{q:?}, limit {limit}");
+            }
+        }
+    }
+
+    #[test]
+    fn small_snapshots_share_a_chunk_and_a_partial_removal_keeps_the_keys_aligned() {
+        let records = payloads(3, 6_010, 1_000);
+        let all = snapshot_of(&records).matching(&EventQuery::default(), usize::MAX);
+        let mut tail = TailIndex::default();
+        for batch in records[..1_000].chunks(10) {
+            tail.push_payloads(batch.to_vec());
+            tail.snapshot();
+        }
+        assert_eq!(tail.chunks.len(), 1, "100 snapshots of 10 records make one chunk");
+        let trace = EventQuery { trace_id: Some(all[150].trace_id.clone()), ..Default::default() };
+        tail.snapshot().matching(&trace, usize::MAX); // the chunk's keys are read now
+        tail.push_payloads(records[1_000..6_000].to_vec());
+        tail.snapshot();
+        tail.push_payloads(records[6_000..].to_vec());
+        let snapshot = tail.snapshot();
+        assert_eq!(tail.chunks.len(), 2, "a chunk of 6,000 records is not extended");
+        drop(snapshot);
+
+        tail.remove_ranges(&[(101, 300), (5_001, 5_500)]);
+        assert_eq!(tail.len(), 6_010 - 200 - 500);
+        let left: Vec<Arc<StoredEvent>> = all
+            .iter()
+            .filter(|e| !(101..=300).contains(&e.lsn) && !(5_001..=5_500).contains(&e.lsn))
+            .cloned()
+            .collect();
+        for probe in [&all[50], &all[320], &all[5_600], &all[6_005]] {
+            let q = EventQuery { trace_id: Some(probe.trace_id.clone()), ..Default::default() };
+            assert_eq!(lsns(&tail.snapshot().matching(&q, usize::MAX)), brute_force(&left, &q, usize::MAX));
+        }
+        assert_eq!(tail.snapshot().summary().0, left.len());
     }
 }
