@@ -17,7 +17,6 @@ use flightrec::recorder::{Recorder, RecorderConfig};
 use flightrec::server;
 use flightrec::wal::Durability;
 use flightrec::workload::Generator;
-use uuid::Uuid;
 
 use crate::BenchError;
 use crate::measure::percentile;
@@ -114,7 +113,7 @@ impl Pool {
             .map(|(json, at)| {
                 let mut json = json.clone();
                 if let Some(id) = json.get_mut(*at..*at + uuid::fmt::Hyphenated::LENGTH) {
-                    Uuid::new_v4().hyphenated().encode_lower(id);
+                    crate::measure::fresh_id().hyphenated().encode_lower(id);
                 }
                 json
             })

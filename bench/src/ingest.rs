@@ -15,7 +15,6 @@ use flightrec::recorder::{Intake, Recorder, RecorderConfig};
 use flightrec::redact::Redactor;
 use flightrec::wal::{Durability, Wal, WalHooks, WalOptions};
 use flightrec::workload::Generator;
-use uuid::Uuid;
 
 use crate::BenchError;
 
@@ -62,13 +61,13 @@ impl PoolEvent {
                 if let Some(at) = json.windows(EVENT_ID_KEY.len()).position(|w| w == EVENT_ID_KEY) {
                     let start = at + EVENT_ID_KEY.len();
                     if let Some(id) = json.get_mut(start..start + uuid::fmt::Hyphenated::LENGTH) {
-                        Uuid::new_v4().hyphenated().encode_lower(id);
+                        crate::measure::fresh_id().hyphenated().encode_lower(id);
                     }
                 }
                 PoolEvent::Bytes(json)
             }
             PoolEvent::Typed(mut event) => {
-                event.event_id = Uuid::new_v4();
+                event.event_id = crate::measure::fresh_id();
                 PoolEvent::Typed(event)
             }
         }

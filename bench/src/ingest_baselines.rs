@@ -65,7 +65,7 @@ pub fn naive_duckdb(dir: &Path, writers: usize, seconds: f64) -> Result<Baseline
                 while Instant::now() < deadline {
                     let line = &lines[(w * 131 + n) % lines.len()];
                     let Ok(c) = conn.lock() else { break };
-                    let id = uuid::Uuid::new_v4().to_string();
+                    let id = crate::measure::fresh_id().to_string();
                     let ok =
                         c.execute("INSERT INTO events VALUES (?, 'x', now(), ?)", duckdb::params![id, line]).is_ok();
                     drop(c);
