@@ -1,9 +1,9 @@
 //! `flightrec-bench curve`: the cost curve of the questions users ask, at growing sizes. For
 //! each size N it builds a fresh data directory of N generated events over D days (compacting
 //! every `--compact-every` events, so the WAL on disk stays small), then times through the
-//! recorder a trace lookup, a job lookup, a one-hour page, a full-text `text=` search and
-//! `stats`, first on a quiet recorder, then while W writers record at full speed (`sync`) in
-//! the same process, beside the same writers alone (what the lookups cost them).
+//! recorder a trace lookup, a job lookup, a one-hour page, the newest page, a full-text `text=`
+//! search and `stats`, first on a quiet recorder, then while W writers record at full speed
+//! (`sync`) in the same process, beside the same writers alone (what the lookups cost them).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -47,6 +47,8 @@ enum Ask {
     Trace,
     Job,
     Page,
+    /// The newest 100 events, no filter (what the UI shows first): the WAL tail's newest.
+    Newest,
     /// A rare term (matches one trace): every file is read.
     Text,
     /// A term most events match: the first files read fill the page.
@@ -55,13 +57,14 @@ enum Ask {
 }
 
 impl Ask {
-    const LOOKUPS: [Ask; 4] = [Ask::Trace, Ask::Job, Ask::Page, Ask::Stats];
+    const LOOKUPS: [Ask; 5] = [Ask::Trace, Ask::Job, Ask::Page, Ask::Newest, Ask::Stats];
 
     fn name(self) -> &'static str {
         match self {
             Ask::Trace => "trace lookup",
             Ask::Job => "job lookup",
             Ask::Page => "one-hour page (100 events)",
+            Ask::Newest => "newest 100 events",
             Ask::Text => "text= search, rare term",
             Ask::TextCommon => "text= search, common term",
             Ask::Stats => "stats",
@@ -91,6 +94,10 @@ impl Built {
                 let to = Some(from + chrono::Duration::hours(1));
                 let q = EventQuery { from: Some(from), to, limit: Some(100), ..Default::default() };
                 recorder.query(q).await.map_err(failed("page"))?.events.len()
+            }
+            Ask::Newest => {
+                let q = EventQuery { limit: Some(100), descending: true, ..Default::default() };
+                recorder.query(q).await.map_err(failed("newest"))?.events.len()
             }
             Ask::Text => {
                 // The tail of a trace id: a rare term, as when someone pastes part of an id.

@@ -209,10 +209,12 @@ fn day_chunks(files: &[String], descending: bool) -> Vec<Vec<String>> {
     }
 }
 
-/// The first `limit` events of `files` matching `q` (and `span`), in page order. A `text`
-/// filter cannot prune row groups, so every row is tested: the matches are found reading only
-/// the id columns, then their whole rows are read by LSN (reading `payload` of every row
-/// tested is what made such a scan slow).
+/// The first `limit` events of `files` matching `q` (and `span`), in page order. Unless an id
+/// narrows the rows to a few (a trace, a job, an event), the matches are found reading only
+/// the small columns, then their whole rows are read by LSN: a `text` filter tests every row,
+/// and a page without an id (the newest events, an hour) orders every row of its range, and
+/// reading `payload` (a JSON column, checked as it is read) of each of them is what made such
+/// a page slow.
 fn query_chunk(
     conn: &Connection,
     files: &[String],
@@ -224,7 +226,8 @@ fn query_chunk(
     let from = matching_rows(files, span, q, &mut b);
     let order = if q.descending { "timestamp DESC, event_id DESC" } else { "timestamp, event_id" };
     let limit = b.bind(limit as u64);
-    if q.text.is_none() {
+    let narrow = q.trace_id.is_some() || q.job_id.is_some() || q.event_id.is_some();
+    if narrow && q.text.is_none() {
         return read_events(conn, &format!("{SELECT} {from} ORDER BY {order} LIMIT {limit}"), &b);
     }
     let lsns = matching_lsns(conn, &format!("SELECT lsn {from} ORDER BY {order} LIMIT {limit}"), &b)?;
