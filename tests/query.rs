@@ -65,7 +65,8 @@ fn ingest(rt: &tokio::runtime::Runtime, recorder: &Recorder, lines: &[String], o
 }
 
 /// 1,200 events over five days (so pages cross date partitions, which Parquet scans read a few
-/// days at a time): the first 800 compacted to Parquet, the rest in the WAL tail.
+/// days at a time): the first 800 compacted to Parquet from four segments, the rest in the WAL
+/// tail.
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
@@ -79,8 +80,12 @@ fn fixture() -> &'static Fixture {
         let mut generator = Generator::new(42, start, 360_000_000);
         let lines: Vec<String> = (0..1_200).map(|_| generator.next_json()).collect();
         let mut ingested = Vec::new();
-        ingest(&rt, &recorder, &lines[..800], &mut ingested);
-        rt.block_on(recorder.seal()).unwrap();
+        // Four segments, so that a page of a time-only query is read from the few segments
+        // the catalog's event counts say hold it.
+        for chunk in lines[..800].chunks(200) {
+            ingest(&rt, &recorder, chunk, &mut ingested);
+            rt.block_on(recorder.seal()).unwrap();
+        }
         rt.block_on(recorder.compact_now()).unwrap(); // the background task may have been first
         assert_eq!(recorder.tail_len(), 0, "the first 800 are compacted");
         ingest(&rt, &recorder, &lines[800..], &mut ingested);

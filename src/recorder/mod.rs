@@ -340,7 +340,7 @@ impl Inner {
     }
 
     fn query_page(&self, q: &EventQuery) -> Result<EventPage, RecorderError> {
-        self.query_page_with(q, |catalog| store::parquet_scan(catalog, &self.layout.root, q))
+        self.query_page_with(q, |catalog| store::page_scan(catalog, &self.layout.root, q))
     }
 
     /// One page: the tail's matches, then the Parquet files `scan` chooses.

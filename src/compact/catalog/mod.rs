@@ -363,6 +363,17 @@ impl Catalog {
         self.rows("choose Parquet files", sql, params, |r| r.get(0))
     }
 
+    /// The time span (µs since the epoch) and event count of each compacted segment whose
+    /// events can lie in `[from, to)`, for choosing the fewest files that hold a page.
+    pub fn segment_spans(&self, from: Option<i64>, to: Option<i64>) -> Result<Vec<(i64, i64, u64)>, StoreError> {
+        let sql = "SELECT epoch_us(min_ts), epoch_us(max_ts), events FROM cat.segments WHERE state = $1 \
+                   AND min_ts IS NOT NULL AND max_ts IS NOT NULL \
+                   AND ($2::BIGINT IS NULL OR max_ts >= make_timestamp($2::BIGINT)::TIMESTAMPTZ) \
+                   AND ($3::BIGINT IS NULL OR min_ts < make_timestamp($3::BIGINT)::TIMESTAMPTZ)";
+        let params = params![SegmentState::Compacted.as_str(), from, to];
+        self.rows("read segment spans", sql, params, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    }
+
     /// Files of the compacted segments written before the summary's typed payload columns
     /// (`summary_columns` false), in segment order: the summary reads their payloads as JSON.
     pub fn files_without_summary_columns(&self) -> Result<Vec<String>, StoreError> {
