@@ -57,7 +57,10 @@ impl Raw {
     fn json(&self) -> Option<(bool, &[u8])> {
         match self {
             Raw::Payload(payload) => split_event_payload(payload),
-            Raw::InPlace { redacted, segment, start, len } => Some((*redacted, segment.get(*start..*start + *len)?)),
+            // Out of range (never, for a record the scan found there): empty, so its decode warns.
+            Raw::InPlace { redacted, segment, start, len } => {
+                Some((*redacted, segment.get(*start..*start + *len).unwrap_or_default()))
+            }
         }
     }
 
@@ -74,13 +77,8 @@ impl Raw {
 
     /// The keys of a canonical envelope, its payload unread; None for any other record.
     fn keys(&self) -> Option<Keys> {
-        let envelope = StoredEnvelope::envelope_only(self.json()?.1)?;
-        Some(Keys {
-            micros: envelope.timestamp.timestamp_micros(),
-            event: id_hash(&envelope.event_id),
-            trace: id_hash(&envelope.trace_id),
-            job: envelope.job_id.as_deref().map_or(NO_JOB, id_hash),
-        })
+        let e = StoredEnvelope::envelope_only(self.json()?.1)?;
+        Some(Keys::new(e.timestamp, &e.event_id, &e.trace_id, e.job_id.as_deref()))
     }
 }
 
@@ -98,13 +96,17 @@ struct Keys {
 const NO_JOB: u64 = 0;
 
 impl Keys {
-    fn of(e: &StoredEvent) -> Keys {
+    fn new(timestamp: chrono::DateTime<chrono::Utc>, event_id: &str, trace_id: &str, job_id: Option<&str>) -> Keys {
         Keys {
-            micros: e.timestamp.timestamp_micros(),
-            event: id_hash(&e.event_id),
-            trace: id_hash(&e.trace_id),
-            job: e.job_id.as_deref().map_or(NO_JOB, id_hash),
+            micros: timestamp.timestamp_micros(),
+            event: id_hash(event_id),
+            trace: id_hash(trace_id),
+            job: job_id.map_or(NO_JOB, id_hash),
         }
+    }
+
+    fn of(e: &StoredEvent) -> Keys {
+        Keys::new(e.timestamp, &e.event_id, &e.trace_id, e.job_id.as_deref())
     }
 }
 
@@ -128,20 +130,15 @@ struct Prefilter {
 impl Prefilter {
     fn of(q: &EventQuery) -> Prefilter {
         let hash = |id: &Option<String>| id.as_deref().map(id_hash);
-        let mut from = q.from.map_or(i64::MIN, |t| t.timestamp_micros());
         // Before `to`: before its microsecond, or within it when `to` falls inside one.
         let before = |t: chrono::DateTime<chrono::Utc>| {
             let micros = t.timestamp_micros();
             if t.timestamp_subsec_nanos().is_multiple_of(1_000) { micros.saturating_sub(1) } else { micros }
         };
-        let mut to = q.to.map_or(i64::MAX, before);
-        if let Some(c) = &q.cursor {
-            if q.descending {
-                to = to.min(c.micros);
-            } else {
-                from = from.max(c.micros);
-            }
-        }
+        // A cursor's microsecond is inclusive both ways (ties go by event_id).
+        let (after, up_to) = q.cursor_bounds();
+        let from = q.from.map_or(i64::MIN, |t| t.timestamp_micros()).max(after.unwrap_or(i64::MIN));
+        let to = q.to.map_or(i64::MAX, before).min(up_to.unwrap_or(i64::MAX));
         Prefilter { event: hash(&q.event_id), trace: hash(&q.trace_id), job: hash(&q.job_id), from, to }
     }
 

@@ -22,9 +22,8 @@ pub fn page_scan(catalog: &Catalog, root: &Path, q: &EventQuery) -> Result<Parqu
         return parquet_scan(catalog, root, q);
     }
     let (from, to) = time_range(q);
-    let (from, to) = page_range(catalog.segment_spans(from, to)?, (from, to), q.page_size() as u64 + 1, q.descending);
-    let files = catalog.files_overlapping(from, to)?;
-    Ok(ParquetScan::new(files.into_iter().map(|f| root.join(f).display().to_string()).collect(), None, q))
+    let range = page_range(catalog.segment_spans(from, to)?, (from, to), q.page_size() as u64 + 1, q.descending);
+    Ok(ParquetScan::new(files_overlapping(catalog, root, range)?, None, q))
 }
 
 /// What a query must read of the Parquet files: absolute paths of the files that can hold
@@ -42,7 +41,7 @@ pub fn parquet_scan(catalog: &Catalog, root: &Path, q: &EventQuery) -> Result<Pa
     }
     Ok(match found {
         Some(found) => ParquetScan::new(found.files, found.span, q),
-        None => ParquetScan::new(files_in_time_range(catalog, root, q)?, None, q),
+        None => ParquetScan::new(files_overlapping(catalog, root, time_range(q))?, None, q),
     })
 }
 
@@ -55,8 +54,12 @@ pub fn summary_files(catalog: &Catalog, root: &Path, q: &EventQuery) -> Result<S
     Ok(SummaryFiles::split(files, &without))
 }
 
-fn files_in_time_range(catalog: &Catalog, root: &Path, q: &EventQuery) -> Result<Vec<String>, StoreError> {
-    let (from, to) = time_range(q);
+/// Absolute paths of the files whose events can lie in `[from, to)` (µs; None: unbounded).
+fn files_overlapping(
+    catalog: &Catalog,
+    root: &Path,
+    (from, to): (Option<i64>, Option<i64>),
+) -> Result<Vec<String>, StoreError> {
     let files = catalog.files_overlapping(from, to)?;
     Ok(files.into_iter().map(|f| root.join(f).display().to_string()).collect())
 }
