@@ -14,12 +14,8 @@
 //!   so a link to the UI from another site still opens it.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 
-use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use crate::error::Code;
@@ -63,21 +59,8 @@ fn split_host(host: &str) -> Option<(&str, Option<u16>)> {
     }
 }
 
-/// What the guard needs to know about the server.
-#[derive(Debug, Clone)]
-pub struct Guard {
-    pub hosts: Arc<AllowedHosts>,
-}
-
-/// The middleware: 403 for a foreign `Host`, a foreign `Origin` or a cross-site fetch.
-pub async fn refuse_foreign_requests(State(g): State<Guard>, req: Request, next: Next) -> Response {
-    match check(&g.hosts, req.method(), req.uri().path(), req.headers()) {
-        Ok(()) => next.run(req).await,
-        Err(e) => e.into_response(),
-    }
-}
-
-fn check(hosts: &AllowedHosts, method: &Method, path: &str, headers: &HeaderMap) -> Result<(), ApiError> {
+/// 403 for a foreign `Host`, a foreign `Origin` or a cross-site fetch (see the module doc).
+pub(super) fn check(hosts: &AllowedHosts, method: &Method, path: &str, headers: &HeaderMap) -> Result<(), ApiError> {
     let host = header_str(headers, header::HOST.as_str()).unwrap_or("");
     if !hosts.allows(host) {
         let msg = format!(

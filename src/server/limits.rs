@@ -1,12 +1,9 @@
 //! Bounds on what one request may make the server do, and the JSON shape of every refusal:
-//! media types per route, body sizes (refused from `Content-Length` before the body is read),
-//! the number of requests served at once (more are shed with 503 and `Retry-After`), and a
-//! rewrite of the plain-text refusals of axum and tower-http (413, 408, 405, ...) into
-//! `{code, message}`.
+//! media types and body sizes per POST route, the number of requests served at once (more are
+//! shed with 503 and `Retry-After`), and a rewrite of axum's plain-text refusals (404, 405,
+//! 400, ...) into `{code, message}`. The checks run in `gate`, the server's one middleware.
 
-use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::Next;
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, RETRY_AFTER_SECS};
@@ -17,55 +14,77 @@ pub const MAX_CONCURRENT_REQUESTS: usize = 64;
 /// Most bytes of a plain-text refusal quoted in its JSON message.
 const QUOTED_BODY: usize = 4096;
 
-/// The media types one POST route takes.
+/// What one POST route takes: its media types and its body limit.
 #[derive(Debug, Clone, Copy)]
-pub struct MediaTypes {
+pub struct PostRoute {
     pub route: &'static str,
     pub types: &'static [&'static str],
     /// A request without `Content-Type` (a route without a body) is let through.
     pub body_optional: bool,
+    /// The most bytes its body may hold; None: the default limit of the extractors
+    /// ([`super::MAX_BODY`]).
+    pub max_body: Option<u64>,
 }
 
-/// `POST /v1/events`.
-pub const JSON: MediaTypes = MediaTypes { route: "/v1/events", types: &["application/json"], body_optional: false };
-/// `POST /v1/events:ndjson`.
-pub const NDJSON: MediaTypes =
-    MediaTypes { route: "/v1/events:ndjson", types: &["application/x-ndjson"], body_optional: false };
-/// `POST /v1/traces` (OTLP/HTTP: binary protobuf or OTLP/JSON).
-pub const OTLP_TRACES: MediaTypes =
-    MediaTypes { route: "/v1/traces", types: &["application/x-protobuf", "application/json"], body_optional: false };
-/// `POST /v1/logs` (OTLP/HTTP).
-pub const OTLP_LOGS: MediaTypes =
-    MediaTypes { route: "/v1/logs", types: &["application/x-protobuf", "application/json"], body_optional: false };
-/// `POST /v1/retention:run` (no body).
-pub const NO_BODY: MediaTypes =
-    MediaTypes { route: "/v1/retention:run", types: &["application/json"], body_optional: true };
+const MAX_BODY: Option<u64> = Some(super::MAX_BODY as u64);
 
-/// The middleware of a POST route: 415 for any other `Content-Type` (a form or `text/plain`,
-/// which a page on another site can send without a preflight, included). A `charset`
-/// parameter must say UTF-8.
-pub async fn require_media_type(State(m): State<MediaTypes>, req: Request, next: Next) -> Response {
-    let given = req.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("(not text)"));
+/// Every POST route. A POST route not listed here takes any media type: the OpenAPI test
+/// (`openapi.rs`) holds every documented POST route to an entry.
+pub const POST_ROUTES: &[PostRoute] = &[
+    PostRoute { route: "/v1/events", types: &["application/json"], body_optional: false, max_body: MAX_BODY },
+    PostRoute {
+        route: "/v1/events:ndjson",
+        types: &["application/x-ndjson"],
+        body_optional: false,
+        max_body: Some(super::MAX_NDJSON_BYTES),
+    },
+    // OTLP/HTTP: binary protobuf or OTLP/JSON.
+    PostRoute {
+        route: "/v1/traces",
+        types: &["application/x-protobuf", "application/json"],
+        body_optional: false,
+        max_body: MAX_BODY,
+    },
+    PostRoute {
+        route: "/v1/logs",
+        types: &["application/x-protobuf", "application/json"],
+        body_optional: false,
+        max_body: MAX_BODY,
+    },
+    PostRoute { route: "/v1/retention:run", types: &["application/json"], body_optional: true, max_body: None },
+];
+
+/// The POST route a request is for, if any.
+pub fn post_route(method: &Method, path: &str) -> Option<&'static PostRoute> {
+    if method != Method::POST {
+        return None;
+    }
+    POST_ROUTES.iter().find(|r| r.route == path)
+}
+
+/// 415 for any other `Content-Type` than the route's (a form or `text/plain`, which a page on
+/// another site can send without a preflight, included). A `charset` parameter must say UTF-8.
+pub fn check_media_type(route: &PostRoute, headers: &HeaderMap) -> Result<(), ApiError> {
+    let given = headers.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("(not text)"));
     let ok = match given {
-        None => m.body_optional,
+        None => route.body_optional,
         Some(v) => v.parse::<mime::Mime>().is_ok_and(|t| {
-            m.types.iter().any(|want| t.essence_str().eq_ignore_ascii_case(want))
+            route.types.iter().any(|want| t.essence_str().eq_ignore_ascii_case(want))
                 && t.get_param(mime::CHARSET).is_none_or(|c| c == mime::UTF_8)
         }),
     };
     if ok {
-        return next.run(req).await;
+        return Ok(());
     }
-    let want = m.types.join(" or ");
+    let want = route.types.join(" or ");
     let got = given.map_or_else(|| "no Content-Type".to_string(), |g| format!("`{g}`"));
-    let msg = format!("POST {} takes `Content-Type: {want}` (UTF-8); the request has {got}", m.route);
-    ApiError::new(Code::UnsupportedMediaType, msg).into_response()
+    let msg = format!("POST {} takes `Content-Type: {want}` (UTF-8); the request has {got}", route.route);
+    Err(ApiError::new(Code::UnsupportedMediaType, msg))
 }
 
 /// How many requests run at once: a request beyond the limit is answered 503 with
 /// `Retry-After` at once instead of queueing (a queue would only grow under a flood). One
-/// semaphore shared by every route (the router applies a layer route by route), each request
-/// holding its permit until its handler has answered.
+/// semaphore for every route, each request holding its permit until its handler has answered.
 #[derive(Debug, Clone)]
 pub struct ConcurrencyGate(std::sync::Arc<tokio::sync::Semaphore>);
 
@@ -73,25 +92,27 @@ impl ConcurrencyGate {
     pub fn new(max: usize) -> ConcurrencyGate {
         ConcurrencyGate(std::sync::Arc::new(tokio::sync::Semaphore::new(max.max(1))))
     }
-}
 
-/// The middleware of [`ConcurrencyGate`].
-pub async fn limit_concurrency(State(gate): State<ConcurrencyGate>, req: Request, next: Next) -> Response {
-    match gate.0.try_acquire_owned() {
-        Ok(_permit) => next.run(req).await,
-        Err(_) => overloaded(),
+    /// A permit to run, held until dropped; None when as many requests as allowed run.
+    pub fn try_enter(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.0.clone().try_acquire_owned().ok()
     }
 }
 
-fn overloaded() -> Response {
+/// The answer beyond the [`ConcurrencyGate`]'s limit.
+pub fn overloaded() -> Response {
     let msg = format!("the server is serving as many requests as it takes at once; retry in {RETRY_AFTER_SECS} s");
     ApiError::new(Code::Overloaded, msg).into_response()
 }
 
-/// The outermost middleware: an error response that is not JSON (axum's and tower-http's
-/// refusals are plain text or empty) becomes `{code, message}`, quoting the original text.
-pub async fn json_errors(req: Request, next: Next) -> Response {
-    let resp = next.run(req).await;
+/// The refusal for `status` (the body limit's 413, the timeout's 408).
+pub fn refusal(status: StatusCode) -> ApiError {
+    as_api_error(status, "")
+}
+
+/// An error response that is not JSON (axum's own refusals are plain text or empty) as
+/// `{code, message}`, quoting the original text.
+pub async fn as_json_error(resp: Response) -> Response {
     let is_json = resp
         .headers()
         .get(header::CONTENT_TYPE)

@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod error;
+pub mod gate;
 pub mod guard;
 pub mod handshake;
 pub mod limits;
@@ -29,13 +30,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
-use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::Code;
@@ -86,7 +83,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The OpenAPI document of the routes served.
     pub openapi: Arc<utoipa::openapi::OpenApi>,
-    token: Option<Arc<str>>,
 }
 
 /// Errors starting the server.
@@ -127,31 +123,17 @@ pub async fn bind(addr: SocketAddr, token: Option<&str>) -> Result<tokio::net::T
 /// its path), with its OpenAPI document: the routes behind the token, the open ones
 /// (`/healthz`), and the document of both. A new route goes here, the same way (see `openapi`).
 pub(crate) fn documented_routes() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
-    let media = |m: limits::MediaTypes| middleware::from_fn_with_state(m, limits::require_media_type);
-    let ndjson_limit = usize::try_from(MAX_NDJSON_BYTES).unwrap_or(usize::MAX);
     let (protected, protected_doc) = OpenApiRouter::new()
-        .routes(
-            routes!(api::post_events)
-                .map(|r| r.route_layer(media(limits::JSON)).route_layer(RequestBodyLimitLayer::new(MAX_BODY))),
-        )
+        .routes(routes!(api::post_events))
         .routes(routes!(api::get_events))
-        .routes(
-            routes!(api::post_ndjson)
-                .map(|r| r.route_layer(media(limits::NDJSON)).route_layer(RequestBodyLimitLayer::new(ndjson_limit))),
-        )
-        .routes(
-            routes!(otlp::post_traces)
-                .map(|r| r.route_layer(media(limits::OTLP_TRACES)).route_layer(RequestBodyLimitLayer::new(MAX_BODY))),
-        )
-        .routes(
-            routes!(otlp::post_logs)
-                .map(|r| r.route_layer(media(limits::OTLP_LOGS)).route_layer(RequestBodyLimitLayer::new(MAX_BODY))),
-        )
+        .routes(routes!(api::post_ndjson))
+        .routes(routes!(otlp::post_traces))
+        .routes(routes!(otlp::post_logs))
         .routes(routes!(api::get_trace))
         .routes(routes!(api::get_job))
         .routes(routes!(summary::get_summary))
         .routes(routes!(summary::get_jobs))
-        .routes(routes!(api::run_retention).map(|r| r.route_layer(media(limits::NO_BODY))))
+        .routes(routes!(api::run_retention))
         .routes(routes!(api::get_stats))
         .routes(routes!(openapi::get_document))
         .routes(routes!(api::get_metrics))
@@ -162,27 +144,24 @@ pub(crate) fn documented_routes() -> (Router<AppState>, Router<AppState>, utoipa
     (protected, open, openapi::document([protected_doc, open_doc]))
 }
 
-/// The router of the whole service, for a server listening on `bound`.
+/// The router of the whole service, for a server listening on `bound`: every route behind
+/// the one middleware of `gate`.
 pub fn router(recorder: Recorder, opts: &ServerOptions, bound: SocketAddr) -> Router {
     let (protected, open, doc) = documented_routes();
-    let token = opts.token.clone().filter(|t| !t.is_empty()).map(Arc::from);
-    let state = AppState { recorder, metrics: Arc::new(Metrics::default()), openapi: Arc::new(doc), token };
-    let protected = protected.route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    let guard = guard::Guard { hosts: Arc::new(guard::AllowedHosts::new(bound, &opts.allowed_hosts)) };
+    let state = AppState { recorder, metrics: Arc::new(Metrics::default()), openapi: Arc::new(doc) };
+    let gate = gate::Gate {
+        hosts: Arc::new(guard::AllowedHosts::new(bound, &opts.allowed_hosts)),
+        concurrency: limits::ConcurrencyGate::new(opts.max_concurrent_requests),
+        token: opts.token.clone().filter(|t| !t.is_empty()).map(Arc::from),
+        timeout: opts.request_timeout,
+    };
     Router::new()
         .merge(protected)
         .merge(ui::routes())
-        .fallback(not_found)
-        .layer(middleware::from_fn_with_state(
-            limits::ConcurrencyGate::new(opts.max_concurrent_requests),
-            limits::limit_concurrency,
-        ))
-        .layer(middleware::from_fn_with_state(guard, guard::refuse_foreign_requests))
-        // Health checks pass every guard and limit: they say only that the process is up.
         .merge(open)
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, opts.request_timeout))
-        .layer(middleware::from_fn(limits::json_errors))
+        .layer(middleware::from_fn_with_state(gate, gate::gate))
         .with_state(state)
 }
 
@@ -272,26 +251,6 @@ pub async fn shutdown_signal() {
         () = term => {}
     }
     tracing::info!("shutting down: finishing requests and flushing the WAL");
-}
-
-async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(token) = &s.token {
-        let given = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
-            let msg = "this server requires `Authorization: Bearer <token>`";
-            return ApiError::new(Code::Unauthorized, msg).into_response();
-        }
-    }
-    next.run(req).await
-}
-
-/// Compares without an early exit, so timing does not reveal the token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The answer of `GET /healthz`.

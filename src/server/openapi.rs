@@ -275,4 +275,14 @@ mod tests {
         assert_eq!(api, documented, "a route is served undocumented, or documented but not served");
         rt.block_on(recorder.shutdown()).unwrap();
     }
+
+    #[test]
+    fn every_documented_post_route_has_its_media_types_and_body_limit() {
+        let (_, _, doc) = documented_routes();
+        let posts: BTreeSet<String> =
+            doc.paths.paths.iter().filter(|(_, item)| item.post.is_some()).map(|(path, _)| path.clone()).collect();
+        let listed: BTreeSet<String> = crate::server::limits::POST_ROUTES.iter().map(|r| r.route.to_string()).collect();
+        assert!(posts.contains("/v1/events"), "the document's POST routes were read: {posts:?}");
+        assert_eq!(posts, listed, "a POST route without its entry in limits::POST_ROUTES takes any body");
+    }
 }
