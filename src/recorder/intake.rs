@@ -4,9 +4,9 @@
 //! benchmarks all record through an [`Intake`], so a duplicate is stored once whichever way
 //! it arrives (the Rust API, HTTP, NDJSON, the CLI).
 //!
-//! The append and its outcome run in a task of their own, so a caller that goes away (an
-//! HTTP client that disconnects) cannot leave an id pending for ever, nor forget an append
-//! that went on to succeed. A caller never waits for another append while it holds claims of
+//! A caller that goes away while its append is in flight (an HTTP client that disconnects)
+//! hands the wait for the outcome to a task (`Claimed`), so it cannot leave an id pending for
+//! ever, nor forget an append that went on to succeed. A caller never waits for another append while it holds claims of
 //! its own (a batch defers the ids in flight elsewhere to a later round), so two batches
 //! sharing ids cannot wait for each other.
 
@@ -24,7 +24,7 @@ use crate::event::{Event, InvalidEvent};
 use crate::ingest::{Prepared, check_future_skew, prepare_event, prepare_json};
 use crate::query::tail::TailIndex;
 use crate::redact::Redactor;
-use crate::wal::{Durability, Wal, WalError, WalHooks};
+use crate::wal::{Durability, PendingAppend, Wal, WalError, WalHooks};
 
 /// Where events enter the WAL. Cheap to clone; every clone is the same intake.
 #[derive(Clone)]
@@ -57,6 +57,56 @@ fn recorded(p: &Prepared, duplicate: bool) -> Recorded {
 
 /// A batch's results so far, by position.
 type Results = Vec<Option<Result<Recorded, RecorderError>>>;
+
+/// Ids claimed for an append in flight. Their outcome goes into the de-duplication memory
+/// when the append is answered, and if the caller goes away first (the future is dropped),
+/// a task takes over the wait: no id is left pending for ever, nor an append that went on to
+/// succeed forgotten. The common path spawns nothing.
+struct Claimed<'a> {
+    shared: &'a Arc<Shared>,
+    ids: Vec<Uuid>,
+    append: Option<PendingAppend>,
+}
+
+impl Claimed<'_> {
+    fn finish(&mut self, result: &Result<(), WalError>) {
+        finish_ids(self.shared, std::mem::take(&mut self.ids), result);
+    }
+}
+
+impl Drop for Claimed<'_> {
+    fn drop(&mut self) {
+        if self.ids.is_empty() {
+            return;
+        }
+        let (shared, ids) = (self.shared.clone(), std::mem::take(&mut self.ids));
+        match (self.append.take(), tokio::runtime::Handle::try_current()) {
+            (Some(mut append), Ok(runtime)) => {
+                runtime.spawn(async move {
+                    let result = append.answer().await.map(|_| ());
+                    finish_ids(&shared, ids, &result);
+                });
+            }
+            // No runtime left to wait on (the process is stopping): the ids are let go, so a
+            // retry is not held up; at worst it stores the event a second time.
+            _ => finish_ids(&shared, ids, &Err(WalError::Closed)),
+        }
+    }
+}
+
+/// Tells the de-duplication memory how an append of `ids` ended: stored (all of them, or the
+/// first ones of a partly written batch) or not.
+fn finish_ids(shared: &Shared, ids: Vec<Uuid>, result: &Result<(), WalError>) {
+    let stored = match result {
+        Ok(()) => ids.len(),
+        Err(e) => usize::try_from(e.records_written()).unwrap_or(usize::MAX),
+    };
+    let mut dedup = lock(&shared.dedup);
+    let now = now_micros();
+    for (i, id) in ids.into_iter().enumerate() {
+        dedup.finish(id, i < stored, now);
+    }
+}
 
 impl Intake {
     /// An intake on the data directory `dir` (whose writer lock the caller holds) with no
@@ -254,7 +304,7 @@ impl Intake {
     }
 
     /// Appends the payloads of claimed ids as one WAL request and records the outcome for
-    /// every id, in a task that finishes even if the caller goes away.
+    /// every id, also when the caller goes away before the answer (see [`Claimed`]).
     async fn append_claimed(
         &self,
         ids: Vec<Uuid>,
@@ -264,22 +314,14 @@ impl Intake {
         if ids.is_empty() {
             return Ok(());
         }
-        let inner = self.inner.clone();
-        let durability = durability.unwrap_or(inner.durability);
-        let task = tokio::spawn(async move {
-            let result = inner.wal.append_batch(payloads, durability).await.map(|_| ());
-            let stored = match &result {
-                Ok(()) => ids.len(),
-                Err(e) => usize::try_from(e.records_written()).unwrap_or(usize::MAX),
-            };
-            let mut dedup = lock(&inner.dedup);
-            let now = now_micros();
-            for (i, id) in ids.into_iter().enumerate() {
-                dedup.finish(id, i < stored, now);
-            }
-            result
-        });
-        task.await.map_err(|_| WalError::Closed)?
+        let durability = durability.unwrap_or(self.inner.durability);
+        let mut claimed = Claimed { shared: &self.inner, ids, append: None };
+        let result = match self.inner.wal.start_batch(payloads, durability) {
+            Ok(append) => claimed.append.insert(append).answer().await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        claimed.finish(&result);
+        result
     }
 
     /// Parses, validates and redacts a JSON event, refusing one dated too far ahead.
@@ -294,5 +336,42 @@ impl Intake {
 
     fn check_skew(&self, p: Prepared) -> Result<Prepared, InvalidEvent> {
         check_future_skew(&p, chrono::Utc::now(), self.inner.max_future_skew).map(|()| p)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::workload::Generator;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_that_goes_away_mid_append_leaves_the_outcome_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::open(dir.path()).unwrap();
+        let intake = Intake::open_writer(&data, &RecorderConfig::new(dir.path())).unwrap();
+        let mut generator = Generator::new(7, chrono::Utc::now(), 1_000);
+        let (mut abandoned, mut tries) = (0, 0);
+        while abandoned < 3 && tries < 1_000 {
+            tries += 1;
+            let json = generator.next_json();
+            // Polled once (the append handed to the WAL writer), then dropped; an append
+            // answered within that first poll is not abandoned, and the next event tries again.
+            let once =
+                tokio::time::timeout(Duration::ZERO, intake.record_json(json.as_bytes(), Some(Durability::Sync)));
+            if once.await.is_ok() {
+                continue;
+            }
+            abandoned += 1;
+            let again = tokio::time::timeout(Duration::from_secs(10), intake.record_json(json.as_bytes(), None));
+            let again = again.await.expect("a retry is not left waiting for an abandoned append").unwrap();
+            assert!(again.duplicate, "the abandoned append went on, was stored and is remembered");
+        }
+        assert!(abandoned > 0, "no append was still in flight after its first poll in {tries} tries");
+        assert_eq!(lock(&intake.inner.dedup).pending(), 0);
+        let stats = intake.wal().stats();
+        assert_eq!(stats.appended, lock(&intake.inner.dedup).len() as u64, "each event stored once");
     }
 }

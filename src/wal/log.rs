@@ -108,6 +108,13 @@ impl Wal {
         wait(self.submit_batch(payloads, durability)?).await
     }
 
+    /// Hands many payloads to the writer as [`Wal::append_batch`] does, without waiting for
+    /// the answer: [`PendingAppend::answer`] waits for it. The records are written whether
+    /// or not anyone waits.
+    pub fn start_batch(&self, payloads: Vec<Vec<u8>>, durability: Durability) -> Result<PendingAppend, WalError> {
+        self.submit_batch(payloads, durability).map(PendingAppend)
+    }
+
     /// [`Wal::append_batch`] for threads outside an async runtime.
     pub fn append_batch_blocking(
         &self,
@@ -220,6 +227,22 @@ impl Drop for Wal {
 }
 
 type AckReceiver = oneshot::Receiver<Result<LsnRange, WalError>>;
+
+/// An append the writer has been handed (see [`Wal::start_batch`]).
+#[derive(Debug)]
+pub struct PendingAppend(Option<AckReceiver>);
+
+impl PendingAppend {
+    /// Waits for the writer's answer: the LSNs given (None in `async` mode, answered at once).
+    /// Cancel-safe: dropped while waiting, the append goes on; waited for again, it still
+    /// answers. Not to be called again once it has answered.
+    pub async fn answer(&mut self) -> Result<Option<LsnRange>, WalError> {
+        match &mut self.0 {
+            Some(rx) => Ok(Some(rx.await.map_err(|_| WalError::Closed)??)),
+            None => Ok(None),
+        }
+    }
+}
 
 /// Waits for the writer's answer to a request (None: nothing to wait for, `async` mode).
 async fn wait(rx: Option<AckReceiver>) -> Result<Option<LsnRange>, WalError> {

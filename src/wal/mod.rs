@@ -43,7 +43,7 @@ mod writer;
 pub use error::WalError;
 pub(crate) use error::io_err;
 pub use format::{Corruption, MAX_PAYLOAD_LEN, event_payload, write_event_payload};
-pub use log::{Wal, WalStats};
+pub use log::{PendingAppend, Wal, WalStats};
 pub use options::{Durability, WalOptions};
 pub use recovery::Replay;
 pub use report::{SegmentReport, WalReport, inspect};
