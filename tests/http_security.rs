@@ -131,6 +131,7 @@ fn a_page_on_another_site_can_neither_record_nor_read() {
     // Health checks pass anything; a link from another site still opens the (data-free) UI.
     assert_eq!(s.get("/healthz", &["Origin: http://evil.example", "Sec-Fetch-Site: cross-site"]).0, 200);
     assert_eq!(s.get("/", &["Sec-Fetch-Site: cross-site", "Sec-Fetch-Mode: navigate"]).0, 200);
+    assert_eq!(s.get("/js/app.js", &["Sec-Fetch-Site: cross-site"]).0, 200, "every static asset, not only the page");
 }
 
 #[test]

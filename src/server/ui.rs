@@ -35,18 +35,15 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("/js/url-state.js", JS, include_str!("ui/js/url-state.js")),
 ];
 
-/// The paths of the static assets (they hold no data).
-const PATHS: [&str; 3] = ["/", "/app.js", "/style.css"];
-
 /// The path of every asset.
 #[cfg(test)]
 pub(crate) fn asset_paths() -> impl Iterator<Item = &'static str> {
     ASSETS.iter().map(|&(path, _, _)| path)
 }
 
-/// True for the path of a static asset.
+/// True for the path of a static asset (they hold no data).
 pub fn is_static_asset(path: &str) -> bool {
-    PATHS.contains(&path)
+    ASSETS.iter().any(|&(asset, _, _)| asset == path)
 }
 
 pub fn routes() -> Router<AppState> {
