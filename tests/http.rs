@@ -227,7 +227,9 @@ fn every_error_status_has_a_json_body_with_a_code() {
 fn with_a_token_every_route_but_healthz_requires_it() {
     let s = start(Some("s3cret-token"));
     assert_eq!(s.get("/healthz").0, 200);
-    for path in ["/v1/events", "/v1/stats", "/metrics", "/v1/openapi.json", "/v1/jobs/x", "/v1/traces/x"] {
+    // An unknown path too: without the token nobody learns which routes exist.
+    for path in ["/v1/events", "/v1/stats", "/metrics", "/v1/openapi.json", "/v1/jobs/x", "/v1/traces/x", "/v1/nothing"]
+    {
         let (status, v) = s.get_json(path);
         assert_eq!(status, 401, "{path}");
         assert_eq!(v["code"], "HSK-401-UNAUTHORIZED");
@@ -237,6 +239,7 @@ fn with_a_token_every_route_but_healthz_requires_it() {
     assert_eq!(s.agent.get(&url).header("Authorization", "Bearer wrong").call().unwrap().status().as_u16(), 401);
     assert_eq!(s.agent.get(&url).header("Authorization", "Bearer s3cret-token").call().unwrap().status().as_u16(), 200);
     assert_eq!(s.get("/").0, 200, "the static UI holds no data and loads without the token");
+    assert_eq!(s.get("/js/app.js").0, 200, "nor do its scripts");
 }
 
 #[test]

@@ -6,9 +6,9 @@
 //!
 //! A caller that goes away while its append is in flight (an HTTP client that disconnects)
 //! hands the wait for the outcome to a task (`Claimed`), so it cannot leave an id pending for
-//! ever, nor forget an append that went on to succeed. A caller never waits for another append while it holds claims of
-//! its own (a batch defers the ids in flight elsewhere to a later round), so two batches
-//! sharing ids cannot wait for each other.
+//! ever, nor forget an append that went on to succeed. A caller never waits for another
+//! append while it holds claims of its own (a batch defers the ids in flight elsewhere to a
+//! later round), so two batches sharing ids cannot wait for each other.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -90,7 +90,7 @@ impl Wal {
     /// Appends one payload (see [`event_payload`](super::event_payload)). Returns its LSN once it is as
     /// durable as `durability` asks, or None for `async`, which returns at once.
     pub async fn append(&self, payload: Vec<u8>, durability: Durability) -> Result<Option<u64>, WalError> {
-        Ok(wait(self.submit(Payloads::One(payload), durability)?).await?.map(|r| r.first))
+        Ok(PendingAppend(self.submit(Payloads::One(payload), durability)?).answer().await?.map(|r| r.first))
     }
 
     /// [`Wal::append`] for threads outside an async runtime.
@@ -105,7 +105,7 @@ impl Wal {
         payloads: Vec<Vec<u8>>,
         durability: Durability,
     ) -> Result<Option<LsnRange>, WalError> {
-        wait(self.submit_batch(payloads, durability)?).await
+        self.start_batch(payloads, durability)?.answer().await
     }
 
     /// Hands many payloads to the writer as [`Wal::append_batch`] does, without waiting for
@@ -244,15 +244,7 @@ impl PendingAppend {
     }
 }
 
-/// Waits for the writer's answer to a request (None: nothing to wait for, `async` mode).
-async fn wait(rx: Option<AckReceiver>) -> Result<Option<LsnRange>, WalError> {
-    match rx {
-        Some(rx) => Ok(Some(rx.await.map_err(|_| WalError::Closed)??)),
-        None => Ok(None),
-    }
-}
-
-/// [`wait`] for threads outside an async runtime.
+/// [`PendingAppend::answer`] for threads outside an async runtime.
 fn wait_blocking(rx: Option<AckReceiver>) -> Result<Option<LsnRange>, WalError> {
     match rx {
         Some(rx) => Ok(Some(rx.blocking_recv().map_err(|_| WalError::Closed)??)),
