@@ -6,6 +6,11 @@
 //! fdatasync before completing the waiters (group commit). `batch` and `async` requests are
 //! acknowledged after the write, and an fdatasync runs every `batch_interval`.
 //!
+//! The writer waits for its own fdatasync on purpose: the next group grows meanwhile. A writer
+//! that wrote ahead while fdatasync threads ran (one or two at a time) wrote smaller groups,
+//! made more fdatasyncs and lost throughput, with no better latency (BENCHMARKS.md, "Ninth
+//! session").
+//!
 //! Invariant: a `sync` acknowledgement is sent only after an fdatasync that covers the record
 //! returned. After any failed write or fsync the writer is poisoned: it fails every later
 //! request and never retries the fsync; reopening the WAL recovers what reached the disk.
