@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 /// A `flightrec serve` child, killed on drop.
 struct Server {
-    child: std::process::Child,
+    child: common::ServeChild,
     base: String,
     token: Option<String>,
     agent: ureq::Agent,

@@ -471,7 +471,7 @@ fn a_thousand_idle_connections_do_not_starve_a_real_client() {
 
 /// A server with a 2 s request timeout, and a raw connection to it that waits up to 20 s for
 /// an answer (so a cut-off by the server is told apart from the client giving up).
-fn slow_client(dir: &std::path::Path) -> (std::process::Child, String, std::net::TcpStream) {
+fn slow_client(dir: &std::path::Path) -> (common::ServeChild, String, std::net::TcpStream) {
     let (child, base) = serve_child(dir, &["--request-timeout", "2"]);
     let slow = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
     slow.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 /// A running server: the child process and the `host:port` it listens on.
 struct Served {
-    child: std::process::Child,
+    child: common::ServeChild,
     addr: String,
 }
 

@@ -26,7 +26,7 @@ const AWS_KEY: &str = "AKIAQ7RS4TUV2WXY3Z5A";
 const OPENAI_KEY: &str = "sk-proj-Zx81Kq_Lm2Nn3Op4Qr5St6Uv7Wx8Yz9Ab0Cd";
 
 struct Server {
-    child: std::process::Child,
+    child: common::ServeChild,
     base: String,
     agent: ureq::Agent,
 }

@@ -28,7 +28,7 @@ fn free_addr() -> String {
 }
 
 /// `flightrec serve` on `addr` over `dir`; killed on drop.
-struct Serve(std::process::Child);
+struct Serve(common::ServeChild);
 
 impl Serve {
     fn start(dir: &Path, addr: &str, extra: &[&str]) -> Serve {

@@ -105,7 +105,7 @@ fn events_go_in_and_out_over_https_and_plain_http_gets_nothing() {
     assert_eq!(status(&agent, &format!("{base}/healthz")).unwrap(), 200);
 
     child.kill().unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = child.into_inner().wait_with_output().unwrap();
     assert!(!String::from_utf8_lossy(&out.stderr).contains("in clear"), "no warning with TLS");
 }
 
@@ -143,7 +143,7 @@ fn stderr_of_serve(bind: &str, args: &[&str]) -> String {
     let data = tempfile::tempdir().unwrap();
     let (mut child, _) = serve_child_at(data.path(), bind, args, &[], Stdio::piped());
     child.kill().unwrap();
-    String::from_utf8_lossy(&child.wait_with_output().unwrap().stderr).into_owned()
+    String::from_utf8_lossy(&child.into_inner().wait_with_output().unwrap().stderr).into_owned()
 }
 
 #[test]

@@ -89,13 +89,46 @@ pub fn ingest_then_kill_9(data_dir: &Path, args: &[&str], kill_after: std::time:
     reader.join().unwrap().into_iter().filter(|l| uuid::Uuid::parse_str(l).is_ok()).collect()
 }
 
+/// A `flightrec serve` child process, killed when dropped: a test that fails half-way must
+/// not leave its server running (holding ports, files, and whatever its parent's fds were).
+pub struct ServeChild(Option<std::process::Child>);
+
+impl ServeChild {
+    /// The child itself, no longer killed on drop (e.g. for `wait_with_output`).
+    pub fn into_inner(mut self) -> std::process::Child {
+        self.0.take().expect("a ServeChild holds its child until dropped")
+    }
+}
+
+impl std::ops::Deref for ServeChild {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        self.0.as_ref().expect("a ServeChild holds its child until dropped")
+    }
+}
+
+impl std::ops::DerefMut for ServeChild {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("a ServeChild holds its child until dropped")
+    }
+}
+
+impl Drop for ServeChild {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Starts `flightrec serve` on loopback as a child process; returns it and its base URL.
-pub fn serve_child(dir: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
+pub fn serve_child(dir: &std::path::Path, extra: &[&str]) -> (ServeChild, String) {
     serve_child_at(dir, "127.0.0.1:0", extra, &[], std::process::Stdio::null())
 }
 
 /// [`serve_child`] with environment variables set for the server.
-pub fn serve_child_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
+pub fn serve_child_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> (ServeChild, String) {
     serve_child_at(dir, "127.0.0.1:0", extra, env, std::process::Stdio::null())
 }
 
@@ -107,7 +140,7 @@ pub fn serve_child_at(
     extra: &[&str],
     env: &[(&str, &str)],
     stderr: std::process::Stdio,
-) -> (std::process::Child, String) {
+) -> (ServeChild, String) {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flightrec"))
         .arg("--data-dir")
         .arg(dir)
@@ -129,7 +162,7 @@ pub fn serve_child_at(
         .to_string();
     // Keep reading what the server prints later, so its writes never fail on a closed pipe.
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    (child, base)
+    (ServeChild(Some(child)), base)
 }
 
 /// One HTTP/1.1 exchange on a fresh connection, written byte for byte as given (so tests can
