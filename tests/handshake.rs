@@ -17,18 +17,12 @@ use uuid::Uuid;
 
 /// A `flightrec serve` child, killed on drop.
 struct Server {
-    child: common::ServeChild,
+    /// Held for its drop, which kills the server.
+    _child: common::ServeChild,
     base: String,
     token: Option<String>,
     agent: ureq::Agent,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Seals idle segments after a second, so the compactor moves them into Parquet soon.
@@ -39,7 +33,7 @@ fn start(extra: &[&str]) -> Server {
     let (child, base) = serve_child(dir.path(), &args);
     let token = extra.iter().position(|a| *a == "--token").map(|i| extra[i + 1].to_string());
     let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    Server { child, base, token, agent, _dir: dir }
+    Server { _child: child, base, token, agent, _dir: dir }
 }
 
 impl Server {

@@ -56,13 +56,6 @@ impl Served {
     }
 }
 
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The status and the `code` of an answer, which must have the JSON error shape.
 fn refusal((status, v): (u16, Value)) -> (u16, String) {
     let code = v["code"].as_str().unwrap_or_else(|| panic!("{status} without a JSON code: {v}"));

@@ -41,13 +41,6 @@ impl Serve {
     }
 }
 
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn inference(trace: Uuid) -> Event {
     let body = EventBody::LlmInference(LlmInference {
         token_usage: TokenUsage { prompt: 3, completion: 4, total: 7 },
