@@ -188,9 +188,15 @@ async fn enospc_creating_a_segment_is_waited_out_but_enospc_writing_records_pois
     acked.extend(more);
 
     // A record write that fails: the data of the group is at risk, so the writer is poisoned.
+    // The compactor writes Parquet through the same seam, and the 16 KiB segments above sealed
+    // many times: seal and compact first, so the next write is the record's, in a fresh segment.
+    recorder.seal().await.unwrap();
+    recorder.compact_now().await.unwrap();
+    let writes_before = fs.count(Op::Write);
     fs.arm(Op::Write, 1, Fault::Errno(libc::ENOSPC));
     let (more, error) = record_until_error(&recorder, &mut generator, 1).await;
     assert_eq!((more.len(), error.as_deref()), (0, Some("HSK-507-DISK-FULL")));
+    assert_eq!(fs.count(Op::Write), writes_before + 1, "the failed write was the record's, nothing else wrote");
     let (_, error) = record_until_error(&recorder, &mut generator, 1).await;
     assert_eq!(error.as_deref(), Some("HSK-500-WAL-POISONED"), "a failed record write poisons");
     let _ = recorder.shutdown().await;
