@@ -1,7 +1,8 @@
 //! Criterion benchmarks of the ingest path's CPU cost, each beside its baseline:
 //! - `prepare`: parse + validate + redact + encode one event, vs `serde_json::from_slice`
 //!   into an untyped value (the least any JSON ingest must do), and with the redactor's
-//!   plain pass (no literal prefilter);
+//!   plain pass (no literal prefilter); and of an event built in Rust (validate, redact,
+//!   encode: no parse), vs `serde_json::to_vec` of the same events;
 //! - `scan`: CRC-verified decoding of a WAL segment, vs a bare CRC32 over the same bytes;
 //! - `envelope`: reading a stored event's envelope (canonical JSON, field by field), vs
 //!   serde's derived decode of the same struct and an untyped value; and what the compactor
@@ -16,7 +17,7 @@
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use flightrec::compact::summary_fields::SummaryFields;
 use flightrec::event::{Event, parse_event};
-use flightrec::ingest::prepare_json;
+use flightrec::ingest::{prepare_event, prepare_json};
 use flightrec::redact::Redactor;
 use flightrec::stored::StoredEnvelope;
 use flightrec::wal::{event_payload, format, scan_segment};
@@ -43,6 +44,20 @@ fn prepare(c: &mut Criterion) {
     });
     group.bench_function("baseline_serde_json_value", |b| {
         b.iter(|| lines.iter().filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()).count())
+    });
+    // Events built in Rust (`FlightRecorder::record_event`): validate, redact, encode, no parse;
+    // the clones are made outside the timed loop.
+    let typed: Vec<Event> = lines.iter().filter_map(|l| parse_event(l.as_bytes()).ok()).map(|p| p.event).collect();
+    group.bench_function("flightrec_prepare_typed", |b| {
+        b.iter_batched(
+            || typed.clone(),
+            |events| events.into_iter().filter_map(|e| prepare_event(&redactor, e).ok()).count(),
+            BatchSize::LargeInput,
+        )
+    });
+    // The least a typed path must do: serialise each event to a fresh buffer.
+    group.bench_function("baseline_serde_json_to_vec_typed", |b| {
+        b.iter(|| typed.iter().filter_map(|e| serde_json::to_vec(e).ok()).count())
     });
     group.finish();
     println!("prepare: {} events, {} bytes of JSON", lines.len(), bytes);
