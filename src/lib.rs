@@ -5,7 +5,7 @@
 //! records, group-commit writer, recovery) → `compact` (Parquet files, DuckDB catalog) →
 //! `retention` → `ship` (to object storage) → [`query`] → `recorder` (the `FlightRecorder` API) → `server` (HTTP + UI);
 //! `client` is the same API over HTTP (`RemoteRecorder`) and the CLI's `--url` mode.
-//! [`datadir`] owns the directory layout and its locks; [`heap`] tunes the allocator; [`ndjson`] splits NDJSON input;
+//! [`datadir`] owns the directory layout and its locks; [`heap`] is the binaries' allocator and tunes glibc's; [`ndjson`] splits NDJSON input;
 //! [`stats`] adds up what the store holds; [`stored`] reads stored events; `otlp` maps
 //! OpenTelemetry spans and logs onto events; [`workload`] generates realistic event mixes.
 //!

@@ -2,6 +2,10 @@
 
 mod cli;
 
+/// Small blocks from mimalloc, large ones from glibc (see `flightrec::heap::SplitAllocator`).
+#[global_allocator]
+static ALLOCATOR: flightrec::heap::SplitAllocator = flightrec::heap::SplitAllocator;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -14,6 +14,10 @@
 //! The durable, concurrent ingest figures come from `flightrec-bench ingest` (see
 //! BENCHMARKS.md); they need real fsyncs, which criterion's loop is not made for.
 
+/// The `flightrec` binary's allocator, so the figures are the product's.
+#[global_allocator]
+static ALLOCATOR: flightrec::heap::SplitAllocator = flightrec::heap::SplitAllocator;
+
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use flightrec::compact::summary_fields::SummaryFields;
 use flightrec::event::{Event, parse_event};

@@ -18,6 +18,10 @@ mod recovery;
 mod ship;
 mod summary;
 
+/// The `flightrec` binary's allocator, so the figures are the product's.
+#[global_allocator]
+static ALLOCATOR: flightrec::heap::SplitAllocator = flightrec::heap::SplitAllocator;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
