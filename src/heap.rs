@@ -55,7 +55,7 @@ pub fn release_free() {
 /// pages of compaction) stay with glibc and the thresholds [`return_large_blocks`] sets,
 /// which keep the resident set in its budget: with mimalloc for every block the 10M-event
 /// ingest + compaction peaked 1.6× higher, with blocks up to 32 KiB 8 % higher (BENCHMARKS.md
-/// "Allocator"). A block's size decides its allocator, and `dealloc` and `realloc` are given
+/// "Tenth session"). A block's size decides its allocator, and `dealloc` and `realloc` are given
 /// the size it was allocated with, so each block goes back to where it came from.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SplitAllocator;
