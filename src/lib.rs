@@ -44,6 +44,7 @@ pub mod server;
 pub mod ship;
 pub mod stats;
 pub mod stored;
+mod swar;
 #[cfg(feature = "store")]
 mod sync;
 #[cfg(test)]

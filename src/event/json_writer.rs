@@ -14,6 +14,8 @@ use std::fmt::Display;
 
 use serde::ser::{self, Impossible, Serialize};
 
+use crate::swar::{HIGHS, ONES, last_word, word_at};
+
 /// Why a value could not be written as JSON (a map key that is not a string, or a type's own
 /// error).
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +48,7 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     let i = skip_plain_words(bytes, 0);
     // `skip_plain_words` stops at a word to escape, or before a tail shorter than a word.
-    if i == bytes.len() || (bytes.len() - i < 8 && !tail_needs_escape(bytes, i)) {
+    if i == bytes.len() || (bytes.len() - i < 8 && !tail_needs_escape(bytes)) {
         // The usual case: nothing to escape.
         out.reserve(bytes.len() + 2);
         out.push(b'"');
@@ -86,8 +88,8 @@ fn write_escaped(out: &mut Vec<u8>, bytes: &[u8], mut i: usize) {
 /// tail shorter than a word).
 #[inline]
 fn skip_plain_words(bytes: &[u8], mut i: usize) -> usize {
-    while let Some(word) = bytes.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
-        if word_needs_escape(u64::from_le_bytes(word)) {
+    while let Some(word) = word_at(bytes, i) {
+        if word_needs_escape(word) {
             break;
         }
         i += 8;
@@ -95,25 +97,13 @@ fn skip_plain_words(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// Whether the bytes from `i` on (fewer than eight) hold one to escape: the last eight bytes
-/// of `bytes` as one word when there are eight (those before `i` are known plain), else the
-/// short string's bytes gathered into a word padded with spaces, in registers (a copy into
-/// a stack buffer would stall the word's load behind the byte stores).
+/// Whether the last eight bytes of `bytes` (or a shorter string whole, padded with spaces)
+/// hold one to escape; [`write_str`] asks when fewer than eight bytes after the plain words
+/// are left, so the word covers them.
 #[inline]
-fn tail_needs_escape(bytes: &[u8], i: usize) -> bool {
-    let last_word = bytes.len().checked_sub(8).and_then(|at| bytes.get(at..)).and_then(|w| <[u8; 8]>::try_from(w).ok());
-    let word = match last_word {
-        Some(w) => u64::from_le_bytes(w),
-        None => bytes.iter().skip(i).enumerate().fold(ONES * u64::from(b' '), |word, (k, &b)| {
-            let shift = 8 * k;
-            (word & !(0xff << shift)) | (u64::from(b) << shift)
-        }),
-    };
-    word_needs_escape(word)
+fn tail_needs_escape(bytes: &[u8]) -> bool {
+    word_needs_escape(last_word(bytes, b' '))
 }
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 /// True when some byte of `w` is below 0x20, a `"` or a `\`. A byte of 0x80 or more never
 /// counts (`!w` clears its high bit), so UTF-8 text passes whole.
