@@ -21,8 +21,10 @@ use super::idring::IdRing;
 #[derive(Debug)]
 pub struct Dedup {
     seen: IdRing,
-    /// Ids whose append is in flight; the sender tells waiters whether it was stored.
-    pending: HashMap<Uuid, watch::Sender<Option<bool>>>,
+    /// Ids whose append is in flight, with the sender that tells waiters whether it was
+    /// stored: made when the first retry comes to wait (rare; a channel per append cost more
+    /// than the rest of the claim).
+    pending: HashMap<Uuid, Option<watch::Sender<Option<bool>>>>,
     window_micros: i64,
 }
 
@@ -66,9 +68,11 @@ impl Dedup {
             return Claim::Duplicate;
         }
         match self.pending.entry(id) {
-            Entry::Occupied(sender) => Claim::InFlight(sender.get().subscribe()),
+            Entry::Occupied(mut waiters) => {
+                Claim::InFlight(waiters.get_mut().get_or_insert_with(|| watch::channel(None).0).subscribe())
+            }
             Entry::Vacant(slot) => {
-                slot.insert(watch::channel(None).0);
+                slot.insert(None);
                 Claim::New
             }
         }
@@ -80,7 +84,7 @@ impl Dedup {
         if stored {
             self.insert(id, now_micros);
         }
-        if let Some(sender) = self.pending.remove(&id) {
+        if let Some(Some(sender)) = self.pending.remove(&id) {
             sender.send_replace(Some(stored));
         }
     }
@@ -168,5 +172,28 @@ mod tests {
         wait_for_outcome(rx).await;
         assert!(matches!(d.claim(id, 6), Claim::Duplicate), "once stored, a later retry is a duplicate");
         assert_eq!((d.len(), d.pending()), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn every_retry_in_flight_is_woken_and_an_append_nobody_waits_for_makes_no_channel() {
+        let mut d = Dedup::new(chrono::Duration::seconds(10), 100);
+        let (quiet, busy) = (Uuid::new_v4(), Uuid::new_v4());
+        assert!(matches!(d.claim(quiet, 0), Claim::New));
+        assert!(matches!(d.pending.get(&quiet), Some(None)), "no channel until a retry waits");
+        assert!(matches!(d.claim(busy, 0), Claim::New));
+        let waits: Vec<_> = (0..3)
+            .map(|_| match d.claim(busy, 1) {
+                Claim::InFlight(rx) => tokio::spawn(wait_for_outcome(rx)),
+                other => panic!("in flight, not {other:?}"),
+            })
+            .collect();
+        d.finish(quiet, true, 2);
+        tokio::task::yield_now().await;
+        assert!(waits.iter().all(|w| !w.is_finished()), "another id's outcome wakes nobody");
+        d.finish(busy, true, 3);
+        for w in waits {
+            w.await.unwrap();
+        }
+        assert_eq!((d.len(), d.pending()), (2, 0));
     }
 }
