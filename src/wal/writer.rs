@@ -62,6 +62,17 @@ pub enum Request {
     Shutdown,
 }
 
+impl Request {
+    fn is_async_append(&self) -> bool {
+        matches!(self, Request::Append { durability: Durability::Async, .. })
+    }
+}
+
+/// How long the writer rests after a group of only `async` appends smaller than a full group:
+/// a few hundred events at the rates one process sends, and nothing anyone waits for (a `sync`
+/// or `batch` request arriving meanwhile waits this long at most, once).
+const ASYNC_LINGER: Duration = Duration::from_micros(200);
+
 /// One payload or many: a batch shares one acknowledgement.
 pub enum Payloads {
     One(Vec<u8>),
@@ -194,8 +205,15 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            // A group of only fire-and-forget appends was taken as soon as the first arrived;
+            // resting before the next lets the following ones gather into one write, and
+            // spares their senders a wake-up of this thread each.
+            let lone_async = requests.len() < self.opts.max_group && requests.iter().all(Request::is_async_append);
             if self.process(&mut requests) {
                 break;
+            }
+            if lone_async {
+                std::thread::sleep(ASYNC_LINGER);
             }
         }
         if self.unsynced
