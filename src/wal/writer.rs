@@ -4,7 +4,9 @@
 //! `max_group` requests) as one group, assigns LSNs in order, writes the group's records with
 //! one write, and, when any request in the group asked for `sync`, makes them durable with one
 //! fdatasync before completing the waiters (group commit). `batch` and `async` requests are
-//! acknowledged after the write, and an fdatasync runs every `batch_interval`.
+//! acknowledged after the write, and an fdatasync runs every `batch_interval`. After a group
+//! of only `async` appends the thread rests `ASYNC_LINGER` (200 µs), so that fire-and-forget
+//! senders fill the next group instead of each waking the thread.
 //!
 //! The writer waits for its own fdatasync on purpose: the next group grows meanwhile. A writer
 //! that wrote ahead while fdatasync threads ran (one or two at a time) wrote smaller groups,
