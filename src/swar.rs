@@ -60,11 +60,17 @@ pub(crate) fn all_hex_or_dash(w: u64) -> bool {
     hex | ascii_in_range(w, b'-', b'-') == HIGHS
 }
 
+/// Whether `b` is a hex digit (either case) or `-`: the byte test [`all_hex_or_dash`] answers
+/// for eight at a time.
+pub(crate) fn is_hex_or_dash(b: u8) -> bool {
+    b.is_ascii_hexdigit() || b == b'-'
+}
+
 /// Whether `bytes` is at least eight bytes long and made only of hex digits and `-` (the
 /// shape of hashes and UUIDs).
 pub(crate) fn long_hex_or_dash(bytes: &[u8]) -> bool {
     bytes.len() >= 8
-        && bytes.chunks_exact(8).all(|w| <[u8; 8]>::try_from(w).is_ok_and(|w| all_hex_or_dash(u64::from_le_bytes(w))))
+        && bytes.chunks_exact(8).all(|w| word_at(w, 0).is_some_and(all_hex_or_dash))
         && all_hex_or_dash(last_word(bytes, b'0'))
 }
 
@@ -74,10 +80,6 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-
-    fn is_hex_or_dash(b: u8) -> bool {
-        b.is_ascii_hexdigit() || b == b'-'
-    }
 
     #[test]
     fn every_byte_value_at_every_position() {

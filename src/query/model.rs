@@ -291,7 +291,7 @@ impl Cursor {
         let plain = bytes.and_then(|b| String::from_utf8(b).ok()).ok_or_else(bad)?;
         let (micros, id) = plain.split_once(':').ok_or_else(bad)?;
         let micros = micros.parse().map_err(|_| bad())?;
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+        if id.is_empty() || !id.bytes().all(crate::swar::is_hex_or_dash) {
             return Err(bad());
         }
         Ok(Cursor { micros, event_id: id.to_string() })

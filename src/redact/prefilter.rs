@@ -15,7 +15,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::RegexSet;
 
 use super::Rule;
-use crate::swar::long_hex_or_dash;
+use crate::swar::{is_hex_or_dash, long_hex_or_dash};
 
 /// Rules are tracked in one bit each.
 pub(super) type RuleSet = u128;
@@ -65,7 +65,7 @@ impl Prefilter {
                     .fold(0, |set: RuleSet, (i, _)| set | (RuleSet::from(1u8) << i))
             })
             .collect();
-        let hex_holds_no_needle = needles.iter().all(|n| n.bytes().any(|b| !(b.is_ascii_hexdigit() || b == b'-')));
+        let hex_holds_no_needle = needles.iter().all(|n| !n.bytes().all(is_hex_or_dash));
         let needles = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)

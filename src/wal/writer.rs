@@ -71,8 +71,9 @@ impl Request {
 }
 
 /// How long the writer rests after a group of only `async` appends smaller than a full group:
-/// a few hundred events at the rates one process sends, and nothing anyone waits for (a `sync`
-/// or `batch` request arriving meanwhile waits this long at most, once).
+/// a few hundred events at the rates one process sends, and nothing anyone waits for. Any other
+/// request arriving meanwhile (a `sync` or `batch` append, a flush, a seal, the shutdown) waits
+/// this long at most, once.
 const ASYNC_LINGER: Duration = Duration::from_micros(200);
 
 /// One payload or many: a batch shares one acknowledgement.
