@@ -20,12 +20,17 @@ fn stored_ids(data_dir: &Path) -> HashMap<String, u32> {
     }
     let mut counts = HashMap::new();
     let dir = flightrec::datadir::DataDir::open(data_dir).unwrap();
-    let (wal, report) =
-        Wal::open_replaying(&dir.layout().wal_dir(), WalOptions::default(), WalHooks::default(), &mut |_, rec| {
+    let (wal, report) = Wal::open_replaying(
+        &dir.layout().wal_dir(),
+        WalOptions::default(),
+        WalHooks::default(),
+        &|_| None,
+        &mut |_, rec, _| {
             let id: Id = serde_json::from_slice(rec.json).unwrap();
             *counts.entry(id.event_id).or_insert(0) += 1;
-        })
-        .unwrap();
+        },
+    )
+    .unwrap();
     assert_eq!(report.damage_count(), 0, "a crash leaves at most a torn tail: {report:?}");
     wal.close().unwrap();
     counts

@@ -33,7 +33,7 @@ fn body(i: usize) -> Vec<u8> {
 /// how often it appears; also checks a new append still works after the reopen.
 fn reopen_and_replay(dir: &Path) -> BTreeMap<Vec<u8>, usize> {
     let mut seen = BTreeMap::new();
-    let (wal, _) = Wal::open_replaying(dir, WalOptions::default(), WalHooks::default(), &mut |_, rec| {
+    let (wal, _) = Wal::open_replaying(dir, WalOptions::default(), WalHooks::default(), &|_| None, &mut |_, rec, _| {
         *seen.entry(rec.json.to_vec()).or_insert(0) += 1;
     })
     .expect("reopening after a fault recovers");

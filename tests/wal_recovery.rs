@@ -20,7 +20,8 @@ fn opts(segment_bytes: u64) -> WalOptions {
 fn open(dir: &Path, o: WalOptions) -> (Wal, Vec<Vec<u8>>, WalReport) {
     let mut got = Vec::new();
     let (wal, report) =
-        Wal::open_replaying(dir, o, WalHooks::default(), &mut |_, rec| got.push(rec.json.to_vec())).unwrap();
+        Wal::open_replaying(dir, o, WalHooks::default(), &|_| None, &mut |_, rec, _| got.push(rec.json.to_vec()))
+            .unwrap();
     (wal, got, report)
 }
 

@@ -427,11 +427,14 @@ mod tests {
         let ids: Vec<String> = written.iter().map(|p| p.event_id.to_string()).collect();
 
         let mut tail = TailIndex::default();
-        let (wal, _) =
-            Wal::open_replaying(tmp.path(), WalOptions::default(), WalHooks::default(), &mut |mapped, rec| {
-                tail.push_replayed(mapped, &rec)
-            })
-            .unwrap();
+        let (wal, _) = Wal::open_replaying(
+            tmp.path(),
+            WalOptions::default(),
+            WalHooks::default(),
+            &|_| None,
+            &mut |mapped, rec, _| tail.push_replayed(mapped, &rec),
+        )
+        .unwrap();
         wal.close().unwrap();
         let in_place = tail.incoming.iter().filter(|(_, raw)| matches!(raw, Raw::InPlace { .. })).count();
         assert_eq!(in_place, 50, "the sealed segment's records point into its mapping");

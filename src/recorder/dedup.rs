@@ -26,6 +26,8 @@ pub struct Dedup {
     /// than the rest of the claim).
     pending: HashMap<Uuid, Option<watch::Sender<Option<bool>>>>,
     window_micros: i64,
+    /// A [`Dedup::load`] is under way.
+    loading: bool,
 }
 
 /// What [`Dedup::claim`] found.
@@ -51,18 +53,21 @@ impl Dedup {
             seen: IdRing::new(capacity),
             pending: HashMap::new(),
             window_micros: window.num_microseconds().unwrap_or(i64::MAX),
+            loading: false,
         }
     }
 
     /// Records `id` as seen at `now` (an event already stored: replay, Parquet); false when it
     /// was already seen within the window.
     pub fn insert(&mut self, id: Uuid, now_micros: i64) -> bool {
+        self.finish_load(now_micros);
         self.expire(now_micros);
         self.seen.insert(id, now_micros)
     }
 
     /// Claims `id` for an append: new (now pending), a duplicate, or in flight elsewhere.
     pub fn claim(&mut self, id: Uuid, now_micros: i64) -> Claim {
+        self.finish_load(now_micros);
         self.expire(now_micros);
         if self.seen.contains(id) {
             return Claim::Duplicate;
@@ -105,16 +110,22 @@ impl Dedup {
         self.seen.heap_bytes()
     }
 
-    /// [`Dedup::insert`] of a batch of `ids` seen at `now` (replay); how many were new.
-    pub fn insert_all(&mut self, ids: &[Uuid], now_micros: i64) -> usize {
-        self.expire(now_micros);
-        self.seen.insert_all(ids, now_micros)
+    /// Remembers `ids` (replay: stored events, seen at `now`) the cheap way: appended now,
+    /// looked up and placed all at once by [`Dedup::finish_load`] (see [`IdRing::load`]),
+    /// which every other call makes first.
+    pub fn load(&mut self, ids: &[Uuid], now_micros: i64) {
+        if !self.loading {
+            self.expire(now_micros);
+            self.loading = true;
+        }
+        self.seen.load(ids);
     }
 
-    /// Makes room at once for `ids` more remembered ids, up to the capacity (see
-    /// [`IdRing::reserve`]): replay knows roughly how many it is about to insert.
-    pub fn reserve(&mut self, ids: usize) {
-        self.seen.reserve(self.seen.len().saturating_add(ids));
+    /// Ends a [`Dedup::load`]: the loaded ids are seen at `now` and can be found.
+    pub fn finish_load(&mut self, now_micros: i64) {
+        if std::mem::take(&mut self.loading) {
+            self.seen.finish_load(now_micros);
+        }
     }
 
     /// The most heap bytes `capacity` remembered ids take.

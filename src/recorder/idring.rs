@@ -11,7 +11,7 @@
 //! stream of inserts and evictions never makes it grow), hashed with a keyed hash (ids come
 //! from clients, who must not be able to pick colliding ones).
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, Hasher, RandomState};
 
 use uuid::Uuid;
 
@@ -34,6 +34,9 @@ const FREE: u32 = u32::MAX;
 /// table doubles (the old one is freed once the ids are moved): 24 + 16.
 pub const BYTES_PER_ID: usize = SLOT_BYTES + (4 * 8 * 3usize).div_ceil(3 * 2);
 
+/// Ids a load places at a time, their home buckets read first.
+const LOAD_BATCH: usize = 4_096;
+
 /// The largest capacity a ring takes.
 const MAX_CAPACITY: usize = (u32::MAX - 1) as usize;
 
@@ -52,6 +55,9 @@ pub struct IdRing {
     pushed: u64,
     head: u64,
     capacity: usize,
+    /// While a load is under way ([`IdRing::load`]): the first push it made. Those pushes are
+    /// in the ring but not in the table, and their slots hold their hashes, not their times.
+    loading_from: Option<u64>,
 }
 
 impl IdRing {
@@ -65,6 +71,7 @@ impl IdRing {
             pushed: 0,
             head: 0,
             capacity: capacity.clamp(1, MAX_CAPACITY),
+            loading_from: None,
         }
     }
 
@@ -98,6 +105,7 @@ impl IdRing {
     /// [`IdRing::insert`] of each of `ids` in order, all seen at `seen_micros`; how many were
     /// new. The home buckets of the whole batch are read first, no read waiting for another,
     /// so that the inserts find them in the cache rather than each waiting for memory in turn.
+    #[cfg(test)]
     pub fn insert_all(&mut self, ids: &[Uuid], seen_micros: i64) -> usize {
         let keyed: Vec<([u64; 2], u64)> = ids.iter().map(|id| (words(*id), self.hash(words(*id)))).collect();
         let touched =
@@ -119,7 +127,13 @@ impl IdRing {
         if self.len() == self.capacity {
             self.pop_oldest();
         }
-        let slot = Slot { id: key, seen_micros };
+        let n = self.push_slot(Slot { id: key, seen_micros });
+        self.grow_table();
+        self.place(n, hash);
+    }
+
+    /// Writes `slot` as the next push (the caller has made room); its slot number.
+    fn push_slot(&mut self, slot: Slot) -> u32 {
         let n = self.slot_number(self.pushed);
         if n as usize == self.slots.len() {
             self.grow_slots();
@@ -128,8 +142,7 @@ impl IdRing {
             *s = slot;
         }
         self.pushed += 1;
-        self.grow_table();
-        self.place(n, hash);
+        n
     }
 
     /// When the oldest remembered id was seen.
@@ -185,6 +198,28 @@ impl IdRing {
         }
     }
 
+    /// Puts slot number `n`, whose id `key` hashes to `hash`, in the first free bucket from
+    /// the id's home bucket, unless the id is there already (false then): one walk for both.
+    fn place_unless_found(&mut self, n: u32, key: [u64; 2], hash: u64) -> bool {
+        let (mask, bits) = (self.table.len().wrapping_sub(1), self.packing.hash_bits(hash));
+        let mut b = self.home(hash);
+        loop {
+            match self.table.get(b).copied() {
+                Some(FREE) => {
+                    self.set(b, self.packing.entry(n, hash));
+                    return true;
+                }
+                None => return false,
+                Some(entry)
+                    if self.packing.hash_bits_of(entry) == bits && self.slot(self.packing.slot(entry)).id == key =>
+                {
+                    return false;
+                }
+                Some(_) => b = (b + 1) & mask,
+            }
+        }
+    }
+
     /// Frees bucket `b`, moving back the entries after it that could no longer be found
     /// (backward-shift deletion: linear probing stays correct without tombstones).
     fn unplace(&mut self, mut hole: usize) {
@@ -214,17 +249,78 @@ impl IdRing {
         }
     }
 
-    /// Sizes the table at once for `ids` remembered ids (at most the capacity), so that
-    /// filling the ring up to them does not double the table step by step, placing every id
-    /// again each time. The table stays within the capacity's budget.
-    pub fn reserve(&mut self, ids: usize) {
-        let ids = ids.min(self.capacity);
-        let mut size = self.table.len().max(8);
-        while ids * 4 > size * 3 {
+    /// Appends `ids` as the newest remembered ids (forgetting the oldest beyond the capacity),
+    /// without looking them up or placing them in the table: [`IdRing::finish_load`] places
+    /// every remembered id at once. Replay fills the ring this way, so that no id waits on a
+    /// random read of the table. Until the load is finished the ring must not be asked
+    /// anything (its owner finishes the load first).
+    pub fn load(&mut self, ids: &[Uuid]) {
+        if self.loading_from.is_none() {
+            self.loading_from = Some(self.pushed);
+            // Rebuilt at the end from the ring, at the size the ids then need.
+            self.table = Vec::new();
+        }
+        for id in ids {
+            let key = words(*id);
+            // The hash waits in the slot's time until the load ends (its bits are all kept).
+            let slot = Slot { id: key, seen_micros: self.hash(key) as i64 };
+            if self.len() == self.capacity {
+                self.head += 1;
+            }
+            self.push_slot(slot);
+        }
+    }
+
+    /// Ends a load (nothing when none is under way): the loaded ids get `seen_micros` and every
+    /// remembered id is placed in a table sized for them, in one pass over the ring. An id
+    /// loaded twice, or loaded while already remembered, is remembered once, as its first
+    /// occurrence: then the ring is rebuilt id by id as [`IdRing::insert`] would have filled
+    /// it, except that it may have forgotten up to as many of its oldest ids as there were
+    /// such duplicates.
+    pub fn finish_load(&mut self, seen_micros: i64) {
+        let Some(from) = self.loading_from.take() else {
+            return;
+        };
+        let mut size = 8;
+        while self.len() * 4 > size * 3 {
             size *= 2;
         }
-        if size > self.table.len() {
-            self.rebuild(size, self.pushed);
+        self.table = vec![FREE; size];
+        let mut duplicates = false;
+        let mut batch = Vec::with_capacity(LOAD_BATCH);
+        let mut push = self.head;
+        while push < self.pushed {
+            // The batch's home buckets are read first, no read waiting for another, so that the
+            // placing finds them in the cache rather than each waiting for memory in turn.
+            batch.clear();
+            let mut touched = 0u32;
+            for push in push..self.pushed.min(push + LOAD_BATCH as u64) {
+                let n = self.slot_number(push);
+                let key = self.slot(n).id;
+                let hash = match self.slots.get_mut(n as usize) {
+                    Some(slot) if push >= from => std::mem::replace(&mut slot.seen_micros, seen_micros) as u64,
+                    _ => self.hash(key),
+                };
+                touched ^= self.table.get(self.home(hash)).copied().unwrap_or(0);
+                batch.push((n, key, hash));
+            }
+            std::hint::black_box(touched);
+            push += batch.len() as u64;
+            for &(n, key, hash) in &batch {
+                duplicates |= !self.place_unless_found(n, key, hash);
+            }
+        }
+        if duplicates {
+            self.remember_again_once_each();
+        }
+    }
+
+    /// Empties the ring and inserts its ids again, oldest first, each at most once.
+    fn remember_again_once_each(&mut self) {
+        let remembered: Vec<Slot> = (self.head..self.pushed).map(|push| self.slot(self.slot_number(push))).collect();
+        (self.slots, self.table, self.pushed, self.head) = (Vec::new(), Vec::new(), 0, 0);
+        for slot in remembered {
+            self.insert_hashed(slot.id, self.hash(slot.id), slot.seen_micros);
         }
     }
 
@@ -257,7 +353,11 @@ impl IdRing {
     }
 
     fn hash(&self, key: [u64; 2]) -> u64 {
-        self.hasher.hash_one(key)
+        // The two words as two integers: no length prefix, as hashing the array would add.
+        let mut hasher = self.hasher.build_hasher();
+        hasher.write_u64(key[0]);
+        hasher.write_u64(key[1]);
+        hasher.finish()
     }
 
     /// The home bucket of a hash: its low bits.
@@ -445,22 +545,6 @@ mod tests {
     }
 
     #[test]
-    fn a_reserved_table_holds_its_ids_without_growing_and_never_beyond_the_capacity() {
-        let mut ring = IdRing::new(100_000);
-        let early: Vec<Uuid> = (0..10).map(|_| Uuid::new_v4()).collect();
-        early.iter().for_each(|id| assert!(ring.insert(*id, 0)));
-        ring.reserve(30_000);
-        let size = ring.table.len();
-        assert_eq!(size, 65_536, "the smallest power of two at most 3/4 full with 30,000 ids");
-        let ids: Vec<Uuid> = (0..30_000 - 10).map(|_| Uuid::new_v4()).collect();
-        ids.iter().for_each(|id| assert!(ring.insert(*id, 1)));
-        assert_eq!(ring.table.len(), size, "filling it up to the reserve did not grow it");
-        assert!(early.iter().chain(&ids).all(|id| ring.contains(*id)), "ids placed before the reserve too");
-        ring.reserve(usize::MAX);
-        assert_eq!(ring.table.len(), 262_144, "the capacity's own size: 100,000 ids at most 3/4 full");
-    }
-
-    #[test]
     fn a_batch_inserts_as_one_insert_after_another() {
         let mut ring = IdRing::new(3_000);
         let (old, new) = (Uuid::new_v4(), Uuid::new_v4());
@@ -476,5 +560,53 @@ mod tests {
         assert!(!ring.contains(old) && batch.iter().take(1_001).all(|id| !ring.contains(*id)));
         assert!(batch.iter().skip(1_001).chain(&later).filter(|id| **id != old).all(|id| ring.contains(*id)));
         assert_eq!(ring.oldest_seen(), Some(1));
+    }
+
+    /// The ring's remembered ids and times, oldest first.
+    fn contents(ring: &IdRing) -> Vec<Slot> {
+        (ring.head..ring.pushed).map(|push| ring.slot(ring.slot_number(push))).collect()
+    }
+
+    #[test]
+    fn a_load_remembers_what_inserts_one_by_one_remember() {
+        for (capacity, seeded, loaded) in [(1, 0, 5), (1_000, 0, 700), (1_000, 300, 2_500), (50_000, 10_000, 30_000)] {
+            let seed: Vec<Uuid> = (0..seeded).map(|_| Uuid::new_v4()).collect();
+            let ids: Vec<Uuid> = (0..loaded).map(|_| Uuid::new_v4()).collect();
+            let (mut loading, mut inserting) = (IdRing::new(capacity), IdRing::new(capacity));
+            for (i, id) in seed.iter().enumerate() {
+                loading.insert(*id, i as i64);
+                inserting.insert(*id, i as i64);
+            }
+            ids.chunks(97).for_each(|batch| loading.load(batch));
+            loading.finish_load(1_000_000);
+            assert_eq!(inserting.insert_all(&ids, 1_000_000), loaded);
+            assert_eq!(contents(&loading), contents(&inserting), "capacity {capacity}: same ids, order and times");
+            assert!(seed.iter().chain(&ids).all(|id| loading.contains(*id) == inserting.contains(*id)));
+            assert!(!loading.contains(Uuid::new_v4()));
+            // The table is whole: evicting and inserting go on as usual.
+            let more: Vec<Uuid> = (0..capacity + 3).map(|_| Uuid::new_v4()).collect();
+            assert_eq!(loading.insert_all(&more, 2_000_000), capacity + 3);
+            assert!(more.iter().rev().take(capacity).all(|id| loading.contains(*id)));
+            assert!(ids.iter().all(|id| !loading.contains(*id)), "all forgotten by now");
+        }
+    }
+
+    #[test]
+    fn an_id_loaded_twice_or_already_remembered_is_remembered_once_as_first_seen() {
+        let mut ring = IdRing::new(10_000);
+        let known = Uuid::new_v4();
+        ring.insert(known, 5);
+        let mut ids: Vec<Uuid> = (0..3_000).map(|_| Uuid::new_v4()).collect();
+        let twice = ids[10];
+        ids.extend([known, twice, twice]);
+        ring.load(&ids);
+        ring.finish_load(9);
+        assert_eq!(ring.len(), 3_001, "the known id and the 3,000 new ones, each once");
+        assert_eq!(ring.oldest_seen(), Some(5), "the known id kept its first sighting");
+        assert!(ids.iter().all(|id| ring.contains(*id)));
+        assert!(!ring.insert(twice, 10) && !ring.insert(known, 10), "both are duplicates");
+        let slots = contents(&ring);
+        assert_eq!(slots.iter().filter(|s| s.id == words(twice)).count(), 1);
+        assert!(slots.iter().skip(1).all(|s| s.seen_micros == 9), "the loaded ids are seen at the load's time");
     }
 }

@@ -1,8 +1,10 @@
 //! Opening the WAL for the recorder: every record recovery replays goes into the query tail
 //! (kept in place when its segment is memory-mapped, decoded by the first query) and its
-//! event id into the de-duplication window. The window's hash map is the costliest part of
-//! replay, so a second thread fills it while this one scans; both are done before the WAL
-//! accepts its first append. `flightrec-bench recovery` measures exactly this function.
+//! event id into the de-duplication window. The ids are read by the threads that scan the
+//! segments ([`crate::wal::ReadAhead`]) and appended to the window by a third as they come,
+//! to be looked up and placed all at once at the end ([`Dedup::load`]); all of it is done
+//! before the WAL accepts its first append. `flightrec-bench recovery` measures exactly this
+//! function.
 
 use std::path::Path;
 use std::sync::mpsc::sync_channel;
@@ -11,7 +13,7 @@ use uuid::Uuid;
 
 use super::dedup::Dedup;
 use crate::query::tail::TailIndex;
-use crate::wal::{SegmentDir, Wal, WalError, WalHooks, WalOptions, WalReport};
+use crate::wal::{Wal, WalError, WalHooks, WalOptions, WalReport};
 
 /// Event ids handed to the de-duplication thread at a time, and batches in flight.
 const ID_BATCH: usize = 4_096;
@@ -26,20 +28,21 @@ pub fn open_wal(
     dedup: &mut Dedup,
     now_micros: i64,
 ) -> Result<(Wal, WalReport), WalError> {
-    dedup.reserve(sealed_records_at_most(wal_dir));
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Vec<Uuid>>(ID_BATCHES_IN_FLIGHT);
-        let remember = move |dedup: &mut Dedup, ids: Vec<Uuid>| {
-            dedup.insert_all(&ids, now_micros);
+        let remember = move |dedup: &mut Dedup, batches: std::sync::mpsc::Receiver<Vec<Uuid>>| {
+            batches.into_iter().for_each(|ids| dedup.load(&ids, now_micros));
+            dedup.finish_load(now_micros);
         };
         let remembering = std::thread::Builder::new()
             .name("flightrec-replay-ids".into())
-            .spawn_scoped(scope, move || rx.into_iter().for_each(|ids| remember(dedup, ids)))
+            .spawn_scoped(scope, move || remember(dedup, rx))
             .map_err(|source| WalError::Io { op: "start replay thread", path: wal_dir.to_path_buf(), source })?;
         let mut ids = Vec::with_capacity(ID_BATCH);
-        let opened = Wal::open_replaying(wal_dir, opts, hooks, &mut |mapped, rec| {
+        let read_id = |json: &[u8]| crate::stored::event_id_of(json);
+        let opened = Wal::open_replaying(wal_dir, opts, hooks, &read_id, &mut |mapped, rec, id| {
             tail.push_replayed(mapped, &rec);
-            if let Some(id) = crate::stored::event_id_of(rec.json) {
+            if let Some(id) = id {
                 ids.push(id);
                 if ids.len() == ID_BATCH {
                     let _ = tx.send(std::mem::replace(&mut ids, Vec::with_capacity(ID_BATCH)));
@@ -53,18 +56,6 @@ pub fn open_wal(
         }
         opened
     })
-}
-
-/// No WAL record of an event is smaller: framing, and canonical JSON with two UUIDs and a
-/// timestamp.
-const SMALLEST_RECORD_BYTES: u64 = 160;
-
-/// At most how many event records the sealed segments of `wal_dir` hold, from their sizes
-/// (the newest segment is preallocated, so its size says nothing; its ids are few).
-fn sealed_records_at_most(wal_dir: &Path) -> usize {
-    let sealed = SegmentDir::real(wal_dir).list_sealed().unwrap_or_default();
-    let bytes: u64 = sealed.iter().filter_map(|s| std::fs::metadata(&s.path).ok()).map(|m| m.len()).sum();
-    usize::try_from(bytes / SMALLEST_RECORD_BYTES).unwrap_or(usize::MAX)
 }
 
 #[cfg(test)]

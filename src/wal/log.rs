@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use super::error::{self, WalError};
 use super::format::MAX_PAYLOAD_LEN;
 use super::options::{Durability, WalOptions};
+use super::prescan::ReadAhead;
 use super::recovery::{self, Replay};
 use super::report::WalReport;
 use super::writer::{self, LsnRange, Payloads, Request, WalCounters, WalHooks, Writer};
@@ -47,21 +48,23 @@ impl Wal {
     /// Opens (recovering) the WAL in `wal_dir` for a caller that keeps nothing of what it
     /// holds (it only appends). The caller must hold the data directory's lock.
     pub fn open(wal_dir: &Path, opts: WalOptions, hooks: WalHooks) -> Result<(Wal, WalReport), WalError> {
-        Self::open_replaying(wal_dir, opts, hooks, &mut |_, _| {})
+        Self::open_replaying(wal_dir, opts, hooks, &|_| None, &mut |_, _, _| {})
     }
 
     /// Opens (recovering) the WAL in `wal_dir`, calling `replay(sealed segment's mapping,
-    /// record)` for every valid event record in LSN order before any new append is accepted
-    /// (the mapping is None for records of the newest segment). The caller must hold the data
+    /// record, read_ahead(record's JSON))` for every valid event record in LSN order before
+    /// any new append is accepted (the mapping is None for records of the newest segment);
+    /// `read_ahead` runs on whichever thread scanned the record. The caller must hold the data
     /// directory's lock.
     pub fn open_replaying(
         wal_dir: &Path,
         opts: WalOptions,
         hooks: WalHooks,
+        read_ahead: &ReadAhead,
         replay: &mut Replay<'_>,
     ) -> Result<(Wal, WalReport), WalError> {
         let (active, next_lsn, report) =
-            recovery::recover(&opts.fs, wal_dir, opts.segment_bytes, opts.lsn_floor, replay)?;
+            recovery::recover(&opts.fs, wal_dir, opts.segment_bytes, opts.lsn_floor, read_ahead, replay)?;
         let counters = Arc::new(WalCounters::default());
         let (tx, rx) = sync_channel(opts.queue_capacity.max(1));
         let durability = opts.durability;

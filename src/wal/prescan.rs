@@ -1,0 +1,243 @@
+//! Sealed segments read and scanned ahead of their replay, so that recovery's checksums run
+//! on two cores.
+//!
+//! A sealed segment's scan (framing, CRC32 of every record, the page faults of its mapping)
+//! depends on nothing but its bytes, so a helper thread scans the segments after the one being
+//! replayed and files where each event record lies. The replay itself stays on the caller's
+//! thread and in LSN order: [`Ahead::take`] hands the segments over one by one, in order, and
+//! when the helper has not reached the next one the caller scans it itself. The result of a
+//! scan is the same whoever ran it, so recovery repairs and replays exactly as it would alone.
+//!
+//! Memory stays bounded: nothing is scanned more than [`AHEAD`] segments past the one being
+//! replayed (their mappings and a few bytes per record).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+
+use uuid::Uuid;
+
+use super::error::WalError;
+use super::format::Corruption;
+use super::scan::{EventRecord, SegmentScan, scan_segment};
+use super::segments::{SegmentBytes, SegmentDir};
+
+/// Reads an id from a record's JSON on the thread that scanned the record, while its bytes
+/// are in that core's cache (the recorder reads the event id); its answer goes to
+/// [`Replay`](super::Replay).
+pub type ReadAhead = dyn Fn(&[u8]) -> Option<Uuid> + Sync;
+
+/// How many segments past the one being replayed may be scanned already.
+const AHEAD: usize = 4;
+
+/// A sealed segment, mapped and scanned.
+pub(super) struct Scanned {
+    pub bytes: SegmentBytes,
+    pub scan: Result<SegmentScan, Corruption>,
+    records: Vec<RecordAt>,
+}
+
+/// Where the scan found one event record: an [`EventRecord`] without the borrow.
+#[derive(Debug, Clone, Copy)]
+struct RecordAt {
+    lsn: u64,
+    offset: u64,
+    redacted: bool,
+    json_start: usize,
+    json_len: usize,
+    /// What [`ReadAhead`] read from its JSON.
+    id: Option<Uuid>,
+}
+
+impl Scanned {
+    /// Maps the sealed segment at `path` and scans it, keeping where each event record lies.
+    /// `read_ahead` reads each record's id while its bytes are in this core's cache.
+    pub fn sealed(dir: &SegmentDir, path: &std::path::Path, read_ahead: &ReadAhead) -> Result<Scanned, WalError> {
+        let bytes = dir.read(path, true)?;
+        let base = bytes.as_ptr() as usize;
+        let mut records = Vec::new();
+        let scan = scan_segment(&bytes, &mut |rec| {
+            records.push(RecordAt {
+                lsn: rec.lsn,
+                offset: rec.offset,
+                redacted: rec.redacted,
+                json_start: (rec.json.as_ptr() as usize).saturating_sub(base),
+                json_len: rec.json.len(),
+                id: read_ahead(rec.json),
+            });
+        });
+        Ok(Scanned { bytes, scan, records })
+    }
+
+    /// The event records, in the order the scan found them, with their ids.
+    pub fn records(&self) -> impl Iterator<Item = (EventRecord<'_>, Option<Uuid>)> {
+        self.records.iter().map(|r| {
+            let json = self.bytes.get(r.json_start..r.json_start + r.json_len).unwrap_or_default();
+            (EventRecord { lsn: r.lsn, offset: r.offset, redacted: r.redacted, json }, r.id)
+        })
+    }
+}
+
+/// The sealed segments `paths` (in LSN order), scanned ahead by [`Ahead::help`] on another
+/// thread and taken in order by [`Ahead::take`].
+pub(super) struct Ahead<'d> {
+    dir: &'d SegmentDir,
+    read_ahead: &'d ReadAhead,
+    paths: Vec<PathBuf>,
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    /// The first segment nobody has claimed to scan.
+    next: usize,
+    /// The segment the caller takes now (or waits for).
+    taking: usize,
+    /// Scans claimed by one thread and not yet taken.
+    done: BTreeMap<usize, Result<Scanned, WalError>>,
+    stopped: bool,
+}
+
+impl<'d> Ahead<'d> {
+    pub fn new(dir: &'d SegmentDir, read_ahead: &'d ReadAhead, paths: Vec<PathBuf>) -> Ahead<'d> {
+        Ahead { dir, read_ahead, paths, state: Mutex::new(State::default()), changed: Condvar::new() }
+    }
+
+    /// The helper thread's loop: scans the next unclaimed segment while it is within
+    /// [`AHEAD`] of the caller, until every segment is claimed or [`Ahead::stop`].
+    pub fn help(&self) {
+        while let Some(i) = self.claim_for_helper() {
+            let scanned = self.scan(i);
+            self.lock().done.insert(i, scanned);
+            self.changed.notify_all();
+        }
+    }
+
+    fn claim_for_helper(&self) -> Option<usize> {
+        let mut state = self.lock();
+        loop {
+            if state.stopped || state.next >= self.paths.len() {
+                return None;
+            }
+            if state.next <= state.taking + AHEAD {
+                state.next += 1;
+                return Some(state.next - 1);
+            }
+            state = self.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Segment `i`, scanned: by the helper, or here when the helper has not claimed it. While
+    /// the helper still scans it, this thread scans a later one meanwhile rather than wait.
+    /// `i` must follow the segment taken before.
+    pub fn take(&self, i: usize) -> Result<Scanned, WalError> {
+        let mut state = self.lock();
+        state.taking = i;
+        self.changed.notify_all();
+        loop {
+            if let Some(scanned) = state.done.remove(&i) {
+                return scanned;
+            }
+            if state.next <= i {
+                state.next = i + 1;
+                drop(state);
+                return self.scan(i);
+            }
+            if state.next < self.paths.len() && state.next <= i + AHEAD {
+                let later = state.next;
+                state.next += 1;
+                drop(state);
+                let scanned = self.scan(later);
+                state = self.lock();
+                state.done.insert(later, scanned);
+                continue;
+            }
+            state = self.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Ends [`Ahead::help`] (recovery stops early on an error, or is done).
+    pub fn stop(&self) {
+        self.lock().stopped = true;
+        self.changed.notify_all();
+    }
+
+    fn scan(&self, i: usize) -> Result<Scanned, WalError> {
+        match self.paths.get(i) {
+            Some(path) => Scanned::sealed(self.dir, path, self.read_ahead),
+            // Never: segments are claimed below `paths.len()`.
+            None => Err(WalError::Io {
+                op: "scan sealed segment",
+                path: PathBuf::new(),
+                source: std::io::Error::other(format!("no sealed segment number {i}")),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Calls [`Ahead::stop`] when dropped, so that the helper never waits for a caller that
+/// returned early.
+pub(super) struct StopOnDrop<'a, 'd>(pub &'a Ahead<'d>);
+
+impl Drop for StopOnDrop<'_, '_> {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use crate::ingest::prepare_json;
+    use crate::redact::Redactor;
+    use crate::wal::{Durability, Wal, WalHooks, WalOptions};
+    use crate::workload::Generator;
+
+    #[test]
+    fn segments_scanned_on_two_threads_replay_in_order_with_their_ids_and_damage() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (redactor, mut generator) = (Redactor::builtin(), Generator::new(5, chrono::Utc::now(), 1_000));
+        let (wal, _) = Wal::open(tmp.path(), WalOptions::default(), WalHooks::default()).unwrap();
+        let mut written = Vec::new();
+        for segment in 0..9 {
+            let batch: Vec<_> = (0..50 + segment * 37)
+                .map(|_| prepare_json(&redactor, generator.next_json().as_bytes()).unwrap())
+                .collect();
+            written.extend(batch.iter().map(|p| p.event_id));
+            wal.append_batch_blocking(batch.into_iter().map(|p| p.payload).collect(), Durability::Sync).unwrap();
+            if segment < 8 {
+                wal.seal_blocking().unwrap();
+            }
+        }
+        wal.close().unwrap();
+        // One flipped byte in the first record of the fourth segment: that record is damage.
+        let mut files: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().path()).collect();
+        files.retain(|p| p.extension().is_some_and(|e| e == "wal"));
+        files.sort();
+        assert_eq!(files.len(), 9);
+        let mut bytes = std::fs::read(&files[3]).unwrap();
+        bytes[crate::wal::format::HEADER_LEN + 100] ^= 0x5a;
+        std::fs::write(&files[3], bytes).unwrap();
+
+        let read_id = |json: &[u8]| crate::stored::event_id_of(json);
+        let mut replayed = Vec::new();
+        let (wal, report) =
+            Wal::open_replaying(tmp.path(), WalOptions::default(), WalHooks::default(), &read_id, &mut |_, rec, id| {
+                assert_eq!(id, crate::stored::event_id_of(rec.json), "the id read ahead is the record's");
+                replayed.push((rec.lsn, id.unwrap()));
+            })
+            .unwrap();
+        wal.close().unwrap();
+        let lost = written[(50 + 87 + 124) as usize];
+        let expected: Vec<_> = written.iter().copied().filter(|id| *id != lost).collect();
+        assert_eq!(replayed.iter().map(|(_, id)| *id).collect::<Vec<_>>(), expected, "every other record, in order");
+        assert!(replayed.windows(2).all(|w| w[0].0 < w[1].0), "LSNs ascend");
+        let damaged: Vec<_> = report.segments.iter().map(|s| s.damage.len()).collect();
+        assert_eq!(damaged, [0, 0, 0, 1, 0, 0, 0, 0, 0], "the damage is reported in its segment");
+    }
+}
