@@ -110,9 +110,10 @@ impl Dedup {
         self.seen.heap_bytes()
     }
 
-    /// Remembers `ids` (replay: stored events, seen at `now`) the cheap way: appended now,
-    /// looked up and placed all at once by [`Dedup::finish_load`] (see [`IdRing::load`]),
-    /// which every other call makes first.
+    /// Remembers `ids` of stored events (the Parquet files' and the WAL's, at open) the cheap
+    /// way: appended now, looked up and placed all at once by [`Dedup::finish_load`] (see
+    /// [`IdRing::load`]), which every other call makes first. `now` forgets ids older than
+    /// the window when a load starts; the loaded ids are seen when it ends.
     pub fn load(&mut self, ids: &[Uuid], now_micros: i64) {
         if !self.loading {
             self.expire(now_micros);
@@ -121,7 +122,7 @@ impl Dedup {
         self.seen.load(ids);
     }
 
-    /// Ends a [`Dedup::load`]: the loaded ids are seen at `now` and can be found.
+    /// Ends a [`Dedup::load`]: every loaded id is seen at `now` and can be found.
     pub fn finish_load(&mut self, now_micros: i64) {
         if std::mem::take(&mut self.loading) {
             self.seen.finish_load(now_micros);
@@ -206,5 +207,21 @@ mod tests {
             w.await.unwrap();
         }
         assert_eq!((d.len(), d.pending()), (2, 0));
+    }
+
+    #[test]
+    fn ids_loaded_from_parquet_and_the_wal_are_remembered_once_and_any_other_call_ends_the_load() {
+        let mut d = Dedup::new(chrono::Duration::seconds(10), 1_000);
+        let parquet: Vec<Uuid> = (0..300).map(|_| Uuid::new_v4()).collect();
+        // A crash between compaction and the segment's deletion leaves ids in both.
+        let wal: Vec<Uuid> = parquet.iter().skip(250).copied().chain((0..200).map(|_| Uuid::new_v4())).collect();
+        parquet.iter().for_each(|id| d.load(std::slice::from_ref(id), 1_000_000));
+        d.load(&wal, 2_000_000);
+        assert!(matches!(d.claim(wal[0], 2_000_001), Claim::Duplicate), "the claim ends the load first");
+        assert_eq!(d.len(), 500, "each id once");
+        assert!(parquet.iter().chain(&wal).all(|id| !d.insert(*id, 2_000_002)), "all remembered");
+        // Every loaded id is seen when the load ended, and forgotten a window after that.
+        assert!(!d.insert(parquet[0], 12_000_001) && !d.insert(wal[249], 12_000_001), "still within the window");
+        assert!(d.insert(parquet[0], 12_000_002) && d.insert(wal[249], 12_000_002), "forgotten after it");
     }
 }

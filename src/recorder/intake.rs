@@ -121,7 +121,7 @@ impl Intake {
         let mut dedup = Dedup::new(config.dedup_window, config.dedup_capacity);
         let now = now_micros();
         files::recent_event_ids(&events_dir, config.dedup_window, config.dedup_capacity, &mut |id| {
-            dedup.insert(id, now);
+            dedup.load(std::slice::from_ref(&id), now);
         })?;
         Intake::open(&dir.layout().wal_dir(), &config, WalHooks::default(), &mut TailIndex::default(), dedup)
     }

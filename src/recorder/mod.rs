@@ -302,7 +302,7 @@ impl Inner {
         let mut dedup = Dedup::new(config.dedup_window, config.dedup_capacity);
         let now = chrono::Utc::now().timestamp_micros();
         store::recent_event_ids(&query_catalog, &layout.root, config.dedup_window, config.dedup_capacity, &mut |id| {
-            dedup.insert(id, now);
+            dedup.load(std::slice::from_ref(&id), now);
         })?;
         let shipper = match &config.ship {
             Some(ship) => Some(Arc::new(Shipper::new(compactor.catalog().reader()?, &layout.root, ship.clone()))),
