@@ -10,6 +10,10 @@
 //! past it. The table is linear-probing with backward-shift deletion (no tombstones, so a
 //! stream of inserts and evictions never makes it grow), hashed with a keyed hash (ids come
 //! from clients, who must not be able to pick colliding ones).
+//!
+//! At open the ring is filled by a load ([`IdRing::load`], [`IdRing::finish_load`]): the ids
+//! are appended as they are read, and placed in the table in one pass at the end, rather than
+//! each looked up, placed and perhaps evicted in turn.
 
 use std::hash::{BuildHasher, Hasher, RandomState};
 

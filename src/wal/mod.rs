@@ -9,7 +9,8 @@
 //! - the segment directory ([`SegmentDir`]): lists, reads (maps) and deletes segment files
 //!   and moves them to the quarantine; the compactor and retention use it too.
 //! - recovery, at [`Wal::open`]: repairs the directory (cuts a torn tail, quarantines what does
-//!   not decode) and replays it; [`inspect`] reports the same read-only ([`WalReport`]).
+//!   not decode) and replays it, the sealed segments scanned ahead on a second thread
+//!   (`prescan`); [`inspect`] reports the same read-only ([`WalReport`]).
 //! - the writer thread, behind [`Wal`]: the only code that appends.
 //!
 //! Invariants:
