@@ -41,6 +41,21 @@ pub const BYTES_PER_ID: usize = SLOT_BYTES + (4 * 8 * 3usize).div_ceil(3 * 2);
 /// Ids a load places at a time, their home buckets read first.
 const LOAD_BATCH: usize = 4_096;
 
+/// A load places its ids on two threads from this many on.
+const PARALLEL_LOAD_FROM: usize = 1 << 16;
+
+/// A remembered id to place: its slot number, the id and its hash.
+type Pending = (u32, [u64; 2], u64);
+
+/// Where [`IdRing::place_in`] left an id.
+enum Placed {
+    Yes,
+    /// The id was there already.
+    Twice,
+    /// Every bucket from its home to the region's end is taken.
+    PastTheEnd,
+}
+
 /// The largest capacity a ring takes.
 const MAX_CAPACITY: usize = (u32::MAX - 1) as usize;
 
@@ -289,33 +304,100 @@ impl IdRing {
         while self.len() * 4 > size * 3 {
             size *= 2;
         }
-        self.table = vec![FREE; size];
-        let mut duplicates = false;
-        let mut batch = Vec::with_capacity(LOAD_BATCH);
+        let mut table = vec![FREE; size];
+        let halves = if self.len() >= PARALLEL_LOAD_FROM { self.place_halves(&mut table, from) } else { None };
+        let (mut left, mut duplicates) = match halves {
+            Some(placed) => placed,
+            None => self.place_region(&mut table, 0, size, from),
+        };
+        self.table = table;
+        // Ids whose probe ran past their region's end, then the loaded ids' times.
+        for (n, key, hash) in left.drain(..) {
+            duplicates |= !self.place_unless_found(n, key, hash);
+        }
+        for push in from.max(self.head)..self.pushed {
+            let n = self.slot_number(push);
+            if let Some(slot) = self.slots.get_mut(n as usize) {
+                slot.seen_micros = seen_micros;
+            }
+        }
+        if duplicates {
+            self.remember_again_once_each();
+        }
+    }
+
+    /// [`IdRing::place_region`] of each half of `table` on its own thread (this one and one
+    /// more): an id and its duplicates share a home bucket, so they meet in the same half.
+    /// None, with nothing placed, when no thread could be started.
+    fn place_halves(&self, table: &mut [u32], from: u64) -> Option<(Vec<Pending>, bool)> {
+        let (half, table_len) = (table.len() / 2, table.len());
+        let (low, high) = table.split_at_mut(half);
+        std::thread::scope(|scope| {
+            let upper = std::thread::Builder::new()
+                .name("flightrec-id-load".into())
+                .spawn_scoped(scope, || self.place_region(high, half, table_len, from))
+                .ok()?;
+            let (mut left, duplicates) = self.place_region(low, 0, table_len, from);
+            let (more, twice) = upper.join().unwrap_or_else(|_| (Vec::new(), true));
+            left.extend(more);
+            Some((left, duplicates || twice))
+        })
+    }
+
+    /// Places the remembered ids whose home bucket lies in `region` (the table's buckets from
+    /// `start` on, of a table of `table_len`), in push order. The ids whose probe runs
+    /// past the region's end are given back to be placed once every region is done; true when
+    /// an id was found twice. The loaded ids' hashes are read from their slots (`from`).
+    fn place_region(&self, region: &mut [u32], start: usize, table_len: usize, from: u64) -> (Vec<Pending>, bool) {
+        let mask = table_len.wrapping_sub(1);
+        let (mut left, mut duplicates) = (Vec::new(), false);
+        let mut batch: Vec<Pending> = Vec::with_capacity(LOAD_BATCH);
         let mut push = self.head;
         while push < self.pushed {
             // The batch's home buckets are read first, no read waiting for another, so that the
             // placing finds them in the cache rather than each waiting for memory in turn.
             batch.clear();
             let mut touched = 0u32;
-            for push in push..self.pushed.min(push + LOAD_BATCH as u64) {
+            while push < self.pushed && batch.len() < LOAD_BATCH {
                 let n = self.slot_number(push);
-                let key = self.slot(n).id;
-                let hash = match self.slots.get_mut(n as usize) {
-                    Some(slot) if push >= from => std::mem::replace(&mut slot.seen_micros, seen_micros) as u64,
-                    _ => self.hash(key),
-                };
-                touched ^= self.table.get(self.home(hash)).copied().unwrap_or(0);
-                batch.push((n, key, hash));
+                let slot = self.slot(n);
+                let hash = if push >= from { slot.seen_micros as u64 } else { self.hash(slot.id) };
+                push += 1;
+                if let Some(bucket) = (hash as usize & mask).checked_sub(start).filter(|b| *b < region.len()) {
+                    touched ^= region.get(bucket).copied().unwrap_or(0);
+                    batch.push((n, slot.id, hash));
+                }
             }
             std::hint::black_box(touched);
-            push += batch.len() as u64;
             for &(n, key, hash) in &batch {
-                duplicates |= !self.place_unless_found(n, key, hash);
+                match self.place_in(region, (hash as usize & mask) - start, n, key, hash) {
+                    Placed::Yes => {}
+                    Placed::Twice => duplicates = true,
+                    Placed::PastTheEnd => left.push((n, key, hash)),
+                }
             }
         }
-        if duplicates {
-            self.remember_again_once_each();
+        (left, duplicates)
+    }
+
+    /// Places slot number `n` (id `key`, hash `hash`) in `region` from bucket `b` on.
+    fn place_in(&self, region: &mut [u32], mut b: usize, n: u32, key: [u64; 2], hash: u64) -> Placed {
+        let bits = self.packing.hash_bits(hash);
+        loop {
+            match region.get_mut(b) {
+                None => return Placed::PastTheEnd,
+                Some(bucket) if *bucket == FREE => {
+                    *bucket = self.packing.entry(n, hash);
+                    return Placed::Yes;
+                }
+                Some(bucket)
+                    if self.packing.hash_bits_of(*bucket) == bits
+                        && self.slot(self.packing.slot(*bucket)).id == key =>
+                {
+                    return Placed::Twice;
+                }
+                Some(_) => b += 1,
+            }
         }
     }
 
@@ -573,7 +655,9 @@ mod tests {
 
     #[test]
     fn a_load_remembers_what_inserts_one_by_one_remember() {
-        for (capacity, seeded, loaded) in [(1, 0, 5), (1_000, 0, 700), (1_000, 300, 2_500), (50_000, 10_000, 30_000)] {
+        for (capacity, seeded, loaded) in
+            [(1, 0, 5), (1_000, 0, 700), (1_000, 300, 2_500), (50_000, 10_000, 30_000), (200_000, 30_000, 100_000)]
+        {
             let seed: Vec<Uuid> = (0..seeded).map(|_| Uuid::new_v4()).collect();
             let ids: Vec<Uuid> = (0..loaded).map(|_| Uuid::new_v4()).collect();
             let (mut loading, mut inserting) = (IdRing::new(capacity), IdRing::new(capacity));
@@ -597,20 +681,23 @@ mod tests {
 
     #[test]
     fn an_id_loaded_twice_or_already_remembered_is_remembered_once_as_first_seen() {
-        let mut ring = IdRing::new(10_000);
-        let known = Uuid::new_v4();
-        ring.insert(known, 5);
-        let mut ids: Vec<Uuid> = (0..3_000).map(|_| Uuid::new_v4()).collect();
-        let twice = ids[10];
-        ids.extend([known, twice, twice]);
-        ring.load(&ids);
-        ring.finish_load(9);
-        assert_eq!(ring.len(), 3_001, "the known id and the 3,000 new ones, each once");
-        assert_eq!(ring.oldest_seen(), Some(5), "the known id kept its first sighting");
-        assert!(ids.iter().all(|id| ring.contains(*id)));
-        assert!(!ring.insert(twice, 10) && !ring.insert(known, 10), "both are duplicates");
-        let slots = contents(&ring);
-        assert_eq!(slots.iter().filter(|s| s.id == words(twice)).count(), 1);
-        assert!(slots.iter().skip(1).all(|s| s.seen_micros == 9), "the loaded ids are seen at the load's time");
+        // Placed on one thread, and on two (each id's duplicates then meet in one half).
+        for n in [3_000, 100_000] {
+            let mut ring = IdRing::new(200_000);
+            let known = Uuid::new_v4();
+            ring.insert(known, 5);
+            let mut ids: Vec<Uuid> = (0..n).map(|_| Uuid::new_v4()).collect();
+            let twice = [ids[10], ids[n / 2], ids[n - 1]];
+            ids.extend([known, twice[0], twice[1], twice[0], twice[2]]);
+            ring.load(&ids);
+            ring.finish_load(9);
+            assert_eq!(ring.len(), n + 1, "the known id and the {n} new ones, each once");
+            assert_eq!(ring.oldest_seen(), Some(5), "the known id kept its first sighting");
+            assert!(ids.iter().all(|id| ring.contains(*id)));
+            assert!(twice.iter().chain([&known]).all(|id| !ring.insert(*id, 10)), "all are duplicates");
+            let slots = contents(&ring);
+            assert!(twice.iter().all(|id| slots.iter().filter(|s| s.id == words(*id)).count() == 1));
+            assert!(slots.iter().skip(1).all(|s| s.seen_micros == 9), "the loaded ids are seen at the load's time");
+        }
     }
 }
