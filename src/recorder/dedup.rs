@@ -26,8 +26,6 @@ pub struct Dedup {
     /// than the rest of the claim).
     pending: HashMap<Uuid, Option<watch::Sender<Option<bool>>>>,
     window_micros: i64,
-    /// A [`Dedup::load`] is under way.
-    loading: bool,
 }
 
 /// What [`Dedup::claim`] found.
@@ -53,7 +51,6 @@ impl Dedup {
             seen: IdRing::new(capacity),
             pending: HashMap::new(),
             window_micros: window.num_microseconds().unwrap_or(i64::MAX),
-            loading: false,
         }
     }
 
@@ -115,18 +112,15 @@ impl Dedup {
     /// [`IdRing::load`]), which every other call makes first. `now` forgets ids older than
     /// the window when a load starts; the loaded ids are seen when it ends.
     pub fn load(&mut self, ids: &[Uuid], now_micros: i64) {
-        if !self.loading {
+        if !self.seen.is_loading() {
             self.expire(now_micros);
-            self.loading = true;
         }
         self.seen.load(ids);
     }
 
     /// Ends a [`Dedup::load`]: every loaded id is seen at `now` and can be found.
     pub fn finish_load(&mut self, now_micros: i64) {
-        if std::mem::take(&mut self.loading) {
-            self.seen.finish_load(now_micros);
-        }
+        self.seen.finish_load(now_micros);
     }
 
     /// The most heap bytes `capacity` remembered ids take.

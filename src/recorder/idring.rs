@@ -192,14 +192,16 @@ impl IdRing {
         loop {
             match self.table.get(b).copied() {
                 Some(FREE) | None => return None,
-                Some(entry)
-                    if self.packing.hash_bits_of(entry) == bits && self.slot(self.packing.slot(entry)).id == key =>
-                {
-                    return Some(b);
-                }
+                Some(entry) if self.names(entry, bits, key) => return Some(b),
                 Some(_) => b = (b + 1) & mask,
             }
         }
+    }
+
+    /// Whether the bucket `entry` holds the id `key`, whose hash bits are `bits` (its slot is
+    /// read only when the bits match).
+    fn names(&self, entry: u32, bits: u32, key: [u64; 2]) -> bool {
+        self.packing.hash_bits_of(entry) == bits && self.slot(self.packing.slot(entry)).id == key
     }
 
     /// Puts slot number `n`, whose id's hash is `hash`, in the first free bucket from the
@@ -214,28 +216,6 @@ impl IdRing {
                 return;
             }
             b = (b + 1) & mask;
-        }
-    }
-
-    /// Puts slot number `n`, whose id `key` hashes to `hash`, in the first free bucket from
-    /// the id's home bucket, unless the id is there already (false then): one walk for both.
-    fn place_unless_found(&mut self, n: u32, key: [u64; 2], hash: u64) -> bool {
-        let (mask, bits) = (self.table.len().wrapping_sub(1), self.packing.hash_bits(hash));
-        let mut b = self.home(hash);
-        loop {
-            match self.table.get(b).copied() {
-                Some(FREE) => {
-                    self.set(b, self.packing.entry(n, hash));
-                    return true;
-                }
-                None => return false,
-                Some(entry)
-                    if self.packing.hash_bits_of(entry) == bits && self.slot(self.packing.slot(entry)).id == key =>
-                {
-                    return false;
-                }
-                Some(_) => b = (b + 1) & mask,
-            }
         }
     }
 
@@ -290,6 +270,11 @@ impl IdRing {
         }
     }
 
+    /// Whether a load is under way.
+    pub fn is_loading(&self) -> bool {
+        self.loading_from.is_some()
+    }
+
     /// Ends a load (nothing when none is under way): the loaded ids get `seen_micros` and every
     /// remembered id is placed in a table sized for them, in one pass over the ring. An id
     /// loaded twice, or loaded while already remembered, is remembered once, as its first
@@ -306,15 +291,22 @@ impl IdRing {
         }
         let mut table = vec![FREE; size];
         let halves = if self.len() >= PARALLEL_LOAD_FROM { self.place_halves(&mut table, from) } else { None };
-        let (mut left, mut duplicates) = match halves {
+        let (left, mut duplicates) = match halves {
             Some(placed) => placed,
             None => self.place_region(&mut table, 0, size, from),
         };
-        self.table = table;
-        // Ids whose probe ran past their region's end, then the loaded ids' times.
-        for (n, key, hash) in left.drain(..) {
-            duplicates |= !self.place_unless_found(n, key, hash);
+        // Ids whose probe ran past their region's end go on from there, round to the start.
+        for (n, key, hash) in left {
+            let placed = match self.place_in(&mut table, (hash as usize) & (size - 1), n, key, hash) {
+                Placed::PastTheEnd => self.place_in(&mut table, 0, n, key, hash),
+                placed => placed,
+            };
+            // Never past the end twice (the table is at most 3/4 full): counted as a duplicate,
+            // which rebuilds the ring id by id.
+            duplicates |= !matches!(placed, Placed::Yes);
         }
+        self.table = table;
+        // The loaded ids' times.
         for push in from.max(self.head)..self.pushed {
             let n = self.slot_number(push);
             if let Some(slot) = self.slots.get_mut(n as usize) {
@@ -390,12 +382,7 @@ impl IdRing {
                     *bucket = self.packing.entry(n, hash);
                     return Placed::Yes;
                 }
-                Some(bucket)
-                    if self.packing.hash_bits_of(*bucket) == bits
-                        && self.slot(self.packing.slot(*bucket)).id == key =>
-                {
-                    return Placed::Twice;
-                }
+                Some(bucket) if self.names(*bucket, bits, key) => return Placed::Twice,
                 Some(_) => b += 1,
             }
         }

@@ -39,8 +39,7 @@ pub fn open_wal(
             .spawn_scoped(scope, move || remember(dedup, rx))
             .map_err(|source| WalError::Io { op: "start replay thread", path: wal_dir.to_path_buf(), source })?;
         let mut ids = Vec::with_capacity(ID_BATCH);
-        let read_id = |json: &[u8]| crate::stored::event_id_of(json);
-        let opened = Wal::open_replaying(wal_dir, opts, hooks, &read_id, &mut |mapped, rec, id| {
+        let opened = Wal::open_replaying(wal_dir, opts, hooks, &crate::stored::event_id_of, &mut |mapped, rec, id| {
             tail.push_replayed(mapped, &rec);
             if let Some(id) = id {
                 ids.push(id);
