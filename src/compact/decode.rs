@@ -113,10 +113,11 @@ impl<'a> SortedSegment<'a> {
         let mut keys: Vec<Key> = Vec::new();
         let mut types: HashMap<String, u32> = HashMap::new();
         let (text, mapping) = (bytes.bytes(), bytes.mapping());
-        let (base, mut released) = (text.as_ptr() as usize, 0usize);
+        let mut released = 0usize;
         // One pass reads each page once: verified, keyed, then released.
         let scan = scan_segment(text, &mut |rec| {
-            let at = (rec.json.as_ptr() as usize).saturating_sub(base);
+            let json = rec.json_range_in(text).unwrap_or_default();
+            let at = json.start;
             if let Some(mapping) = mapping.filter(|_| at >= released + RELEASE_STEP) {
                 mapping.release(released..at);
                 released = at;
@@ -129,7 +130,7 @@ impl<'a> SortedSegment<'a> {
                 };
                 keys.push(Key { micros, lsn: rec.lsn, ty, record });
             }
-            records.push(RecordAt { json: at..at + rec.json.len(), lsn: rec.lsn, redacted: rec.redacted });
+            records.push(RecordAt { json, lsn: rec.lsn, redacted: rec.redacted });
         })?;
         if let Some(mapping) = mapping {
             mapping.release(released..mapping.len());

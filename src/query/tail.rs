@@ -245,7 +245,7 @@ impl TailIndex {
     /// mapping of its sealed segment when it has one, else a copy.
     pub fn push_replayed(&mut self, mapped: Option<&MappedSegment>, rec: &EventRecord<'_>) {
         let (lsn, redacted) = (rec.lsn, rec.redacted);
-        let raw = match mapped.and_then(|segment| Some((segment, offset_in(segment, rec.json)?))) {
+        let raw = match mapped.and_then(|segment| Some((segment, rec.json_range_in(segment)?.start))) {
             Some((segment, start)) => Raw::InPlace { redacted, segment: segment.clone(), start, len: rec.json.len() },
             None => Raw::Payload(crate::wal::event_payload(redacted, rec.json)),
         };
@@ -405,12 +405,6 @@ fn shrink_when_sparse<T>(v: &mut Vec<T>) {
     if v.len() < v.capacity() / 4 {
         v.shrink_to(v.len() * 2);
     }
-}
-
-/// Where `part` starts inside `whole`, if it lies inside it.
-fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
-    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
-    (start + part.len() <= whole.len()).then_some(start)
 }
 
 #[cfg(test)]

@@ -38,13 +38,12 @@ pub(super) struct Scanned {
 }
 
 /// Where the scan found one event record: an [`EventRecord`] without the borrow.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct RecordAt {
     lsn: u64,
     offset: u64,
     redacted: bool,
-    json_start: usize,
-    json_len: usize,
+    json: std::ops::Range<usize>,
     /// What [`ReadAhead`] read from its JSON.
     id: Option<Uuid>,
 }
@@ -54,15 +53,13 @@ impl Scanned {
     /// `read_ahead` reads each record's id while its bytes are in this core's cache.
     pub fn sealed(dir: &SegmentDir, path: &std::path::Path, read_ahead: &ReadAhead) -> Result<Scanned, WalError> {
         let bytes = dir.read(path, true)?;
-        let base = bytes.as_ptr() as usize;
         let mut records = Vec::new();
         let scan = scan_segment(&bytes, &mut |rec| {
             records.push(RecordAt {
                 lsn: rec.lsn,
                 offset: rec.offset,
                 redacted: rec.redacted,
-                json_start: (rec.json.as_ptr() as usize).saturating_sub(base),
-                json_len: rec.json.len(),
+                json: rec.json_range_in(&bytes).unwrap_or_default(),
                 id: read_ahead(rec.json),
             });
         });
@@ -72,7 +69,7 @@ impl Scanned {
     /// The event records, in the order the scan found them, with their ids.
     pub fn records(&self) -> impl Iterator<Item = (EventRecord<'_>, Option<Uuid>)> {
         self.records.iter().map(|r| {
-            let json = self.bytes.get(r.json_start..r.json_start + r.json_len).unwrap_or_default();
+            let json = self.bytes.get(r.json.clone()).unwrap_or_default();
             (EventRecord { lsn: r.lsn, offset: r.offset, redacted: r.redacted, json }, r.id)
         })
     }

@@ -53,7 +53,8 @@ pub fn recover(
                 .map_err(io_err("start recovery scan thread", wal_dir))?;
         }
         for (i, seg) in segments.iter().enumerate() {
-            let (bytes, scanned) = if i + 1 == n {
+            let newest = i + 1 == n;
+            let (bytes, scanned) = if newest {
                 let bytes = dir.map_newest_in_recovery(&seg.path)?;
                 let scanned = scan_segment(&bytes, &mut |rec| replay(bytes.mapping(), rec, read_ahead(rec.json)));
                 (bytes, scanned)
@@ -62,7 +63,7 @@ pub fn recover(
                 sealed.records().for_each(|(rec, id)| replay(sealed.bytes.mapping(), rec, id));
                 (sealed.bytes, sealed.scan)
             };
-            walk.repair(&dir, seg, i + 1 == n, bytes, scanned)?;
+            walk.repair(&dir, seg, newest, bytes, scanned)?;
         }
         Ok(())
     })?;

@@ -27,6 +27,15 @@ pub struct EventRecord<'a> {
     pub json: &'a [u8],
 }
 
+impl EventRecord<'_> {
+    /// Where the JSON lies in `scanned`, the bytes the scan read (None for other bytes).
+    pub fn json_range_in(&self, scanned: &[u8]) -> Option<std::ops::Range<usize>> {
+        let start = (self.json.as_ptr() as usize).checked_sub(scanned.as_ptr() as usize)?;
+        let end = start.checked_add(self.json.len())?;
+        (end <= scanned.len()).then_some(start..end)
+    }
+}
+
 /// A stretch of bytes that did not decode, and what is wrong with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Damage {
@@ -245,6 +254,21 @@ mod tests {
         assert_eq!(seen, vec![u64::MAX - 1]);
         assert_eq!(scan.last_lsn, Some(u64::MAX - 1));
         assert_eq!(scan.torn_tail.unwrap().reason, Corruption::LsnSpaceEnd { lsn: u64::MAX });
+    }
+
+    #[test]
+    fn a_records_json_is_found_in_the_bytes_scanned_and_nowhere_else() {
+        let bytes = segment(7, &[7, 8]);
+        let mut ranges = Vec::new();
+        scan_segment(&bytes, &mut |r| {
+            ranges.push(r.json_range_in(&bytes));
+            assert_eq!(r.json_range_in(&bytes[..bytes.len() - 1]).is_some(), r.lsn == 7, "only the first fits");
+            assert_eq!(r.json_range_in(b"{}"), None, "other bytes");
+        })
+        .unwrap();
+        let ranges: Vec<_> = ranges.into_iter().map(Option::unwrap).collect();
+        assert!(ranges.iter().all(|r| &bytes[r.clone()] == b"{}"));
+        assert!(ranges[0].end < ranges[1].start);
     }
 
     #[test]
