@@ -45,6 +45,34 @@ pub fn release_free() {
     }
 }
 
+/// The huge page size the kernel's transparent huge pages use on x86-64 and most aarch64.
+const HUGE_PAGE: usize = 2 << 20;
+
+/// Asks the kernel to back the whole 2 MiB pages of `buffer`'s allocation (its capacity,
+/// touched or not) with transparent huge pages, where the system leaves that to the program
+/// (`madvise` mode, the usual default). Meant for a large table read at random, such as the
+/// de-duplication table: with 4 KiB pages nearly every probe of a table of many MiB also
+/// missed the TLB (BENCHMARKS.md "Thirteenth session"). Call it before the buffer is filled,
+/// so that its pages are faulted in huge from the start. A no-op off Linux, and when the
+/// kernel refuses (no huge page support): the buffer then keeps its small pages.
+pub fn prefer_huge_pages<T>(buffer: &mut Vec<T>) {
+    #[cfg(target_os = "linux")]
+    {
+        let start = buffer.as_mut_ptr() as usize;
+        let end = start.saturating_add(buffer.capacity().saturating_mul(std::mem::size_of::<T>()));
+        let (first, last) = (start.next_multiple_of(HUGE_PAGE), end / HUGE_PAGE * HUGE_PAGE);
+        if first < last {
+            // SAFETY: MADV_HUGEPAGE only changes the size of the pages the kernel backs the
+            // range with, never its contents or whether it is mapped; the range lies inside
+            // the allocation `buffer` owns (and holds exclusively here), page-aligned.
+            #[allow(unsafe_code)]
+            let _ = unsafe { libc::madvise(first as *mut libc::c_void, last - first, libc::MADV_HUGEPAGE) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = buffer;
+}
+
 /// The process allocator of flightrec's binaries: blocks under [`SMALL_LIMIT`] from mimalloc,
 /// larger ones from the system allocator.
 ///
@@ -188,5 +216,42 @@ mod tests {
                 a.dealloc(p, layout);
             }
         }
+    }
+
+    /// The `VmFlags` of the mapping of this process that holds `address` (from
+    /// /proc/self/smaps).
+    #[cfg(target_os = "linux")]
+    fn vm_flags_at(address: usize) -> Option<String> {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let mut inside = false;
+        for line in smaps.lines() {
+            if let Some((range, _)) = line.split_once(' ')
+                && let Some((lo, hi)) = range.split_once('-')
+                && let (Ok(lo), Ok(hi)) = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+            {
+                inside = (lo..hi).contains(&address);
+            } else if inside && let Some(flags) = line.strip_prefix("VmFlags:") {
+                return Some(flags.to_string());
+            }
+        }
+        None
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_large_buffers_whole_huge_pages_are_marked_for_huge_pages_and_keep_their_contents() {
+        let mut table: Vec<u32> = Vec::with_capacity(3 * super::HUGE_PAGE / 4); // 6 MiB
+        let start = table.as_ptr() as usize;
+        let inner = start.next_multiple_of(super::HUGE_PAGE);
+        assert!(!vm_flags_at(inner).unwrap().contains(" hg"), "not marked before");
+        super::prefer_huge_pages(&mut table);
+        assert!(vm_flags_at(inner).unwrap().contains(" hg"), "its first whole huge page is marked");
+        table.resize(table.capacity(), u32::MAX);
+        assert!(table.iter().all(|&b| b == u32::MAX) && table.as_ptr() as usize == start);
+
+        let mut small: Vec<u32> = Vec::with_capacity(1_000);
+        super::prefer_huge_pages(&mut small); // no whole huge page in it: nothing to mark
+        small.push(7);
+        assert_eq!(small, [7]);
     }
 }

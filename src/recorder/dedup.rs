@@ -23,8 +23,8 @@ pub struct Dedup {
     seen: IdRing,
     /// Ids whose append is in flight, with the sender that tells waiters whether it was
     /// stored: made when the first retry comes to wait (rare; a channel per append cost more
-    /// than the rest of the claim).
-    pending: HashMap<Uuid, Option<watch::Sender<Option<bool>>>>,
+    /// than the rest of the claim). Keyed like the ring's table (clients pick the ids).
+    pending: HashMap<Uuid, Option<watch::Sender<Option<bool>>>, ahash::RandomState>,
     window_micros: i64,
 }
 
@@ -49,7 +49,7 @@ impl Dedup {
     pub fn new(window: chrono::Duration, capacity: usize) -> Dedup {
         Dedup {
             seen: IdRing::new(capacity),
-            pending: HashMap::new(),
+            pending: HashMap::with_hasher(ahash::RandomState::new()),
             window_micros: window.num_microseconds().unwrap_or(i64::MAX),
         }
     }
