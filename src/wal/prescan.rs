@@ -9,7 +9,9 @@
 //! scan is the same whoever ran it, so recovery repairs and replays exactly as it would alone.
 //!
 //! Memory stays bounded: nothing is scanned more than [`AHEAD`] segments past the one being
-//! replayed (their mappings and a few bytes per record).
+//! replayed (their mappings and a few bytes per record). The lists of records are reused from
+//! one segment to the next ([`Ahead::recycle`]): each is several MiB, which fresh memory
+//! would make the kernel fault in and zero again for every segment.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -33,7 +35,7 @@ const AHEAD: usize = 4;
 /// A sealed segment, mapped and scanned.
 pub(super) struct Scanned {
     pub bytes: SegmentBytes,
-    pub scan: Result<SegmentScan, Corruption>,
+    scan: Result<SegmentScan, Corruption>,
     records: Vec<RecordAt>,
 }
 
@@ -50,10 +52,16 @@ struct RecordAt {
 
 impl Scanned {
     /// Maps the sealed segment at `path` and scans it, keeping where each event record lies.
-    /// `read_ahead` reads each record's id while its bytes are in this core's cache.
-    pub fn sealed(dir: &SegmentDir, path: &std::path::Path, read_ahead: &ReadAhead) -> Result<Scanned, WalError> {
+    /// `read_ahead` reads each record's id while its bytes are in this core's cache. The
+    /// records are filed in `records` (emptied first).
+    fn sealed(
+        dir: &SegmentDir,
+        path: &std::path::Path,
+        read_ahead: &ReadAhead,
+        mut records: Vec<RecordAt>,
+    ) -> Result<Scanned, WalError> {
         let bytes = dir.read(path, true)?;
-        let mut records = Vec::new();
+        records.clear();
         let scan = scan_segment(&bytes, &mut |rec| {
             records.push(RecordAt {
                 lsn: rec.lsn,
@@ -93,6 +101,8 @@ struct State {
     taking: usize,
     /// Scans claimed by one thread and not yet taken.
     done: BTreeMap<usize, Result<Scanned, WalError>>,
+    /// Lists of records replayed already, kept for the next scans.
+    spare: Vec<Vec<RecordAt>>,
     stopped: bool,
 }
 
@@ -154,6 +164,18 @@ impl<'d> Ahead<'d> {
         }
     }
 
+    /// The bytes and the scan of a segment the caller has replayed; its list of records is kept
+    /// for a later scan (as many as can be in use at once: the segments scanned ahead, the
+    /// one replayed and one per scanning thread).
+    pub fn recycle(&self, scanned: Scanned) -> (SegmentBytes, Result<SegmentScan, Corruption>) {
+        let Scanned { bytes, scan, records } = scanned;
+        let mut state = self.lock();
+        if state.spare.len() < AHEAD + 3 {
+            state.spare.push(records);
+        }
+        (bytes, scan)
+    }
+
     /// Ends [`Ahead::help`] (recovery stops early on an error, or is done).
     pub fn stop(&self) {
         self.lock().stopped = true;
@@ -162,7 +184,10 @@ impl<'d> Ahead<'d> {
 
     fn scan(&self, i: usize) -> Result<Scanned, WalError> {
         match self.paths.get(i) {
-            Some(path) => Scanned::sealed(self.dir, path, self.read_ahead),
+            Some(path) => {
+                let records = self.lock().spare.pop().unwrap_or_default();
+                Scanned::sealed(self.dir, path, self.read_ahead, records)
+            }
             // Never: segments are claimed below `paths.len()`.
             None => Err(WalError::Io {
                 op: "scan sealed segment",

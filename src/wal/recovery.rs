@@ -61,7 +61,7 @@ pub fn recover(
             } else {
                 let sealed = ahead.take(i)?;
                 sealed.records().for_each(|(rec, id)| replay(sealed.bytes.mapping(), rec, id));
-                (sealed.bytes, sealed.scan)
+                ahead.recycle(sealed)
             };
             walk.repair(&dir, seg, newest, bytes, scanned)?;
         }
