@@ -87,7 +87,7 @@ fn finish(
     event.for_each_string_mut(&mut |s| redacted |= redactor.redact_in_place(s));
     // After the per-string pass, so a value with a known shape keeps its specific kind.
     event.for_each_argv_mut(&mut |program, args| redacted |= redactor.redact_args(program, args));
-    let payload = write_event_payload(redacted, json_len_hint, |out| event.write_json(out))
+    let payload = write_event_payload(redacted, event.event_id, json_len_hint, |out| event.write_json(out))
         .map_err(|e| InvalidEvent::new("", format!("the event cannot be encoded: {e}")))?;
     Ok(Prepared {
         event_id: event.event_id,

@@ -16,9 +16,11 @@
 //!   u32 payload length | u32 CRC32 of (LSN bytes ++ payload) | u64 LSN | payload
 //! ```
 //!
-//! The payload's first byte says what the record is ([`KIND_EVENT_JSON_V1`] or [`KIND_SEAL`]);
-//! this is the versioned payload encoding. Event payloads carry a flags byte and then the
-//! canonical event JSON. A seal record ends a segment: its LSN field holds the first LSN of
+//! The payload's first byte says what the record is ([`KIND_EVENT_JSON_V2`],
+//! [`KIND_EVENT_JSON_V1`] or [`KIND_SEAL`]); this is the versioned payload encoding. Event
+//! payloads carry a flags byte, the event id's 16 bytes (version 2 only: recovery reads them
+//! instead of parsing the id out of the JSON) and then the canonical event JSON. Version 1,
+//! which earlier builds wrote, is still read. A seal record ends a segment: its LSN field holds the first LSN of
 //! the next segment and its body the number of event records in the segment.
 //! Segments are preallocated, so the bytes after the last record are zeros: a zero length
 //! field marks the end of the written data.
@@ -35,8 +37,11 @@ pub const HEADER_LEN: usize = 64;
 pub const RECORD_HEADER_LEN: usize = 16;
 /// Largest payload a record may carry (events are small; this bounds what recovery reads).
 pub const MAX_PAYLOAD_LEN: usize = 16 * 1024 * 1024;
-/// Payload kind: an event, encoded as canonical JSON (version 1).
+/// Payload kind: an event, encoded as canonical JSON (version 1: flags, JSON).
 pub const KIND_EVENT_JSON_V1: u8 = 1;
+/// Payload kind: an event, encoded as canonical JSON with its id beside it (version 2:
+/// flags, the event id's 16 bytes, JSON). What this build writes.
+pub const KIND_EVENT_JSON_V2: u8 = 2;
 /// Payload kind: the seal record that closes a segment.
 pub const KIND_SEAL: u8 = b'S';
 /// Event flag: the redactor replaced at least one secret in this event.
@@ -147,7 +152,8 @@ pub fn record_crc(lsn: u64, payload: &[u8]) -> u32 {
     hasher.finalize()
 }
 
-/// Builds the payload of an event record: kind, flags, canonical JSON.
+/// Builds a version 1 payload of an event record: kind, flags, canonical JSON (what earlier
+/// builds wrote; the query tail keeps copies of replayed records this way, without their id).
 pub fn event_payload(redacted: bool, json: &[u8]) -> Vec<u8> {
     let mut payload = Vec::with_capacity(json.len() + 2);
     payload.push(KIND_EVENT_JSON_V1);
@@ -156,28 +162,54 @@ pub fn event_payload(redacted: bool, json: &[u8]) -> Vec<u8> {
     payload
 }
 
-/// Builds the payload of an event record with the JSON written straight after the kind and
-/// flags by `write_json` (one buffer, no copy of the JSON); `json_len_hint` is the room
-/// reserved for the JSON.
+/// Builds the (version 2) payload of an event record, the JSON written straight after the
+/// kind, flags and id by `write_json` (one buffer, no copy of the JSON); `json_len_hint` is
+/// the room reserved for the JSON. `event_id` must be the JSON's `event_id`.
 pub fn write_event_payload<E>(
     redacted: bool,
+    event_id: uuid::Uuid,
     json_len_hint: usize,
     write_json: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
 ) -> Result<Vec<u8>, E> {
-    let mut payload = Vec::with_capacity(json_len_hint + 2);
-    payload.push(KIND_EVENT_JSON_V1);
+    let mut payload = Vec::with_capacity(json_len_hint + EVENT_V2_PREFIX);
+    payload.push(KIND_EVENT_JSON_V2);
     payload.push(if redacted { FLAG_REDACTED } else { 0 });
+    payload.extend_from_slice(event_id.as_bytes());
     write_json(&mut payload)?;
     Ok(payload)
+}
+
+/// Bytes of a version 2 event payload before its JSON: kind, flags, id.
+const EVENT_V2_PREFIX: usize = 2 + 16;
+
+/// An event record's payload, decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventPayload<'a> {
+    pub redacted: bool,
+    /// The event id stored beside the JSON (version 2); None for version 1, whose id is in
+    /// the JSON only.
+    pub id: Option<uuid::Uuid>,
+    pub json: &'a [u8],
+}
+
+/// Decodes an event record's payload (either version); None for a payload of another kind,
+/// or too short to be an event.
+pub fn decode_event_payload(payload: &[u8]) -> Option<EventPayload<'_>> {
+    let redacted = |flags: u8| flags & FLAG_REDACTED != 0;
+    match payload {
+        [KIND_EVENT_JSON_V2, flags, rest @ ..] => {
+            let (id, json) = rest.split_first_chunk::<16>()?;
+            Some(EventPayload { redacted: redacted(*flags), id: Some(uuid::Uuid::from_bytes(*id)), json })
+        }
+        [KIND_EVENT_JSON_V1, flags, json @ ..] => Some(EventPayload { redacted: redacted(*flags), id: None, json }),
+        _ => None,
+    }
 }
 
 /// Splits an event record's payload into its redacted flag and its JSON; None for a payload
 /// of another kind (or too short to be an event).
 pub fn split_event_payload(payload: &[u8]) -> Option<(bool, &[u8])> {
-    match payload {
-        [KIND_EVENT_JSON_V1, flags, json @ ..] => Some((flags & FLAG_REDACTED != 0, json)),
-        _ => None,
-    }
+    decode_event_payload(payload).map(|p| (p.redacted, p.json))
 }
 
 /// Builds the payload of a seal record.
@@ -228,6 +260,26 @@ pub(crate) fn read_u64(buf: &[u8], at: usize) -> u64 {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_payloads_of_both_versions_decode_and_version_2_carries_the_id() {
+        let id = uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_0011_2233_4455_6677);
+        let json = br#"{"type":"x"}"#;
+        let v2 = write_event_payload::<()>(true, id, 0, |out| {
+            out.extend_from_slice(json);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(v2.len(), EVENT_V2_PREFIX + json.len());
+        assert_eq!(decode_event_payload(&v2), Some(EventPayload { redacted: true, id: Some(id), json }));
+        assert_eq!(split_event_payload(&v2), Some((true, &json[..])));
+        let v1 = event_payload(false, json);
+        assert_eq!(decode_event_payload(&v1), Some(EventPayload { redacted: false, id: None, json }));
+        // Too short for an id, or of another kind: not an event.
+        assert_eq!(decode_event_payload(&v2[..EVENT_V2_PREFIX - 1]), None);
+        assert_eq!(decode_event_payload(&seal_payload(3)), None);
+        assert_eq!(decode_event_payload(&[]), None);
+    }
 
     #[test]
     fn header_round_trips_and_detects_damage() {

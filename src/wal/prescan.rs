@@ -26,7 +26,8 @@ use super::segments::{SegmentBytes, SegmentDir};
 
 /// Reads an id from a record's JSON on the thread that scanned the record, while its bytes
 /// are in that core's cache (the recorder reads the event id); its answer goes to
-/// [`Replay`](super::Replay).
+/// [`Replay`](super::Replay). Only for records that do not carry their id beside the JSON
+/// (payload version 1, written by earlier builds).
 pub type ReadAhead = dyn Fn(&[u8]) -> Option<Uuid> + Sync;
 
 /// How many segments past the one being replayed may be scanned already.
@@ -46,7 +47,9 @@ struct RecordAt {
     offset: u64,
     redacted: bool,
     json: std::ops::Range<usize>,
-    /// What [`ReadAhead`] read from its JSON.
+    /// Whether the record carries its id beside the JSON (payload version 2).
+    stored_id: bool,
+    /// That id, else what [`ReadAhead`] read from its JSON.
     id: Option<Uuid>,
 }
 
@@ -68,7 +71,8 @@ impl Scanned {
                 offset: rec.offset,
                 redacted: rec.redacted,
                 json: rec.json_range_in(&bytes).unwrap_or_default(),
-                id: read_ahead(rec.json),
+                stored_id: rec.id.is_some(),
+                id: rec.id.or_else(|| read_ahead(rec.json)),
             });
         });
         Ok(Scanned { bytes, scan, records })
@@ -78,7 +82,8 @@ impl Scanned {
     pub fn records(&self) -> impl Iterator<Item = (EventRecord<'_>, Option<Uuid>)> {
         self.records.iter().map(|r| {
             let json = self.bytes.get(r.json.clone()).unwrap_or_default();
-            (EventRecord { lsn: r.lsn, offset: r.offset, redacted: r.redacted, json }, r.id)
+            let stored = r.id.filter(|_| r.stored_id);
+            (EventRecord { lsn: r.lsn, offset: r.offset, redacted: r.redacted, id: stored, json }, r.id)
         })
     }
 }
@@ -219,6 +224,70 @@ mod tests {
     use crate::redact::Redactor;
     use crate::wal::{Durability, Wal, WalHooks, WalOptions};
     use crate::workload::Generator;
+
+    /// A replayed record's LSN, the id given to the replay and the id the record carries.
+    type Replayed = (u64, Option<uuid::Uuid>, Option<uuid::Uuid>);
+
+    /// Replays the WAL in `dir`: every record, and how many ids were read from JSON.
+    fn replay_ids(dir: &std::path::Path) -> (Vec<Replayed>, usize) {
+        // A read-ahead is 'static: the count is a static, used by this test alone.
+        static PARSED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        PARSED.store(0, std::sync::atomic::Ordering::Relaxed);
+        let read_id = |json: &[u8]| {
+            PARSED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            crate::stored::event_id_of(json)
+        };
+        let mut seen = Vec::new();
+        let (wal, _) =
+            Wal::open_replaying(dir, WalOptions::default(), WalHooks::default(), &read_id, &mut |_, rec, id| {
+                seen.push((rec.lsn, id, rec.id))
+            })
+            .unwrap();
+        wal.close().unwrap();
+        (seen, PARSED.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    #[test]
+    fn ids_come_from_version_2_payloads_and_are_read_from_the_json_of_version_1_ones() {
+        use crate::wal::format::{SegmentHeader, encode_record, event_payload, seal_payload, segment_file_name};
+        let tmp = tempfile::tempdir().unwrap();
+        let (redactor, mut generator) = (Redactor::builtin(), Generator::new(3, chrono::Utc::now(), 1_000));
+        let mut event = || prepare_json(&redactor, generator.next_json().as_bytes()).unwrap();
+        // Three sealed segments and an unsealed newest one, as an earlier build wrote them
+        // (version 1 payloads: no id beside the JSON).
+        let (mut lsn, mut written) = (1u64, Vec::new());
+        for segment in 0..4 {
+            let first = lsn;
+            let mut bytes = SegmentHeader { first_lsn: first, created_micros: 0 }.encode().to_vec();
+            for _ in 0..5 {
+                let prepared = event();
+                let (redacted, json) = crate::wal::format::split_event_payload(&prepared.payload).unwrap();
+                encode_record(&mut bytes, lsn, &event_payload(redacted, json));
+                written.push(prepared.event_id);
+                lsn += 1;
+            }
+            if segment < 3 {
+                encode_record(&mut bytes, lsn, &seal_payload(5)); // the next segment's first LSN
+            }
+            std::fs::write(tmp.path().join(segment_file_name(first)), bytes).unwrap();
+        }
+        let (seen, parsed) = replay_ids(tmp.path());
+        assert_eq!(seen.iter().map(|(_, id, _)| id.unwrap()).collect::<Vec<_>>(), written);
+        assert!(seen.iter().all(|(_, _, carried)| carried.is_none()), "version 1 carries no id");
+        assert_eq!(parsed, 20, "each read from its JSON");
+
+        // This build appends version 2 records after them, with their ids beside the JSON.
+        let (wal, _) = Wal::open(tmp.path(), WalOptions::default(), WalHooks::default()).unwrap();
+        let batch: Vec<_> = (0..7).map(|_| event()).collect();
+        written.extend(batch.iter().map(|p| p.event_id));
+        wal.append_batch_blocking(batch.into_iter().map(|p| p.payload).collect(), Durability::Sync).unwrap();
+        wal.close().unwrap();
+        let (seen, parsed) = replay_ids(tmp.path());
+        assert_eq!(seen.iter().map(|(_, id, _)| id.unwrap()).collect::<Vec<_>>(), written, "every id, in order");
+        assert_eq!(seen.iter().map(|(lsn, _, _)| *lsn).collect::<Vec<_>>(), (1..=27).collect::<Vec<_>>());
+        assert!(seen[20..].iter().all(|(_, id, carried)| carried == id), "version 2 carries its id");
+        assert_eq!(parsed, 20, "only the version 1 records' ids are read from JSON");
+    }
 
     #[test]
     fn segments_scanned_on_two_threads_replay_in_order_with_their_ids_and_damage() {

@@ -22,8 +22,9 @@ use crate::fsio::{Fs, create_dir_durable, remove_file_durable, write_file_durabl
 
 /// Called for every valid event record recovery replays, in LSN order, with the mapping of the
 /// sealed segment it lies in (None for the newest segment, mapped for the scan alone and
-/// reopened for appends afterwards: nobody may keep references into that) and what
-/// [`ReadAhead`](super::ReadAhead) read from it.
+/// reopened for appends afterwards: nobody may keep references into that) and its event id:
+/// the one the record carries (payload version 2), else what [`ReadAhead`](super::ReadAhead)
+/// read from its JSON.
 pub type Replay<'r> = dyn FnMut(Option<&MappedSegment>, EventRecord<'_>, Option<Uuid>) + 'r;
 
 /// Recovers a WAL directory for writing and returns the active segment to append to,
@@ -56,7 +57,9 @@ pub fn recover(
             let newest = i + 1 == n;
             let (bytes, scanned) = if newest {
                 let bytes = dir.map_newest_in_recovery(&seg.path)?;
-                let scanned = scan_segment(&bytes, &mut |rec| replay(bytes.mapping(), rec, read_ahead(rec.json)));
+                let scanned = scan_segment(&bytes, &mut |rec| {
+                    replay(bytes.mapping(), rec, rec.id.or_else(|| read_ahead(rec.json)))
+                });
                 (bytes, scanned)
             } else {
                 let sealed = ahead.take(i)?;

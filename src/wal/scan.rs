@@ -9,8 +9,8 @@
 //! with no valid record after them are the torn tail.
 
 use super::format::{
-    Corruption, HEADER_LEN, KIND_SEAL, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN, SegmentHeader, read_u32, read_u64,
-    record_crc, split_event_payload,
+    Corruption, HEADER_LEN, KIND_SEAL, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN, SegmentHeader, decode_event_payload,
+    read_u32, read_u64, record_crc,
 };
 
 /// How far past the expected LSN a record found while resynchronising may be.
@@ -23,6 +23,8 @@ pub struct EventRecord<'a> {
     /// Byte offset of the record's framing in the segment file.
     pub offset: u64,
     pub redacted: bool,
+    /// The event id stored beside the JSON (payload version 2); None for version 1.
+    pub id: Option<uuid::Uuid>,
     /// The canonical event JSON, a slice of the scanned bytes.
     pub json: &'a [u8],
 }
@@ -134,9 +136,10 @@ pub fn scan_segment<'a>(bytes: &'a [u8], visit: &mut dyn FnMut(EventRecord<'a>))
         };
         pos += RECORD_HEADER_LEN + rec.payload.len();
         scan.end_offset = pos as u64;
-        match (split_event_payload(rec.payload), rec.payload.first()) {
-            (Some((redacted, json)), _) => {
-                visit(EventRecord { lsn: rec.lsn, offset: rec.offset as u64, redacted, json });
+        match (decode_event_payload(rec.payload), rec.payload.first()) {
+            (Some(event), _) => {
+                let (redacted, id, json) = (event.redacted, event.id, event.json);
+                visit(EventRecord { lsn: rec.lsn, offset: rec.offset as u64, redacted, id, json });
                 scan.event_records += 1;
                 scan.last_lsn = Some(rec.lsn);
                 expected = successor(rec.lsn);
