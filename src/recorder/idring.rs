@@ -162,6 +162,12 @@ impl IdRing {
     /// Writes `slot` as the next push (the caller has made room); its slot number.
     fn push_slot(&mut self, slot: Slot) -> u32 {
         let n = self.slot_number(self.pushed);
+        self.push_slot_at(n, slot);
+        n
+    }
+
+    /// Writes `slot` as the next push, whose slot number the caller knows to be `n`.
+    fn push_slot_at(&mut self, n: u32, slot: Slot) {
         if n as usize == self.slots.len() {
             self.grow_slots();
             self.slots.push(slot);
@@ -169,7 +175,6 @@ impl IdRing {
             *s = slot;
         }
         self.pushed += 1;
-        n
     }
 
     /// When the oldest remembered id was seen.
@@ -267,14 +272,15 @@ impl IdRing {
             // Rebuilt at the end from the ring, at the size the ids then need.
             self.table = Vec::new();
         }
-        for id in ids {
+        let pushes = slot_numbers(self.capacity, self.pushed..self.pushed + ids.len() as u64);
+        for (id, (_, n)) in ids.iter().zip(pushes) {
             let key = words(*id);
             // The hash waits in the slot's time until the load ends (its bits are all kept).
             let slot = Slot { id: key, seen_micros: self.hash(key) as i64 };
             if self.len() == self.capacity {
                 self.head += 1;
             }
-            self.push_slot(slot);
+            self.push_slot_at(n, slot);
         }
     }
 
