@@ -40,18 +40,28 @@ pub(super) struct Scanned {
     records: Vec<RecordAt>,
 }
 
-/// Where the scan found one event record: an [`EventRecord`] without the borrow.
+/// Where the scan found one event record: an [`EventRecord`] without the borrow, in 40
+/// bytes (a list of them is written and read for every record recovery replays).
 #[derive(Debug, Clone)]
 struct RecordAt {
     lsn: u64,
     offset: u64,
-    redacted: bool,
-    json: std::ops::Range<usize>,
-    /// Whether the record carries its id beside the JSON (payload version 2).
-    stored_id: bool,
-    /// That id, else what [`ReadAhead`] read from its JSON.
-    id: Option<Uuid>,
+    /// The id the record carries beside its JSON ([`ID_STORED`]), else the one
+    /// [`ReadAhead`] read from its JSON ([`ID_READ`]); nil when neither.
+    id: Uuid,
+    /// Its JSON: `json_len` bytes, `json_skip` bytes after the record's offset (its framing
+    /// and the payload's first bytes).
+    json_len: u32,
+    json_skip: u8,
+    flags: u8,
 }
+
+/// [`RecordAt::flags`]: the event was redacted.
+const REDACTED: u8 = 1;
+/// [`RecordAt::flags`]: the id was stored beside the JSON (payload version 2).
+const ID_STORED: u8 = 2;
+/// [`RecordAt::flags`]: the id was read from the JSON.
+const ID_READ: u8 = 4;
 
 impl Scanned {
     /// Maps the sealed segment at `path` and scans it, keeping where each event record lies.
@@ -66,13 +76,18 @@ impl Scanned {
         let bytes = dir.read(path, true)?;
         records.clear();
         let scan = scan_segment(&bytes, &mut |rec| {
+            let (id, id_flag) = match rec.id {
+                Some(id) => (Some(id), ID_STORED),
+                None => (read_ahead(rec.json), ID_READ),
+            };
+            let json = rec.json_range_in(&bytes).unwrap_or_default();
             records.push(RecordAt {
                 lsn: rec.lsn,
                 offset: rec.offset,
-                redacted: rec.redacted,
-                json: rec.json_range_in(&bytes).unwrap_or_default(),
-                stored_id: rec.id.is_some(),
-                id: rec.id.or_else(|| read_ahead(rec.json)),
+                id: id.unwrap_or_default(),
+                json_len: u32::try_from(json.len()).unwrap_or_default(),
+                json_skip: u8::try_from(json.start.saturating_sub(rec.offset as usize)).unwrap_or_default(),
+                flags: if rec.redacted { REDACTED } else { 0 } | if id.is_some() { id_flag } else { 0 },
             });
         });
         Ok(Scanned { bytes, scan, records })
@@ -81,9 +96,11 @@ impl Scanned {
     /// The event records, in the order the scan found them, with their ids.
     pub fn records(&self) -> impl Iterator<Item = (EventRecord<'_>, Option<Uuid>)> {
         self.records.iter().map(|r| {
-            let json = self.bytes.get(r.json.clone()).unwrap_or_default();
-            let stored = r.id.filter(|_| r.stored_id);
-            (EventRecord { lsn: r.lsn, offset: r.offset, redacted: r.redacted, id: stored, json }, r.id)
+            let start = (r.offset as usize).saturating_add(r.json_skip.into());
+            let json = self.bytes.get(start..start.saturating_add(r.json_len as usize)).unwrap_or_default();
+            let id = (r.flags & (ID_STORED | ID_READ) != 0).then_some(r.id);
+            let stored = id.filter(|_| r.flags & ID_STORED != 0);
+            (EventRecord { lsn: r.lsn, offset: r.offset, redacted: r.flags & REDACTED != 0, id: stored, json }, id)
         })
     }
 }
@@ -220,6 +237,11 @@ impl Drop for StopOnDrop<'_, '_> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    #[test]
+    fn a_filed_record_takes_40_bytes() {
+        assert_eq!(std::mem::size_of::<super::RecordAt>(), 40);
+    }
+
     use crate::ingest::prepare_json;
     use crate::redact::Redactor;
     use crate::wal::{Durability, Wal, WalHooks, WalOptions};
@@ -240,6 +262,10 @@ mod tests {
         let mut seen = Vec::new();
         let (wal, _) =
             Wal::open_replaying(dir, WalOptions::default(), WalHooks::default(), &read_id, &mut |_, rec, id| {
+                if rec.lsn <= 20 {
+                    assert_eq!(rec.redacted, rec.lsn % 3 == 0, "the flag of version 1 LSN {}", rec.lsn);
+                }
+                assert_eq!(crate::stored::event_id_of(rec.json), id, "the JSON is the record's");
                 seen.push((rec.lsn, id, rec.id))
             })
             .unwrap();
@@ -261,8 +287,8 @@ mod tests {
             let mut bytes = SegmentHeader { first_lsn: first, created_micros: 0 }.encode().to_vec();
             for _ in 0..5 {
                 let prepared = event();
-                let (redacted, json) = crate::wal::format::split_event_payload(&prepared.payload).unwrap();
-                encode_record(&mut bytes, lsn, &event_payload(redacted, json));
+                let (_, json) = crate::wal::format::split_event_payload(&prepared.payload).unwrap();
+                encode_record(&mut bytes, lsn, &event_payload(lsn % 3 == 0, json)); // some redacted
                 written.push(prepared.event_id);
                 lsn += 1;
             }
