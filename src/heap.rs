@@ -218,23 +218,10 @@ mod tests {
         }
     }
 
-    /// The `VmFlags` of the mapping of this process that holds `address` (from
-    /// /proc/self/smaps).
+    /// The `VmFlags` of the mapping of this process that holds `address`.
     #[cfg(target_os = "linux")]
     fn vm_flags_at(address: usize) -> Option<String> {
-        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
-        let mut inside = false;
-        for line in smaps.lines() {
-            if let Some((range, _)) = line.split_once(' ')
-                && let Some((lo, hi)) = range.split_once('-')
-                && let (Ok(lo), Ok(hi)) = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
-            {
-                inside = (lo..hi).contains(&address);
-            } else if inside && let Some(flags) = line.strip_prefix("VmFlags:") {
-                return Some(flags.to_string());
-            }
-        }
-        None
+        crate::testing::smaps_field(address, "VmFlags:")
     }
 
     #[cfg(target_os = "linux")]

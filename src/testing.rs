@@ -22,3 +22,22 @@ pub fn wal_with_sealed_and_active(wal_dir: &Path, seed: u64, sealed: usize, acti
     wal.close().unwrap();
     prepared
 }
+
+/// The value of `field` (`"Rss:"`, `"VmFlags:"`, ...) of this process's mapping that holds
+/// `address`, from /proc/self/smaps; None when no mapping holds it or it lacks the field.
+#[cfg(target_os = "linux")]
+pub fn smaps_field(address: usize, field: &str) -> Option<String> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let mut inside = false;
+    for line in smaps.lines() {
+        if let Some((range, _)) = line.split_once(' ')
+            && let Some((start, end)) = range.split_once('-')
+            && let (Ok(start), Ok(end)) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16))
+        {
+            inside = (start..end).contains(&address);
+        } else if inside && let Some(value) = line.strip_prefix(field) {
+            return Some(value.to_string());
+        }
+    }
+    None
+}

@@ -324,19 +324,8 @@ mod tests {
 
     /// Resident kB of the mapping that holds `ptr` (/proc/self/smaps).
     fn resident_kib(ptr: *const u8) -> u64 {
-        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
-        let mut inside = false;
-        for line in smaps.lines() {
-            if let Some((range, _)) = line.split_once(' ')
-                && let Some((start, end)) = range.split_once('-')
-                && let (Ok(start), Ok(end)) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16))
-            {
-                inside = (start..end).contains(&(ptr as usize));
-            } else if inside && let Some(kib) = line.strip_prefix("Rss:") {
-                return kib.trim().trim_end_matches("kB").trim().parse().unwrap();
-            }
-        }
-        unreachable!("no mapping holds the pointer")
+        let kib = crate::testing::smaps_field(ptr as usize, "Rss:").unwrap(); // a mapping holds it
+        kib.trim().trim_end_matches("kB").trim().parse().unwrap()
     }
 
     #[test]
