@@ -1,9 +1,10 @@
 //! Opening the WAL for the recorder: every record recovery replays goes into the query tail
 //! (kept in place when its segment is memory-mapped, decoded by the first query) and its
-//! event id into the de-duplication window. The ids are read by the threads that scan the
-//! segments ([`crate::wal::ReadAhead`]) and appended to the window by a third as they come,
-//! to be looked up and placed all at once at the end ([`Dedup::load`]); all of it is done
-//! before the WAL accepts its first append. `flightrec-bench recovery` measures exactly this
+//! event id into the de-duplication window. The ids are stored beside each record's JSON
+//! (payload version 2; for records of earlier builds the threads that scan the segments read
+//! them from the JSON, [`crate::wal::ReadAhead`]) and appended to the window by a third
+//! thread as they come, to be looked up and placed all at once at the end ([`Dedup::load`]);
+//! all of it is done before the WAL accepts its first append. `flightrec-bench recovery` measures exactly this
 //! function.
 
 use std::path::Path;

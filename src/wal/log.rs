@@ -52,9 +52,10 @@ impl Wal {
     }
 
     /// Opens (recovering) the WAL in `wal_dir`, calling `replay(sealed segment's mapping,
-    /// record, read_ahead(record's JSON))` for every valid event record in LSN order before
-    /// any new append is accepted (the mapping is None for records of the newest segment);
-    /// `read_ahead` runs on whichever thread scanned the record. The caller must hold the data
+    /// record, its event id)` for every valid event record in LSN order before any new append
+    /// is accepted (the mapping is None for records of the newest segment). The id is the one
+    /// the record carries, else `read_ahead(record's JSON)`, which runs on whichever thread
+    /// scanned the record. The caller must hold the data
     /// directory's lock.
     pub fn open_replaying(
         wal_dir: &Path,
