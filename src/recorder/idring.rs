@@ -13,8 +13,10 @@
 //! random for each process, several times faster than std's SipHash on a 16-byte id.
 //!
 //! At open the ring is filled by a load ([`IdRing::load`], [`IdRing::finish_load`]): the ids
-//! are appended as they are read, and placed in the table in one pass at the end, rather than
-//! each looked up, placed and perhaps evicted in turn.
+//! are appended as they are read, and placed in the table at the end, rather than each
+//! looked up, placed and perhaps evicted in turn: on two threads (a half of the table each),
+//! part by part of the table so that each part's buckets stay in the cache while its ids are
+//! placed. The table and the ring are backed by huge pages where the kernel offers them.
 
 use std::hash::{BuildHasher, Hasher};
 
