@@ -218,21 +218,16 @@ mod tests {
         }
     }
 
-    /// The `VmFlags` of the mapping of this process that holds `address`.
-    #[cfg(target_os = "linux")]
-    fn vm_flags_at(address: usize) -> Option<String> {
-        crate::testing::smaps_field(address, "VmFlags:")
-    }
-
     #[cfg(target_os = "linux")]
     #[test]
     fn a_large_buffers_whole_huge_pages_are_marked_for_huge_pages_and_keep_their_contents() {
         let mut table: Vec<u32> = Vec::with_capacity(3 * super::HUGE_PAGE / 4); // 6 MiB
         let start = table.as_ptr() as usize;
         let inner = start.next_multiple_of(super::HUGE_PAGE);
-        assert!(!vm_flags_at(inner).unwrap().contains(" hg"), "not marked before");
+        let vm_flags = || crate::testing::smaps_field(inner, "VmFlags:").unwrap();
+        assert!(!vm_flags().contains(" hg"), "not marked before");
         super::prefer_huge_pages(&mut table);
-        assert!(vm_flags_at(inner).unwrap().contains(" hg"), "its first whole huge page is marked");
+        assert!(vm_flags().contains(" hg"), "its first whole huge page is marked");
         table.resize(table.capacity(), u32::MAX);
         assert!(table.iter().all(|&b| b == u32::MAX) && table.as_ptr() as usize == start);
 

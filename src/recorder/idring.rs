@@ -207,16 +207,16 @@ impl IdRing {
         loop {
             match self.table.get(b).copied() {
                 Some(FREE) | None => return None,
-                Some(entry) if self.names(entry, bits, key) => return Some(b),
+                Some(entry) if self.names(entry, bits, || key) => return Some(b),
                 Some(_) => b = (b + 1) & mask,
             }
         }
     }
 
-    /// Whether the bucket `entry` holds the id `key`, whose hash bits are `bits` (its slot is
-    /// read only when the bits match).
-    fn names(&self, entry: u32, bits: u32, key: [u64; 2]) -> bool {
-        self.packing.hash_bits_of(entry) == bits && self.slot(self.packing.slot(entry)).id == key
+    /// Whether the bucket `entry` holds the id `key()`, whose hash bits are `bits` (its slot,
+    /// and `key`, are read only when the bits match).
+    fn names(&self, entry: u32, bits: u32, key: impl FnOnce() -> [u64; 2]) -> bool {
+        self.packing.hash_bits_of(entry) == bits && self.slot(self.packing.slot(entry)).id == key()
     }
 
     /// Puts slot number `n`, whose id's hash is `hash`, in the first free bucket from the
@@ -358,9 +358,10 @@ impl IdRing {
     ///
     /// The pushes are read in order, a chunk at a time, and sorted by the part of the region
     /// their home bucket lies in; then each part's ids are placed, in push order, while its
-    /// buckets are in the cache (read first, all at once). An id and its duplicates share a home, so the first
-    /// occurrence is placed first and the others are found; placing in another order than
-    /// push order is still linear probing (no bucket is ever freed during a load).
+    /// buckets are in the cache (read first, all at once). An id and its duplicates share a
+    /// home, so the first occurrence is placed first and the others are found; placing in
+    /// another order than push order is still linear probing (no bucket is ever freed during
+    /// a load).
     fn place_region(&self, region: &mut [u32], start: usize, table_len: usize, from: u64) -> (Vec<Pending>, bool) {
         let mask = table_len.wrapping_sub(1);
         let (mut left, mut duplicates) = (Vec::new(), false);
@@ -405,12 +406,7 @@ impl IdRing {
                     *bucket = self.packing.entry(n, hash);
                     return Placed::Yes;
                 }
-                // Its id is read only when the bits match.
-                Some(bucket)
-                    if self.packing.hash_bits_of(*bucket) == bits && self.names(*bucket, bits, self.slot(n).id) =>
-                {
-                    return Placed::Twice;
-                }
+                Some(bucket) if self.names(*bucket, bits, || self.slot(n).id) => return Placed::Twice,
                 Some(_) => b += 1,
             }
         }

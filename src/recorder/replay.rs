@@ -4,8 +4,8 @@
 //! (payload version 2; for records of earlier builds the threads that scan the segments read
 //! them from the JSON, [`crate::wal::ReadAhead`]) and appended to the window by a third
 //! thread as they come, to be looked up and placed all at once at the end ([`Dedup::load`]);
-//! all of it is done before the WAL accepts its first append. `flightrec-bench recovery` measures exactly this
-//! function.
+//! all of it is done before the WAL accepts its first append. `flightrec-bench recovery`
+//! measures exactly this function.
 
 use std::path::Path;
 use std::sync::mpsc::sync_channel;

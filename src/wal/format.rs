@@ -20,8 +20,9 @@
 //! [`KIND_EVENT_JSON_V1`] or [`KIND_SEAL`]); this is the versioned payload encoding. Event
 //! payloads carry a flags byte, the event id's 16 bytes (version 2 only: recovery reads them
 //! instead of parsing the id out of the JSON) and then the canonical event JSON. Version 1,
-//! which earlier builds wrote, is still read. A seal record ends a segment: its LSN field holds the first LSN of
-//! the next segment and its body the number of event records in the segment.
+//! which earlier builds wrote, is still read. A seal record ends a segment: its LSN field
+//! holds the first LSN of the next segment and its body the number of event records in the
+//! segment.
 //! Segments are preallocated, so the bytes after the last record are zeros: a zero length
 //! field marks the end of the written data.
 

@@ -30,6 +30,12 @@ use super::segments::{SegmentBytes, SegmentDir};
 /// (payload version 1, written by earlier builds).
 pub type ReadAhead = dyn Fn(&[u8]) -> Option<Uuid> + Sync;
 
+/// A record's event id: the one it carries beside its JSON, else what `read_ahead` reads
+/// from the JSON.
+pub(super) fn event_id(rec: &EventRecord<'_>, read_ahead: &ReadAhead) -> Option<Uuid> {
+    rec.id.or_else(|| read_ahead(rec.json))
+}
+
 /// How many segments past the one being replayed may be scanned already.
 const AHEAD: usize = 4;
 
@@ -76,9 +82,11 @@ impl Scanned {
         let bytes = dir.read(path, true)?;
         records.clear();
         let scan = scan_segment(&bytes, &mut |rec| {
-            let (id, id_flag) = match rec.id {
-                Some(id) => (Some(id), ID_STORED),
-                None => (read_ahead(rec.json), ID_READ),
+            let id = event_id(&rec, read_ahead);
+            let id_flag = match (rec.id, id) {
+                (Some(_), _) => ID_STORED,
+                (None, Some(_)) => ID_READ,
+                (None, None) => 0,
             };
             let json = rec.json_range_in(&bytes).unwrap_or_default();
             records.push(RecordAt {
@@ -87,7 +95,7 @@ impl Scanned {
                 id: id.unwrap_or_default(),
                 json_len: u32::try_from(json.len()).unwrap_or_default(),
                 json_skip: u8::try_from(json.start.saturating_sub(rec.offset as usize)).unwrap_or_default(),
-                flags: if rec.redacted { REDACTED } else { 0 } | if id.is_some() { id_flag } else { 0 },
+                flags: if rec.redacted { REDACTED } else { 0 } | id_flag,
             });
         });
         Ok(Scanned { bytes, scan, records })
@@ -237,15 +245,15 @@ impl Drop for StopOnDrop<'_, '_> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    #[test]
-    fn a_filed_record_takes_40_bytes() {
-        assert_eq!(std::mem::size_of::<super::RecordAt>(), 40);
-    }
-
     use crate::ingest::prepare_json;
     use crate::redact::Redactor;
     use crate::wal::{Durability, Wal, WalHooks, WalOptions};
     use crate::workload::Generator;
+
+    #[test]
+    fn a_filed_record_takes_40_bytes() {
+        assert_eq!(std::mem::size_of::<super::RecordAt>(), 40);
+    }
 
     /// A replayed record's LSN, the id given to the replay and the id the record carries.
     type Replayed = (u64, Option<uuid::Uuid>, Option<uuid::Uuid>);

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::error::{WalError, io_err};
 use super::format::Corruption;
-use super::prescan::{Ahead, ReadAhead, StopOnDrop};
+use super::prescan::{Ahead, ReadAhead, StopOnDrop, event_id};
 use super::report::{WalReport, segment_report};
 use super::scan::{Damage, EventRecord, SegmentScan, scan_segment};
 use super::segment::ActiveSegment;
@@ -57,9 +57,7 @@ pub fn recover(
             let newest = i + 1 == n;
             let (bytes, scanned) = if newest {
                 let bytes = dir.map_newest_in_recovery(&seg.path)?;
-                let scanned = scan_segment(&bytes, &mut |rec| {
-                    replay(bytes.mapping(), rec, rec.id.or_else(|| read_ahead(rec.json)))
-                });
+                let scanned = scan_segment(&bytes, &mut |rec| replay(bytes.mapping(), rec, event_id(&rec, read_ahead)));
                 (bytes, scanned)
             } else {
                 let sealed = ahead.take(i)?;
