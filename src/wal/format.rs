@@ -82,6 +82,9 @@ pub enum Corruption {
     /// A record whose checksum holds but whose payload kind this build does not know.
     #[error("record of an unknown kind (written by a newer flightrec?)")]
     UnknownKind { kind: u8 },
+    /// An event record (its checksum holds) too short for the header its kind starts with.
+    #[error("event record of kind {kind} has {len} bytes, fewer than the {min} its header takes")]
+    ShortEventPayload { kind: u8, len: usize, min: usize },
     #[error("bytes after the seal record")]
     BytesAfterSeal,
 }
@@ -199,6 +202,15 @@ pub struct EventPayload<'a> {
     /// the JSON only.
     pub id: Option<uuid::Uuid>,
     pub json: &'a [u8],
+}
+
+/// The bytes an event payload of kind `kind` takes before its JSON; None for another kind.
+pub fn event_header_len(kind: u8) -> Option<usize> {
+    match kind {
+        KIND_EVENT_JSON_V1 => Some(2),
+        KIND_EVENT_JSON_V2 => Some(18),
+        _ => None,
+    }
 }
 
 /// Decodes an event record's payload (either version); None for a payload of another kind,

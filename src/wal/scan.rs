@@ -10,7 +10,7 @@
 
 use super::format::{
     Corruption, HEADER_LEN, KIND_SEAL, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN, SegmentHeader, decode_event_payload,
-    read_u32, read_u64,
+    event_header_len, read_u32, read_u64,
 };
 
 /// How far past the expected LSN a record found while resynchronising may be.
@@ -156,7 +156,11 @@ pub fn scan_segment<'a>(bytes: &'a [u8], visit: &mut dyn FnMut(EventRecord<'a>))
             }
             (None, kind) => {
                 // `decode_at` refuses empty payloads, so there is always a kind byte.
-                let reason = Corruption::UnknownKind { kind: kind.copied().unwrap_or_default() };
+                let kind = kind.copied().unwrap_or_default();
+                let reason = match event_header_len(kind) {
+                    Some(min) => Corruption::ShortEventPayload { kind, len: rec.payload.len(), min },
+                    None => Corruption::UnknownKind { kind },
+                };
                 let len = (RECORD_HEADER_LEN + rec.payload.len()) as u64;
                 scan.damage.push(Damage { offset: rec.offset as u64, len, reason });
                 expected = successor(rec.lsn);
@@ -247,7 +251,7 @@ fn last_nonzero(bytes: &[u8]) -> Option<usize> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::wal::format::{encode_record, event_payload};
+    use crate::wal::format::{KIND_EVENT_JSON_V1, KIND_EVENT_JSON_V2, encode_record, event_payload};
 
     fn segment(first_lsn: u64, lsns: &[u64]) -> Vec<u8> {
         let mut bytes = SegmentHeader { first_lsn, created_micros: 0 }.encode().to_vec();
@@ -336,6 +340,24 @@ mod tests {
         assert_eq!(scan.damage[0].reason, Corruption::UnknownKind { kind: b'X' });
         assert_eq!(scan.unverified(2), Some(Unverified::DamagedRecords { count: 1 }));
         assert_eq!(scan.unverified(2).unwrap().to_string(), "1 damaged records");
+
+        // An event record cut short of its header is damage that says so, not an unknown kind;
+        // the records around it are kept.
+        let mut bytes = segment(1, &[1]);
+        encode_record(&mut bytes, 2, &[KIND_EVENT_JSON_V2, 0, 1, 2, 3]);
+        encode_record(&mut bytes, 3, &[KIND_EVENT_JSON_V1]);
+        encode_record(&mut bytes, 4, &event_payload(false, b"{}"));
+        let scan = scan_segment(&bytes, &mut |_| {}).unwrap();
+        let reasons: Vec<_> = scan.damage.iter().map(|d| d.reason).collect();
+        assert_eq!(
+            reasons,
+            [
+                Corruption::ShortEventPayload { kind: KIND_EVENT_JSON_V2, len: 5, min: 18 },
+                Corruption::ShortEventPayload { kind: KIND_EVENT_JSON_V1, len: 1, min: 2 }
+            ]
+        );
+        assert_eq!(reasons[0].to_string(), "event record of kind 2 has 5 bytes, fewer than the 18 its header takes");
+        assert_eq!((scan.event_records, scan.last_lsn), (2, Some(4)));
 
         assert_eq!(scan_segment(b"FRECWAL", &mut |_| {}).unwrap_err(), Corruption::ShortHeader { len: 7 });
         assert_eq!(scan_segment(&[0u8; HEADER_LEN], &mut |_| {}).unwrap_err(), Corruption::BadMagic);
