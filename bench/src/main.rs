@@ -179,6 +179,10 @@ enum Command {
     Recovery {
         #[arg(long, default_value_t = 1024)]
         mb: u64,
+        /// Replays of the same WAL, each beside its own baseline; more than one prints the
+        /// median ratio (the machine's speed moves between minutes, the ratio less).
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
     },
     /// Measure shipping: N generated events compacted, their Parquet files shipped to
     /// --ship-to (S3 settings from the AWS_* variables, e.g. a local moto_server) by
@@ -251,7 +255,7 @@ fn main() -> ExitCode {
         Command::Summary { events, days, reps, tail } => {
             summary::run(&data_dir, &summary::SummaryArgs { events, days, reps, tail })
         }
-        Command::Recovery { mb } => recovery::run(&data_dir, mb),
+        Command::Recovery { mb, rounds } => recovery::run(&data_dir, mb, rounds),
         Command::Http { clients, seconds, batch } => {
             http::run(&data_dir, &http::HttpArgs { clients: &clients, seconds, batch })
         }

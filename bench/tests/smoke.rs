@@ -69,10 +69,12 @@ fn curve_times_every_question_quiet_and_under_writers_at_each_size() {
 
 #[test]
 fn recovery_replays_what_it_wrote_and_prints_the_baseline() {
-    let out = run(&["recovery", "--mb", "2"]);
+    let out = run(&["recovery", "--mb", "2", "--rounds", "2"]);
     let wrote: u64 = out.split("wrote ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
-    assert!(out.contains(&format!("recovery: {wrote} events")), "every written event is replayed: {out}");
-    assert!(out.contains("baseline read + CRC32"), "{out}");
+    let replayed = format!("recovery: {wrote} events");
+    assert_eq!(out.matches(&replayed).count(), 2, "every written event is replayed in each round: {out}");
+    assert_eq!(out.matches("baseline read + CRC32").count(), 2, "{out}");
+    assert!(out.contains("recovery over 2 rounds: flightrec/baseline median"), "{out}");
 }
 
 #[test]
