@@ -175,30 +175,47 @@ impl Intake {
 
     /// Records one JSON event.
     pub async fn record_json(&self, json: &[u8], durability: Option<Durability>) -> Result<Recorded, RecorderError> {
-        let prepared = self.prepare_json(json)?;
-        self.record_prepared(prepared, durability).await
+        let now = chrono::Utc::now();
+        let prepared = self.prepare_json(json, now)?;
+        self.record_prepared(prepared, durability, now).await
     }
 
     /// Records an event built in Rust and says what happened to it.
     pub async fn record(&self, event: Event, durability: Option<Durability>) -> Result<Recorded, RecorderError> {
-        let prepared = self.prepare_event(event)?;
-        self.record_prepared(prepared, durability).await
+        let now = chrono::Utc::now();
+        let prepared = self.prepare_event(event, now)?;
+        self.record_prepared(prepared, durability, now).await
     }
 
-    async fn record_prepared(&self, p: Prepared, durability: Option<Durability>) -> Result<Recorded, RecorderError> {
+    /// `now`: the clock as the event was prepared, which its first claim goes by too (one
+    /// clock read fewer per event).
+    async fn record_prepared(
+        &self,
+        p: Prepared,
+        durability: Option<Durability>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Recorded, RecorderError> {
         let started = Instant::now();
-        let result = self.claim_and_append(p, durability).await;
+        let result = self.claim_and_append(p, durability, now.timestamp_micros()).await;
         self.observe_record(durability, started);
         result
     }
 
-    async fn claim_and_append(&self, p: Prepared, durability: Option<Durability>) -> Result<Recorded, RecorderError> {
+    async fn claim_and_append(
+        &self,
+        p: Prepared,
+        durability: Option<Durability>,
+        mut now: i64,
+    ) -> Result<Recorded, RecorderError> {
         loop {
-            let claim = lock(&self.inner.dedup).claim(p.event_id, now_micros());
+            let claim = lock(&self.inner.dedup).claim(p.event_id, now);
             match claim {
                 Claim::New => break,
                 Claim::Duplicate => return Ok(recorded(&p, true)),
-                Claim::InFlight(rx) => wait_for_outcome(rx).await,
+                Claim::InFlight(rx) => {
+                    wait_for_outcome(rx).await;
+                    now = now_micros();
+                }
             }
         }
         let result = recorded(&p, false);
@@ -214,7 +231,8 @@ impl Intake {
         items: &[&[u8]],
         durability: Option<Durability>,
     ) -> Vec<Result<Recorded, RecorderError>> {
-        let prepared = items.iter().map(|item| self.prepare_json(item)).collect();
+        let now = chrono::Utc::now();
+        let prepared = items.iter().map(|item| self.prepare_json(item, now)).collect();
         self.record_prepared_batch(prepared, durability).await
     }
 
@@ -225,7 +243,8 @@ impl Intake {
         events: Vec<Event>,
         durability: Option<Durability>,
     ) -> Vec<Result<Recorded, RecorderError>> {
-        let prepared = events.into_iter().map(|e| self.prepare_event(e)).collect();
+        let now = chrono::Utc::now();
+        let prepared = events.into_iter().map(|e| self.prepare_event(e, now)).collect();
         self.record_prepared_batch(prepared, durability).await
     }
 
@@ -325,17 +344,19 @@ impl Intake {
     }
 
     /// Parses, validates and redacts a JSON event, refusing one dated too far ahead.
-    fn prepare_json(&self, json: &[u8]) -> Result<Prepared, InvalidEvent> {
-        prepare_json(&self.inner.redactor, json).and_then(|p| self.check_skew(p))
+    fn prepare_json(&self, json: &[u8], now: chrono::DateTime<chrono::Utc>) -> Result<Prepared, InvalidEvent> {
+        prepare_json(&self.inner.redactor, json).and_then(|p| self.check_skew(p, now))
     }
 
     /// Validates and redacts an event built in Rust, refusing one dated too far ahead.
-    fn prepare_event(&self, event: Event) -> Result<Prepared, InvalidEvent> {
-        prepare_event(&self.inner.redactor, event).and_then(|p| self.check_skew(p))
+    fn prepare_event(&self, event: Event, now: chrono::DateTime<chrono::Utc>) -> Result<Prepared, InvalidEvent> {
+        prepare_event(&self.inner.redactor, event).and_then(|p| self.check_skew(p, now))
     }
 
-    fn check_skew(&self, p: Prepared) -> Result<Prepared, InvalidEvent> {
-        check_future_skew(&p, chrono::Utc::now(), self.inner.max_future_skew).map(|()| p)
+    /// Refuses an event dated more than the allowed skew after `now` (read once per call or
+    /// batch: the skew is minutes, preparing a batch milliseconds).
+    fn check_skew(&self, p: Prepared, now: chrono::DateTime<chrono::Utc>) -> Result<Prepared, InvalidEvent> {
+        check_future_skew(&p, now, self.inner.max_future_skew).map(|()| p)
     }
 }
 
