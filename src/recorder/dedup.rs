@@ -62,6 +62,22 @@ impl Dedup {
         self.seen.insert(id, now_micros)
     }
 
+    /// Like [`Dedup::claim`], for an append whose outcome is known before this memory is let
+    /// go (an `async` append is queued or refused at once): a new id is not marked pending;
+    /// the caller appends it and, once the append is taken, calls [`Dedup::insert`], all
+    /// under one lock. Spares such an append the pending entry and a second lock.
+    pub fn claim_at_once(&mut self, id: Uuid, now_micros: i64) -> Claim {
+        self.finish_load(now_micros);
+        self.expire(now_micros);
+        if self.seen.contains(id) {
+            return Claim::Duplicate;
+        }
+        match self.pending.get_mut(&id) {
+            Some(waiters) => Claim::InFlight(waiters.get_or_insert_with(|| watch::channel(None).0).subscribe()),
+            None => Claim::New,
+        }
+    }
+
     /// Claims `id` for an append: new (now pending), a duplicate, or in flight elsewhere.
     pub fn claim(&mut self, id: Uuid, now_micros: i64) -> Claim {
         self.finish_load(now_micros);

@@ -207,6 +207,9 @@ impl Intake {
         durability: Option<Durability>,
         mut now: i64,
     ) -> Result<Recorded, RecorderError> {
+        if durability.unwrap_or(self.inner.durability) == Durability::Async {
+            return self.append_async(p, now).await;
+        }
         loop {
             let claim = lock(&self.inner.dedup).claim(p.event_id, now);
             match claim {
@@ -221,6 +224,30 @@ impl Intake {
         let result = recorded(&p, false);
         self.append_claimed(vec![p.event_id], vec![p.payload], durability).await?;
         Ok(result)
+    }
+
+    /// An `async` append: its outcome (queued, or refused by a full queue) is known at once,
+    /// so the claim, the append and the id's remembering happen under one lock, with no
+    /// pending entry; only a retry of an id whose `sync` or `batch` append is in flight waits.
+    async fn append_async(&self, p: Prepared, mut now: i64) -> Result<Recorded, RecorderError> {
+        let result = recorded(&p, false);
+        let (id, payload) = (p.event_id, p.payload);
+        loop {
+            let in_flight = {
+                let mut dedup = lock(&self.inner.dedup);
+                match dedup.claim_at_once(id, now) {
+                    Claim::New => {
+                        self.inner.wal.append_async(payload)?;
+                        dedup.insert(id, now);
+                        return Ok(result);
+                    }
+                    Claim::Duplicate => return Ok(Recorded { duplicate: true, ..result }),
+                    Claim::InFlight(rx) => rx,
+                }
+            };
+            wait_for_outcome(in_flight).await;
+            now = now_micros();
+        }
     }
 
     /// Records many JSON events with one WAL request per round (one fdatasync in sync mode;
@@ -386,7 +413,9 @@ mod tests {
                 continue;
             }
             abandoned += 1;
-            let again = tokio::time::timeout(Duration::from_secs(10), intake.record_json(json.as_bytes(), None));
+            // An async retry (claimed, queued and remembered at once) waits all the same.
+            let mode = if abandoned % 2 == 0 { None } else { Some(Durability::Async) };
+            let again = tokio::time::timeout(Duration::from_secs(10), intake.record_json(json.as_bytes(), mode));
             let again = again.await.expect("a retry is not left waiting for an abandoned append").unwrap();
             assert!(again.duplicate, "the abandoned append went on, was stored and is remembered");
         }
@@ -394,5 +423,34 @@ mod tests {
         assert_eq!(lock(&intake.inner.dedup).pending(), 0);
         let stats = intake.wal().stats();
         assert_eq!(stats.appended, lock(&intake.inner.dedup).len() as u64, "each event stored once");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_async_append_is_remembered_once_queued_and_forgotten_when_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::open(dir.path()).unwrap();
+        let intake = Intake::open_writer(&data, &RecorderConfig::new(dir.path())).unwrap();
+        let mut generator = Generator::new(11, chrono::Utc::now(), 1_000);
+        let first = generator.next_json();
+        let stored = intake.record_json(first.as_bytes(), Some(Durability::Async)).await.unwrap();
+        assert!(!stored.duplicate);
+        for mode in [Some(Durability::Async), Some(Durability::Sync), None] {
+            let again = intake.record_json(first.as_bytes(), mode).await.unwrap();
+            assert!(again.duplicate, "{mode:?} retry of a queued async append");
+        }
+        assert_eq!((intake.remembered_ids(), lock(&intake.inner.dedup).pending()), (1, 0));
+
+        // A sync append first, an async retry after it: a duplicate too.
+        let second = generator.next_json();
+        assert!(!intake.record_json(second.as_bytes(), Some(Durability::Sync)).await.unwrap().duplicate);
+        assert!(intake.record_json(second.as_bytes(), Some(Durability::Async)).await.unwrap().duplicate);
+
+        // Refused (the WAL is closed): nothing is remembered, so a later retry may store it.
+        intake.wal().close().unwrap();
+        let third = generator.next_json();
+        assert!(intake.record_json(third.as_bytes(), Some(Durability::Async)).await.is_err());
+        assert_eq!((intake.remembered_ids(), lock(&intake.inner.dedup).pending()), (2, 0));
+        intake.wal().flush_blocking().unwrap_err();
+        assert_eq!(intake.wal().stats().appended, 2, "each event appended once");
     }
 }

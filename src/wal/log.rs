@@ -97,6 +97,12 @@ impl Wal {
         Ok(PendingAppend(self.submit(Payloads::One(payload), durability)?).answer().await?.map(|r| r.first))
     }
 
+    /// Queues one payload fire-and-forget (`async` whatever the WAL's default): Ok once it is
+    /// queued; a full queue refuses it ([`WalError::QueueFull`], counted as dropped).
+    pub fn append_async(&self, payload: Vec<u8>) -> Result<(), WalError> {
+        self.submit(Payloads::One(payload), Durability::Async).map(|_| ())
+    }
+
     /// [`Wal::append`] for threads outside an async runtime.
     pub fn append_blocking(&self, payload: Vec<u8>, durability: Durability) -> Result<Option<u64>, WalError> {
         Ok(wait_blocking(self.submit(Payloads::One(payload), durability)?)?.map(|r| r.first))
