@@ -55,14 +55,14 @@ pub fn summarize(events_dir: &Path) -> Result<ParquetSummary, StoreError> {
     Ok(summary)
 }
 
-/// Calls `remember` with the event ids of the Parquet files written within the last `window`
+/// Calls `remember` with the event ids (a chunk at a time) of the Parquet files written within the last `window`
 /// (by their modification time), at most the newest `limit`, read without the catalog: what a
 /// writer without the compactor lock remembers for de-duplication besides its WAL.
 pub fn recent_event_ids(
     events_dir: &Path,
     window: chrono::Duration,
     limit: usize,
-    remember: &mut dyn FnMut(Uuid),
+    remember: &mut dyn FnMut(&[Uuid]),
 ) -> Result<(), StoreError> {
     let since = SystemTime::now().checked_sub(window.to_std().unwrap_or_default()).unwrap_or(SystemTime::UNIX_EPOCH);
     let written_since = |f: &PathBuf| std::fs::metadata(f).and_then(|m| m.modified()).is_ok_and(|t| t >= since);
@@ -80,22 +80,26 @@ pub fn recent_event_ids(
 /// are read (their row counts come from the footers), and they are sorted one segment (the
 /// files of one name) at a time, so what DuckDB sorts is bounded by one segment's events
 /// whatever the capacity; the ids are streamed a chunk at a time and parsed into 16-byte
-/// UUIDs as they come, never held as text on this side.
+/// UUIDs as they come, never held as text on this side; `remember` gets them a chunk at a
+/// time (one call per Arrow batch, so the de-duplication memory loads them in bulk).
 pub fn newest_event_ids(
     conn: &Connection,
     files: &[String],
     limit: usize,
-    remember: &mut dyn FnMut(Uuid),
+    remember: &mut dyn FnMut(&[Uuid]),
 ) -> Result<(), StoreError> {
     let files = newest_files(conn, files, limit)?;
     let mut stmt = conn.prepare("SELECT event_id FROM read_parquet(?) ORDER BY lsn").map_err(db("read recent ids"))?;
+    let mut chunk = Vec::new();
     for segment in files.chunk_by(|a, b| Path::new(a).file_name() == Path::new(b).file_name()) {
         for batch in stmt.stream_arrow([path_list(segment)]).map_err(db("read recent ids"))? {
             let batch = batch.map_err(db("read recent ids"))?;
             let Some(ids) = batch.columns().first().and_then(|c| c.as_string_opt::<i32>()) else {
                 return Err(StoreError::Arrow { segment: 0, reason: "event_id is not a string column".into() });
             };
-            ids.iter().flatten().filter_map(|id| Uuid::parse_str(id).ok()).for_each(&mut *remember);
+            chunk.clear();
+            chunk.extend(ids.iter().flatten().filter_map(|id| Uuid::parse_str(id).ok()));
+            remember(&chunk);
         }
     }
     Ok(())

@@ -120,8 +120,8 @@ impl Intake {
         config.wal.lsn_floor = config.wal.lsn_floor.max(files::highest_lsn(&events_dir)?);
         let mut dedup = Dedup::new(config.dedup_window, config.dedup_capacity);
         let now = now_micros();
-        files::recent_event_ids(&events_dir, config.dedup_window, config.dedup_capacity, &mut |id| {
-            dedup.load(std::slice::from_ref(&id), now);
+        files::recent_event_ids(&events_dir, config.dedup_window, config.dedup_capacity, &mut |ids| {
+            dedup.load(ids, now)
         })?;
         Intake::open(&dir.layout().wal_dir(), &config, WalHooks::default(), &mut TailIndex::default(), dedup)
     }

@@ -301,9 +301,13 @@ impl Inner {
         let summary_catalog = compactor.catalog().reader()?;
         let mut dedup = Dedup::new(config.dedup_window, config.dedup_capacity);
         let now = chrono::Utc::now().timestamp_micros();
-        store::recent_event_ids(&query_catalog, &layout.root, config.dedup_window, config.dedup_capacity, &mut |id| {
-            dedup.load(std::slice::from_ref(&id), now);
-        })?;
+        store::recent_event_ids(
+            &query_catalog,
+            &layout.root,
+            config.dedup_window,
+            config.dedup_capacity,
+            &mut |ids| dedup.load(ids, now),
+        )?;
         let shipper = match &config.ship {
             Some(ship) => Some(Arc::new(Shipper::new(compactor.catalog().reader()?, &layout.root, ship.clone()))),
             None => None,

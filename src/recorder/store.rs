@@ -193,15 +193,15 @@ fn widen(a: Option<Span>, b: Option<Span>) -> Option<Span> {
     }
 }
 
-/// Calls `remember` with the event ids of the Parquet files compacted within the last
-/// `window`, at most the newest `limit` (to seed de-duplication; see
+/// Calls `remember` with the event ids (a chunk at a time) of the Parquet files compacted
+/// within the last `window`, at most the newest `limit` (to seed de-duplication; see
 /// [`files::newest_event_ids`] for why this never holds more than a chunk of them as text).
 pub fn recent_event_ids(
     catalog: &Catalog,
     root: &Path,
     window: chrono::Duration,
     limit: usize,
-    remember: &mut dyn FnMut(Uuid),
+    remember: &mut dyn FnMut(&[Uuid]),
 ) -> Result<(), StoreError> {
     let since = (chrono::Utc::now() - window).timestamp_micros();
     let files: Vec<String> =
