@@ -395,11 +395,17 @@ mod tests {
     use super::*;
     use crate::workload::Generator;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_caller_that_goes_away_mid_append_leaves_the_outcome_remembered() {
+    /// A writer intake on a fresh directory (kept, with its lock, as long as the intake).
+    fn writer_intake() -> (tempfile::TempDir, DataDir, Intake) {
         let dir = tempfile::tempdir().unwrap();
         let data = DataDir::open(dir.path()).unwrap();
         let intake = Intake::open_writer(&data, &RecorderConfig::new(dir.path())).unwrap();
+        (dir, data, intake)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_that_goes_away_mid_append_leaves_the_outcome_remembered() {
+        let (_dir, _data, intake) = writer_intake();
         let mut generator = Generator::new(7, chrono::Utc::now(), 1_000);
         let (mut abandoned, mut tries) = (0, 0);
         while abandoned < 3 && tries < 1_000 {
@@ -427,9 +433,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_async_append_is_remembered_once_queued_and_forgotten_when_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let data = DataDir::open(dir.path()).unwrap();
-        let intake = Intake::open_writer(&data, &RecorderConfig::new(dir.path())).unwrap();
+        let (_dir, _data, intake) = writer_intake();
         let mut generator = Generator::new(11, chrono::Utc::now(), 1_000);
         let first = generator.next_json();
         let stored = intake.record_json(first.as_bytes(), Some(Durability::Async)).await.unwrap();
