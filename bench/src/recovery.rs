@@ -34,12 +34,9 @@ pub fn run(data_dir: &Path, mb: u64, rounds: usize) -> Result<ExitCode, BenchErr
     let mut ratios = Vec::with_capacity(rounds);
     for _ in 0..rounds.max(1) {
         let baseline = read_and_crc(&wal_dir)?;
-        let mbs = recover(data_dir, &wal_dir, bytes)?;
-        println!(
-            "    baseline read + CRC32 of the same files: {baseline:.0} MB/s   flightrec/baseline = {:.2}x",
-            mbs / baseline
-        );
-        ratios.push(mbs / baseline);
+        let ratio = recover(data_dir, &wal_dir, bytes)? / baseline;
+        println!("    baseline read + CRC32 of the same files: {baseline:.0} MB/s   flightrec/baseline = {ratio:.2}x");
+        ratios.push(ratio);
     }
     if let (Some(&first), true) = (ratios.first(), ratios.len() > 1) {
         // The first round is what a recorder opening in a fresh process sees; later ones may

@@ -55,9 +55,10 @@ pub fn summarize(events_dir: &Path) -> Result<ParquetSummary, StoreError> {
     Ok(summary)
 }
 
-/// Calls `remember` with the event ids (a chunk at a time) of the Parquet files written within the last `window`
-/// (by their modification time), at most the newest `limit`, read without the catalog: what a
-/// writer without the compactor lock remembers for de-duplication besides its WAL.
+/// Calls `remember` with the event ids (a chunk at a time) of the Parquet files written within
+/// the last `window` (by their modification time), at most the newest `limit`, read without
+/// the catalog: what a writer without the compactor lock remembers for de-duplication besides
+/// its WAL.
 pub fn recent_event_ids(
     events_dir: &Path,
     window: chrono::Duration,

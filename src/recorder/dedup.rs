@@ -10,7 +10,6 @@
 //! successful append makes an id *seen*; a failed one leaves nothing behind.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -80,20 +79,11 @@ impl Dedup {
 
     /// Claims `id` for an append: new (now pending), a duplicate, or in flight elsewhere.
     pub fn claim(&mut self, id: Uuid, now_micros: i64) -> Claim {
-        self.finish_load(now_micros);
-        self.expire(now_micros);
-        if self.seen.contains(id) {
-            return Claim::Duplicate;
+        let claim = self.claim_at_once(id, now_micros);
+        if matches!(claim, Claim::New) {
+            self.pending.insert(id, None);
         }
-        match self.pending.entry(id) {
-            Entry::Occupied(mut waiters) => {
-                Claim::InFlight(waiters.get_mut().get_or_insert_with(|| watch::channel(None).0).subscribe())
-            }
-            Entry::Vacant(slot) => {
-                slot.insert(None);
-                Claim::New
-            }
-        }
+        claim
     }
 
     /// Ends the append of a claimed id: stored ids become seen; a failed one is forgotten.
