@@ -457,4 +457,22 @@ mod tests {
         intake.wal().flush_blocking().unwrap_err();
         assert_eq!(intake.wal().stats().appended, 2, "each event appended once");
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_async_append_stores_secrets_redacted() {
+        let (_dir, data, intake) = writer_intake();
+        let secret = "Rt7Yq2Wm9Kx4Ln8Pv3Zs";
+        let json = Generator::new(13, chrono::Utc::now(), 1_000).next_json();
+        let mut event = crate::event::parse_event(json.as_bytes()).unwrap().event;
+        event.for_each_string_mut(&mut |s| *s = format!("gitlab glpat-{secret}"));
+        let recorded = intake.record(event, Some(Durability::Async)).await.unwrap();
+        assert!(recorded.redacted && !recorded.duplicate);
+        intake.wal().close().unwrap();
+        let mut wal_bytes = Vec::new();
+        for file in std::fs::read_dir(data.layout().wal_dir()).unwrap() {
+            wal_bytes.extend(std::fs::read(file.unwrap().path()).unwrap());
+        }
+        let found = |needle: &str| wal_bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+        assert!(found("[REDACTED:") && !found(secret), "the WAL holds the event redacted, not the secret");
+    }
 }
