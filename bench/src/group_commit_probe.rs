@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 
 use crate::BenchError;
 use crate::ingest_baselines::Baseline;
+use crate::measure::CpuSpan;
 
 /// The probe's file: written round and round, zero-filled first.
 const FILE_BYTES: u64 = 256 * 1024 * 1024;
@@ -38,6 +39,7 @@ pub fn group_commit_probe(runtime: &Runtime, dir: &Path, writers: usize, seconds
     let writer = std::thread::spawn(move || write_groups(&file, &rx));
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let start = Instant::now();
+    let cpu = CpuSpan::start();
     let total: u64 = runtime.block_on(async {
         let tasks: Vec<_> = (0..writers.max(1))
             .map(|w| {
@@ -63,11 +65,12 @@ pub fn group_commit_probe(runtime: &Runtime, dir: &Path, writers: usize, seconds
         total
     });
     let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu.per_event(total);
     drop(tx);
     let written = writer.join().unwrap_or_else(|_| Err(std::io::Error::other("probe writer panicked")));
     let _ = std::fs::remove_file(&path);
     written.map_err(BenchError::io("group-commit probe"))?;
-    Ok(Baseline { name: "group-commit probe", events_per_sec: total as f64 / secs })
+    Ok(Baseline { name: "group-commit probe", events_per_sec: total as f64 / secs, cpu: Some(cpu) })
 }
 
 fn zero_filled(path: &Path) -> Result<File, BenchError> {

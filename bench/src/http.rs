@@ -19,7 +19,7 @@ use flightrec::wal::Durability;
 use flightrec::workload::Generator;
 
 use crate::BenchError;
-use crate::measure::percentile;
+use crate::measure::{CpuCost, CpuSpan, percentile};
 
 /// What to run.
 pub struct HttpArgs<'a> {
@@ -121,11 +121,14 @@ impl Pool {
     }
 }
 
-/// One side's result: events recorded, seconds, request latencies.
+/// One side's result: events recorded, seconds, request latencies, and the CPU of the whole
+/// process meanwhile (over HTTP: the server and its clients; in-process: the recorder, its
+/// background compaction included, and the tasks making the events).
 struct Outcome {
     events: u64,
     secs: f64,
     latencies_us: Vec<u32>,
+    cpu: CpuCost,
 }
 
 impl Outcome {
@@ -137,11 +140,12 @@ impl Outcome {
         let mut l = self.latencies_us.clone();
         l.sort_unstable();
         format!(
-            "{:>9.0} events/s  {:>7} requests  p50={}µs p99={}µs",
+            "{:>9.0} events/s  {:>7} requests  p50={}µs p99={}µs  {}",
             self.rate(),
             l.len(),
             percentile(&l, 0.50),
-            percentile(&l, 0.99)
+            percentile(&l, 0.99),
+            self.cpu
         )
     }
 }
@@ -202,6 +206,7 @@ fn over_http(dir: &Path, shape: Shape, clients: usize, seconds: f64, pool: &Pool
     let url = format!("{base}{}", shape.path());
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let start = Instant::now();
+    let cpu = CpuSpan::start();
     let per_client: Vec<Result<(u64, Vec<u32>), String>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..clients)
             .map(|c| {
@@ -233,17 +238,19 @@ fn over_http(dir: &Path, shape: Shape, clients: usize, seconds: f64, pool: &Pool
         workers.into_iter().map(|w| w.join().unwrap_or_else(|_| Err("client thread panicked".into()))).collect()
     });
     let secs = start.elapsed().as_secs_f64();
+    let outcome = gather(per_client, secs, cpu, shape);
     drop(rt);
-    gather(per_client, secs, shape)
+    outcome
 }
 
 /// The same groups of events, from `clients` tokio tasks, straight into a recorder.
 fn in_process(dir: &Path, shape: Shape, clients: usize, seconds: f64, pool: &Arc<Pool>) -> Result<Outcome, BenchError> {
     let rt = runtime()?;
-    let per_task = rt.block_on(async {
+    rt.block_on(async {
         let recorder = Recorder::open(RecorderConfig::new(dir)).await?;
         let deadline = Instant::now() + Duration::from_secs_f64(seconds);
         let start = Instant::now();
+        let cpu = CpuSpan::start();
         let tasks: Vec<_> = (0..clients)
             .map(|c| {
                 let (recorder, pool) = (recorder.clone(), pool.clone());
@@ -271,20 +278,27 @@ fn in_process(dir: &Path, shape: Shape, clients: usize, seconds: f64, pool: &Arc
             per_task.push(t.await.unwrap_or_else(|e| Err(e.to_string())));
         }
         let secs = start.elapsed().as_secs_f64();
+        let outcome = gather(per_task, secs, cpu, shape)?;
         recorder.shutdown().await?;
-        Ok::<_, BenchError>((per_task, secs))
-    })?;
-    gather(per_task.0, per_task.1, shape)
+        Ok(outcome)
+    })
 }
 
-fn gather(parts: Vec<Result<(u64, Vec<u32>), String>>, secs: f64, shape: Shape) -> Result<Outcome, BenchError> {
-    let mut out = Outcome { events: 0, secs, latencies_us: Vec::new() };
+/// The clients' (or tasks') results as one [`Outcome`]; the CPU is read here, at their end.
+fn gather(
+    parts: Vec<Result<(u64, Vec<u32>), String>>,
+    secs: f64,
+    cpu: CpuSpan,
+    shape: Shape,
+) -> Result<Outcome, BenchError> {
+    let mut out = Outcome { events: 0, secs, latencies_us: Vec::new(), cpu: CpuCost::default() };
     for part in parts {
         let (events, latencies) =
             part.map_err(|e| BenchError::Io { what: format!("{shape}"), source: std::io::Error::other(e) })?;
         out.events += events;
         out.latencies_us.extend(latencies);
     }
+    out.cpu = cpu.per_event(out.events);
     Ok(out)
 }
 

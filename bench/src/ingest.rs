@@ -17,6 +17,7 @@ use flightrec::wal::{Durability, Wal, WalHooks, WalOptions};
 use flightrec::workload::Generator;
 
 use crate::BenchError;
+use crate::measure::{CpuCost, CpuSpan};
 
 /// Generated events the writers cycle through (one pool, made before the clock starts; not
 /// for the recorder's), and how far apart in it the writers start.
@@ -27,6 +28,7 @@ struct RunResult {
     events: u64,
     secs: f64,
     latencies_us: Vec<u32>,
+    cpu: CpuCost,
 }
 
 pub struct BenchArgs<'a> {
@@ -164,8 +166,9 @@ pub fn run(data_dir: &Path, opts: &WalOptions, args: BenchArgs<'_>) -> Result<Ex
             None
         };
         for b in fsync_loop.iter().chain(naive.iter()).chain(probe.iter()) {
+            let cpu = b.cpu.map(|c| format!("   {c}")).unwrap_or_default();
             println!(
-                "    baseline {:<28} {:>10.0} events/s   flightrec/baseline = {:.2}x",
+                "    baseline {:<28} {:>10.0} events/s   flightrec/baseline = {:.2}x{cpu}",
                 b.name,
                 b.events_per_sec,
                 rate / b.events_per_sec.max(1e-9)
@@ -210,6 +213,7 @@ async fn run_writers(sink: &Sink, pace: Pace, opts: &WalOptions, typed: bool) ->
     let pool = Arc::new(if pooled { event_pool(sink, typed)? } else { Vec::new() });
     let deadline = (pace.seconds > 0.0).then(|| Instant::now() + Duration::from_secs_f64(pace.seconds));
     let start = Instant::now();
+    let cpu = CpuSpan::start();
     let mut tasks = Vec::with_capacity(writers);
     for w in 0..writers {
         let (sink, durability, pool) = (sink.clone(), opts.durability, pool.clone());
@@ -251,7 +255,8 @@ async fn run_writers(sink: &Sink, pace: Pace, opts: &WalOptions, typed: bool) ->
             .map_err(|e| BenchError::Io { what: "append".into(), source: std::io::Error::other(e) })?;
         latencies_us.extend(lat);
     }
-    Ok(RunResult { events: latencies_us.len() as u64, secs: start.elapsed().as_secs_f64(), latencies_us })
+    let (events, secs) = (latencies_us.len() as u64, start.elapsed().as_secs_f64());
+    Ok(RunResult { events, secs, latencies_us, cpu: cpu.per_event(events) })
 }
 
 /// The pool of events the writers cycle through: generated JSON, the WAL payloads
@@ -295,13 +300,14 @@ fn report(writers: usize, opts: &WalOptions, r: &RunResult, fsyncs: u64) {
     lat.sort_unstable();
     let pct = |p: f64| crate::measure::percentile(&lat, p);
     println!(
-        "durability={} writers={writers:<4} events={:<9} rate={:>10.0} events/s  fsyncs={fsyncs} ({:.1} events/fsync)  latency p50={}us p99={}us p999={}us",
+        "durability={} writers={writers:<4} events={:<9} rate={:>10.0} events/s  fsyncs={fsyncs} ({:.1} events/fsync)  latency p50={}us p99={}us p999={}us  {}",
         opts.durability,
         r.events,
         r.events as f64 / r.secs.max(1e-9),
         r.events as f64 / (fsyncs.max(1)) as f64,
         pct(0.5),
         pct(0.99),
-        pct(0.999)
+        pct(0.999),
+        r.cpu
     );
 }

@@ -20,6 +20,8 @@ use crate::BenchError;
 pub struct Baseline {
     pub name: &'static str,
     pub events_per_sec: f64,
+    /// The CPU its events cost, where it is measured (the group-commit probe).
+    pub cpu: Option<crate::measure::CpuCost>,
 }
 
 fn events(n: usize) -> Vec<String> {
@@ -40,7 +42,11 @@ pub fn fdatasync_loop(dir: &Path, seconds: f64) -> Result<Baseline, BenchError> 
         n += 1;
     }
     let _ = std::fs::remove_file(&path);
-    Ok(Baseline { name: "fdatasync loop (1 thread)", events_per_sec: n as f64 / start.elapsed().as_secs_f64() })
+    Ok(Baseline {
+        name: "fdatasync loop (1 thread)",
+        events_per_sec: n as f64 / start.elapsed().as_secs_f64(),
+        cpu: None,
+    })
 }
 
 /// `writers` threads share one DuckDB connection; each event is one autocommitted INSERT.
@@ -80,5 +86,5 @@ pub fn naive_duckdb(dir: &Path, writers: usize, seconds: f64) -> Result<Baseline
     drop(conn);
     let _ = std::fs::remove_file(&path);
     let _ = std::fs::remove_file(path.with_extension("duckdb.wal"));
-    Ok(Baseline { name: "naive DuckDB INSERT", events_per_sec: total as f64 / secs })
+    Ok(Baseline { name: "naive DuckDB INSERT", events_per_sec: total as f64 / secs, cpu: None })
 }

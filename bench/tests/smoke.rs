@@ -28,6 +28,12 @@ fn ingest_prints_rates_latencies_and_the_three_baseline_ratios() {
     let probe_rate: f64 = probe.split_whitespace().next().unwrap().parse().unwrap();
     assert!(probe_rate > 0.0, "the probe acknowledged records: {out}");
     assert_eq!(out.matches("flightrec/baseline =").count(), 3, "{out}");
+    // flightrec's run and the probe each say what an event cost in CPU (the probe's may round
+    // to 0 ticks of 10 ms in so short a run; flightrec's does not).
+    let costs: Vec<f64> =
+        out.split("cpu=").skip(1).map(|c| c.split("us/event").next().unwrap().parse().unwrap()).collect();
+    assert_eq!(costs.len(), 2, "{out}");
+    assert!(costs[0] > 0.0, "{out}");
 }
 
 #[test]
@@ -112,7 +118,11 @@ fn http_prints_each_shape_over_http_and_in_process() {
     }
     assert_eq!(out.matches("http/in-process = ").count(), 6, "{out}");
     for line in out.lines().filter(|l| l.contains("over HTTP") || l.contains("in-process recorder")) {
-        let rate: f64 = line.split_whitespace().rev().nth(5).unwrap().parse().unwrap();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let at = words.iter().position(|w| *w == "events/s").unwrap();
+        let rate: f64 = words[at - 1].parse().unwrap();
         assert!(rate > 0.0, "events were recorded: {line}");
+        let cpu: f64 = line.split("cpu=").nth(1).unwrap().split("us/event").next().unwrap().parse().unwrap();
+        assert!(cpu > 0.0, "the CPU an event cost: {line}");
     }
 }
