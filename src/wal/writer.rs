@@ -80,16 +80,14 @@ const ASYNC_LINGER: Duration = Duration::from_micros(200);
 
 /// How long the writer rests after a group of at least [`BATCH_LINGER_FROM`] `batch` appends
 /// (and nothing else) smaller than a full group: about the time the writers it has just
-/// acknowledged take to prepare and send their next events. Without it the thread went back to
-/// its queue at once, took the first append alone and was woken for nearly every one, and so
-/// were the writers' tokio workers by its acknowledgements. With it, 64 and 256 writers record
-/// 1.3–1.5× as many events, at less CPU per event and a lower p99 (BENCHMARKS.md, "Fifteenth
-/// session").
+/// acknowledged take to prepare and send their next events. Those then gather into one group,
+/// rather than each waking this thread and each acknowledgement waking a tokio worker (the
+/// figures: BENCHMARKS.md, "Fifteenth session").
 const BATCH_LINGER: Duration = Duration::from_micros(100);
 
-/// The fewest `batch` appends in a group that make the writer rest. Below it the writers may be
-/// so few that all of them wait on the group just acknowledged: resting after every group of 2
-/// cut 4 writers from 117k events/s to 23k.
+/// The fewest `batch` appends in a group that make the writer rest. A smaller group may be all
+/// the writers there are, every one of them about to wait on the next acknowledgement: a rest
+/// would only delay them.
 const BATCH_LINGER_FROM: usize = 24;
 
 /// How long the writer rests after taking `group` (at most `max_group` requests), if at all.
