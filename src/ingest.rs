@@ -74,9 +74,9 @@ pub fn prepare_event(redactor: &Redactor, event: Event) -> Result<Prepared, Inva
 /// `,"trace_id":"<uuid>"`.
 const TRACE_ID_FIELD_LEN: usize = 50;
 
-/// Room reserved for the JSON of an event built in Rust. The workload's events run 390–650
-/// bytes (median 566): with 512, three in five grew once (a reallocation and a copy) and
-/// then held ~1 KiB each in the WAL queue.
+/// Room reserved for the JSON of an event built in Rust: enough for most events, so that
+/// writing one rarely reallocates and copies it, and no more, since each payload keeps its
+/// capacity while it waits in the WAL queue (the sizes: BENCHMARKS.md, "Fourteenth session").
 const TYPED_EVENT_JSON_HINT: usize = 768;
 
 fn finish(

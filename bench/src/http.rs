@@ -291,15 +291,14 @@ fn gather(
     cpu: CpuSpan,
     shape: Shape,
 ) -> Result<Outcome, BenchError> {
-    let mut out = Outcome { events: 0, secs, latencies_us: Vec::new(), cpu: CpuCost::default() };
+    let (mut events, mut latencies_us) = (0, Vec::new());
     for part in parts {
-        let (events, latencies) =
+        let (n, latencies) =
             part.map_err(|e| BenchError::Io { what: format!("{shape}"), source: std::io::Error::other(e) })?;
-        out.events += events;
-        out.latencies_us.extend(latencies);
+        events += n;
+        latencies_us.extend(latencies);
     }
-    out.cpu = cpu.per_event(out.events);
-    Ok(out)
+    Ok(Outcome { events, secs, latencies_us, cpu: cpu.per_event(events) })
 }
 
 fn micros(d: Duration) -> u32 {

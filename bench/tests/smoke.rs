@@ -18,6 +18,11 @@ fn run(args: &[&str]) -> String {
     stdout
 }
 
+/// The `cpu=<µs>/event` figures of a benchmark's output, in order.
+fn cpu_figures(text: &str) -> Vec<f64> {
+    text.split("cpu=").skip(1).map(|c| c.split("us/event").next().unwrap().parse().unwrap()).collect()
+}
+
 #[test]
 fn ingest_prints_rates_latencies_and_the_three_baseline_ratios() {
     let out = run(&["ingest", "--writers", "2", "--seconds", "0.3", "--baselines"]);
@@ -30,8 +35,7 @@ fn ingest_prints_rates_latencies_and_the_three_baseline_ratios() {
     assert_eq!(out.matches("flightrec/baseline =").count(), 3, "{out}");
     // flightrec's run and the probe each say what an event cost in CPU (the probe's may round
     // to 0 ticks of 10 ms in so short a run; flightrec's does not).
-    let costs: Vec<f64> =
-        out.split("cpu=").skip(1).map(|c| c.split("us/event").next().unwrap().parse().unwrap()).collect();
+    let costs = cpu_figures(&out);
     assert_eq!(costs.len(), 2, "{out}");
     assert!(costs[0] > 0.0, "{out}");
 }
@@ -122,7 +126,6 @@ fn http_prints_each_shape_over_http_and_in_process() {
         let at = words.iter().position(|w| *w == "events/s").unwrap();
         let rate: f64 = words[at - 1].parse().unwrap();
         assert!(rate > 0.0, "events were recorded: {line}");
-        let cpu: f64 = line.split("cpu=").nth(1).unwrap().split("us/event").next().unwrap().parse().unwrap();
-        assert!(cpu > 0.0, "the CPU an event cost: {line}");
+        assert!(matches!(cpu_figures(line)[..], [cpu] if cpu > 0.0), "the CPU an event cost: {line}");
     }
 }
