@@ -20,6 +20,12 @@
 //! or job lookup, a page of another hour and `stats` cost a scan of the keys, not a decode of
 //! everything written since the last compaction. Each record is decoded once, by whichever
 //! query needs it first, and then shared.
+//!
+//! Memory: the writer hands over each record's payload, which the tail keeps only while the
+//! record's segment is the newest. Once the segment is sealed, [`release_sealed`] makes its
+//! records read their JSON from the segment's mapping (decoded for each query that needs
+//! them, not kept): a sealed segment waiting for the compactor costs its records' index
+//! entries (about 160 bytes each), not their events, however far compaction falls behind.
 
 use std::collections::BinaryHeap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -27,8 +33,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use super::model::{EventQuery, StoredEvent};
 use crate::stored::StoredEnvelope;
+use crate::sync::lock;
 use crate::wal::format::split_event_payload;
-use crate::wal::{EventRecord, MappedSegment};
+use crate::wal::{Appended, EventRecord, MappedSegment};
 
 /// A chunk that holds fewer records than this takes in the next snapshot's records instead of
 /// a new chunk being started, so that frequent snapshots of a slow tail do not pile up chunks.
@@ -38,7 +45,7 @@ const SMALL_CHUNK: usize = 4096;
 #[derive(Debug, Default)]
 pub struct TailIndex {
     /// Records handed over since the last snapshot, not yet shared with queries.
-    incoming: Vec<(u64, Raw)>,
+    incoming: Vec<TailRecord>,
     /// Records shared with queries, in LSN order.
     chunks: Vec<Arc<Chunk>>,
 }
@@ -71,6 +78,16 @@ impl Raw {
             Err(e) => {
                 tracing::warn!(lsn, error = %e, "WAL record does not decode; left out of queries");
                 None
+            }
+        }
+    }
+
+    /// A reference to the same bytes when they are a segment's mapping (cheap to clone).
+    fn in_place(&self) -> Option<Raw> {
+        match self {
+            Raw::Payload(_) => None,
+            Raw::InPlace { redacted, segment, start, len } => {
+                Some(Raw::InPlace { redacted: *redacted, segment: segment.clone(), start: *start, len: *len })
             }
         }
     }
@@ -151,11 +168,34 @@ impl Prefilter {
 }
 
 /// One uncompacted record: raw until a query first needs it, then its decoded event (the raw
-/// bytes, and with them any segment mapping, are released).
+/// bytes are released); one read from a sealed segment's mapping is decoded for each query
+/// instead (see the module doc).
 #[derive(Debug)]
 struct TailRecord {
     lsn: u64,
+    /// Where its JSON lies in its segment's file, for the records the writer handed over.
+    place: Option<Place>,
     state: Mutex<State>,
+}
+
+/// Where a record's JSON lies in a WAL segment's file.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    /// The segment's first LSN (its file's name).
+    segment: u64,
+    start: usize,
+    len: usize,
+    redacted: bool,
+}
+
+impl Place {
+    /// The place of a written event record's JSON; None for any other payload.
+    fn of(record: &Appended) -> Option<Place> {
+        let (redacted, json) = split_event_payload(&record.payload)?;
+        let within = (json.as_ptr() as usize).checked_sub(record.payload.as_ptr() as usize)?;
+        let start = usize::try_from(record.offset).ok()?.checked_add(within)?;
+        Some(Place { segment: record.segment, start, len: json.len(), redacted })
+    }
 }
 
 #[derive(Debug)]
@@ -166,21 +206,41 @@ enum State {
 }
 
 impl TailRecord {
+    fn raw(lsn: u64, place: Option<Place>, raw: Raw) -> TailRecord {
+        TailRecord { lsn, place, state: Mutex::new(State::Raw(raw)) }
+    }
+
     fn event(&self) -> Option<Arc<StoredEvent>> {
-        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let State::Raw(raw) = &*state {
-            *state = State::Decoded(raw.decode(self.lsn));
+        let mut state = lock(&self.state);
+        let raw = match &*state {
+            State::Decoded(event) => return event.clone(),
+            State::Raw(raw) => raw,
+        };
+        if let Some(mapped) = raw.in_place() {
+            drop(state);
+            return mapped.decode(self.lsn);
         }
-        match &*state {
-            State::Decoded(event) => event.clone(),
-            State::Raw(_) => None,
-        }
+        let event = raw.decode(self.lsn);
+        *state = State::Decoded(event.clone());
+        event
+    }
+
+    /// Makes the record read its JSON from `mapped`, its sealed segment's mapping, dropping
+    /// its copy or decoded event; false when it has no place there.
+    fn release(&self, mapped: &MappedSegment) -> bool {
+        let Some(p) = self.place.filter(|p| p.start.checked_add(p.len).is_some_and(|end| end <= mapped.len())) else {
+            return false;
+        };
+        let raw = Raw::InPlace { redacted: p.redacted, segment: mapped.clone(), start: p.start, len: p.len };
+        let copy = std::mem::replace(&mut *lock(&self.state), State::Raw(raw));
+        drop(copy);
+        true
     }
 
     /// Its keys: read from the envelope alone while it is raw and canonical, else from its
     /// decoded event; None when it does not decode.
     fn keys(&self) -> Option<Keys> {
-        let raw_keys = match &*self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
+        let raw_keys = match &*lock(&self.state) {
             State::Raw(raw) => raw.keys(),
             State::Decoded(event) => return event.as_deref().map(Keys::of),
         };
@@ -189,7 +249,12 @@ impl TailRecord {
 
     #[cfg(test)]
     fn is_decoded(&self) -> bool {
-        matches!(*self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner), State::Decoded(_))
+        matches!(*lock(&self.state), State::Decoded(_))
+    }
+
+    #[cfg(test)]
+    fn is_in_place(&self) -> bool {
+        matches!(*lock(&self.state), State::Raw(Raw::InPlace { .. }))
     }
 }
 
@@ -235,9 +300,10 @@ impl Chunk {
 }
 
 impl TailIndex {
-    /// Adds WAL payloads (kind, flags, JSON) as the writer hands them over.
-    pub fn push_payloads(&mut self, records: Vec<(u64, Vec<u8>)>) {
-        self.incoming.extend(records.into_iter().map(|(lsn, payload)| (lsn, Raw::Payload(payload))));
+    /// Adds the records the WAL writer hands over (their payloads: kind, flags, JSON).
+    pub fn push_payloads(&mut self, records: Vec<Appended>) {
+        self.incoming
+            .extend(records.into_iter().map(|r| TailRecord::raw(r.lsn, Place::of(&r), Raw::Payload(r.payload))));
     }
 
     /// Adds one record replayed from the WAL at open, kept raw like the writer's (decoded by
@@ -249,7 +315,7 @@ impl TailIndex {
             Some((segment, start)) => Raw::InPlace { redacted, segment: segment.clone(), start, len: rec.json.len() },
             None => Raw::Payload(crate::wal::event_payload(redacted, rec.json)),
         };
-        self.incoming.push((lsn, raw));
+        self.incoming.push(TailRecord::raw(lsn, None, raw));
     }
 
     /// Removes the events with LSNs in any of the ranges `first..=last` (compacted or dropped
@@ -264,7 +330,7 @@ impl TailIndex {
             let after = sorted.partition_point(|(first, _)| *first <= lsn);
             after == 0 || sorted.get(after - 1).is_none_or(|(_, last)| lsn > *last)
         };
-        self.incoming.retain(|(lsn, _)| keep(*lsn));
+        self.incoming.retain(|r| keep(r.lsn));
         shrink_when_sparse(&mut self.incoming);
         self.chunks = std::mem::take(&mut self.chunks).into_iter().filter_map(|c| Chunk::retained(c, keep)).collect();
     }
@@ -283,10 +349,7 @@ impl TailIndex {
     /// lock, read it after releasing the lock.
     pub fn snapshot(&mut self) -> TailSnapshot {
         if !self.incoming.is_empty() {
-            let new = self
-                .incoming
-                .drain(..)
-                .map(|(lsn, raw)| Arc::new(TailRecord { lsn, state: Mutex::new(State::Raw(raw)) }));
+            let new = self.incoming.drain(..).map(Arc::new);
             let chunk = match self.chunks.pop() {
                 Some(last) if last.records.len() < SMALL_CHUNK => last.extended(new),
                 last => {
@@ -298,6 +361,29 @@ impl TailIndex {
         }
         TailSnapshot { chunks: self.chunks.clone() }
     }
+
+    /// The records written into the segment whose first LSN is `segment`, shared first.
+    fn written_into(&mut self, segment: u64) -> Vec<Arc<TailRecord>> {
+        let _ = self.snapshot();
+        let from = self.chunks.partition_point(|c| c.records.last().is_some_and(|r| r.lsn < segment));
+        let later = |r: &TailRecord| r.place.is_some_and(|p| p.segment > segment);
+        let records = self.chunks.get(from..).unwrap_or_default().iter().flat_map(|c| c.records.iter());
+        records
+            .skip_while(|r| r.lsn < segment)
+            .take_while(|r| !later(r))
+            .filter(|r| r.place.is_some_and(|p| p.segment == segment))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Lets the records written into a segment just sealed (`segment`, its first LSN) read their
+/// JSON from `mapped`, its mapping, instead of keeping copies in memory until the compactor
+/// takes the segment (which may be long behind under load, or failing). Returns how many it
+/// released. The tail's lock is held only to list them.
+pub fn release_sealed(tail: &Mutex<TailIndex>, segment: u64, mapped: &MappedSegment) -> usize {
+    let records = lock(tail).written_into(segment);
+    records.iter().filter(|r| r.release(mapped)).count()
 }
 
 /// The tail's records at one moment, read without the tail's lock.
@@ -414,6 +500,11 @@ mod tests {
     use crate::query::Cursor;
     use crate::wal::{Wal, WalHooks, WalOptions};
 
+    /// Records as the writer hands them over, placed nowhere in particular (never released).
+    fn appended(records: impl Iterator<Item = (u64, Vec<u8>)>) -> Vec<Appended> {
+        records.map(|(lsn, payload)| Appended { lsn, segment: 1, offset: 0, payload }).collect()
+    }
+
     #[test]
     fn records_replayed_from_sealed_segments_are_read_in_place_and_decode_whole() {
         let tmp = tempfile::tempdir().unwrap();
@@ -430,7 +521,7 @@ mod tests {
         )
         .unwrap();
         wal.close().unwrap();
-        let in_place = tail.incoming.iter().filter(|(_, raw)| matches!(raw, Raw::InPlace { .. })).count();
+        let in_place = tail.incoming.iter().filter(|r| r.is_in_place()).count();
         assert_eq!(in_place, 50, "the sealed segment's records point into its mapping");
         assert_eq!(tail.len(), 57, "the newest segment's records are copied");
         let mut found = tail.snapshot().matching(&EventQuery::default(), usize::MAX);
@@ -442,6 +533,72 @@ mod tests {
     }
 
     #[test]
+    fn records_of_a_sealed_segment_give_up_their_copies_for_its_mapping_and_decode_the_same() {
+        let tmp = tempfile::tempdir().unwrap();
+        let tail = Arc::new(Mutex::new(TailIndex::default()));
+        let sealed = Arc::new(Mutex::new(Vec::new()));
+        let hooks = WalHooks {
+            on_seal: Some(Box::new({
+                let sealed = sealed.clone();
+                move |path| sealed.lock().unwrap().push(path)
+            })),
+            on_append: Some(Box::new({
+                let tail = tail.clone();
+                move |records| lock(&tail).push_payloads(records)
+            })),
+        };
+        // Segments of 64 KiB hold about a hundred generated events.
+        let opts = WalOptions { segment_bytes: 64 * 1024, ..WalOptions::default() };
+        let (wal, _) = Wal::open(tmp.path(), opts, hooks).unwrap();
+        let redactor = crate::redact::Redactor::builtin();
+        let mut generator = crate::workload::Generator::new(5, chrono::Utc::now(), 1_000);
+        for _ in 0..20 {
+            let batch = (0..50)
+                .map(|_| crate::ingest::prepare_json(&redactor, generator.next_json().as_bytes()).unwrap().payload);
+            wal.append_batch_blocking(batch.collect(), crate::wal::Durability::Sync).unwrap();
+        }
+        wal.close().unwrap();
+        // Every record decoded (and kept decoded) before the release, as a query leaves them.
+        let everything = |tail: &Mutex<TailIndex>| {
+            let mut all = lock(tail).snapshot().matching(&EventQuery::default(), usize::MAX);
+            all.sort_by_key(|e| e.lsn);
+            serde_json::to_string(&all).unwrap()
+        };
+        let before = everything(&tail);
+        assert_eq!(lock(&tail).len(), 1_000);
+
+        let sealed = std::mem::take(&mut *sealed.lock().unwrap());
+        assert!(sealed.len() >= 5, "{} segments sealed", sealed.len());
+        let dir = crate::wal::SegmentDir::new(crate::fsio::real(), tmp.path());
+        let mut released = 0;
+        for path in &sealed {
+            let segment = crate::wal::format::parse_segment_file_name(path).unwrap();
+            let records = lock(&tail).written_into(segment);
+            assert!(records.iter().all(|r| r.is_decoded()));
+            let n = release_sealed(&tail, segment, &dir.map(path).unwrap());
+            assert_eq!(n, records.len(), "every record of segment {segment} is released");
+            assert!(records.iter().all(|r| r.is_in_place()));
+            released += n;
+        }
+        let snapshot = lock(&tail).snapshot();
+        let in_place = snapshot.records().filter(|r| r.is_in_place()).count();
+        assert_eq!(in_place, released, "the newest segment's records keep their copies");
+        assert!((900..1_000).contains(&released), "{released} records in sealed segments");
+        assert_eq!(everything(&tail), before, "read from the mappings, every record decodes as it did");
+        let still = snapshot.records().filter(|r| r.is_in_place()).count();
+        assert_eq!(still, released, "the events decoded from the mappings are not kept");
+    }
+
+    #[test]
+    fn a_record_read_in_place_costs_the_tail_about_160_bytes() {
+        // The record behind its Arc (two counts), the chunk's reference to it and its keys:
+        // the figure README.md gives for an event of a sealed segment waiting for compaction.
+        let record = std::mem::size_of::<TailRecord>() + 2 * std::mem::size_of::<usize>();
+        let per_record = record + std::mem::size_of::<Arc<TailRecord>>() + std::mem::size_of::<Option<Keys>>();
+        assert!(per_record <= 160, "{per_record} bytes per record");
+    }
+
+    #[test]
     fn a_query_decodes_outside_the_lock_and_keeps_only_the_first_of_the_page_order() {
         let redactor = crate::redact::Redactor::builtin();
         let mut generator = crate::workload::Generator::new(4, chrono::Utc::now() - chrono::Duration::hours(1), 1_000);
@@ -450,7 +607,7 @@ mod tests {
             .collect();
         payloads.reverse(); // the newest events get the lowest LSNs: LSN order is not page order
         let tail = Mutex::new(TailIndex::default());
-        tail.lock().unwrap().push_payloads((1..).zip(payloads).collect());
+        tail.lock().unwrap().push_payloads(appended((1..).zip(payloads)));
 
         let snapshot = tail.lock().unwrap().snapshot();
         assert!(snapshot.records().all(|r| !r.is_decoded()), "taking a snapshot decodes nothing");
@@ -485,7 +642,7 @@ mod tests {
 
     fn snapshot_of(records: &[(u64, Vec<u8>)]) -> TailSnapshot {
         let mut tail = TailIndex::default();
-        tail.push_payloads(records.to_vec());
+        tail.push_payloads(appended(records.iter().cloned()));
         tail.snapshot()
     }
 
@@ -585,15 +742,15 @@ mod tests {
         let all = snapshot_of(&records).matching(&EventQuery::default(), usize::MAX);
         let mut tail = TailIndex::default();
         for batch in records[..1_000].chunks(10) {
-            tail.push_payloads(batch.to_vec());
+            tail.push_payloads(appended(batch.iter().cloned()));
             tail.snapshot();
         }
         assert_eq!(tail.chunks.len(), 1, "100 snapshots of 10 records make one chunk");
         let trace = EventQuery { trace_id: Some(all[150].trace_id.clone()), ..Default::default() };
         tail.snapshot().matching(&trace, usize::MAX); // the chunk's keys are read now
-        tail.push_payloads(records[1_000..6_000].to_vec());
+        tail.push_payloads(appended(records[1_000..6_000].iter().cloned()));
         tail.snapshot();
-        tail.push_payloads(records[6_000..].to_vec());
+        tail.push_payloads(appended(records[6_000..].iter().cloned()));
         let snapshot = tail.snapshot();
         assert_eq!(tail.chunks.len(), 2, "a chunk of 6,000 records is not extended");
         drop(snapshot);

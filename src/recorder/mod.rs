@@ -28,6 +28,7 @@ mod summary;
 mod tasks;
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use uuid::Uuid;
@@ -112,6 +113,9 @@ pub(crate) struct Inner {
     /// seconds, and event pages, traces and jobs must not wait behind it.
     summary_catalog: Mutex<Catalog>,
     seal_notify: Arc<tokio::sync::Notify>,
+    /// The segments the WAL writer seals, for the task that lets the tail read their records
+    /// in place (taken by that task when it starts).
+    sealed: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<PathBuf>>>,
     /// Ships compacted files when `config.ship` is set (its own catalog connection).
     shipper: Option<Arc<Shipper>>,
     tasks: tasks::Tasks,
@@ -314,10 +318,14 @@ impl Inner {
         };
         let tail = Arc::new(Mutex::new(TailIndex::default()));
         let seal_notify = Arc::new(tokio::sync::Notify::new());
+        let (sealed_tx, sealed_rx) = tokio::sync::mpsc::unbounded_channel();
         let hooks = WalHooks {
             on_seal: Some(Box::new({
                 let n = seal_notify.clone();
-                move |_| n.notify_one()
+                move |path| {
+                    let _ = sealed_tx.send(path);
+                    n.notify_one();
+                }
             })),
             on_append: Some(Box::new({
                 let t = tail.clone();
@@ -336,6 +344,7 @@ impl Inner {
             query_catalog: Mutex::new(query_catalog),
             summary_catalog: Mutex::new(summary_catalog),
             seal_notify,
+            sealed: Mutex::new(Some(sealed_rx)),
             shipper,
             tasks: tasks::Tasks::default(),
             _compactor_lock: compactor_lock,
@@ -399,6 +408,22 @@ impl Inner {
         let url = shipper.config().target.url();
         let counts = lock(&self.query_catalog).ship_counts(url)?;
         Ok(ShipStats::new(url, counts, shipper.board().last_error(), chrono::Utc::now()))
+    }
+
+    /// Lets the tail read the records of a sealed segment from its mapping (see
+    /// [`crate::query::tail::release_sealed`]).
+    fn release_sealed(&self, path: &Path) {
+        let Some(segment) = crate::wal::format::parse_segment_file_name(path) else { return };
+        match self.layout.segments().map(path) {
+            Ok(mapped) => {
+                let released = crate::query::tail::release_sealed(&self.tail, segment, &mapped);
+                tracing::debug!(segment, released, "the tail reads a sealed segment's records in place");
+            }
+            // Compacted and deleted already: its records have left the tail with it.
+            Err(e) => {
+                tracing::debug!(segment, error = %e, "a sealed segment could not be mapped; its records keep their copies")
+            }
+        }
     }
 
     fn retention_once(&self) -> Result<crate::retention::RetentionReport, RecorderError> {

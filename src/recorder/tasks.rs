@@ -1,14 +1,17 @@
 //! The recorder's background tasks: compaction (at open, then woken by seals, and periodically),
-//! retention (periodically; [`super::Recorder::open`] runs it once before returning) and, when
+//! retention (periodically; [`super::Recorder::open`] runs it once before returning), the
+//! release of sealed segments' records in the query tail (woken by seals) and, when
 //! configured, shipping (woken by compactions, see [`crate::ship::Shipper`]). Each runs its blocking work on tokio's blocking
 //! pool; a failure is logged and retried at the next wake-up, never fatal.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::Inner;
+use super::{Inner, lock};
 
 /// Handles to stop the tasks.
 #[derive(Default)]
@@ -34,6 +37,8 @@ pub(super) fn start(inner: &Arc<Inner>) {
     let (tx, rx) = watch::channel(false);
     let compaction = tokio::spawn(compaction_loop(inner.clone(), rx.clone()));
     let shipping = inner.shipper.clone().map(|shipper| tokio::spawn(shipper.run(rx.clone())));
+    let released =
+        lock(&inner.sealed).take().map(|sealed| tokio::spawn(release_loop(inner.clone(), sealed, rx.clone())));
     let retention = tokio::spawn(retention_loop(inner.clone(), rx));
     if let Ok(mut s) = inner.tasks.stop.lock() {
         *s = Some(tx);
@@ -41,6 +46,7 @@ pub(super) fn start(inner: &Arc<Inner>) {
     if let Ok(mut h) = inner.tasks.handles.lock() {
         h.extend([compaction, retention]);
         h.extend(shipping);
+        h.extend(released);
     }
 }
 
@@ -58,6 +64,23 @@ async fn compaction_loop(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
             () = inner.seal_notify.notified() => {}
             () = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Hands each segment the WAL writer seals to [`Inner::release_sealed`], in order.
+async fn release_loop(inner: Arc<Inner>, mut sealed: UnboundedReceiver<PathBuf>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let path = tokio::select! {
+            path = sealed.recv() => match path {
+                Some(path) => path,
+                None => return,
+            },
+            _ = stop.changed() => return,
+        };
+        let worker = inner.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || worker.release_sealed(&path)).await {
+            tracing::error!(error = %e, "releasing a sealed segment's records failed");
         }
     }
 }

@@ -52,4 +52,4 @@ pub use recovery::Replay;
 pub use report::{SegmentReport, WalReport, inspect};
 pub use scan::{Damage, EventRecord, SegmentScan, Unverified, scan_segment};
 pub use segments::{MappedSegment, QuarantinedFile, SegmentBytes, SegmentDir, SegmentFile};
-pub use writer::{AppendListener, LsnRange, SealListener, WalHooks};
+pub use writer::{AppendListener, Appended, LsnRange, SealListener, WalHooks};

@@ -86,7 +86,7 @@ pub fn recover(
         next_lsn = lsn_floor + 1;
     }
     let active = match reusable {
-        Some((path, s)) => ActiveSegment::reopen(fs, &path, s.created_micros, s.end_offset, s.event_records, prealloc)?,
+        Some((path, s)) => ActiveSegment::reopen(fs, &path, &s, prealloc)?,
         None => ActiveSegment::create(fs, wal_dir, next_lsn, prealloc)?,
     };
     Ok((active, next_lsn, report))

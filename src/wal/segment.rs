@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::{WalError, io_err};
 use super::format::{HEADER_LEN, SegmentHeader, encode_record, seal_payload, segment_path};
+use super::scan::SegmentScan;
 use crate::fsio::{Fs, write_all_at};
 
 /// Writes run ahead of the data with zeros up to the next multiple of this many bytes.
@@ -35,6 +36,8 @@ pub const DROP_CACHE_CHUNK: u64 = 1024 * 1024;
 /// The segment being appended to.
 #[derive(Debug)]
 pub struct ActiveSegment {
+    /// The LSN its file is named by (its first record's).
+    pub first_lsn: u64,
     fs: Fs,
     file: File,
     path: PathBuf,
@@ -72,6 +75,7 @@ impl ActiveSegment {
         made?;
         fs.sync_dir(wal_dir).map_err(io_err("fsync WAL directory", wal_dir))?;
         Ok(ActiveSegment {
+            first_lsn,
             fs: fs.clone(),
             file,
             path,
@@ -86,14 +90,8 @@ impl ActiveSegment {
 
     /// Reopens the newest segment after recovery: cuts everything after `end_offset` (a torn
     /// tail), restores the zero-filled preallocation and fsyncs.
-    pub fn reopen(
-        fs: &Fs,
-        path: &Path,
-        created_micros: i64,
-        end_offset: u64,
-        event_records: u64,
-        prealloc: u64,
-    ) -> Result<ActiveSegment, WalError> {
+    pub fn reopen(fs: &Fs, path: &Path, scan: &SegmentScan, prealloc: u64) -> Result<ActiveSegment, WalError> {
+        let SegmentScan { first_lsn, created_micros, end_offset, event_records, .. } = *scan;
         let file = fs.open_write(path).map_err(io_err("open segment", path))?;
         let len = file.metadata().map_err(io_err("stat segment", path))?.len();
         if len != end_offset {
@@ -102,6 +100,7 @@ impl ActiveSegment {
         fs.preallocate(&file, prealloc.max(end_offset)).map_err(io_err("preallocate segment", path))?;
         fs.sync_all(&file).map_err(io_err("fsync segment", path))?;
         Ok(ActiveSegment {
+            first_lsn,
             fs: fs.clone(),
             file,
             path: path.to_path_buf(),

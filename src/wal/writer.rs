@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::error::WalError;
-use super::format::{Corruption, encode_record, framed_len};
+use super::format::{Corruption, RECORD_HEADER_LEN, encode_record, framed_len};
 use super::options::{Durability, WalOptions};
 use super::segment::ActiveSegment;
 
@@ -154,12 +154,24 @@ impl WalCounters {
     }
 }
 
-/// Called with the path of every segment the writer seals (wakes the compactor).
+/// Called with the path of every segment the writer seals (wakes the compactor), after the
+/// [`AppendListener`] has been handed every record of that segment.
 pub type SealListener = Box<dyn Fn(PathBuf) + Send>;
 
-/// Called once per written group, before any of its appends is acknowledged, with the
-/// `(LSN, payload)` of every record in it (feeds the query tail index: read-your-writes).
-pub type AppendListener = Box<dyn Fn(Vec<(u64, Vec<u8>)>) + Send>;
+/// Called once per written group, before any of its appends is acknowledged, with every
+/// record in it (feeds the query tail index: read-your-writes).
+pub type AppendListener = Box<dyn Fn(Vec<Appended>) + Send>;
+
+/// A record the writer has written, as the [`AppendListener`] gets it.
+#[derive(Debug)]
+pub struct Appended {
+    pub lsn: u64,
+    /// The first LSN of the segment it went into (the segment file's name).
+    pub segment: u64,
+    /// Where its payload starts in that segment's file.
+    pub offset: u64,
+    pub payload: Vec<u8>,
+}
 
 /// Callbacks of the writer thread.
 #[derive(Default)]
@@ -175,7 +187,9 @@ pub struct Writer {
     pub(super) next_lsn: u64,
     pub(super) counters: Arc<WalCounters>,
     pub(super) hooks: WalHooks,
-    appended: Vec<(u64, Vec<u8>)>,
+    appended: Vec<Appended>,
+    /// Segments sealed during the group being written: announced once its records are.
+    sealed: Vec<PathBuf>,
     buf: Vec<u8>,
     unsynced: bool,
     last_sync: Instant,
@@ -210,6 +224,7 @@ impl Writer {
             counters,
             hooks: WalHooks::default(),
             appended: Vec::new(),
+            sealed: Vec::new(),
             buf: Vec::with_capacity(1 << 20),
             unsynced: false,
             last_sync: Instant::now(),
@@ -265,6 +280,8 @@ impl Writer {
             return;
         }
         let result = self.sync_if_due().and_then(|()| self.seal_if_old());
+        // Every record was handed over with its group.
+        self.announce_seals();
         let result = if self.awaiting_space { self.open_segment() } else { result };
         if let Err(e) = result
             && !self.awaiting_space
@@ -283,9 +300,7 @@ impl Writer {
         let result = self.write_group(requests, &mut group);
         match result {
             Ok(()) => {
-                if let Some(listener) = &self.hooks.on_append {
-                    listener(std::mem::take(&mut self.appended));
-                }
+                self.hand_over_records();
                 for (ack, range) in group.acks {
                     let _ = ack.send(Ok(range));
                 }
@@ -297,6 +312,7 @@ impl Writer {
             Err(e) if self.awaiting_space => return self.answer_disk_full(group, requests, &e),
             Err(e) => {
                 self.appended.clear();
+                self.announce_seals();
                 self.poison(&e);
                 let errs = group.acks.into_iter().map(|(a, _)| a).chain(group.flush_acks);
                 for ack in errs {
@@ -312,9 +328,7 @@ impl Writer {
     /// written before is sealed and durable, so its requests succeed; the rest get `e`.
     /// Returns true when a Shutdown request was among them.
     fn answer_disk_full(&mut self, group: Group, requests: &mut Vec<Request>, e: &WalError) -> bool {
-        if let Some(listener) = &self.hooks.on_append {
-            listener(std::mem::take(&mut self.appended));
-        }
+        self.hand_over_records();
         let durable = LsnRange { first: 1, last: self.counters.durable_lsn.load(Ordering::Relaxed) };
         for (ack, range) in group.acks {
             let _ = ack.send(Ok(range));
@@ -323,6 +337,23 @@ impl Writer {
             let _ = ack.send(Ok(durable));
         }
         group.shutdown | fail_all(requests.drain(..), e)
+    }
+
+    /// Hands the group's records to the append listener, then announces the segments sealed
+    /// meanwhile: a seal listener finds every record of a sealed segment already handed over.
+    fn hand_over_records(&mut self) {
+        if let Some(listener) = &self.hooks.on_append {
+            listener(std::mem::take(&mut self.appended));
+        }
+        self.announce_seals();
+    }
+
+    fn announce_seals(&mut self) {
+        for path in self.sealed.drain(..) {
+            if let Some(listener) = &self.hooks.on_seal {
+                listener(path);
+            }
+        }
     }
 
     fn write_group(&mut self, requests: &mut Vec<Request>, group: &mut Group) -> Result<(), WalError> {
@@ -408,9 +439,14 @@ impl Writer {
         if self.segment_full(framed_len(payload.len())) {
             self.seal_active()?;
         }
-        encode_record(&mut self.buf, self.next_lsn, &payload);
-        if self.hooks.on_append.is_some() {
-            self.appended.push((self.next_lsn, payload));
+        if self.hooks.on_append.is_some()
+            && let Some(active) = &self.active
+        {
+            let offset = active.write_offset + (self.buf.len() + RECORD_HEADER_LEN) as u64;
+            encode_record(&mut self.buf, self.next_lsn, &payload);
+            self.appended.push(Appended { lsn: self.next_lsn, segment: active.first_lsn, offset, payload });
+        } else {
+            encode_record(&mut self.buf, self.next_lsn, &payload);
         }
         self.next_lsn = after;
         if let Some(active) = self.active.as_mut() {
@@ -483,9 +519,7 @@ impl Writer {
         self.unsynced = false;
         self.counters.durable_lsn.store(self.next_lsn.saturating_sub(1), Ordering::Relaxed);
         self.counters.sealed_segments.fetch_add(1, Ordering::Relaxed);
-        if let Some(listener) = &self.hooks.on_seal {
-            listener(sealed);
-        }
+        self.sealed.push(sealed);
         self.open_segment()
     }
 
@@ -552,8 +586,13 @@ fn fail_all(requests: impl Iterator<Item = Request>, e: &WalError) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
+    use crate::wal::format::parse_segment_file_name;
+    use crate::wal::{Wal, WalOptions};
 
     fn appends(n: usize, durability: Durability) -> Vec<Request> {
         (0..n).map(|_| Request::Append { payloads: Payloads::One(Vec::new()), durability, ack: None }).collect()
@@ -578,5 +617,76 @@ mod tests {
         assert_eq!(rest_after(&appends(64, Durability::Batch), 64), None);
         assert_eq!(rest_after(&appends(64, Durability::Async), 64), None);
         assert_eq!(rest_after(&[], max), None);
+    }
+
+    /// What the listeners saw, in the order they saw it.
+    #[derive(Debug)]
+    enum Heard {
+        Records(Vec<Appended>),
+        Sealed(PathBuf),
+    }
+
+    #[test]
+    fn each_record_handed_over_says_where_its_payload_lies_and_a_seal_comes_after_its_records() {
+        let tmp = tempfile::tempdir().unwrap();
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let hooks = WalHooks {
+            on_seal: Some(Box::new({
+                let heard = heard.clone();
+                move |path| heard.lock().unwrap().push(Heard::Sealed(path))
+            })),
+            on_append: Some(Box::new({
+                let heard = heard.clone();
+                move |records| heard.lock().unwrap().push(Heard::Records(records))
+            })),
+        };
+        // Segments of 16 KiB: the 200-record batches below fill several, so seals fall in the
+        // middle of groups.
+        let opts = WalOptions { segment_bytes: 16 * 1024, ..WalOptions::default() };
+        let (wal, _) = Wal::open(tmp.path(), opts, hooks).unwrap();
+        let payloads: Vec<Vec<u8>> = (0..600u32)
+            .map(|i| {
+                crate::wal::event_payload(
+                    false,
+                    format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(i as usize % 97)).as_bytes(),
+                )
+            })
+            .collect();
+        for batch in payloads.chunks(200) {
+            wal.append_batch_blocking(batch.to_vec(), Durability::Sync).unwrap();
+        }
+        wal.close().unwrap();
+
+        let heard = std::mem::take(&mut *heard.lock().unwrap());
+        let mut handed_over: Vec<(u64, u64)> = Vec::new();
+        let mut seals = 0;
+        for h in &heard {
+            match h {
+                Heard::Records(records) => {
+                    for r in records {
+                        let file = std::fs::read(crate::wal::format::segment_path(tmp.path(), r.segment)).unwrap();
+                        let at = usize::try_from(r.offset).unwrap();
+                        assert_eq!(file.get(at..at + r.payload.len()), Some(&r.payload[..]), "LSN {}", r.lsn);
+                        assert_eq!(r.payload, payloads[usize::try_from(r.lsn - 1).unwrap()]);
+                        handed_over.push((r.lsn, r.segment));
+                    }
+                }
+                Heard::Sealed(path) => {
+                    seals += 1;
+                    let segment = parse_segment_file_name(path).unwrap();
+                    let next =
+                        crate::wal::scan_segment(&std::fs::read(path).unwrap(), &mut |_| {}).unwrap().sealed_next_lsn;
+                    let of_it = handed_over.iter().filter(|(_, s)| *s == segment).count() as u64;
+                    assert_eq!(
+                        Some(segment + of_it),
+                        next,
+                        "every record of {} was handed over before its seal",
+                        path.display()
+                    );
+                }
+            }
+        }
+        assert!(seals >= 3, "{seals} seals");
+        assert_eq!(handed_over.iter().map(|(lsn, _)| *lsn).collect::<Vec<_>>(), (1..=600).collect::<Vec<_>>());
     }
 }
