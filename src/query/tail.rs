@@ -377,6 +377,20 @@ impl TailIndex {
     }
 }
 
+#[cfg(test)]
+impl TailIndex {
+    /// For each segment the writer's records went into, whether any of them keeps its copy.
+    pub(crate) fn copies_by_segment(&mut self) -> std::collections::BTreeMap<u64, bool> {
+        let mut copies = std::collections::BTreeMap::new();
+        for r in self.snapshot().records() {
+            if let Some(p) = r.place {
+                *copies.entry(p.segment).or_insert(false) |= !r.is_in_place();
+            }
+        }
+        copies
+    }
+}
+
 /// Lets the records written into a segment just sealed (`segment`, its first LSN) read their
 /// JSON from `mapped`, its mapping, instead of keeping copies in memory until the compactor
 /// takes the segment (which may be long behind under load, or failing). Returns how many it

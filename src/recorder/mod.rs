@@ -445,3 +445,54 @@ impl Inner {
         Ok(report)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sealed_segments_events_leave_the_heap_while_the_compactor_is_held_up() {
+        let tmp = tempfile::tempdir().unwrap();
+        let recorder = Recorder::open(RecorderConfig::new(tmp.path())).await.unwrap();
+        // The compactor held, as one behind or failing leaves it: sealed segments wait.
+        let (holding, held) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let inner = recorder.inner.clone();
+        let holder = std::thread::spawn(move || {
+            let _compactor = lock(&inner.compactor);
+            holding.send(()).unwrap();
+            released.recv().ok();
+        });
+        held.recv().unwrap();
+        let mut generator = crate::workload::Generator::new(8, chrono::Utc::now(), 1_000);
+        for _ in 0..4 {
+            for _ in 0..50 {
+                recorder.record_json(generator.next_json().as_bytes(), Some(Durability::Sync)).await.unwrap();
+            }
+            recorder.seal().await.unwrap();
+        }
+        recorder.record_json(generator.next_json().as_bytes(), Some(Durability::Sync)).await.unwrap();
+
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let copies = loop {
+            let copies = lock(&recorder.inner.tail).copies_by_segment();
+            let sealed_with_copies = copies.values().rev().skip(1).any(|c| *c);
+            if !sealed_with_copies || std::time::Instant::now() > deadline {
+                break copies;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        assert_eq!(copies.len(), 5, "four sealed segments and the newest: {copies:?}");
+        assert_eq!(
+            copies.values().copied().collect::<Vec<_>>(),
+            [false, false, false, false, true],
+            "only the newest keeps copies"
+        );
+        let page = recorder.query(EventQuery { limit: Some(500), ..EventQuery::default() }).await.unwrap();
+        assert_eq!(page.events.len(), 201, "every event is still found, read from the segments");
+        release.send(()).unwrap();
+        holder.join().unwrap();
+        recorder.shutdown().await.unwrap();
+    }
+}
