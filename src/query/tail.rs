@@ -55,8 +55,16 @@ pub struct TailIndex {
 enum Raw {
     /// A WAL payload: kind, flags, JSON.
     Payload(Vec<u8>),
-    /// A replayed record's JSON, `len` bytes at `start` of a sealed segment's mapping.
-    InPlace { redacted: bool, segment: MappedSegment, start: usize, len: usize },
+    /// A record's JSON in a sealed segment's mapping (replayed, or released at seal).
+    InPlace(MappedSegment, Span),
+}
+
+/// Where a record's JSON lies in its segment's file, and whether it was redacted.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    len: usize,
+    redacted: bool,
 }
 
 impl Raw {
@@ -65,8 +73,8 @@ impl Raw {
         match self {
             Raw::Payload(payload) => split_event_payload(payload),
             // Out of range (never, for a record the scan found there): empty, so its decode warns.
-            Raw::InPlace { redacted, segment, start, len } => {
-                Some((*redacted, segment.get(*start..*start + *len).unwrap_or_default()))
+            Raw::InPlace(segment, span) => {
+                Some((span.redacted, segment.get(span.start..span.start + span.len).unwrap_or_default()))
             }
         }
     }
@@ -86,9 +94,7 @@ impl Raw {
     fn in_place(&self) -> Option<Raw> {
         match self {
             Raw::Payload(_) => None,
-            Raw::InPlace { redacted, segment, start, len } => {
-                Some(Raw::InPlace { redacted: *redacted, segment: segment.clone(), start: *start, len: *len })
-            }
+            Raw::InPlace(segment, span) => Some(Raw::InPlace(segment.clone(), *span)),
         }
     }
 
@@ -178,14 +184,12 @@ struct TailRecord {
     state: Mutex<State>,
 }
 
-/// Where a record's JSON lies in a WAL segment's file.
+/// The segment a written record went into, and where in it its JSON lies.
 #[derive(Debug, Clone, Copy)]
 struct Place {
     /// The segment's first LSN (its file's name).
     segment: u64,
-    start: usize,
-    len: usize,
-    redacted: bool,
+    span: Span,
 }
 
 impl Place {
@@ -194,7 +198,7 @@ impl Place {
         let (redacted, json) = split_event_payload(&record.payload)?;
         let within = (json.as_ptr() as usize).checked_sub(record.payload.as_ptr() as usize)?;
         let start = usize::try_from(record.offset).ok()?.checked_add(within)?;
-        Some(Place { segment: record.segment, start, len: json.len(), redacted })
+        Some(Place { segment: record.segment, span: Span { start, len: json.len(), redacted } })
     }
 }
 
@@ -228,11 +232,13 @@ impl TailRecord {
     /// Makes the record read its JSON from `mapped`, its sealed segment's mapping, dropping
     /// its copy or decoded event; false when it has no place there.
     fn release(&self, mapped: &MappedSegment) -> bool {
-        let Some(p) = self.place.filter(|p| p.start.checked_add(p.len).is_some_and(|end| end <= mapped.len())) else {
+        let Some(span) =
+            self.place.map(|p| p.span).filter(|s| s.start.checked_add(s.len).is_some_and(|end| end <= mapped.len()))
+        else {
             return false;
         };
-        let raw = Raw::InPlace { redacted: p.redacted, segment: mapped.clone(), start: p.start, len: p.len };
-        let copy = std::mem::replace(&mut *lock(&self.state), State::Raw(raw));
+        // Freed once the record's lock is let go.
+        let copy = std::mem::replace(&mut *lock(&self.state), State::Raw(Raw::InPlace(mapped.clone(), span)));
         drop(copy);
         true
     }
@@ -254,7 +260,7 @@ impl TailRecord {
 
     #[cfg(test)]
     fn is_in_place(&self) -> bool {
-        matches!(*lock(&self.state), State::Raw(Raw::InPlace { .. }))
+        matches!(*lock(&self.state), State::Raw(Raw::InPlace(..)))
     }
 }
 
@@ -312,7 +318,7 @@ impl TailIndex {
     pub fn push_replayed(&mut self, mapped: Option<&MappedSegment>, rec: &EventRecord<'_>) {
         let (lsn, redacted) = (rec.lsn, rec.redacted);
         let raw = match mapped.and_then(|segment| Some((segment, rec.json_range_in(segment)?.start))) {
-            Some((segment, start)) => Raw::InPlace { redacted, segment: segment.clone(), start, len: rec.json.len() },
+            Some((segment, start)) => Raw::InPlace(segment.clone(), Span { start, len: rec.json.len(), redacted }),
             None => Raw::Payload(crate::wal::event_payload(redacted, rec.json)),
         };
         self.incoming.push(TailRecord::raw(lsn, None, raw));

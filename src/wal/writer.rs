@@ -439,14 +439,13 @@ impl Writer {
         if self.segment_full(framed_len(payload.len())) {
             self.seal_active()?;
         }
+        let framed_at = self.buf.len();
+        encode_record(&mut self.buf, self.next_lsn, &payload);
         if self.hooks.on_append.is_some()
             && let Some(active) = &self.active
         {
-            let offset = active.write_offset + (self.buf.len() + RECORD_HEADER_LEN) as u64;
-            encode_record(&mut self.buf, self.next_lsn, &payload);
+            let offset = active.write_offset + (framed_at + RECORD_HEADER_LEN) as u64;
             self.appended.push(Appended { lsn: self.next_lsn, segment: active.first_lsn, offset, payload });
-        } else {
-            encode_record(&mut self.buf, self.next_lsn, &payload);
         }
         self.next_lsn = after;
         if let Some(active) = self.active.as_mut() {
