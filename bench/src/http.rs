@@ -1,11 +1,12 @@
 //! `flightrec-bench http`: HTTP ingest over loopback beside the in-process recorder path, in
 //! one run. A real server (in this process, on loopback, a fresh data directory per run)
 //! takes `POST /v1/events` with arrays of 1 and of `--batch` events, and `POST
-//! /v1/events:ndjson` with `--batch` lines, from N keep-alive clients (one thread each, one
-//! connection each), `sync` durability; then the same events, in the same groups, go from N
-//! tokio tasks straight into a [`Recorder`] (`record_json_batch`). Every event is sent
-//! under a fresh `event_id`, so none is a duplicate. Prints events/s and the p50/p99 of a
-//! request on each side, and their ratio.
+//! /v1/events:ndjson` with `--batch` lines, from N keep-alive clients (N connections driven
+//! by one thread of their own), `sync` durability; then the same events, in the same groups,
+//! go from N tokio tasks straight into a [`Recorder`] (`record_json_batch`). Every event is
+//! sent under a fresh `event_id`, so none is a duplicate. Prints events/s, the p50/p99 of a
+//! request and the CPU per event on each side (over HTTP also split into the server's and
+//! the clients' thread's), and their ratio.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -19,7 +20,11 @@ use flightrec::wal::Durability;
 use flightrec::workload::Generator;
 
 use crate::BenchError;
-use crate::measure::{CpuCost, CpuSpan, percentile};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+
+use crate::measure::{CpuCost, CpuSpan, percentile, thread_cpu_seconds};
 
 /// What to run.
 pub struct HttpArgs<'a> {
@@ -129,6 +134,8 @@ struct Outcome {
     secs: f64,
     latencies_us: Vec<u32>,
     cpu: CpuCost,
+    /// Over HTTP: the CPU seconds of the clients' thread, part of `cpu`.
+    clients_cpu: Option<f64>,
 }
 
 impl Outcome {
@@ -146,7 +153,15 @@ impl Outcome {
             percentile(&l, 0.50),
             percentile(&l, 0.99),
             self.cpu
-        )
+        ) + &self.split_of_cpu()
+    }
+
+    /// Over HTTP: `cpu` split into the server's part and the clients', per event.
+    fn split_of_cpu(&self) -> String {
+        let Some(clients) = self.clients_cpu else { return String::new() };
+        let clients_us = clients * 1e6 / self.events.max(1) as f64;
+        let server_us = (self.cpu.micros_per_event - clients_us).max(0.0);
+        format!(" server={server_us:.2}us/event clients={clients_us:.2}us/event")
     }
 }
 
@@ -199,48 +214,83 @@ pub fn serve(dir: &Path) -> Result<(tokio::runtime::Runtime, String), BenchError
     Ok((rt, base))
 }
 
-/// `clients` threads, each with its own keep-alive connection, sending `shape` requests
-/// until `seconds` have passed.
-fn over_http(dir: &Path, shape: Shape, clients: usize, seconds: f64, pool: &Pool) -> Result<Outcome, BenchError> {
+/// `clients` keep-alive connections, each sending `shape` requests one after the other until
+/// `seconds` have passed, all driven by one thread of their own (an event loop, as `wrk` and
+/// `oha` do: a thread per connection cost the clients more CPU than the server it loads).
+/// That thread's CPU is measured apart, so the outcome says what the server cost.
+fn over_http(dir: &Path, shape: Shape, clients: usize, seconds: f64, pool: &Arc<Pool>) -> Result<Outcome, BenchError> {
     let (rt, base) = serve(dir)?;
-    let url = format!("{base}{}", shape.path());
-    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
-    let start = Instant::now();
+    let addr = base.trim_start_matches("http://").to_owned();
+    let pool = pool.clone();
     let cpu = CpuSpan::start();
-    let per_client: Vec<Result<(u64, Vec<u32>), String>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..clients)
-            .map(|c| {
-                let url = &url;
-                scope.spawn(move || {
-                    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-                    let (mut events, mut latencies) = (0u64, Vec::new());
-                    let mut from = c * 61;
-                    while Instant::now() < deadline {
-                        let body = shape.body(&pool.fresh(from, shape.events()));
-                        from += shape.events();
-                        let sent = Instant::now();
-                        let mut resp = agent
-                            .post(url)
-                            .header("Content-Type", shape.content_type())
-                            .send(&body[..])
-                            .map_err(|e| e.to_string())?;
-                        let answer = resp.body_mut().read_to_vec().map_err(|e| e.to_string())?;
-                        latencies.push(micros(sent.elapsed()));
-                        if resp.status() != 200 {
-                            return Err(format!("status {}: {}", resp.status(), String::from_utf8_lossy(&answer)));
-                        }
-                        events += shape.events() as u64;
-                    }
-                    Ok((events, latencies))
-                })
-            })
-            .collect();
-        workers.into_iter().map(|w| w.join().unwrap_or_else(|_| Err("client thread panicked".into()))).collect()
-    });
+    let start = Instant::now();
+    let load = std::thread::Builder::new()
+        .name("http-clients".into())
+        .spawn(move || {
+            let clients_rt =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+            let cpu_at_start = thread_cpu_seconds();
+            let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+            let parts = clients_rt.block_on(async {
+                let mut set = tokio::task::JoinSet::new();
+                for c in 0..clients {
+                    set.spawn(client(addr.clone(), shape, pool.clone(), c * 61, deadline));
+                }
+                let mut parts = Vec::with_capacity(clients);
+                while let Some(part) = set.join_next().await {
+                    parts.push(part.unwrap_or_else(|e| Err(e.to_string())));
+                }
+                parts
+            });
+            Ok::<_, String>((parts, thread_cpu_seconds() - cpu_at_start))
+        })
+        .map_err(BenchError::io("start the clients' thread"))?;
+    let (parts, clients_cpu) = load
+        .join()
+        .unwrap_or_else(|_| Err("the clients' thread panicked".into()))
+        .map_err(|e| BenchError::Io { what: format!("{shape}"), source: std::io::Error::other(e) })?;
     let secs = start.elapsed().as_secs_f64();
-    let outcome = gather(per_client, secs, cpu, shape);
+    let mut outcome = gather(parts, secs, cpu, shape)?;
+    outcome.clients_cpu = Some(clients_cpu.max(0.0));
     drop(rt);
-    outcome
+    Ok(outcome)
+}
+
+/// One keep-alive connection to `addr`, sending `shape` requests of fresh events (from `from`
+/// in the pool) until `deadline`; returns the events recorded and each request's latency.
+async fn client(
+    addr: String,
+    shape: Shape,
+    pool: Arc<Pool>,
+    mut from: usize,
+    deadline: Instant,
+) -> Result<(u64, Vec<u32>), String> {
+    let stream = tokio::net::TcpStream::connect(&addr).await.map_err(|e| e.to_string())?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    let (mut events, mut latencies) = (0u64, Vec::new());
+    while Instant::now() < deadline {
+        let body = shape.body(&pool.fresh(from, shape.events()));
+        from += shape.events();
+        let request = hyper::Request::post(shape.path())
+            .header(hyper::header::HOST, &addr)
+            .header(hyper::header::CONTENT_TYPE, shape.content_type())
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| e.to_string())?;
+        let sent = Instant::now();
+        sender.ready().await.map_err(|e| e.to_string())?;
+        let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        let answer = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+        latencies.push(micros(sent.elapsed()));
+        if status != hyper::StatusCode::OK {
+            return Err(format!("status {status}: {}", String::from_utf8_lossy(&answer)));
+        }
+        events += shape.events() as u64;
+    }
+    Ok((events, latencies))
 }
 
 /// The same groups of events, from `clients` tokio tasks, straight into a recorder.
@@ -298,7 +348,7 @@ fn gather(
         events += n;
         latencies_us.extend(latencies);
     }
-    Ok(Outcome { events, secs, latencies_us, cpu: cpu.per_event(events) })
+    Ok(Outcome { events, secs, latencies_us, cpu: cpu.per_event(events), clients_cpu: None })
 }
 
 fn micros(d: Duration) -> u32 {

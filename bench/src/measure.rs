@@ -28,7 +28,18 @@ pub fn peak_rss_mb() -> u64 {
 /// The benchmarks divide it by the events of a run: on a 2-core machine shared with others,
 /// the CPU an event costs moves less from one minute to the next than the events per second.
 pub fn process_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_seconds_in("/proc/self/stat")
+}
+
+/// CPU time the calling thread has used so far, in seconds, as [`process_cpu_seconds`] counts
+/// the process's: what a load generator on a thread of its own costs, to tell apart from the
+/// server it loads in the same process.
+pub fn thread_cpu_seconds() -> f64 {
+    cpu_seconds_in("/proc/thread-self/stat")
+}
+
+fn cpu_seconds_in(stat_file: &str) -> f64 {
+    let stat = std::fs::read_to_string(stat_file).unwrap_or_default();
     // The command name (field 2) may hold spaces and parentheses: count from after its end.
     let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     // Fields 14 and 15 (utime, stime) are the 12th and 13th after the name.
@@ -89,6 +100,27 @@ pub fn fresh_id() -> uuid::Uuid {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_threads_cpu_is_its_own_and_not_the_processs() {
+        let busy = std::thread::spawn(|| {
+            let at_start = thread_cpu_seconds();
+            let busy_until = std::time::Instant::now() + std::time::Duration::from_millis(300);
+            let mut spins = 0u64;
+            while std::time::Instant::now() < busy_until {
+                spins = std::hint::black_box(spins + 1);
+            }
+            thread_cpu_seconds() - at_start
+        });
+        let idle_at_start = thread_cpu_seconds();
+        let busy_seconds = busy.join().unwrap_or(f64::NAN);
+        let idle_seconds = thread_cpu_seconds() - idle_at_start;
+        // The spinning thread counts its own 300 ms (at least a sixth of it on a loaded
+        // machine, at most all of it); the thread that only waited for it counts next to none
+        // (the process's figure would count the spinner's too).
+        assert!((0.05..=0.32).contains(&busy_seconds), "{busy_seconds} (NaN: the thread panicked)");
+        assert!(idle_seconds < 0.03, "{idle_seconds}");
+    }
 
     #[test]
     fn the_cpu_a_busy_thread_uses_is_counted() {
