@@ -41,7 +41,7 @@ impl<R: BufRead> LineReader<R> {
                 break;
             }
             saw_any = true;
-            let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+            let (take, done) = match memchr::memchr(b'\n', chunk) {
                 Some(i) => (i, true),
                 None => (chunk.len(), false),
             };
@@ -98,7 +98,7 @@ impl LineSplitter {
     /// Feeds a chunk; returns the lines it completed, with their numbers.
     pub fn push(&mut self, mut chunk: &[u8]) -> Vec<(u64, SplitLine)> {
         let mut out = Vec::new();
-        while let Some(i) = chunk.iter().position(|&b| b == b'\n') {
+        while let Some(i) = memchr::memchr(b'\n', chunk) {
             self.take(&chunk[..i]);
             out.push(self.finish_line());
             chunk = &chunk[i + 1..];

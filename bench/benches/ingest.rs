@@ -10,6 +10,8 @@
 //!   read and then the payload parsed again for the fields.
 //!
 //! - `write`: the canonical JSON of parsed events, vs `serde_json::to_writer` of the same.
+//! - `split`: an NDJSON body cut into its lines as the server cuts it, vs finding its
+//!   newlines alone.
 //!
 //! The durable, concurrent ingest figures come from `flightrec-bench ingest` (see
 //! BENCHMARKS.md); they need real fsyncs, which criterion's loop is not made for.
@@ -22,6 +24,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use flightrec::compact::summary_fields::SummaryFields;
 use flightrec::event::{Event, parse_event};
 use flightrec::ingest::{prepare_event, prepare_json};
+use flightrec::ndjson::LineSplitter;
 use flightrec::redact::Redactor;
 use flightrec::stored::StoredEnvelope;
 use flightrec::wal::{event_payload, format, scan_segment};
@@ -145,5 +148,21 @@ fn write(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, prepare, scan, envelope, write);
+/// Splitting an NDJSON body into its lines as `POST /v1/events:ndjson` does (pieces of 64 KiB,
+/// each line copied out), against finding its newlines alone with `memchr`.
+fn split(c: &mut Criterion) {
+    let body: Vec<u8> = events(1_000).iter().flat_map(|l| l.bytes().chain(std::iter::once(b'\n'))).collect();
+    let mut group = c.benchmark_group("split");
+    group.throughput(Throughput::Elements(1_000));
+    group.bench_function("flightrec_line_splitter", |b| {
+        b.iter(|| {
+            let mut splitter = LineSplitter::new(1 << 20);
+            body.chunks(64 << 10).map(|piece| splitter.push(piece).len()).sum::<usize>()
+        })
+    });
+    group.bench_function("baseline_memchr_newlines", |b| b.iter(|| memchr::memchr_iter(b'\n', &body).count()));
+    group.finish();
+}
+
+criterion_group!(benches, prepare, scan, envelope, write, split);
 criterion_main!(benches);
