@@ -2,7 +2,8 @@
 //! - `prepare`: parse + validate + redact + encode one event, vs `serde_json::from_slice`
 //!   into an untyped value (the least any JSON ingest must do), and with the redactor's
 //!   plain pass (no literal prefilter); and of an event built in Rust (validate, redact,
-//!   encode: no parse), vs `serde_json::to_vec` of the same events;
+//!   encode: no parse), vs `serde_json::to_vec` of the same events (borrowed, and taken by
+//!   value as prepare takes them, so that freeing them is timed too);
 //! - `scan`: CRC-verified decoding of a WAL segment, vs a bare CRC32 over the same bytes;
 //! - `envelope`: reading a stored event's envelope (canonical JSON, field by field), vs
 //!   serde's derived decode of the same struct and an untyped value; and what the compactor
@@ -65,6 +66,15 @@ fn prepare(c: &mut Criterion) {
     // The least a typed path must do: serialise each event to a fresh buffer.
     group.bench_function("baseline_serde_json_to_vec_typed", |b| {
         b.iter(|| typed.iter().filter_map(|e| serde_json::to_vec(e).ok()).count())
+    });
+    // The same, taking each event by value as prepare does, so that freeing the event's
+    // strings is timed on both sides.
+    group.bench_function("baseline_serde_json_to_vec_typed_owned", |b| {
+        b.iter_batched(
+            || typed.clone(),
+            |events| events.into_iter().filter_map(|e| serde_json::to_vec(&e).ok()).count(),
+            BatchSize::LargeInput,
+        )
     });
     group.finish();
     println!("prepare: {} events, {} bytes of JSON", lines.len(), bytes);
