@@ -250,10 +250,9 @@ fn over_http(dir: &Path, shape: Shape, clients: usize, seconds: f64, pool: &Arc<
         .unwrap_or_else(|_| Err("the clients' thread panicked".into()))
         .map_err(|e| BenchError::Io { what: format!("{shape}"), source: std::io::Error::other(e) })?;
     let secs = start.elapsed().as_secs_f64();
-    let mut outcome = gather(parts, secs, cpu, shape)?;
-    outcome.clients_cpu = Some(clients_cpu.max(0.0));
+    let outcome = gather(parts, secs, cpu, Some(clients_cpu.max(0.0)), shape);
     drop(rt);
-    Ok(outcome)
+    outcome
 }
 
 /// One keep-alive connection to `addr`, sending `shape` requests of fresh events (from `from`
@@ -328,17 +327,19 @@ fn in_process(dir: &Path, shape: Shape, clients: usize, seconds: f64, pool: &Arc
             per_task.push(t.await.unwrap_or_else(|e| Err(e.to_string())));
         }
         let secs = start.elapsed().as_secs_f64();
-        let outcome = gather(per_task, secs, cpu, shape)?;
+        let outcome = gather(per_task, secs, cpu, None, shape)?;
         recorder.shutdown().await?;
         Ok(outcome)
     })
 }
 
 /// The clients' (or tasks') results as one [`Outcome`]; the CPU is read here, at their end.
+/// `clients_cpu`: over HTTP, the CPU seconds of the clients' thread.
 fn gather(
     parts: Vec<Result<(u64, Vec<u32>), String>>,
     secs: f64,
     cpu: CpuSpan,
+    clients_cpu: Option<f64>,
     shape: Shape,
 ) -> Result<Outcome, BenchError> {
     let (mut events, mut latencies_us) = (0, Vec::new());
@@ -348,7 +349,7 @@ fn gather(
         events += n;
         latencies_us.extend(latencies);
     }
-    Ok(Outcome { events, secs, latencies_us, cpu: cpu.per_event(events), clients_cpu: None })
+    Ok(Outcome { events, secs, latencies_us, cpu: cpu.per_event(events), clients_cpu })
 }
 
 fn micros(d: Duration) -> u32 {

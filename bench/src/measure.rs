@@ -101,15 +101,20 @@ pub fn fresh_id() -> uuid::Uuid {
 mod tests {
     use super::*;
 
+    /// Keeps the calling thread's core busy for 300 ms of wall time.
+    fn spin_for_300_ms() {
+        let busy_until = std::time::Instant::now() + std::time::Duration::from_millis(300);
+        let mut spins = 0u64;
+        while std::time::Instant::now() < busy_until {
+            spins = std::hint::black_box(spins + 1);
+        }
+    }
+
     #[test]
     fn a_threads_cpu_is_its_own_and_not_the_processs() {
         let busy = std::thread::spawn(|| {
             let at_start = thread_cpu_seconds();
-            let busy_until = std::time::Instant::now() + std::time::Duration::from_millis(300);
-            let mut spins = 0u64;
-            while std::time::Instant::now() < busy_until {
-                spins = std::hint::black_box(spins + 1);
-            }
+            spin_for_300_ms();
             thread_cpu_seconds() - at_start
         });
         let idle_at_start = thread_cpu_seconds();
@@ -125,11 +130,7 @@ mod tests {
     #[test]
     fn the_cpu_a_busy_thread_uses_is_counted() {
         let span = CpuSpan::start();
-        let busy_until = std::time::Instant::now() + std::time::Duration::from_millis(300);
-        let mut spins = 0u64;
-        while std::time::Instant::now() < busy_until {
-            spins = std::hint::black_box(spins + 1);
-        }
+        spin_for_300_ms();
         let cost = span.per_event(1_000_000);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
         // At least a sixth of a core for 300 ms, even on a loaded machine; at most every core
