@@ -132,7 +132,9 @@ fn decoded_rows(data: &Path) -> Vec<String> {
 /// Posts `lines` to a `flightrec serve` child, waits until all are acknowledged (durable in
 /// the WAL), then kills the child with SIGKILL: whatever it left on disk is checked.
 fn record_then_kill_9(data: &Path, lines: &[String]) {
-    let (mut child, base) = serve_child(data, &[]);
+    // The sample events are dated 2026-11-25: with the default window of 7 days, the server's
+    // retention at open would drop the events recorded before it, which this test counts.
+    let (mut child, base) = serve_child(data, &["--retention-days", "36500"]);
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let mut response = agent
         .post(&format!("{base}/v1/events:ndjson"))
