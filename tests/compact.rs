@@ -454,3 +454,30 @@ fn each_transaction_releases_its_segments_ranges_before_the_run_reads_the_next()
     let expected: Vec<usize> = (0..sealed).map(|i| sealed + 1 - i).collect();
     assert_eq!(left, expected, "each range is released while the later segments still wait in the WAL");
 }
+
+#[test]
+fn a_run_told_to_stop_after_a_segment_leaves_the_rest_for_the_next_run_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    record(tmp.path(), &sample_lines(), 7); // several sealed segments of 7 events
+    let wal = tmp.path().join("wal");
+    let sealed = common::segments(&wal).len() - 1;
+    assert!(sealed >= 3, "{sealed} sealed segments");
+    let mut c = Compactor::open(&Layout::new(tmp.path())).unwrap();
+    assert_eq!(c.sealed_waiting().unwrap(), sealed);
+
+    let (mut report, mut asked) = (flightrec::compact::CompactReport::default(), 0);
+    c.run_while(&mut report, &mut |_| {}, &mut || {
+        asked += 1;
+        asked < 2
+    })
+    .unwrap();
+    assert_eq!((asked, report.segments), (2, 2), "asked after each segment, stopped after the second");
+    assert_eq!(c.sealed_waiting().unwrap(), sealed - 2, "the two are recorded and their WAL files gone");
+    assert_eq!(count_and_distinct(tmp.path()).0, report.events, "only their events are in Parquet");
+
+    let rest = c.run_once().unwrap();
+    assert_eq!(rest.segments as usize, sealed - 2, "the next run takes the others");
+    assert_eq!(c.sealed_waiting().unwrap(), 0);
+    let (stored, distinct) = count_and_distinct(tmp.path());
+    assert_eq!((stored, distinct), (report.events + rest.events, stored), "every event once");
+}

@@ -174,6 +174,17 @@ impl Compactor {
     /// committed, before the next segment is read: the recorder's query tail releases their
     /// records (and with them the segments' mappings) while a long run goes on.
     pub fn run_releasing(&mut self, report: &mut CompactReport, released: &mut Released<'_>) -> Result<(), StoreError> {
+        self.run_while(report, released, &mut || true)
+    }
+
+    /// [`Compactor::run_releasing`], asking `keep_going` after each segment whether to take
+    /// the next one: the segments a run stops before are left to the next run, untouched.
+    pub fn run_while(
+        &mut self,
+        report: &mut CompactReport,
+        released: &mut Released<'_>,
+        keep_going: &mut dyn FnMut() -> bool,
+    ) -> Result<(), StoreError> {
         remove_tmp_files(&self.layout)?;
         let segments = self.layout.segments().list()?;
         let in_wal: Vec<u64> = segments.iter().map(|s| s.first_lsn).collect();
@@ -190,7 +201,12 @@ impl Compactor {
             })
             .collect();
         let per_transaction = self.segments_per_transaction;
-        pipeline::run(&self.layout, &mut self.catalog, per_transaction, planned, report, released)
+        pipeline::run(&self.layout, &mut self.catalog, per_transaction, planned, report, released, keep_going)
+    }
+
+    /// Sealed WAL segments waiting for a run (interrupted ones included).
+    pub fn sealed_waiting(&self) -> Result<usize, StoreError> {
+        Ok(self.layout.segments().list_sealed()?.len())
     }
 
     /// Compacts one sealed segment in a transaction of its own, on this thread (see the

@@ -47,7 +47,9 @@ enum Read {
 }
 
 /// Compacts the `planned` segments in order, `per_transaction` at most in one catalog
-/// transaction, reporting into `report`; `released` is called on the catalog thread.
+/// transaction, reporting into `report`; `released` is called on the catalog thread. After
+/// each segment written, `keep_going` says whether to go on: the segments it leaves are left
+/// for the next run (those written are recorded first).
 pub(super) fn run(
     layout: &Layout,
     catalog: &mut Catalog,
@@ -55,6 +57,7 @@ pub(super) fn run(
     planned: Vec<Planned>,
     report: &mut CompactReport,
     released: &mut Released<'_>,
+    keep_going: &mut dyn FnMut() -> bool,
 ) -> Result<(), StoreError> {
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel(READ_AHEAD);
@@ -63,7 +66,7 @@ pub(super) fn run(
             .spawn_scoped(scope, move || read_ahead(layout, planned, &tx))
             .map_err(io("start the compactor's reader thread", &layout.root))?;
         let mut recording = Recording::Idle(Recorder { catalog, released });
-        let (pending, written) = write_all(scope, layout, per_transaction, &rx, &mut recording, report);
+        let (pending, written) = write_all(scope, layout, per_transaction, &rx, &mut recording, report, keep_going);
         // The reader stops at its next hand-over; the transaction in flight is waited for.
         drop(rx);
         let read = reader.join().map_err(|_| stopped("read segments (the reader thread stopped)"));
@@ -105,7 +108,8 @@ fn read_ahead(layout: &Layout, planned: Vec<Planned>, tx: &SyncSender<Read>) {
 }
 
 /// Writes the segments the reader hands over, starting a transaction whenever enough are
-/// written. Returns the written segments not handed to a transaction yet, and how it ended.
+/// written, until they end or `keep_going` says no. Returns the written segments not handed
+/// to a transaction yet, and how it ended.
 fn write_all<'scope, 'env: 'scope>(
     scope: &'scope Scope<'scope, 'env>,
     layout: &'env Layout,
@@ -113,6 +117,7 @@ fn write_all<'scope, 'env: 'scope>(
     rx: &Receiver<Read>,
     recording: &mut Recording<'scope, 'env>,
     report: &mut CompactReport,
+    keep_going: &mut dyn FnMut() -> bool,
 ) -> (Vec<Written>, Result<(), StoreError>) {
     let mut pending: Vec<Written> = Vec::new();
     for read in rx.iter() {
@@ -133,6 +138,9 @@ fn write_all<'scope, 'env: 'scope>(
             if let Err(e) = recording.start(scope, layout, batch, report) {
                 return (pending, Err(e));
             }
+        }
+        if !keep_going() {
+            break;
         }
     }
     (pending, Ok(()))
