@@ -1,6 +1,7 @@
-//! Running numbered jobs on every core while their results are consumed in number order, on
-//! the calling thread: the compactor encodes a file's row groups in parallel and appends
-//! them one after another.
+//! The compactor's threads: numbered jobs run on every core while their results are consumed
+//! in number order on the calling thread ([`in_order`]: a file's row groups are encoded in
+//! parallel and appended one after another), and work run at a lower CPU priority than
+//! ingest ([`run_yielding`]).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,6 +10,43 @@ use std::sync::{Condvar, Mutex, PoisonError};
 
 /// Most threads the jobs run on.
 const MAX_THREADS: usize = 8;
+
+/// The nice value of [`run_yielding`]'s thread: a CFS weight of 110 against the 1,024 of
+/// the threads at the default 0, so that when both want a core the work gets about a tenth
+/// of it, and all of an idle one (RocksDB lowers its compaction threads the same way).
+pub const YIELDING_NICE: i32 = 10;
+
+/// Runs `work` on a thread of its own (named `name`) whose CPU priority is lowered to
+/// [`YIELDING_NICE`], and returns what it returned; the threads `work` starts inherit the
+/// priority (Linux keeps a nice value per thread, and a new thread takes its creator's).
+/// The caller's own priority does not change: an unprivileged thread cannot raise its
+/// priority again, so the work never runs on a thread that outlives it. Where the priority
+/// cannot be lowered (not Linux) the work runs at the usual one. A panic in `work` is resumed
+/// on the caller.
+///
+/// # Errors
+/// The thread could not be started (the work did not run).
+pub fn run_yielding<T: Send>(name: &str, work: impl FnOnce() -> T + Send) -> std::io::Result<T> {
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new().name(name.into()).spawn_scoped(scope, move || {
+            lower_this_threads_priority();
+            work()
+        })?;
+        thread.join().map_err(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Raises this thread's nice value to [`YIELDING_NICE`] (Linux; a no-op elsewhere). A
+/// failure leaves the priority as it was: the work only runs sooner.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: setpriority only reads its integer arguments; `who` 0 with PRIO_PROCESS is
+        // the calling thread on Linux, whose nice value is per thread.
+        #[allow(unsafe_code)]
+        let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, YIELDING_NICE) };
+    }
+}
 
 /// Runs `job(0..jobs)` on up to one thread per core and hands each result to `consume` in
 /// job order, on the calling thread. A job starts only once the job `ahead` places before it
@@ -100,6 +138,38 @@ impl Turn {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// The calling thread's nice value, from /proc (field 19 of its stat line).
+    #[cfg(target_os = "linux")]
+    fn this_threads_nice() -> i32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let after_name = stat.rsplit_once(')').unwrap().1;
+        after_name.split_whitespace().nth(16).unwrap().parse().unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn yielding_work_and_the_threads_it_starts_run_niced_and_the_caller_keeps_its_priority() {
+        let before = this_threads_nice();
+        assert!(before < YIELDING_NICE, "run the tests at a nice value under {YIELDING_NICE}, not {before}");
+        let (inside, started) = run_yielding("test-yielding", || {
+            (this_threads_nice(), std::thread::spawn(this_threads_nice).join().unwrap())
+        })
+        .unwrap();
+        assert_eq!(inside, YIELDING_NICE, "the work's own thread");
+        assert_eq!(started, YIELDING_NICE, "a thread the work started");
+        assert_eq!(this_threads_nice(), before, "the caller");
+        let name = run_yielding("test-yielding", || std::thread::current().name().map(str::to_owned)).unwrap();
+        assert_eq!(name.as_deref(), Some("test-yielding"));
+    }
+
+    #[test]
+    #[allow(clippy::panic)]
+    fn a_panic_in_yielding_work_reaches_the_caller() {
+        let caught = std::panic::catch_unwind(|| run_yielding("test-panic", || panic!("the work failed")));
+        let message = caught.err().and_then(|p| p.downcast_ref::<&str>().map(|s| s.to_string()));
+        assert_eq!(message.as_deref(), Some("the work failed"));
+    }
 
     #[test]
     fn results_arrive_in_job_order_whatever_order_they_finish_in() {

@@ -52,6 +52,33 @@ use crate::stats::{Part, Totals};
 use crate::wal::{Durability, WalHooks, WalStats};
 use dedup::Dedup;
 
+/// The most sealed segments that may wait for background compaction while it runs at a lower
+/// CPU priority than ingest ([`Inner::compact_in_background`]). Each waiting segment costs the
+/// query tail an index entry per event (about 160 bytes: ~15 MB for a default 64 MiB segment
+/// of ~700-byte events) and queries a decode from its file, so the backlog a burst may build is
+/// bounded: beyond it compaction takes its share of the cores again.
+const YIELDING_BACKLOG: usize = 2;
+
+/// How many sealed segments wait while a background compaction run yields: those that
+/// waited when it started and those sealed since, less those it compacted.
+#[derive(Debug)]
+struct Backlog {
+    waiting: usize,
+    /// The WAL's count of seals when the run started.
+    sealed_at_start: u64,
+    compacted: usize,
+}
+
+impl Backlog {
+    /// Counts one more segment compacted, with the WAL's count of seals now: whether at most
+    /// [`YIELDING_BACKLOG`] wait, for the run to go on yielding.
+    fn small_after_one_more(&mut self, sealed_now: u64) -> bool {
+        self.compacted += 1;
+        let sealed_since = usize::try_from(sealed_now.saturating_sub(self.sealed_at_start)).unwrap_or(usize::MAX);
+        self.waiting.saturating_add(sealed_since).saturating_sub(self.compacted) <= YIELDING_BACKLOG
+    }
+}
+
 /// The recorder API of DESIGN.md (Interfaces → Rust).
 pub trait FlightRecorder {
     /// Validates, redacts and appends one event with the configured durability.
@@ -392,8 +419,45 @@ impl Inner {
     /// the tail would keep mappings of deleted files), and a long run releases the mappings of
     /// the segments it passed instead of holding all of them to its end.
     fn compact_once(&self) -> Result<crate::compact::CompactReport, RecorderError> {
+        self.compact_while(&mut || true)
+    }
+
+    /// A run of the background compaction: while at most [`YIELDING_BACKLOG`] sealed
+    /// segments wait, at a lower CPU priority ([`crate::parallel::run_yielding`]), so that
+    /// ingest keeps the cores it wants and compaction takes what is idle; it stops after a
+    /// segment once ingest has sealed enough for more than that many to wait, and says so
+    /// (true), for a run at the usual priority to follow at once. With more waiting, or no
+    /// thread to yield on, a run at the usual priority (false).
+    fn compact_in_background(&self) -> Result<(crate::compact::CompactReport, bool), RecorderError> {
+        let waiting = lock(&self.compactor).sealed_waiting()?;
+        if waiting == 0 || waiting > YIELDING_BACKLOG {
+            return Ok((self.compact_once()?, false));
+        }
+        let wal = self.intake.wal();
+        let mut backlog = Backlog { waiting, sealed_at_start: wal.stats().sealed_segments, compacted: 0 };
+        let mut stopped = false;
+        let mut keep_going = || {
+            stopped = !backlog.small_after_one_more(wal.stats().sealed_segments);
+            !stopped
+        };
+        match crate::parallel::run_yielding("flightrec-compact", || self.compact_while(&mut keep_going)) {
+            Ok(report) => Ok((report?, stopped)),
+            Err(e) => {
+                tracing::warn!(error = %e, "no thread for compaction at a lower priority; compacting at the usual one");
+                Ok((self.compact_once()?, false))
+            }
+        }
+    }
+
+    /// A compaction run that asks `keep_going` after each segment whether to go on
+    /// ([`Compactor::run_while`]).
+    fn compact_while(
+        &self,
+        keep_going: &mut dyn FnMut() -> bool,
+    ) -> Result<crate::compact::CompactReport, RecorderError> {
         let mut report = crate::compact::CompactReport::default();
-        lock(&self.compactor).run_releasing(&mut report, &mut |ranges| lock(&self.tail).remove_ranges(ranges))?;
+        let released = &mut |ranges: &[(u64, u64)]| lock(&self.tail).remove_ranges(ranges);
+        lock(&self.compactor).run_while(&mut report, released, keep_going)?;
         if report.segments > 0
             && let Some(shipper) = &self.shipper
         {
@@ -450,6 +514,21 @@ impl Inner {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_yielding_run_goes_on_while_at_most_the_bound_waits_counting_seals_since_it_started() {
+        let mut quiet = Backlog { waiting: YIELDING_BACKLOG, sealed_at_start: 100, compacted: 0 };
+        assert!((0..YIELDING_BACKLOG).all(|_| quiet.small_after_one_more(100)), "no seals: it compacts them all");
+
+        let mut busy = Backlog { waiting: 1, sealed_at_start: 100, compacted: 0 };
+        // After its first segment: none of the one and the bound's number sealed since wait.
+        assert!(busy.small_after_one_more(100 + YIELDING_BACKLOG as u64));
+        // After its second: two more sealed, one more compacted: one over the bound.
+        assert!(!busy.small_after_one_more(102 + YIELDING_BACKLOG as u64));
+
+        let mut counter_restarted = Backlog { waiting: 1, sealed_at_start: 100, compacted: 0 };
+        assert!(counter_restarted.small_after_one_more(0), "a count below the start counts as no seals");
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sealed_segments_events_leave_the_heap_while_the_compactor_is_held_up() {

@@ -1,4 +1,5 @@
-//! The recorder's background tasks: compaction (at open, then woken by seals, and periodically),
+//! The recorder's background tasks: compaction (at open, then woken by seals, and periodically;
+//! at a lower CPU priority while its backlog is small, see [`Inner::compact_in_background`]),
 //! retention (periodically; [`super::Recorder::open`] runs it once before returning), the
 //! release of sealed segments' records in the query tail (woken by seals) and, when
 //! configured, shipping (woken by compactions, see [`crate::ship::Shipper`]). Each runs its blocking work on tokio's blocking
@@ -54,11 +55,22 @@ async fn compaction_loop(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
     let every = inner.config.compaction_interval;
     loop {
         let worker = inner.clone();
-        match tokio::task::spawn_blocking(move || worker.compact_once()).await {
-            Ok(Ok(r)) if r.segments > 0 => tracing::info!(segments = r.segments, events = r.events, "compacted"),
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "compaction failed; retrying at the next seal"),
-            Err(e) => tracing::error!(error = %e, "compaction task failed"),
+        let (report, more_waiting) = match tokio::task::spawn_blocking(move || worker.compact_in_background()).await {
+            Ok(Ok(round)) => round,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "compaction failed; retrying at the next seal");
+                Default::default()
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "compaction task failed");
+                Default::default()
+            }
+        };
+        if report.segments > 0 {
+            tracing::info!(segments = report.segments, events = report.events, more_waiting, "compacted");
+        }
+        if more_waiting && !*stop.borrow() {
+            continue;
         }
         tokio::select! {
             () = inner.seal_notify.notified() => {}
