@@ -40,7 +40,7 @@ pub use metrics::RecorderMetrics;
 
 use crate::compact::catalog::{IdIndex, Source};
 use crate::compact::error::io;
-use crate::compact::{Catalog, Compactor, StoreError};
+use crate::compact::{Catalog, Compactor, Released, StoreError};
 use crate::datadir::{DataDir, DirLock, Layout};
 use crate::event::Event;
 use crate::fsio::create_dir_durable;
@@ -419,7 +419,7 @@ impl Inner {
     /// the tail would keep mappings of deleted files), and a long run releases the mappings of
     /// the segments it passed instead of holding all of them to its end.
     fn compact_once(&self) -> Result<crate::compact::CompactReport, RecorderError> {
-        self.compact_while(&mut || true)
+        self.compact_while(&mut || true, &mut |ranges| lock(&self.tail).remove_ranges(ranges))
     }
 
     /// A run of the background compaction: while at most [`YIELDING_BACKLOG`] sealed
@@ -440,7 +440,10 @@ impl Inner {
             stopped = !backlog.small_after_one_more(wal.stats().sealed_segments);
             !stopped
         };
-        match crate::parallel::run_yielding("flightrec-compact", || self.compact_while(&mut keep_going)) {
+        let yielded = self.with_tail_releaser(|released| {
+            crate::parallel::run_yielding("flightrec-compact", || self.compact_while(&mut keep_going, released))
+        });
+        match yielded {
             Ok(report) => Ok((report?, stopped)),
             Err(e) => {
                 tracing::warn!(error = %e, "no thread for compaction at a lower priority; compacting at the usual one");
@@ -449,14 +452,44 @@ impl Inner {
         }
     }
 
+    /// Runs `work` with a `released` for a yielding compaction: the ranges each transaction
+    /// committed leave the query tail on a thread at the usual priority, which the yielding
+    /// thread waits for (so they still leave before the run goes on). The tail's lock is also
+    /// the WAL writer's, taken for every group: a yielding thread that held it while it waited
+    /// behind ingest for a core would hold up every acknowledgement. Without a thread for it,
+    /// the ranges are released where the transaction ran.
+    fn with_tail_releaser<T>(&self, work: impl FnOnce(&mut Released<'_>) -> T) -> T {
+        std::thread::scope(|scope| {
+            let (ranges_tx, ranges_rx) = std::sync::mpsc::sync_channel::<Vec<(u64, u64)>>(0);
+            let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<()>(0);
+            let releaser =
+                std::thread::Builder::new().name("flightrec-tail-release".into()).spawn_scoped(scope, move || {
+                    for ranges in ranges_rx {
+                        lock(&self.tail).remove_ranges(&ranges);
+                        if done_tx.send(()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            if releaser.is_err() {
+                return work(&mut |ranges| lock(&self.tail).remove_ranges(ranges));
+            }
+            work(&mut move |ranges| {
+                if ranges_tx.send(ranges.to_vec()).is_err() || done_rx.recv().is_err() {
+                    lock(&self.tail).remove_ranges(ranges);
+                }
+            })
+        })
+    }
+
     /// A compaction run that asks `keep_going` after each segment whether to go on
-    /// ([`Compactor::run_while`]).
+    /// ([`Compactor::run_while`]) and hands `released` the ranges each transaction committed.
     fn compact_while(
         &self,
         keep_going: &mut dyn FnMut() -> bool,
+        released: &mut Released<'_>,
     ) -> Result<crate::compact::CompactReport, RecorderError> {
         let mut report = crate::compact::CompactReport::default();
-        let released = &mut |ranges: &[(u64, u64)]| lock(&self.tail).remove_ranges(ranges);
         lock(&self.compactor).run_while(&mut report, released, keep_going)?;
         if report.segments > 0
             && let Some(shipper) = &self.shipper
@@ -528,6 +561,33 @@ mod tests {
 
         let mut counter_restarted = Backlog { waiting: 1, sealed_at_start: 100, compacted: 0 };
         assert!(counter_restarted.small_after_one_more(0), "a count below the start counts as no seals");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_ranges_a_yielding_run_releases_have_left_the_tail_when_released_returns() {
+        let tmp = tempfile::tempdir().unwrap();
+        let recorder = Recorder::open(RecorderConfig::new(tmp.path())).await.unwrap();
+        let mut generator = crate::workload::Generator::new(9, chrono::Utc::now(), 1_000);
+        for _ in 0..20 {
+            recorder.record_json(generator.next_json().as_bytes(), Some(Durability::Sync)).await.unwrap();
+        }
+        let inner = recorder.inner.clone();
+        let (before, after) = tokio::task::spawn_blocking(move || {
+            let before = lock(&inner.tail).len();
+            let after = inner.with_tail_releaser(|released| {
+                crate::parallel::run_yielding("test-yielding", || {
+                    released(&[(0, u64::MAX)]);
+                    // Back from `released`: the ranges have left already.
+                    lock(&inner.tail).len()
+                })
+                .unwrap()
+            });
+            (before, after)
+        })
+        .await
+        .unwrap();
+        assert_eq!((before, after), (20, 0), "released from a niced thread, through the releaser");
+        recorder.shutdown().await.unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
