@@ -419,7 +419,7 @@ impl Inner {
     /// the tail would keep mappings of deleted files), and a long run releases the mappings of
     /// the segments it passed instead of holding all of them to its end.
     fn compact_once(&self) -> Result<crate::compact::CompactReport, RecorderError> {
-        self.compact_while(&mut || true, &mut |ranges| lock(&self.tail).remove_ranges(ranges))
+        self.compact_while(&mut || true, &mut |ranges| self.release_from_tail(ranges))
     }
 
     /// A run of the background compaction: while at most [`YIELDING_BACKLOG`] sealed
@@ -465,21 +465,27 @@ impl Inner {
             let releaser =
                 std::thread::Builder::new().name("flightrec-tail-release".into()).spawn_scoped(scope, move || {
                     for ranges in ranges_rx {
-                        lock(&self.tail).remove_ranges(&ranges);
+                        self.release_from_tail(&ranges);
                         if done_tx.send(()).is_err() {
                             return;
                         }
                     }
                 });
             if releaser.is_err() {
-                return work(&mut |ranges| lock(&self.tail).remove_ranges(ranges));
+                return work(&mut |ranges| self.release_from_tail(ranges));
             }
             work(&mut move |ranges| {
                 if ranges_tx.send(ranges.to_vec()).is_err() || done_rx.recv().is_err() {
-                    lock(&self.tail).remove_ranges(ranges);
+                    self.release_from_tail(ranges);
                 }
             })
         })
+    }
+
+    /// Takes the events of the LSN `ranges` a compaction committed out of the query tail (they
+    /// are in Parquet now).
+    fn release_from_tail(&self, ranges: &[(u64, u64)]) {
+        lock(&self.tail).remove_ranges(ranges);
     }
 
     /// A compaction run that asks `keep_going` after each segment whether to go on
